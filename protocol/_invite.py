@@ -1,0 +1,160 @@
+"""Invite keys: everything a friend needs to join a swarm, in one pasteable string.
+
+``p2pnet-invite1`` followed by lowercase base32 (RFC 4648, no padding) of::
+
+    version u8 | length u16 | psk 32 | expires u64 | name_len u8 | name
+    | n_addrs u8 | (addr_len u8 | addr)*  ...then a 4-byte checksum
+
+The checksum is the first four bytes of SHA-256("p2pnet-invite" || payload),
+so a mistyped or altered character is caught before anything is dialled.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+import struct
+from dataclasses import dataclass
+from typing import Final
+
+from ._errors import (
+    InviteExpired,
+    InviteMalformed,
+    InviteTampered,
+    InviteTruncated,
+    InviteVersionError,
+)
+from ._text import BAD_NAME, is_blank
+
+__all__ = ["INVITE_PREFIX", "INVITE_VERSION", "Invite", "decode_invite", "encode_invite"]
+
+INVITE_PREFIX: Final = "p2pnet-invite1"
+INVITE_VERSION: Final = 1
+MAX_SWARM_NAME_CHARS: Final = 32
+MAX_ADDRS: Final = 8
+MAX_ADDR_BYTES: Final = 255
+MAX_INVITE_CHARS: Final = 4096
+_CHECKSUM_PREFIX = b"p2pnet-invite"
+_CHECKSUM_SIZE = 4
+_HEAD = struct.Struct(">BH")
+_ADDR = re.compile(r"/[\x21-\x7e]*/p2p/[0-9A-Za-z]+")
+
+
+@dataclass(frozen=True)
+class Invite:
+    """A swarm's name, its 32-byte pre-shared key, and peers to dial first."""
+
+    name: str
+    psk: bytes
+    bootstrap: tuple[str, ...]
+    expires: int | None = None
+
+    def __post_init__(self) -> None:
+        if is_blank(self.name) or len(self.name) > MAX_SWARM_NAME_CHARS or BAD_NAME.search(self.name):
+            raise ValueError(f"a swarm name is 1 to {MAX_SWARM_NAME_CHARS} printable characters")
+        if len(self.psk) != 32:
+            raise ValueError("a swarm key is exactly 32 bytes")
+        if not 1 <= len(self.bootstrap) <= MAX_ADDRS:
+            raise ValueError(f"an invite names 1 to {MAX_ADDRS} bootstrap peers")
+        for addr in self.bootstrap:
+            if len(addr.encode()) > MAX_ADDR_BYTES or not _ADDR.fullmatch(addr):
+                raise ValueError(f"{addr!r} is not a multiaddr ending in /p2p/<peer id>")
+        if self.expires is not None and not 0 < self.expires < 1 << 63:
+            raise ValueError("invalid expiry time")
+
+
+def _checksum(payload: bytes) -> bytes:
+    return hashlib.sha256(_CHECKSUM_PREFIX + payload).digest()[:_CHECKSUM_SIZE]
+
+
+def encode_invite(invite: Invite, *, version: int = INVITE_VERSION) -> str:
+    """The invite key string for ``invite`` (``version`` is overridable for tests)."""
+    name = invite.name.encode()
+    parts = [invite.psk, struct.pack(">Q", invite.expires or 0), bytes((len(name),)), name]
+    parts.append(bytes((len(invite.bootstrap),)))
+    for addr in invite.bootstrap:
+        raw = addr.encode()
+        parts += [bytes((len(raw),)), raw]
+    body = b"".join(parts)
+    payload = _HEAD.pack(version, len(body)) + body
+    text = base64.b32encode(payload + _checksum(payload)).decode().rstrip("=").lower()
+    return INVITE_PREFIX + text
+
+
+def decode_invite(text: str, *, now: int | None = None) -> Invite:
+    """Parse and check an invite key.
+
+    White space anywhere (a key wrapped across lines) and letter case are
+    forgiven.
+
+    Args:
+        text: the pasted invite key.
+        now: current Unix time; when given, an expired key is refused.
+
+    Raises:
+        InviteMalformed: not an invite key at all.
+        InviteTruncated: part of the key is missing.
+        InviteTampered: the checksum does not match.
+        InviteVersionError: made by a p2pnet version this one cannot read.
+        InviteExpired: past its expiry (only checked when ``now`` is given).
+    """
+    if len(text) > 2 * MAX_INVITE_CHARS:
+        raise InviteMalformed("that text is far too long to be an invite key")
+    compact = "".join(text.split())
+    if not compact.isascii():  # before lower-casing, which maps some non-ASCII letters to ASCII
+        raise InviteMalformed("the invite key contains characters an invite key never has")
+    compact = compact.lower()
+    if not compact.startswith(INVITE_PREFIX):
+        raise InviteMalformed(f"an invite key starts with {INVITE_PREFIX!r}; this text does not")
+    b32 = compact[len(INVITE_PREFIX) :].upper()
+    if not re.fullmatch("[A-Z2-7]*", b32):
+        raise InviteMalformed("the invite key contains characters an invite key never has")
+    try:
+        raw = base64.b32decode(b32 + "=" * (-len(b32) % 8))
+    except binascii.Error:
+        raise InviteTruncated("the invite key is incomplete: copy the whole key") from None
+    if len(raw) < _HEAD.size + _CHECKSUM_SIZE:
+        raise InviteTruncated("the invite key is incomplete: copy the whole key")
+    payload, checksum = raw[:-_CHECKSUM_SIZE], raw[-_CHECKSUM_SIZE:]
+    version, length = _HEAD.unpack_from(payload)
+    if _checksum(payload) != checksum:
+        if len(payload) < _HEAD.size + length:
+            raise InviteTruncated("the invite key is incomplete: copy the whole key")
+        raise InviteTampered("the invite key's checksum does not match: it was altered or mistyped")
+    if base64.b32encode(raw).decode().rstrip("=") != b32:
+        # unused low bits of the last character were set: not what we wrote
+        raise InviteTampered("the invite key's last character was altered or mistyped")
+    if version != INVITE_VERSION:
+        raise InviteVersionError(
+            f"this invite key has format version {version}; this p2pnet reads version {INVITE_VERSION}: upgrade p2pnet"
+        )
+    if len(payload) != _HEAD.size + length:
+        raise InviteMalformed("the invite key's length field does not match its contents")
+    invite = _parse(payload[_HEAD.size :])
+    if now is not None and invite.expires is not None and now >= invite.expires:
+        raise InviteExpired("this invite key has expired: ask your friend for a new one")
+    return invite
+
+
+def _parse(body: bytes) -> Invite:
+    try:
+        pos = 32 + 8
+        psk = body[:32]
+        (expires,) = struct.unpack_from(">Q", body, 32)
+        name_len = body[pos]
+        name = body[pos + 1 : pos + 1 + name_len].decode("utf-8")
+        pos += 1 + name_len
+        count = body[pos]
+        pos += 1
+        addrs = []
+        for _ in range(count):
+            size = body[pos]
+            addrs.append(body[pos + 1 : pos + 1 + size].decode("ascii"))
+            pos += 1 + size
+        if pos != len(body) or len(name.encode()) != name_len:
+            raise ValueError("length mismatch")
+        return Invite(name, psk, tuple(addrs), expires or None)
+    except (IndexError, struct.error, UnicodeDecodeError, ValueError) as exc:
+        raise InviteMalformed(f"the invite key's contents are invalid ({exc})") from None

@@ -1,0 +1,193 @@
+"""Build the test vectors in docs/test-vectors/ from fixed inputs.
+
+Run ``python tests/_vectors.py`` to rewrite the files after a deliberate format
+change; tests/test_vectors.py checks that the files and the code agree.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import protocol
+from protocol import _keys
+
+VECTOR_DIR = Path(__file__).resolve().parent.parent / "docs" / "test-vectors"
+SEED = bytes(range(1, 33))
+OTHER_SEED = bytes(range(101, 133))
+NOW = 1_763_700_123
+PSK = bytes(range(200, 232))
+PEER = "12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp"
+
+
+def _signed(name: str, s: protocol.Signed, inputs: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "kind": s.kind,
+        "inputs": inputs,
+        "pubkey": s.obj.pubkey.hex(),
+        "signed": s.signed_bytes.hex(),
+        "signature": s.signature.hex(),
+        "id": s.id.hex(),
+        "wire": s.wire.hex(),
+    }
+
+
+def objects() -> dict[str, Any]:
+    post_in = {
+        "text": "I never told anyone this.",
+        "bg": "teal",
+        "name": "night owl",
+        "expires_in": 86400,
+        "nonce": "00" * 16,
+    }
+    post = protocol.make_post(
+        SEED, post_in["text"], now=NOW, bg="teal", name="night owl", expires_in=86400, nonce=bytes(16)
+    )
+    plain_in = {"text": "plain post", "bg": "slate", "nonce": "11" * 16}
+    plain = protocol.make_post(SEED, "plain post", now=NOW, nonce=bytes([0x11]) * 16)
+    long_in = {"text": "ü" * 1000, "bg": "rose", "nonce": "22" * 16}
+    long = protocol.make_post(OTHER_SEED, "ü" * 1000, now=NOW, bg="rose", nonce=bytes([0x22]) * 16)
+    own_reply = protocol.make_reply(SEED, post, "the author answers", now=NOW, nonce=bytes([0x33]) * 16)
+    other_reply = protocol.make_reply(
+        OTHER_SEED, post, "me too", now=NOW, parent=own_reply.id, nonce=bytes([0x44]) * 16
+    )
+    heart = protocol.make_heart(OTHER_SEED, post.id, now=NOW)
+    flag = protocol.make_flag(OTHER_SEED, post.id, now=NOW, reason="spam")
+    delete = protocol.make_delete(SEED, post, now=NOW)
+    return {
+        "version": protocol.VERSION,
+        "seed": SEED.hex(),
+        "other_seed": OTHER_SEED.hex(),
+        "now": NOW,
+        "vectors": [
+            _signed("post", post, {"seed": "seed", **post_in}),
+            _signed("post-plain", plain, {"seed": "seed", **plain_in}),
+            _signed("post-long", long, {"seed": "other_seed", **long_in}),
+            _signed(
+                "reply-by-author",
+                own_reply,
+                {
+                    "seed": "seed",
+                    "root": post.id.hex(),
+                    "parent": post.id.hex(),
+                    "text": "the author answers",
+                    "nonce": "33" * 16,
+                },
+            ),
+            _signed(
+                "reply-by-other",
+                other_reply,
+                {
+                    "seed": "other_seed",
+                    "root": post.id.hex(),
+                    "parent": own_reply.id.hex(),
+                    "text": "me too",
+                    "nonce": "44" * 16,
+                },
+            ),
+            _signed("heart", heart, {"seed": "other_seed", "target": post.id.hex()}),
+            _signed("flag", flag, {"seed": "other_seed", "target": post.id.hex(), "reason": "spam"}),
+            _signed("delete", delete, {"seed": "seed", "target": post.id.hex()}),
+        ],
+    }
+
+
+def keys() -> dict[str, Any]:
+    nonce, target = bytes(16), bytes(range(32))
+
+    def pub(key: Any) -> str:
+        return bytes(key.verify_key).hex()
+
+    from nacl.signing import SigningKey
+
+    return {
+        "version": protocol.VERSION,
+        "seed": SEED.hex(),
+        "vectors": [
+            {"name": "post", "info": (protocol.INFO_POST + nonce).hex(), "pubkey": pub(_keys.post_key(SEED, nonce))},
+            {
+                "name": "thread",
+                "info": (protocol.INFO_THREAD + target).hex(),
+                "pubkey": pub(_keys.thread_key_for_other(SEED, target)),
+            },
+            {
+                "name": "heart",
+                "info": (protocol.INFO_HEART + target).hex(),
+                "pubkey": pub(_keys.heart_key(SEED, target)),
+            },
+            {"name": "flag", "info": (protocol.INFO_FLAG + target).hex(), "pubkey": pub(_keys.flag_key(SEED, target))},
+            {
+                "name": "swarm-host",
+                "psk": PSK.hex(),
+                "swarm_id": protocol.swarm_id(PSK).hex(),
+                "info": (protocol.INFO_SWARM_HOST + protocol.swarm_id(PSK)).hex(),
+                "child_seed": protocol.swarm_host_seed(SEED, PSK).hex(),
+                "pubkey": pub(SigningKey(protocol.swarm_host_seed(SEED, PSK))),
+            },
+        ],
+    }
+
+
+def invites() -> dict[str, Any]:
+    addrs = (f"/ip4/127.0.0.2/tcp/4001/p2p/{PEER}", f"/ip4/127.0.0.3/tcp/4002/p2p/{PEER}")
+    inv = protocol.Invite("night shift", PSK, addrs, 1_900_000_000)
+    key = protocol.encode_invite(inv)
+    plain = protocol.encode_invite(protocol.Invite("friends", PSK, addrs[:1]))
+    flipped = key[:40] + ("a" if key[40] != "a" else "b") + key[41:]
+    return {
+        "version": protocol.INVITE_VERSION,
+        "valid": [
+            {"key": key, "name": inv.name, "psk": PSK.hex(), "bootstrap": list(addrs), "expires": inv.expires},
+            {"key": plain, "name": "friends", "psk": PSK.hex(), "bootstrap": list(addrs[:1]), "expires": None},
+        ],
+        "invalid": [
+            {"key": flipped, "error": "InviteTampered"},
+            {"key": key[:-12], "error": "InviteTruncated"},
+            {"key": protocol.encode_invite(inv, version=2), "error": "InviteVersionError"},
+            {"key": key, "now": 1_900_000_000, "error": "InviteExpired"},
+            {"key": "p2pnet-invite1" + "0" * 20, "error": "InviteMalformed"},
+            {"key": "hello", "error": "InviteMalformed"},
+        ],
+    }
+
+
+def identity() -> dict[str, Any]:
+    phrase = protocol.seed_to_phrase(SEED)
+    words = phrase.split()
+    swapped = " ".join([words[1], words[0], *words[2:]])
+    sealed = protocol.encode_identity_file(
+        SEED, "correct horse", opslimit=1, memlimit=8192, salt=bytes(16), nonce=bytes(24)
+    )
+    return {
+        "version": protocol.IDENTITY_FILE_VERSION,
+        "seed": SEED.hex(),
+        "phrase": phrase,
+        "plain_file": protocol.encode_identity_file(SEED).decode(),
+        "sealed_file": sealed.decode(),
+        "passphrase": "correct horse",
+        "bad_phrases": [
+            {"phrase": " ".join(words[:23]), "error": "BadPhrase"},
+            {"phrase": " ".join(["zebraa", *words[1:]]), "error": "BadPhrase"},
+            {"phrase": swapped, "error": "BadPhrase"},
+        ],
+    }
+
+
+def build() -> dict[str, dict[str, Any]]:
+    return {"objects.json": objects(), "keys.json": keys(), "invites.json": invites(), "identity.json": identity()}
+
+
+def render(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":
+    VECTOR_DIR.mkdir(parents=True, exist_ok=True)
+    for name, doc in build().items():
+        (VECTOR_DIR / name).write_text(render(doc), encoding="utf-8")
+        print("wrote", VECTOR_DIR / name)

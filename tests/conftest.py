@@ -1,0 +1,30 @@
+"""Shared test settings: Hypothesis profiles and the --slow switch."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+# No test may pass or fail on wall-clock time, so Hypothesis deadlines are off.
+settings.register_profile("default", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("slow", deadline=None, max_examples=10_000, suppress_health_check=[HealthCheck.too_slow])
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--slow", action="store_true", help="run long fuzzing and soak tests")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ["P2PNET_FUZZ_SCALE"] = "10" if config.getoption("--slow") else "1"
+    settings.load_profile("slow" if config.getoption("--slow") else "default")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--slow"):
+        return
+    skip = pytest.mark.skip(reason="needs --slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

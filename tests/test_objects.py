@@ -1,0 +1,156 @@
+"""Wire objects: round trips, signatures, padding, and unlinkability."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from nacl.signing import VerifyKey
+from strategies import signed_objects
+
+import protocol
+
+NOW = 1_763_700_123
+
+
+@given(signed_objects())
+def test_decode_encode_round_trip(s: protocol.Signed) -> None:
+    back = protocol.decode(s.wire)
+    assert back == s
+    assert back.obj == s.obj
+    assert back.wire == s.wire and back.id == s.id
+    assert protocol.encode_signed(back.obj) == s.signed_bytes
+
+
+@given(signed_objects())
+def test_wire_size_is_the_smallest_bucket(s: protocol.Signed) -> None:
+    raw = len(s.signed_bytes) + 64
+    assert len(s.wire) == min(b for b in protocol.BUCKETS if b >= raw)
+    assert s.wire[raw:] == bytes(len(s.wire) - raw)
+
+
+@settings(max_examples=40)
+@given(signed_objects(), st.data())
+def test_any_bit_flip_in_signed_bytes_fails(s: protocol.Signed, data: st.DataObject) -> None:
+    n = len(s.signed_bytes)
+    positions = data.draw(st.lists(st.integers(0, n * 8 - 1), min_size=1, max_size=16, unique=True))
+    key = VerifyKey(s.obj.pubkey)
+    for bit in positions:
+        flipped = bytearray(s.signed_bytes)
+        flipped[bit // 8] ^= 1 << (bit % 8)
+        with pytest.raises(Exception):  # noqa: B017 - nacl's BadSignatureError
+            key.verify(bytes(flipped), s.signature)
+        wire = bytearray(s.wire)
+        wire[bit // 8] ^= 1 << (bit % 8)
+        with pytest.raises(protocol.ProtocolError):
+            protocol.decode(bytes(wire))
+
+
+def test_every_bit_flip_of_a_heart_fails() -> None:
+    heart = protocol.make_heart(bytes(32), bytes(32), now=NOW)
+    raw = len(heart.signed_bytes) + 64
+    for bit in range(raw * 8):
+        wire = bytearray(heart.wire)
+        wire[bit // 8] ^= 1 << (bit % 8)
+        with pytest.raises(protocol.ProtocolError):
+            protocol.decode(bytes(wire))
+
+
+def test_limits() -> None:
+    seed = protocol.new_seed()
+    assert protocol.make_post(seed, "x" * 1000, now=NOW).obj.text == "x" * 1000
+    worst = protocol.make_post(seed, "\U0001f600" * 1000, now=NOW, name="\U0001f600" * 32)
+    assert len(worst.wire) == protocol.MAX_WIRE_SIZE
+    with pytest.raises(protocol.ObjectTooLarge):
+        protocol.make_post(seed, "x" * 1001, now=NOW)
+    for bad in ["", "   ", "\u200d\u200c", "bell\x07", "esc\x1b[2J", "bidi\u202e", "zw\u200bsp", "\ufeffbom"]:
+        with pytest.raises(protocol.DecodeError):
+            protocol.make_post(seed, bad, now=NOW)
+    with pytest.raises(protocol.DecodeError):
+        protocol.make_post(seed, "hi", now=NOW, bg="neon")
+    with pytest.raises(protocol.DecodeError):
+        protocol.make_post(seed, "hi", now=NOW, name="two\nlines")
+    with pytest.raises(ValueError):
+        protocol.make_post(seed, "hi", now=NOW, expires_in=protocol.MAX_TTL + 1)
+
+
+def test_times_are_coarsened() -> None:
+    post = protocol.make_post(protocol.new_seed(), "hi", now=NOW, expires_in=60)
+    assert post.obj.created == NOW - NOW % 600
+    assert post.obj.expires is not None and post.obj.expires % 600 == 0 and post.obj.expires >= NOW + 60
+
+
+def test_unknown_version_and_kind() -> None:
+    heart = protocol.make_heart(bytes(32), bytes(32), now=NOW)
+    with pytest.raises(protocol.UnknownVersion):
+        protocol.decode(b"\x02" + heart.wire[1:])
+    with pytest.raises(protocol.UnknownKind):
+        protocol.decode(heart.wire[:1] + b"\x10" + heart.wire[2:])
+
+
+def _post_fields(p: protocol.Signed) -> dict[str, object]:
+    fields = dataclasses.asdict(p.obj)  # type: ignore[call-overload]
+    fields["signature"] = p.signature
+    fields["id"] = p.id
+    return fields
+
+
+def test_root_posts_of_one_seed_are_unlinkable() -> None:
+    """Whatever two posts of one seed share, posts of two seeds share as well."""
+    a, b = protocol.new_seed(), protocol.new_seed()
+    same = [protocol.make_post(a, "same words", now=NOW) for _ in range(2)]
+    other = protocol.make_post(b, "same words", now=NOW)
+    for name, value in _post_fields(same[0]).items():
+        if value == _post_fields(same[1])[name]:
+            assert value == _post_fields(other)[name], name
+    assert same[0].obj.pubkey != same[1].obj.pubkey
+
+
+def test_hearts_of_one_seed_are_unlinkable_but_count_once() -> None:
+    seed = protocol.new_seed()
+    t1, t2 = bytes([1]) * 32, bytes([2]) * 32
+    h1, h1_again, h2 = (protocol.make_heart(seed, t, now=NOW) for t in (t1, t1, t2))
+    assert h1.obj.pubkey == h1_again.obj.pubkey  # one person counts once per post
+    assert h1.obj.pubkey != h2.obj.pubkey  # and cannot be followed across posts
+    f1 = protocol.make_flag(seed, t1, now=NOW)
+    assert f1.obj.pubkey != h1.obj.pubkey
+
+
+def test_replies_share_a_key_within_a_thread_only() -> None:
+    author, reader = protocol.new_seed(), protocol.new_seed()
+    root1 = protocol.make_post(author, "thread one", now=NOW)
+    root2 = protocol.make_post(author, "thread two", now=NOW)
+    r1 = [protocol.make_reply(reader, root1, f"reply {i}", now=NOW) for i in range(3)]
+    r2 = protocol.make_reply(reader, root2, "elsewhere", now=NOW)
+    assert len({r.obj.pubkey for r in r1}) == 1
+    assert r2.obj.pubkey != r1[0].obj.pubkey
+    # the author's replies carry the root key: that is the crown
+    own = protocol.make_reply(author, root1, "OP here", now=NOW)
+    assert own.obj.pubkey == root1.obj.pubkey
+    assert protocol.make_reply(author, root2, "OP again", now=NOW).obj.pubkey == root2.obj.pubkey
+    assert r1[0].obj.pubkey != root1.obj.pubkey
+
+
+def test_only_the_author_can_delete_and_a_restored_phrase_still_can() -> None:
+    author, other = protocol.new_seed(), protocol.new_seed()
+    post = protocol.make_post(author, "regret", now=NOW)
+    reply = protocol.make_reply(author, post, "more regret", now=NOW)
+    restored = protocol.phrase_to_seed(protocol.seed_to_phrase(author))
+    tomb = protocol.make_delete(restored, post, now=NOW)
+    assert tomb.obj.pubkey == post.obj.pubkey and tomb.obj.target == post.id
+    assert protocol.make_delete(restored, reply, now=NOW, root=post).obj.target == reply.id
+    with pytest.raises(PermissionError):
+        protocol.make_delete(other, post, now=NOW)
+    assert protocol.own_key(other, post) is None
+    with pytest.raises(ValueError):
+        protocol.own_key(author, reply)  # a reply's key needs its thread root
+
+
+def test_sign_refuses_a_mismatched_key() -> None:
+    from nacl.signing import SigningKey
+
+    post = protocol.make_post(protocol.new_seed(), "hi", now=NOW)
+    with pytest.raises(ValueError):
+        protocol.sign(post.obj, SigningKey(bytes(32)))
