@@ -1,0 +1,203 @@
+"""The control API server: line-delimited JSON on a Unix socket (mode 0600).
+
+Every front-end (CLI, TUI, tests) drives the node through here, so what a test
+proves is what a user gets.  docs/control-api.md is the specification.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import socket as stdlib_socket
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from .client import API_VERSION, MAX_LINE, ControlError, decode_line, encode_line
+
+__all__ = ["ApiError", "EventHub", "serve_control"]
+
+log = logging.getLogger(__name__)
+
+Dispatch = Callable[[str, dict[str, Any]], Awaitable[Any]]
+MAX_INFLIGHT = 16  # concurrent requests per connection
+EVENT_BUFFER = 256  # events queued per subscriber before it is told it lagged
+
+
+class ApiError(ControlError):
+    """A refusal the caller should see: a stable ``code`` and a sentence."""
+
+
+class EventHub:
+    """Fans node events out to subscribed connections without ever blocking the node.
+
+    A subscriber that falls behind loses events and is sent one ``lagged``
+    event instead; it can re-read what it needs.
+    """
+
+    def __init__(self) -> None:
+        self._subscribers: set[trio.MemorySendChannel[dict[str, Any]]] = set()
+        self._lagged: set[trio.MemorySendChannel[dict[str, Any]]] = set()
+
+    def subscribe(self) -> trio.MemoryReceiveChannel[dict[str, Any]]:
+        send, receive = trio.open_memory_channel[dict[str, Any]](EVENT_BUFFER)
+        self._subscribers.add(send)
+        return receive
+
+    def unsubscribe(self, receive: trio.MemoryReceiveChannel[dict[str, Any]]) -> None:
+        receive.close()
+
+    def publish(self, event: str, data: dict[str, Any]) -> None:
+        msg = {"v": API_VERSION, "event": event, "data": data}
+        for send in list(self._subscribers):
+            try:
+                send.send_nowait(msg)
+                self._lagged.discard(send)
+            except trio.WouldBlock:
+                if send not in self._lagged:
+                    self._lagged.add(send)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                self._subscribers.discard(send)
+                self._lagged.discard(send)
+
+
+def _remove_stale(path: Path) -> None:
+    # a socket left by a daemon that died; the home lock says we own the path now
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+async def _bind_unix(path: Path) -> trio.SocketListener:
+    sock = trio.socket.socket(stdlib_socket.AF_UNIX, stdlib_socket.SOCK_STREAM)
+    _remove_stale(path)
+    old_umask = os.umask(0o177)  # the socket is born 0600: no window where others can connect
+    try:
+        await sock.bind(str(path))
+    finally:
+        os.umask(old_umask)
+    os.chmod(path, 0o600)
+    sock.listen(64)
+    return trio.SocketListener(sock)
+
+
+async def _read_lines(stream: trio.SocketStream, send: trio.MemorySendChannel[bytes | ControlError]) -> None:
+    buf = bytearray()
+    async with send:
+        while True:
+            try:
+                chunk = await stream.receive_some(65536)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                return
+            if not chunk:
+                return
+            buf += chunk
+            while (nl := buf.find(b"\n")) >= 0:
+                line = bytes(buf[:nl])
+                del buf[: nl + 1]
+                await send.send(line)
+            if len(buf) > MAX_LINE:
+                await send.send(ControlError("too_large", f"a control message is limited to {MAX_LINE} bytes"))
+                return
+
+
+class _Connection:
+    def __init__(self, stream: trio.SocketStream, dispatch: Dispatch, hub: EventHub) -> None:
+        self.stream = stream
+        self.dispatch = dispatch
+        self.hub = hub
+        self.send_lock = trio.Lock()
+        self.limiter = trio.CapacityLimiter(MAX_INFLIGHT)
+        self.subscribed = False
+
+    async def send(self, msg: dict[str, Any]) -> None:
+        async with self.send_lock:
+            await self.stream.send_all(encode_line(msg))
+
+    async def handle(self, nursery: trio.Nursery, line: bytes) -> None:
+        request_id: Any = None
+        try:
+            request = decode_line(line)
+            request_id = request.get("id")
+            if request.get("v", API_VERSION) != API_VERSION:
+                raise ApiError("bad_version", f"this node speaks control API version {API_VERSION}")
+            method, params = request.get("method"), request.get("params", {})
+            if not isinstance(method, str) or not isinstance(params, dict):
+                raise ApiError("bad_request", "a request needs a string 'method' and an object 'params'")
+            if method == "subscribe":
+                if not self.subscribed:
+                    self.subscribed = True
+                    nursery.start_soon(self.pump_events)
+                result: Any = {"subscribed": True}
+            else:
+                result = await self.dispatch(method, params)
+            reply = {"v": API_VERSION, "id": request_id, "ok": True, "result": result}
+        except ControlError as exc:
+            reply = {"v": API_VERSION, "id": request_id, "ok": False, "error": {"code": exc.code, "message": str(exc)}}
+        except Exception as exc:  # a bug must not take the node down with it
+            log.exception("control request failed")
+            reply = {
+                "v": API_VERSION,
+                "id": request_id,
+                "ok": False,
+                "error": {"code": "internal", "message": f"internal error: {type(exc).__name__}: {exc}"},
+            }
+        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            await self.send(reply)
+
+    async def pump_events(self) -> None:
+        receive = self.hub.subscribe()
+        try:
+            async for msg in receive:
+                await self.send(msg)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+        finally:
+            self.hub.unsubscribe(receive)
+
+    async def run_request(self, nursery: trio.Nursery, line: bytes) -> None:
+        async with self.limiter:
+            await self.handle(nursery, line)
+
+    async def serve(self) -> None:
+        send, receive = trio.open_memory_channel[bytes | ControlError](0)
+        async with self.stream, trio.open_nursery() as nursery:
+            nursery.start_soon(_read_lines, self.stream, send)
+            async for item in receive:
+                if isinstance(item, ControlError):
+                    err = {"code": item.code, "message": str(item)}
+                    await self.send({"v": API_VERSION, "id": None, "ok": False, "error": err})
+                    break
+                if item.strip():
+                    nursery.start_soon(self.run_request, nursery, item)
+            nursery.cancel_scope.cancel()
+
+
+async def serve_control(
+    path: Path,
+    dispatch: Dispatch,
+    hub: EventHub,
+    *,
+    task_status: Any = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve the control API on ``path`` until cancelled; removes the socket on exit."""
+    listener = await _bind_unix(path)
+
+    async def handler(stream: trio.SocketStream) -> None:
+        try:
+            await _Connection(stream, dispatch, hub).serve()
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+        except OSError as exc:
+            if exc.errno not in (errno.EPIPE, errno.ECONNRESET):
+                raise
+
+    try:
+        async with listener:
+            task_status.started()
+            await trio.serve_listeners(handler, [listener])
+    finally:
+        _remove_stale(path)

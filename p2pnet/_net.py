@@ -1,0 +1,715 @@
+"""One private-network libp2p host per swarm, with anonymous gossip.
+
+This module wraps py-libp2p 0.8.1 so that the rest of the node sees a small
+trio API (:func:`open_swarm_host` / :class:`SwarmHost`) and opaque payloads.
+
+What it adds on top of stock py-libp2p (see ``docs/gossip-notes.md``):
+
+* a libp2p private network (pnet) per swarm, keyed by the swarm's 32-byte PSK,
+  with Noise as the only security transport;
+* anonymous envelopes: no ``from``, ``signature`` or ``key``, a fresh random
+  8-byte ``seqno``, and content-derived message ids;
+* a validator on every incoming message, per-peer invalid counts and peer
+  scoring with real weights;
+* no silent drops on bursts (per-topic rate limiter off, deep outbound
+  queues, unbounded local delivery, publish back-pressure);
+* peer exchange over the small ``/p2pnet/peers/1`` protocol.
+
+It deliberately knows nothing about the rest of p2pnet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import math
+import os
+import random
+import socket
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import multiaddr
+import trio
+from libp2p import new_host
+from libp2p.abc import IHost, INetStream
+from libp2p.crypto.ed25519 import create_new_key_pair
+from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
+from libp2p.custom_types import TProtocol
+from libp2p.exceptions import ValidationError
+from libp2p.peer.envelope import consume_envelope
+from libp2p.peer.id import ID
+from libp2p.peer.peerinfo import PeerInfo, info_from_p2p_addr
+from libp2p.pubsub.gossipsub import PROTOCOL_ID_V11, GossipSub
+from libp2p.pubsub.mcache import CacheEntry, MessageCache
+from libp2p.pubsub.pb import rpc_pb2
+from libp2p.pubsub.pubsub import Pubsub
+from libp2p.pubsub.rpc_queue import DefaultMaxMessageSize, RpcQueue
+from libp2p.pubsub.score import ScoreParams, TopicScoreParams
+from libp2p.security.noise.transport import (
+    PROTOCOL_ID as NOISE_PROTOCOL_ID,
+)
+from libp2p.security.noise.transport import (
+    Transport as NoiseTransport,
+)
+from libp2p.tools.anyio_service import background_trio_service
+from libp2p.utils.address_validation import expand_wildcard_address
+from libp2p.utils.varint import (
+    encode_varint_prefixed,
+    read_varint_prefixed_bytes_limited,
+)
+
+__all__ = [
+    "PEERS_PROTOCOL",
+    "GossipParams",
+    "SwarmConnectError",
+    "SwarmHost",
+    "message_id",
+    "open_swarm_host",
+    "peer_id_from_seed",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Stream protocol used for peer exchange (see :meth:`SwarmHost.exchange_peers`).
+PEERS_PROTOCOL = TProtocol("/p2pnet/peers/1")
+
+_SEQNO_LEN = 8
+_MSG_ID_LEN = 20
+# Room for the envelope around `data` inside one 1 MiB pubsub RPC frame.
+_MAX_DATA_LEN = DefaultMaxMessageSize - 4096
+_PX_MAX_RECORDS = 32
+_PX_MAX_RESPONSE = 256 * 1024
+_RECORD_DOMAIN = "libp2p-peer-record"
+_RECORD_TTL = 7200
+_CLOSE_TIMEOUT = 10.0
+
+
+class SwarmConnectError(ConnectionError):
+    """Raised when a peer cannot be reached or is not in our private network."""
+
+
+@dataclass(frozen=True)
+class GossipParams:
+    """Tunables of one swarm host; the defaults are the production settings.
+
+    Score semantics are py-libp2p's (``libp2p/pubsub/score.py``): each invalid
+    message subtracts ``invalid_message_weight`` (up to ``invalid_message_cap``
+    messages), decayed by ``invalid_message_decay`` every heartbeat. Below
+    ``gossip_threshold`` we stop forwarding to a peer; below
+    ``publish_threshold`` its messages are dropped unvalidated and we send it
+    nothing; below ``graylist_threshold`` its GRAFTs are refused.
+    """
+
+    d: int = 6
+    d_low: int = 5
+    d_high: int = 12
+    heartbeat_interval: int = 1
+    gossip_window: int = 3
+    gossip_history: int = 5
+    seen_ttl: int = 120
+    outbound_queue_size: int = 10_000
+    publish_backpressure_timeout: float = 10.0
+    connect_timeout: float = 10.0
+    target_peers: int = 8
+    peer_exchange_interval: float = 5.0
+    invalid_message_weight: float = 5.0
+    invalid_message_cap: float = 20.0
+    invalid_message_decay: float = 0.995
+    behaviour_penalty_weight: float = 1.0
+    behaviour_penalty_threshold: float = 10.0
+    behaviour_penalty_decay: float = 0.99
+    gossip_threshold: float = -25.0
+    publish_threshold: float = -50.0
+    graylist_threshold: float = -50.0
+
+
+def message_id(data: bytes) -> bytes:
+    """Return the gossip message id of a payload.
+
+    Args:
+        data: The opaque payload.
+
+    Returns:
+        The first 20 bytes of SHA-256(data); the same payload always has the
+        same id, whoever publishes it.
+    """
+    return hashlib.sha256(data).digest()[:_MSG_ID_LEN]
+
+
+def peer_id_from_seed(host_key_seed: bytes) -> str:
+    """Return the libp2p peer id that :func:`open_swarm_host` derives from a seed.
+
+    Args:
+        host_key_seed: 32-byte Ed25519 seed.
+
+    Returns:
+        The base58 peer id.
+    """
+    return str(ID.from_pubkey(_key_pair(host_key_seed).public_key))
+
+
+def _key_pair(host_key_seed: bytes) -> Any:
+    if len(host_key_seed) != 32:
+        raise ValueError("host_key_seed must be 32 bytes")
+    return create_new_key_pair(host_key_seed)
+
+
+def _pb_message_id(msg: rpc_pb2.Message) -> bytes:
+    return message_id(msg.data)
+
+
+def _score_params(p: GossipParams) -> ScoreParams:
+    # py-libp2p ships every weight at 0 and every threshold at -inf, i.e. no
+    # scoring at all. The positive terms (P1-P3) stay at 0 on purpose: they only
+    # drive GossipSub._consider_peer_replacement churn in small swarms.
+    return ScoreParams(
+        p4_invalid_messages=TopicScoreParams(
+            weight=p.invalid_message_weight,
+            cap=p.invalid_message_cap,
+            decay=p.invalid_message_decay,
+        ),
+        p5_behavior_penalty_weight=p.behaviour_penalty_weight,
+        p5_behavior_penalty_threshold=p.behaviour_penalty_threshold,
+        p5_behavior_penalty_decay=p.behaviour_penalty_decay,
+        gossip_threshold=p.gossip_threshold,
+        publish_threshold=p.publish_threshold,
+        graylist_threshold=p.graylist_threshold,
+        accept_px_threshold=0.0,
+    )
+
+
+class _RoomyQueues(dict[ID, RpcQueue]):
+    """Pubsub.peer_queues that deepens every queue as it is registered.
+
+    Pubsub._handle_new_peer builds ``RpcQueue()`` whose 32-deep bound was fixed
+    at import time (rpc_queue.py OutBoundQueueSize); a full queue silently drops
+    the RPC. Setting the bound in __setitem__ leaves no window at 32.
+    """
+
+    def __init__(self, max_size: int) -> None:
+        super().__init__()
+        self._max_size = max_size
+
+    def __setitem__(self, peer_id: ID, queue: RpcQueue) -> None:
+        queue._queue.max_size = self._max_size
+        super().__setitem__(peer_id, queue)
+
+
+class _ContentIdMessageCache(MessageCache):
+    """MessageCache keyed by our content id instead of ``from + seqno``.
+
+    Stock MessageCache.put ignores Pubsub's msg_id_constructor (mcache.py
+    default_msg_id_fn), so IHAVE would advertise ids that never match the seen
+    cache and every gossip round would IWANT the whole window again.
+    """
+
+    def put(self, msg: rpc_pb2.Message) -> None:
+        mid = _pb_message_id(msg)
+        if mid in self.msgs:
+            return
+        self.msgs[mid] = msg
+        self.history[0].append(CacheEntry(mid, msg.topicIDs))
+
+
+class _AnonPubsub(Pubsub):
+    """Pubsub that accepts only anonymous envelopes for one topic."""
+
+    def __init__(
+        self,
+        host: IHost,
+        router: GossipSub,
+        *,
+        topic: str,
+        validator: Callable[[bytes], bool],
+        deliver: Callable[[bytes], None] | None,
+        params: GossipParams,
+    ) -> None:
+        super().__init__(
+            host,
+            router,
+            seen_ttl=params.seen_ttl,
+            # StrictNoSign: we never sign, and never require signatures.
+            strict_signing=False,
+            msg_id_constructor=_pb_message_id,
+        )
+        self.peer_queues = _RoomyQueues(params.outbound_queue_size)
+        self._topic = topic
+        self._validator = validator
+        self._deliver = deliver
+        self._publishing: set[bytes] = set()
+        self.invalid_counts: defaultdict[ID, int] = defaultdict(int)
+
+    def is_anonymous_envelope(self, msg: rpc_pb2.Message) -> bool:
+        """Return True if msg has exactly the shape our publish() produces."""
+        return (
+            not msg.HasField("from_id")
+            and not msg.HasField("signature")
+            and not msg.HasField("key")
+            and len(msg.seqno) == _SEQNO_LEN
+            and list(msg.topicIDs) == [self._topic]
+        )
+
+    def check_payload(self, data: bytes) -> bool:
+        """Run the caller's validator; an exception counts as a rejection."""
+        try:
+            return bool(self._validator(data))
+        except Exception:
+            logger.debug("validator raised", exc_info=True)
+            return False
+
+    async def validate_msg(self, msg_forwarder: ID, msg: rpc_pb2.Message) -> None:
+        # Replaces Pubsub's topic-validator path: that one caches *invalid*
+        # verdicts by message id for 5 minutes, and our id is the content hash,
+        # so a tampered copy (say, with `from` set) arriving first would get the
+        # genuine envelope dropped. Here each copy is judged on its own.
+        if msg_forwarder == self.my_id:
+            return  # publish() already validated it
+        if self.is_anonymous_envelope(msg) and self.check_payload(msg.data):
+            return
+        self.invalid_counts[msg_forwarder] += 1
+        # push_msg turns this into scorer.on_invalid_message (P4).
+        raise ValidationError(f"invalid message from {msg_forwarder}")
+
+    def notify_subscriptions(self, publish_message: rpc_pb2.Message) -> None:
+        # Stock delivery is a 32-slot channel that drops on overflow
+        # (pubsub.py SUBSCRIPTION_CHANNEL_SIZE); ours is unbounded.
+        if self._deliver is None or self._topic not in publish_message.topicIDs:
+            return
+        if _pb_message_id(publish_message) in self._publishing:
+            return  # our own post: the caller already has it
+        self._deliver(publish_message.data)
+
+    async def publish_anonymous(self, data: bytes) -> bytes:
+        """Route one anonymous envelope like any received message."""
+        msg = rpc_pb2.Message(data=data, topicIDs=[self._topic], seqno=os.urandom(_SEQNO_LEN))
+        mid = _pb_message_id(msg)
+        self._publishing.add(mid)
+        try:
+            # Marks it seen, puts it in mcache and forwards it to the mesh.
+            await self.push_msg(self.my_id, msg)
+        finally:
+            self._publishing.discard(mid)
+        return mid
+
+
+class SwarmHost:
+    """A running libp2p host for one swarm; create it with :func:`open_swarm_host`."""
+
+    def __init__(
+        self,
+        host: IHost,
+        pubsub: _AnonPubsub,
+        router: GossipSub,
+        params: GossipParams,
+        nursery: trio.Nursery,
+    ) -> None:
+        self._host = host
+        self._pubsub = pubsub
+        self._router = router
+        self._params = params
+        self._nursery = nursery
+        self._topic = pubsub._topic
+        self.peer_id: str = str(host.get_id())
+
+    @property
+    def listen_addrs(self) -> list[str]:
+        """Full multiaddrs we listen on, each ending in ``/p2p/<peer id>``."""
+        return [str(a) for a in self._host.get_addrs()]
+
+    async def connect(self, addr: str) -> None:
+        """Connect to a peer of this swarm.
+
+        Args:
+            addr: A multiaddr that ends in ``/p2p/<peer id>``.
+
+        Raises:
+            ValueError: ``addr`` is not a valid ``/p2p/`` multiaddr.
+            SwarmConnectError: The peer is unreachable, is not in this private
+                network (other or no PSK), or did not answer in time.
+        """
+        try:
+            info = info_from_p2p_addr(multiaddr.Multiaddr(addr))
+        except Exception as exc:
+            raise ValueError(f"not a /p2p/ multiaddr: {addr!r}") from exc
+        if info.peer_id == self._host.get_id():
+            raise ValueError("cannot connect to ourselves")
+        await self._dial(info)
+        # Learn the peer's neighbours straight away instead of at the next round.
+        self._nursery.start_soon(self._exchange_quietly, info.peer_id)
+
+    async def publish(self, data: bytes) -> bytes:
+        """Publish an anonymous message to the swarm.
+
+        The envelope carries only ``data``, the topic and a random seqno. It
+        is not delivered to our own ``on_message``. Publishing a payload that
+        was already seen (by content) is a no-op that returns the same id.
+
+        Args:
+            data: The opaque payload; it must pass our own validator.
+
+        Returns:
+            The message id, :func:`message_id` of ``data``.
+
+        Raises:
+            ValueError: The payload is too large or our validator rejects it.
+        """
+        if len(data) > _MAX_DATA_LEN:
+            raise ValueError(f"payload too large ({len(data)} bytes)")
+        if not self._pubsub.check_payload(data):
+            raise ValueError("payload rejected by the validator")
+        await self._wait_for_queue_room()
+        return await self._pubsub.publish_anonymous(data)
+
+    def connected_peers(self) -> list[str]:
+        """Return the peer ids we currently hold a connection to."""
+        network = self._host.get_network()
+        return [str(pid) for pid in self._host.get_connected_peers() if network.get_connections(pid)]
+
+    def known_peer_addrs(self) -> dict[str, list[str]]:
+        """Return dialable addresses of every peer we know, for persisting.
+
+        Returns:
+            ``{peer id: [multiaddr ending in /p2p/<peer id>, ...]}``: the
+            addresses from the peer's signed record first, then any others we
+            dialed or were told, without wildcard addresses.
+        """
+        peerstore = self._host.get_peerstore()
+        me = self._host.get_id()
+        out: dict[str, list[str]] = {}
+        for pid in peerstore.peer_ids():
+            if pid == me:
+                continue
+            addrs: list[multiaddr.Multiaddr] = []
+            envelope = peerstore.get_peer_record(pid)
+            if envelope is not None:
+                addrs.extend(envelope.record().addrs)
+            with contextlib.suppress(Exception):  # PeerStoreError: none left
+                addrs.extend(peerstore.addrs(pid))
+            full = _with_p2p(addrs, pid)
+            if full:
+                out[str(pid)] = full
+        return out
+
+    def invalid_message_counts(self) -> dict[str, int]:
+        """Return how many invalid messages each peer has handed us."""
+        return {str(pid): n for pid, n in self._pubsub.invalid_counts.items()}
+
+    def peer_score(self, peer_id: str) -> float:
+        """Return the gossipsub score we currently give a connected peer."""
+        scorer = self._router.scorer
+        assert scorer is not None
+        return scorer.score(ID.from_base58(peer_id), [self._topic])
+
+    def is_graylisted(self, peer_id: str) -> bool:
+        """Return True if the peer's score is below the graylist threshold."""
+        scorer = self._router.scorer
+        assert scorer is not None
+        return scorer.is_graylisted(ID.from_base58(peer_id), [self._topic])
+
+    def mesh_peers(self) -> list[str]:
+        """Return the peers in our gossipsub mesh for the swarm topic."""
+        return [str(p) for p in self._router.mesh.get(self._topic, set())]
+
+    async def exchange_peers(self, peer_id: str) -> int:
+        """Ask one connected peer for the peers it knows and dial some of them.
+
+        Args:
+            peer_id: A connected peer.
+
+        Returns:
+            How many new connections were made.
+        """
+        return await self._exchange(ID.from_base58(peer_id))
+
+    # -- internals -------------------------------------------------------
+
+    async def _dial(self, info: PeerInfo) -> None:
+        try:
+            with trio.fail_after(self._params.connect_timeout):
+                await self._host.connect(info)
+        except trio.TooSlowError as exc:
+            raise SwarmConnectError(
+                f"timed out connecting to {info.peer_id} (unreachable, or not in this swarm's private network)"
+            ) from exc
+        except Exception as exc:
+            raise SwarmConnectError(f"cannot connect to {info.peer_id}: {exc}") from exc
+
+    async def _wait_for_queue_room(self) -> None:
+        # Back-pressure for local bursts: forwarding never blocks, so a burst
+        # must not fill the outbound queues (a full queue drops silently). A
+        # stuck peer only delays us up to the timeout, then it may drop.
+        high_water = self._params.outbound_queue_size // 2
+        with trio.move_on_after(self._params.publish_backpressure_timeout):
+            # RpcQueue has no "drained" signal to wait on, so poll.
+            while any(len(q) > high_water for q in self._pubsub.peer_queues.values()):  # noqa: ASYNC110
+                await trio.sleep(0.01)
+
+    async def _serve_peers(self, stream: INetStream) -> None:
+        # Reply with a gossipsub-PX-shaped list: PeerInfo{peerID,
+        # signedPeerRecord} of our connected peers, so the asker can check the
+        # records are signed by the peers they describe.
+        try:
+            requester = stream.muxed_conn.peer_id
+            peerstore = self._host.get_peerstore()
+            candidates = [pid for pid in self._host.get_connected_peers() if pid != requester]
+            random.shuffle(candidates)
+            reply = rpc_pb2.ControlPrune(topicID=self._topic)
+            for pid in candidates:
+                envelope = peerstore.get_peer_record(pid)
+                if envelope is None:
+                    continue
+                reply.peers.append(
+                    rpc_pb2.PeerInfo(
+                        peerID=pid.to_bytes(),
+                        signedPeerRecord=envelope.marshal_envelope(),
+                    )
+                )
+                if len(reply.peers) >= _PX_MAX_RECORDS:
+                    break
+            await stream.write(encode_varint_prefixed(reply.SerializeToString()))
+        except Exception:
+            logger.debug("peer exchange reply failed", exc_info=True)
+        finally:
+            await _close_quietly(stream)
+
+    async def _exchange(self, peer_id: ID) -> int:
+        with trio.fail_after(self._params.connect_timeout):
+            stream = await self._host.new_stream(peer_id, [PEERS_PROTOCOL])
+            try:
+                raw = await read_varint_prefixed_bytes_limited(stream, _PX_MAX_RESPONSE)
+            finally:
+                await _close_quietly(stream)
+        reply = rpc_pb2.ControlPrune()
+        reply.ParseFromString(raw)
+        return await self._dial_px(reply.peers)
+
+    async def _dial_px(self, peers: Iterable[rpc_pb2.PeerInfo]) -> int:
+        me = self._host.get_id()
+        connected = set(self._host.get_connected_peers())
+        peerstore = self._host.get_peerstore()
+        fresh: list[PeerInfo] = []
+        for px in list(peers)[:_PX_MAX_RECORDS]:
+            try:
+                envelope, record = consume_envelope(px.signedPeerRecord, _RECORD_DOMAIN)
+                if record.peer_id.to_bytes() != px.peerID:
+                    continue
+            except Exception:
+                continue  # unsigned or forged record: ignore
+            if record.peer_id == me:
+                continue
+            peerstore.consume_peer_record(envelope, _RECORD_TTL)
+            if record.peer_id not in connected and record.addrs:
+                fresh.append(PeerInfo(record.peer_id, record.addrs))
+        room = self._params.target_peers - len(connected)
+        if room <= 0 or not fresh:
+            return 0
+        random.shuffle(fresh)
+        made = 0
+
+        async def dial(info: PeerInfo) -> None:
+            nonlocal made
+            try:
+                await self._dial(info)
+                made += 1
+            except SwarmConnectError as exc:
+                logger.debug("peer exchange dial failed: %s", exc)
+
+        async with trio.open_nursery() as nursery:
+            for info in fresh[:room]:
+                nursery.start_soon(dial, info)
+        return made
+
+    async def _exchange_quietly(self, peer_id: ID) -> None:
+        try:
+            await self._exchange(peer_id)
+        except Exception as exc:
+            logger.debug("peer exchange with %s failed: %s", peer_id, exc)
+
+    async def _peer_exchange_loop(self) -> None:
+        while True:
+            await trio.sleep(self._params.peer_exchange_interval)
+            peers = self._host.get_connected_peers()
+            if not peers or len(peers) >= self._params.target_peers:
+                continue
+            for pid in random.sample(peers, min(3, len(peers))):
+                await self._exchange_quietly(pid)
+
+
+def _with_p2p(addrs: Iterable[multiaddr.Multiaddr], peer_id: ID) -> list[str]:
+    out = []
+    for addr in addrs:
+        text = str(addr)
+        if text.startswith(("/ip4/0.0.0.0/", "/ip6/::/")):
+            continue  # "any address" is not a place to dial
+        if "/p2p/" not in text:
+            text = f"{text}/p2p/{peer_id}"
+        if text not in out:
+            out.append(text)
+    return out
+
+
+def _advertised_addrs(addrs: list[multiaddr.Multiaddr]) -> list[multiaddr.Multiaddr]:
+    # A host listening on 0.0.0.0 would otherwise advertise (and sign into its
+    # peer record) 0.0.0.0, which others cannot dial.
+    out: list[multiaddr.Multiaddr] = []
+    for addr in addrs:
+        if str(addr).startswith("/ip4/0.0.0.0/"):
+            out.extend(a for a in expand_wildcard_address(addr) if str(a).startswith("/ip4/"))
+        else:
+            out.append(addr)
+    return out
+
+
+def _check_can_listen(ip: str, port: int) -> None:
+    """Raise OSError if ip:port cannot be listened on by us alone.
+
+    py-libp2p's TCP listener sets SO_REUSEPORT (transport/tcp/tcp.py
+    _open_reuseport_listeners), so binding a port that another host of the same
+    user already listens on *succeeds* and the kernel splits incoming
+    connections between the two. A plain bind first turns that into the usual
+    EADDRINUSE.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # SO_REUSEADDR tolerates TIME_WAIT leftovers, never a live listener.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((ip, port))
+
+
+async def _close_quietly(stream: INetStream) -> None:
+    with contextlib.suppress(Exception):
+        await stream.close()
+
+
+async def _deliver_loop(
+    receive: trio.MemoryReceiveChannel[bytes],
+    on_message: Callable[[bytes], Awaitable[None]],
+) -> None:
+    async with receive:
+        async for data in receive:
+            try:
+                await on_message(data)
+            except Exception:
+                # One bad payload must not stop delivery of the rest.
+                logger.exception("on_message failed")
+
+
+@asynccontextmanager
+async def open_swarm_host(
+    *,
+    host_key_seed: bytes,
+    psk: bytes,
+    topic: str,
+    validator: Callable[[bytes], bool],
+    on_message: Callable[[bytes], Awaitable[None]] | None = None,
+    listen_ip: str = "127.0.0.1",
+    port: int = 0,
+    params: GossipParams | None = None,
+) -> AsyncIterator[SwarmHost]:
+    """Run a libp2p host in one swarm's private network for the ``async with`` body.
+
+    Args:
+        host_key_seed: 32-byte Ed25519 seed; the same seed gives the same peer id.
+        psk: 32-byte swarm key; only hosts with the same key can connect.
+        topic: The gossipsub topic of the swarm.
+        validator: Called with every incoming payload; False (or an exception)
+            drops the message and counts it against the peer that sent it.
+        on_message: Awaited with each valid payload received from the
+            network, one at a time, in arrival order. None: relay only.
+        listen_ip: IPv4 address to listen on.
+        port: TCP port; 0 picks a free one.
+        params: Gossip settings; defaults to :class:`GossipParams`.
+
+    Yields:
+        The running :class:`SwarmHost`. Leaving the block closes the host and
+        all of its tasks.
+
+    Raises:
+        ValueError: The seed or the PSK is not 32 bytes.
+        OSError: ``listen_ip:port`` is in use or not a local address.
+    """
+    params = params or GossipParams()
+    if len(psk) != 32:
+        raise ValueError("psk must be 32 bytes")
+    key_pair = _key_pair(host_key_seed)
+    host = new_host(
+        key_pair=key_pair,
+        # py-libp2p wants the PSK as 64 hex chars (security/pnet/protector.py).
+        psk=psk.hex(),
+        # Noise only: the default set also offers plaintext and secio, where a
+        # swarm member could claim another member's peer id.
+        addrs_factory=_advertised_addrs,
+        sec_opt={NOISE_PROTOCOL_ID: NoiseTransport(key_pair, noise_privkey=create_x25519_key_pair().private_key)},
+    )
+    router = GossipSub(
+        [PROTOCOL_ID_V11],
+        degree=params.d,
+        degree_low=params.d_low,
+        degree_high=params.d_high,
+        gossip_window=params.gossip_window,
+        gossip_history=params.gossip_history,
+        heartbeat_interval=params.heartbeat_interval,
+        score_params=_score_params(params),
+        # The 10 msg/s per-peer-per-topic limiter drops valid messages after
+        # they are marked seen and delivered, so they are never forwarded.
+        spam_protection_enabled=False,
+        # Adaptive mode rewrites heartbeat_interval to 30-60 s and D bounds.
+        adaptive_gossip_enabled=False,
+        # Grafts beyond D_high for IP diversity; fights mesh maintenance.
+        eclipse_protection_enabled=False,
+    )
+    router.mcache = _ContentIdMessageCache(params.gossip_window, params.gossip_history)
+
+    # Unbounded on purpose: gossip already bounds the rate, and dropping here
+    # would lose messages that are marked seen and never come back.
+    send, receive = trio.open_memory_channel[bytes](math.inf)
+
+    def deliver(data: bytes) -> None:
+        with contextlib.suppress(trio.ClosedResourceError):  # shutting down
+            send.send_nowait(data)
+
+    pubsub = _AnonPubsub(
+        host,
+        router,
+        topic=topic,
+        validator=validator,
+        deliver=deliver if on_message is not None else None,
+        params=params,
+    )
+    _check_can_listen(listen_ip, port)
+    listen = multiaddr.Multiaddr(f"/ip4/{listen_ip}/tcp/{port}")
+    async with host.run([listen]):
+        try:
+            if not host.get_transport_addrs():
+                # Swarm.listen() reports failure by return value, which
+                # BasicHost.run() ignores.
+                raise OSError(f"could not listen on {listen_ip}:{port}")
+            async with (
+                background_trio_service(pubsub),
+                background_trio_service(router),
+            ):
+                await pubsub.wait_until_ready()
+                await pubsub.subscribe(topic)
+                async with trio.open_nursery() as nursery:
+                    swarm = SwarmHost(host, pubsub, router, params, nursery)
+                    host.set_stream_handler(PEERS_PROTOCOL, swarm._serve_peers)
+                    if on_message is not None:
+                        nursery.start_soon(_deliver_loop, receive, on_message)
+                    nursery.start_soon(swarm._peer_exchange_loop)
+                    try:
+                        yield swarm
+                    finally:
+                        nursery.cancel_scope.cancel()
+                        send.close()
+                        receive.close()
+        finally:
+            # host.run() only stops the swarm service, whose clean-up then runs
+            # cancelled and leaks every dialed socket (ResourceWarning). An
+            # explicit close() while not cancelled shuts connections down.
+            with trio.move_on_after(_CLOSE_TIMEOUT) as scope:
+                scope.shield = True
+                await host.close()

@@ -1,0 +1,345 @@
+"""The ``p2pnet`` command: the TUI by default, and every action as a subcommand.
+
+Every subcommand but ``daemon``, ``init`` and ``demo`` is a thin client of the
+running node's control API.  Errors are one line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import protocol
+
+from ._home import Home, resolve_home
+from .client import ControlClient, ControlError, NodeNotRunning
+
+__all__ = ["main"]
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+_DURATION = re.compile(r"(\d+)\s*([smhdw]?)")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class CliError(Exception):
+    """A failure to report as one line, with an exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_ERROR) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def parse_duration(text: str) -> int:
+    """'90', '90s', '10m', '2h', '7d', '1w' -> seconds."""
+    match = _DURATION.fullmatch(text.strip().lower())
+    if not match or int(match.group(1)) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 30m, 2h or 7d")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="p2pnet", description="Anonymous peer-to-peer social network.")
+    p.add_argument("--home", help="node home directory (default: $P2PNET_HOME or the per-user data dir)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def cmd(name: str, help_text: str, *, json_out: bool = True) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        if json_out:
+            sp.add_argument("--json", action="store_true", help="print JSON for scripts")
+        return sp
+
+    sp = cmd("init", "create this home's identity and show its backup phrase")
+    sp.add_argument("--restore", action="store_true", help="restore from a backup phrase read from stdin")
+    sp.add_argument("--passphrase", action="store_true", help="protect the identity with a passphrase (prompted)")
+
+    sp = cmd("daemon", "run the node in the foreground", json_out=False)
+    sp.add_argument("--listen-ip", default="0.0.0.0", help="IPv4 address swarm hosts listen on (default 0.0.0.0)")
+    sp.add_argument("--announce-ip", help="IPv4 address to put in invite keys (default: the listen address)")
+
+    cmd("unlock", "unlock a passphrase-protected identity on the running node")
+    cmd("status", "node health: identity, swarms, peers, stored objects")
+    cmd("peers", "connected and known peers per swarm")
+    cmd("stop", "stop the running node")
+
+    swarm = sub.add_parser("swarm", help="create, join, list and leave swarms")
+    ssub = swarm.add_subparsers(dest="swarm_command", metavar="ACTION", required=True)
+    for name, help_text, arg in (
+        ("create", "create a swarm and print its invite key (last line)", "name"),
+        ("join", "join a friend's swarm with an invite key", "invite"),
+        ("invite", "print an invite key for a swarm you are in", "name"),
+        ("leave", "leave a swarm", "name"),
+        ("list", "list your swarms", None),
+    ):
+        sp = ssub.add_parser(name, help=help_text, description=help_text)
+        if arg:
+            sp.add_argument(arg)
+        sp.add_argument("--json", action="store_true", help="print JSON for scripts")
+        if name == "invite":
+            sp.add_argument("--expires", type=parse_duration, help="make the key expire after DURATION")
+
+    sp = cmd("post", "post a thought; prints the new post's id")
+    sp.add_argument("text")
+    sp.add_argument("--swarm", help="which swarm to post in (needed when you are in several)")
+    sp.add_argument("--bg", choices=protocol.PALETTE, default="slate", help="background colour")
+    sp.add_argument("--name", help="a display name for this post only")
+    sp.add_argument("--expires", type=parse_duration, help="self-destruct after DURATION (e.g. 1h, 7d; max 30d)")
+
+    sp = cmd("reply", "reply to a post or reply")
+    sp.add_argument("id")
+    sp.add_argument("text")
+    for name, help_text in (("heart", "heart a post or reply"), ("delete", "delete your own post or reply")):
+        sp = cmd(name, help_text)
+        sp.add_argument("id")
+    sp = cmd("flag", "flag a post or reply")
+    sp.add_argument("id")
+    sp.add_argument("--reason", choices=protocol.FLAG_REASONS, default="other")
+
+    sp = cmd("feed", "read the latest (or popular) posts")
+    sp.add_argument("--popular", action="store_true")
+    sp.add_argument("--swarm")
+    sp.add_argument("--limit", type=int, default=20)
+    sp = cmd("thread", "read a thread")
+    sp.add_argument("id")
+    sp = cmd("search", "search the posts on this node")
+    sp.add_argument("query")
+    sp.add_argument("--limit", type=int, default=20)
+
+    sp = cmd("demo", "start a local swarm of a few headless nodes with sample posts", json_out=False)
+    sp.add_argument("--nodes", type=int, default=4, help="how many demo nodes (2-8)")
+    return p
+
+
+def _home(args: argparse.Namespace) -> Home:
+    return Home(resolve_home(args.home))
+
+
+def _client(home: Home) -> ControlClient:
+    return ControlClient(home.socket)
+
+
+def _print(args: argparse.Namespace, result: Any, text: str | None = None) -> None:
+    if getattr(args, "json", False) or text is None:
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+    else:
+        print(text)
+
+
+def _age(created: int, now: float) -> str:
+    seconds = max(0, int(now) - created)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return "now"
+
+
+def _render_post(item: dict[str, Any], now: float) -> str:
+    name = f" — {item['name']}" if item.get("name") else ""
+    head = (
+        f"[{item['id'][:12]}] {_age(item['created'], now)} ago · ♥ {item.get('hearts', 0)} · ↩ {item.get('replies', 0)}"
+    )
+    return f"{head}{name}\n  " + str(item["text"]).replace("\n", "\n  ")
+
+
+def _marked(text: str) -> str:
+    """Show the node's match markers as brackets."""
+    return text.replace("\x02", "[").replace("\x03", "]")
+
+
+def run_command(args: argparse.Namespace) -> int:
+    home = _home(args)
+    command = args.command
+    if command == "init":
+        return _init(args, home)
+    if command == "daemon":
+        from ._daemon import run_daemon
+
+        return run_daemon(home, listen_ip=args.listen_ip, announce_ip=args.announce_ip)
+    if command == "demo":
+        from ._demo import run_demo
+
+        return run_demo(home, nodes=args.nodes)
+    with _client(home) as client:
+        return _remote(args, client)
+
+
+def _remote(args: argparse.Namespace, client: ControlClient) -> int:
+    command = args.command
+    now = time.time()
+    if command == "status":
+        r = client.call("status")
+        lines = [f"home: {r['home']}", f"identity: {r['identity']}", f"uptime: {r['uptime']}s"]
+        lines.append("stored: " + ", ".join(f"{k} {v}" for k, v in r["counts"].items()))
+        for s in r["swarms"]:
+            lines.append(f"swarm {s['name']}: {s['peers']} peers connected")
+        _print(args, r, "\n".join(lines))
+    elif command == "unlock":
+        r = client.call("identity.unlock", passphrase=getpass.getpass("passphrase: "))
+        _print(args, r, f"identity: {r['identity']}")
+    elif command == "peers":
+        r = client.call("peers")
+        lines = []
+        for s in r["swarms"]:
+            lines.append(f"{s['swarm']} (you are {s['peer_id']}): {len(s['connected'])} connected, {s['known']} known")
+            lines += [f"  {p}" for p in s["connected"]]
+        _print(args, r, "\n".join(lines) or "no swarms")
+    elif command == "stop":
+        _print(args, client.call("shutdown"), "node stopping")
+    elif command == "swarm":
+        return _swarm(args, client)
+    elif command == "post":
+        r = client.call("post", text=args.text, swarm=args.swarm, bg=args.bg, name=args.name, expires=args.expires)
+        _print(args, r, r["id"])
+    elif command == "reply":
+        r = client.call("reply", id=args.id, text=args.text)
+        _print(args, r, r["id"])
+    elif command in ("heart", "delete"):
+        r = client.call(command, id=args.id)
+        _print(args, r, r["id"])
+    elif command == "flag":
+        r = client.call("flag", id=args.id, reason=args.reason)
+        _print(args, r, r["id"])
+    elif command == "feed":
+        r = client.call("feed", popular=args.popular, swarm=args.swarm, limit=args.limit)
+        _print(args, r, "\n\n".join(_render_post(p, now) for p in r["posts"]) or "no posts yet")
+    elif command == "thread":
+        r = client.call("thread", id=args.id)
+        parts = [_render_post(r["root"], now)]
+        for item in r["replies"]:
+            crown = " ♛" if item.get("is_author") else ""
+            parts.append(
+                f"    [{item['id'][:12]}]{crown} {_age(item['created'], now)} ago · ♥ {item.get('hearts', 0)}\n"
+                f"      " + item["text"].replace("\n", "\n      ")
+            )
+        _print(args, r, "\n".join(parts))
+    elif command == "search":
+        r = client.call("search", query=args.query, limit=args.limit)
+        _print(args, r, "\n".join(f"[{m['id'][:12]}] {_marked(m['text'])}" for m in r["results"]) or "no matches")
+    else:
+        raise CliError(f"unknown command {command!r}", EXIT_USAGE)
+    return 0
+
+
+def _swarm(args: argparse.Namespace, client: ControlClient) -> int:
+    action = args.swarm_command
+    if action == "create":
+        r = client.call("swarm.create", name=args.name)
+        _print(args, r, f"created swarm {r['name']!r}; give this invite key to your friends:\n{r['invite']}")
+    elif action == "join":
+        print("joining: dialling the peers in the invite…", file=sys.stderr)
+        r = client.call("swarm.join", invite=args.invite)
+        _print(args, r, f"joined swarm {r['name']!r}: connected to {r['connected']} peer(s)")
+    elif action == "invite":
+        r = client.call("swarm.invite", name=args.name, expires_in=args.expires)
+        _print(args, r, r["invite"])
+    elif action == "leave":
+        r = client.call("swarm.leave", name=args.name)
+        _print(args, r, f"left swarm {r['left']!r}")
+    else:
+        r = client.call("swarm.list")
+        lines = [f"{s['name']}: {s['peers']} peers" + ("" if s["running"] else " (not running)") for s in r["swarms"]]
+        _print(args, r, "\n".join(lines) or "you are in no swarm yet")
+    return 0
+
+
+def _init(args: argparse.Namespace, home: Home) -> int:
+    passphrase = None
+    if args.passphrase:
+        passphrase = getpass.getpass("new passphrase: ")
+        if passphrase != getpass.getpass("again: "):
+            raise CliError("the passphrases differ; nothing was written")
+    if home.socket.exists():
+        try:
+            with _client(home) as client:
+                if args.restore:
+                    r = client.call("identity.restore", phrase=sys.stdin.read(), passphrase=passphrase)
+                else:
+                    r = client.call("identity.create", passphrase=passphrase)
+                _print(args, r, _phrase_text(r.get("phrase")))
+                return 0
+        except NodeNotRunning:
+            pass
+    if home.identity.exists():
+        raise CliError(f"{home.root} already has an identity; nothing was changed")
+    home.create()
+    seed = protocol.phrase_to_seed(sys.stdin.read()) if args.restore else protocol.new_seed()
+    home.write_private(home.identity, protocol.encode_identity_file(seed, passphrase))
+    phrase = None if args.restore else protocol.seed_to_phrase(seed)
+    _print(args, {"phrase": phrase, "home": str(home.root)}, _phrase_text(phrase))
+    return 0
+
+
+def _phrase_text(phrase: str | None) -> str:
+    if phrase is None:
+        return "identity restored"
+    return (
+        "Your identity is ready. This backup phrase is the only way to restore it;\n"
+        "write it down and keep it safe — it is shown once:\n\n  " + phrase
+    )
+
+
+def ensure_daemon(home: Home, *, timeout: float = 30.0) -> bool:
+    """Start a daemon for ``home`` in the background if none answers; True if one was started."""
+    try:
+        with ControlClient(home.socket, timeout=5):
+            return False
+    except NodeNotRunning:
+        pass
+    home.create()
+    with open(home.log, "ab") as log:
+        subprocess.Popen(
+            [sys.executable, "-m", "p2pnet", "--home", str(home.root), "daemon"],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with ControlClient(home.socket, timeout=5):
+                return True
+        except NodeNotRunning:
+            time.sleep(0.1)
+    raise CliError(f"the node did not start within {timeout:.0f}s; see {home.log}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``p2pnet`` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command is None:
+            home = _home(args)
+            started = ensure_daemon(home)
+            from tui import run_app
+
+            return run_app(home.socket, started_node=started)
+        return run_command(args)
+    except CliError as exc:
+        print(f"p2pnet: error: {exc}", file=sys.stderr)
+        return exc.code
+    except ControlError as exc:
+        print(f"p2pnet: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except protocol.ProtocolError as exc:
+        print(f"p2pnet: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        os._exit(EXIT_ERROR)
+    except OSError as exc:
+        print(f"p2pnet: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,133 @@
+"""Real p2pnet daemons for tests: separate processes, own homes, own 127.0.0.N.
+
+Used by the integration, CLI and TUI tests.  Nothing here fakes the node: each
+:class:`DaemonProcess` is ``python -m p2pnet daemon`` talking over real sockets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from p2pnet.client import ControlClient, NodeNotRunning
+
+T = TypeVar("T")
+DEADLINE = 60.0  # generous: a loaded CI machine is slow, and waits poll for events
+
+
+def wait_for(predicate: Callable[[], T], *, timeout: float = DEADLINE, interval: float = 0.1, what: str = "") -> T:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        try:
+            last = predicate()
+        except Exception as exc:  # a node that is still starting may refuse calls
+            last = exc
+        else:
+            if last:
+                return last
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or predicate}: last value {last!r}")
+        time.sleep(interval)
+
+
+class DaemonProcess:
+    """One ``p2pnet daemon`` process with its own home and loopback address."""
+
+    def __init__(self, home: Path, ip: str, env: dict[str, str] | None = None) -> None:
+        self.home = home
+        self.ip = ip
+        self.env = env or {}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = home / "test-daemon.log"
+
+    @property
+    def socket(self) -> Path:
+        return self.home / "control.sock"
+
+    def cli(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run the real ``p2pnet`` command line against this node's home."""
+        out = subprocess.run(
+            [sys.executable, "-m", "p2pnet", "--home", str(self.home), *args],
+            capture_output=True,
+            text=True,
+            input=input,
+            timeout=DEADLINE * 2,
+            env={**os.environ, **self.env},
+        )
+        if check and out.returncode != 0:
+            raise AssertionError(f"p2pnet {' '.join(args)} failed ({out.returncode}): {out.stderr}")
+        return out
+
+    def cli_json(self, *args: str) -> Any:
+        return json.loads(self.cli(*args, "--json").stdout)
+
+    def start(self) -> DaemonProcess:
+        self.home.mkdir(parents=True, exist_ok=True)
+        log = open(self.log, "ab")  # noqa: SIM115 - closed with the process
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "p2pnet", "--home", str(self.home), "daemon", "--listen-ip", self.ip],
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "P2PNET_LOG": "INFO", **self.env},
+        )
+        log.close()
+        wait_for(self._answers, what=f"daemon at {self.home} to answer")
+        return self
+
+    def _answers(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise AssertionError(f"daemon exited with {self.proc.returncode}:\n{self.log.read_text()}")
+        try:
+            with ControlClient(self.socket, timeout=5) as client:
+                client.call("status")
+            return True
+        except (NodeNotRunning, ConnectionError, OSError):
+            return False
+
+    def call(self, method: str, **params: Any) -> Any:
+        with ControlClient(self.socket, timeout=DEADLINE) as client:
+            return client.call(method, **params)
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=DEADLINE)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        code = self.proc.returncode
+        self.proc = None
+        return code
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+
+@contextmanager
+def daemons(base: Path, count: int, *, first_ip: int = 2) -> Iterator[list[DaemonProcess]]:
+    """Start ``count`` daemons with identities, on 127.0.0.<first_ip>..; stop them all after."""
+    nodes = [DaemonProcess(base / f"node{i}", f"127.0.0.{first_ip + i}") for i in range(count)]
+    try:
+        for node in nodes:
+            node.home.mkdir(parents=True, exist_ok=True)
+            node.cli("init")
+            node.start()
+        yield nodes
+    finally:
+        for node in nodes:
+            node.stop()

@@ -1,0 +1,846 @@
+"""Tests for p2pnet._store: the node's SQLite store.
+
+Real database files in tmp_path, objects made with protocol.make_* from fixed
+seeds; no mocks, and no assertion ever depends on timing.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from nacl.signing import SigningKey
+
+import protocol
+from p2pnet._store import (
+    SCHEMA_VERSION,
+    AmbiguousId,
+    InvalidArgument,
+    SchemaTooNew,
+    Store,
+    StoreClosed,
+    StoreCorrupt,
+    StoreError,
+    SwarmExists,
+    UnknownId,
+    UnknownSwarm,
+    icon,
+    popular_score,
+)
+
+NOW = 1_763_700_000  # 2025-11-21, a multiple of 600
+HOUR = 3600
+SEED_A = bytes(range(32))
+SEED_B = bytes(range(1, 33))
+SEED_C = bytes(range(2, 34))
+PSK = bytes(range(100, 132))
+PSK2 = bytes(range(140, 172))
+
+
+def nonce(i: int) -> bytes:
+    return i.to_bytes(16, "big")
+
+
+def post(text: str, i: int = 0, *, now: int = NOW, seed: bytes = SEED_A, **kw: object) -> protocol.Signed:
+    return protocol.make_post(seed, text, now=now, nonce=nonce(i), **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "node.db"
+
+
+@pytest.fixture
+def store(db: Path) -> Iterator[Store]:
+    st = Store.open(db)
+    st.add_swarm("friends", PSK, 4001, NOW)
+    yield st
+    st.close()
+
+
+@pytest.fixture
+def sid() -> bytes:
+    return protocol.swarm_id(PSK)
+
+
+def disk_bytes(db: Path) -> bytes:
+    """Everything SQLite keeps for this database, read raw: main file, -wal, -shm."""
+    out = b""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        f = db.with_name(db.name + suffix)
+        if f.exists():
+            out += f.read_bytes()
+    return out
+
+
+# -- opening, schema, corruption ---------------------------------------------
+
+
+def test_schema_created_and_reopened(db: Path, sid: bytes) -> None:
+    with Store.open(db) as st:
+        st.add_swarm("friends", PSK, 4001, NOW)
+        p = post("hello there")
+        assert st.ingest(p, sid, NOW).status == "new"
+        st.mark_mine(p.id)
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600  # it holds swarm keys
+    raw = sqlite3.connect(db)
+    try:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        raw.close()
+    assert {
+        "swarms",
+        "objects",
+        "object_swarms",
+        "posts",
+        "search",
+        "hearts",
+        "flags",
+        "tombstones",
+        "erased",
+    } <= tables
+    assert {"peers", "own"} <= tables
+    with Store.open(db) as st:
+        conn = st._conn
+        assert conn is not None
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert conn.execute("PRAGMA secure_delete").fetchone()[0] == 1
+        assert [s.name for s in st.swarms()] == ["friends"]
+        assert st.swarms()[0].psk == PSK
+        assert st.get(p.id.hex()) == p
+        items = st.feed(now=NOW)["items"]
+        assert [i["id"] for i in items] == [p.id.hex()]
+        assert items[0]["mine"] is True
+        assert st.ingest(p, sid, NOW).status == "duplicate"
+
+
+def test_newer_schema_refused(db: Path) -> None:
+    Store.open(db).close()
+    raw = sqlite3.connect(db)
+    raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 41}")
+    raw.commit()
+    raw.close()
+    with pytest.raises(SchemaTooNew, match=f"schema version {SCHEMA_VERSION + 41}") as info:
+        Store.open(db)
+    assert isinstance(info.value, StoreError)
+    assert str(db) in str(info.value)
+
+
+def test_other_applications_database_refused(db: Path) -> None:
+    raw = sqlite3.connect(db)
+    raw.execute("CREATE TABLE contacts (name TEXT)")
+    raw.commit()
+    raw.close()
+    with pytest.raises(StoreError, match="another application"):
+        Store.open(db)
+
+
+def test_garbage_file_is_corrupt_and_quarantined(db: Path) -> None:
+    garbage = os.urandom(3000)
+    db.write_bytes(garbage)
+    with pytest.raises(StoreCorrupt) as info:
+        Store.open(db)
+    message = str(info.value)
+    assert str(db) in message and "quarantine" in message and "corrupt-" in message
+    assert db.read_bytes() == garbage  # never touched, never deleted
+    moved = Store.quarantine(db)
+    assert not db.exists()
+    assert moved.parent == db.parent and moved.name.startswith("node.db.corrupt-")
+    assert moved.read_bytes() == garbage
+    with Store.open(db) as st:  # a fresh, empty store in its place
+        assert st.counts()["objects"] == 0
+
+
+def test_truncated_database_is_corrupt(db: Path) -> None:
+    with Store.open(db) as st:
+        sid = st.add_swarm("friends", PSK, 4001, NOW).raw_id
+        st.ingest_many([(post(f"post {i} " * 30, i), sid) for i in range(300)], NOW)
+    size = db.stat().st_size
+    assert not db.with_name("node.db-wal").exists()  # closed cleanly: all in the main file
+    with db.open("r+b") as f:
+        f.truncate(size // 2 // 4096 * 4096 + 1234)  # mid-page
+    with pytest.raises(StoreCorrupt, match="quarantine"):
+        Store.open(db)
+    moved = Store.quarantine(db)
+    assert moved.exists() and not db.exists()
+    with Store.open(db) as st:
+        assert st.counts()["posts"] == 0
+
+
+def test_quarantine_moves_wal_too_and_never_overwrites(db: Path) -> None:
+    db.write_bytes(b"x" * 100)
+    db.with_name("node.db-wal").write_bytes(b"wal bytes")
+    first = Store.quarantine(db)
+    assert first.with_name(first.name + "-wal").read_bytes() == b"wal bytes"
+    db.write_bytes(b"y" * 100)
+    second = Store.quarantine(db)
+    assert second != first and first.read_bytes() == b"x" * 100 and second.read_bytes() == b"y" * 100
+    with pytest.raises(StoreError, match="no such file"):
+        Store.quarantine(db)
+
+
+def test_open_errors_are_store_errors(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="does not exist"):
+        Store.open(tmp_path / "missing" / "node.db")
+    with pytest.raises(StoreError, match="directory"):
+        Store.open(tmp_path)
+    with pytest.raises(InvalidArgument):
+        Store.open(42)  # type: ignore[arg-type]
+
+
+# -- ingest rules ----------------------------------------------------------------
+
+
+def test_ingest_is_idempotent(store: Store, sid: bytes) -> None:
+    p = post("only once")
+    first = store.ingest(p, sid, NOW)
+    assert first.status == "new" and first.is_new and first.id == p.id.hex()
+    again = store.ingest(p, sid, NOW)
+    assert again.status == "duplicate"
+    # Seen again in a second swarm: still one object, now listed for both swarms.
+    sid2 = store.add_swarm("work", PSK2, 4002, NOW).raw_id
+    assert store.ingest(p, sid2, NOW).status == "duplicate"
+    assert store.counts()["posts"] == 1 and store.counts()["objects"] == 1
+    assert store.object_ids(sid) == [(p.obj.created, p.id)]
+    assert store.object_ids(sid2) == [(p.obj.created, p.id)]
+    assert store.feed(swarm=sid2, now=NOW)["items"][0]["id"] == p.id.hex()
+    assert first.to_dict() == {"id": p.id.hex(), "status": "new", "reason": None, "pending": False, "erased": []}
+
+
+def test_hearts_counted_once_per_key(store: Store, sid: bytes) -> None:
+    p = post("heart me")
+    store.ingest(p, sid, NOW)
+    a = protocol.make_heart(SEED_A, p.id, now=NOW)
+    b_late = protocol.make_heart(SEED_B, p.id, now=NOW + HOUR)
+    b_early = protocol.make_heart(SEED_B, p.id, now=NOW)
+    assert store.ingest(a, sid, NOW).status == "new"
+    assert store.ingest(a, sid, NOW).status == "duplicate"  # identical object
+    assert store.ingest(b_late, sid, NOW + HOUR).status == "new"
+    # The same key again, as another object: still one heart; every node keeps
+    # the earliest, so the stored set converges whatever the arrival order.
+    res = store.ingest(b_early, sid, NOW + HOUR)
+    assert res.status == "new"
+    assert store.ingest(b_late, sid, NOW + HOUR).status == "duplicate"
+    assert "already hearted" in (store.ingest(b_late, sid, NOW + HOUR).reason or "")
+    assert store.feed(now=NOW + HOUR)["items"][0]["hearts"] == 2
+    assert store.wires([b_early.id, b_late.id]) == [b_early.wire]
+    assert store.counts()["hearts"] == 2
+
+
+def test_flags_counted_once_per_key(store: Store, sid: bytes) -> None:
+    p = post("flag me")
+    store.ingest(p, sid, NOW)
+    store.ingest(protocol.make_flag(SEED_B, p.id, now=NOW, reason="spam"), sid, NOW)
+    res = store.ingest(protocol.make_flag(SEED_B, p.id, now=NOW + HOUR, reason="abuse"), sid, NOW + HOUR)
+    assert res.status == "duplicate"
+    store.ingest(protocol.make_flag(SEED_C, p.id, now=NOW), sid, NOW)
+    assert store.feed(now=NOW)["items"][0]["flags"] == 2
+
+
+def test_orphans_are_kept_and_counted_when_root_arrives(store: Store, sid: bytes) -> None:
+    root = post("root arrives late")
+    reply = protocol.make_reply(SEED_B, root, "early reply", now=NOW)
+    heart = protocol.make_heart(SEED_C, root.id, now=NOW)
+    assert store.ingest(reply, sid, NOW).pending
+    assert store.ingest(heart, sid, NOW).pending
+    assert store.thread(root.id, now=NOW) is None
+    assert store.ingest(root, sid, NOW).status == "new"
+    item = store.feed(now=NOW)["items"][0]
+    assert (item["hearts"], item["replies"]) == (1, 1)
+    thread = store.thread(root.id, now=NOW)
+    assert thread is not None and [r["id"] for r in thread["replies"]] == [reply.id.hex()]
+
+
+def test_delete_by_author_erases_text_from_disk(db: Path, store: Store, sid: bytes) -> None:
+    secret = "zygomorphicquokka confession about the xylographic heist"
+    secret_reply = "reply with vexillologicalparrot detail"
+    keep = post("an ordinary post that stays", 1)
+    root = post(secret, 2, name="mysterioso")
+    reply = protocol.make_reply(SEED_B, root, secret_reply, now=NOW)
+    own_reply = protocol.make_reply(SEED_A, root, "author adds quixoticmarmoset", now=NOW)
+    heart = protocol.make_heart(SEED_C, root.id, now=NOW)
+    store.ingest_many([(keep, sid), (root, sid), (reply, sid), (own_reply, sid), (heart, sid)], NOW)
+    store.mark_mine(root.id)
+    words = [b"zygomorphicquokka", b"xylographic", b"vexillologicalparrot", b"quixoticmarmoset", b"mysterioso"]
+    before = disk_bytes(db)
+    assert all(w in before for w in words)  # the check below is meaningful
+    assert store.search("zygomorphicquokka", now=NOW)
+
+    delete = protocol.make_delete(SEED_A, root, now=NOW)
+    res = store.ingest(delete, sid, NOW)
+    assert res.status == "new"
+    assert set(res.erased) == {root.id.hex(), reply.id.hex(), own_reply.id.hex(), heart.id.hex()}
+
+    after = disk_bytes(db)
+    for word in words:
+        assert word not in after, word
+    assert secret.encode() not in after and root.wire not in after
+    # Gone from every view, never served, never taken back.
+    assert store.thread(root.id, now=NOW) is None
+    assert [i["id"] for i in store.feed(now=NOW)["items"]] == [keep.id.hex()]
+    assert store.search("zygomorphicquokka", now=NOW) == []
+    assert store.search("vexillologicalparrot", now=NOW) == []
+    assert store.get(root.id.hex()) is None
+    assert store.wires([root.id, reply.id, heart.id]) == []
+    for obj in (root, reply, heart):
+        again = store.ingest(obj, sid, NOW)
+        assert again.status == "rejected" and "deleted" in (again.reason or "")
+    late = protocol.make_reply(SEED_C, root, "too late", now=NOW)
+    assert store.ingest(late, sid, NOW).status == "rejected"
+    # The tombstone itself is kept and re-served, so other nodes learn of it.
+    assert store.wires([delete.id]) == [delete.wire]
+    assert store.ingest(delete, sid, NOW).status == "duplicate"
+    counts = store.counts()
+    assert (counts["posts"], counts["replies"], counts["hearts"], counts["tombstones"]) == (1, 0, 0, 1)
+    assert counts["own"] == 0
+
+
+def test_delete_reply_keeps_thread(store: Store, sid: bytes) -> None:
+    root = post("thread stays")
+    reply = protocol.make_reply(SEED_B, root, "regrettable words", now=NOW)
+    other = protocol.make_reply(SEED_C, root, "fine words", now=NOW)
+    store.ingest_many([(root, sid), (reply, sid), (other, sid)], NOW)
+    assert store.feed(now=NOW)["items"][0]["replies"] == 2
+    res = store.ingest(protocol.make_delete(SEED_B, reply, now=NOW, root=root), sid, NOW)
+    assert res.erased == (reply.id.hex(),)
+    thread = store.thread(root.id, now=NOW)
+    assert thread is not None and [r["id"] for r in thread["replies"]] == [other.id.hex()]
+    assert thread["root"]["replies"] == 1
+
+
+def test_delete_of_heart_withdraws_it(store: Store, sid: bytes) -> None:
+    p = post("withdrawn heart")
+    heart = protocol.make_heart(SEED_B, p.id, now=NOW)
+    store.ingest_many([(p, sid), (heart, sid)], NOW)
+    assert store.feed(now=NOW)["items"][0]["hearts"] == 1
+    assert store.ingest(protocol.make_delete(SEED_B, heart, now=NOW), sid, NOW).status == "new"
+    assert store.feed(now=NOW)["items"][0]["hearts"] == 0
+
+
+def forged_delete(target: protocol.Signed, seed: bytes = SEED_B) -> protocol.Signed:
+    """A well-formed delete signed by someone who is not the target's author."""
+    key = SigningKey(seed)
+    return protocol.sign(protocol.Delete(bytes(key.verify_key), target.id, NOW), key)
+
+
+def test_delete_by_non_author_refused(store: Store, sid: bytes) -> None:
+    p = post("not yours to delete")
+    store.ingest(p, sid, NOW)
+    res = store.ingest(forged_delete(p), sid, NOW)
+    assert res.status == "rejected" and res.reason == "delete not signed by the target's key"
+    assert store.thread(p.id, now=NOW) is not None
+    assert store.counts()["tombstones"] == 0
+
+
+def test_delete_of_a_delete_refused(store: Store, sid: bytes) -> None:
+    p = post("deleted once")
+    delete = protocol.make_delete(SEED_A, p, now=NOW)
+    store.ingest_many([(p, sid), (delete, sid)], NOW)
+    key = protocol.own_key(SEED_A, p)
+    assert key is not None
+    double = protocol.sign(protocol.Delete(p.obj.pubkey, delete.id, NOW), key)
+    assert store.ingest(double, sid, NOW).reason == "a delete cannot be deleted"
+
+
+def test_delete_before_target(db: Path, store: Store, sid: bytes) -> None:
+    p = post("never to be seen wombatfeather")
+    reply = protocol.make_reply(SEED_B, p, "orphan reply", now=NOW)
+    delete = protocol.make_delete(SEED_A, p, now=NOW)
+    assert store.ingest(reply, sid, NOW).pending
+    res = store.ingest(delete, sid, NOW)
+    assert res.status == "new" and res.pending
+    assert store.counts()["pending_deletes"] == 1
+    res = store.ingest(p, sid, NOW)
+    assert res.status == "rejected" and res.reason == "deleted by its author"
+    assert res.erased == (reply.id.hex(),)  # the orphan went with its thread
+    assert store.get(p.id.hex()) is None and store.thread(p.id, now=NOW) is None
+    assert store.counts()["pending_deletes"] == 0 and store.counts()["replies"] == 0
+    assert b"wombatfeather" not in disk_bytes(db)
+    assert store.ingest(p, sid, NOW).status == "rejected"
+
+
+def test_forged_pending_delete_is_dropped_when_target_arrives(store: Store, sid: bytes) -> None:
+    p = post("survives a forged delete")
+    forged = forged_delete(p)
+    assert store.ingest(forged, sid, NOW).pending
+    assert store.ingest(p, sid, NOW).status == "new"
+    assert store.counts()["tombstones"] == 0 and store.wires([forged.id]) == []
+    assert store.ingest(forged, sid, NOW).status == "rejected"
+
+
+def test_expired_refused_and_purged(db: Path, store: Store, sid: bytes) -> None:
+    short = post("self destructing ephemeralpangolin", 1, expires_in=HOUR)
+    forever = post("stays around", 2)
+    reply = protocol.make_reply(SEED_B, short, "reply to ephemeral", now=NOW)
+    store.ingest_many([(short, sid), (forever, sid), (reply, sid)], NOW)
+    assert isinstance(short.obj, protocol.Post) and short.obj.expires is not None
+    gone_at = short.obj.expires
+    assert len(store.feed(now=gone_at - 1)["items"]) == 2
+    # Past its time it is hidden even before the purge...
+    assert [i["id"] for i in store.feed(now=gone_at)["items"]] == [forever.id.hex()]
+    assert store.thread(short.id, now=gone_at) is None
+    assert store.search("ephemeralpangolin", now=gone_at) == []
+    late_heart = protocol.make_heart(SEED_C, short.id, now=NOW)
+    assert store.ingest(late_heart, sid, gone_at).reason == "its target has expired"
+    # ...and the purge erases it with its replies.
+    assert store.purge_expired(gone_at) == 2
+    assert b"ephemeralpangolin" not in disk_bytes(db)
+    assert store.purge_expired(gone_at) == 0
+    assert store.ingest(short, sid, NOW).status == "rejected"
+    assert store.ingest(reply, sid, NOW).status == "rejected"
+    # An object that arrives already expired is refused outright.
+    stale = post("arrived too late", 3, expires_in=600)
+    res = store.ingest(stale, sid, NOW + HOUR)
+    assert res.status == "rejected" and res.reason == "expired"
+    assert store.get(stale.id.hex()) is None
+
+
+def test_future_objects_refused(store: Store, sid: bytes) -> None:
+    early = post("from the future", 1, now=NOW + 1200)
+    res = store.ingest(early, sid, NOW)
+    assert res.status == "rejected" and "future" in (res.reason or "")
+    assert store.ingest(post("one quantum ahead is skew", 2, now=NOW + 600), sid, NOW).status == "new"
+    assert store.ingest(early, sid, NOW + 600).status == "new"
+
+
+# -- feeds -----------------------------------------------------------------------
+
+
+def test_latest_order_and_keyset_pagination(store: Store, sid: bytes) -> None:
+    # 230 posts over 115 distinct times: every time has a tie broken by id.
+    posts = [post(f"post {i}", i, now=NOW - (i // 2) * 600) for i in range(230)]
+    store.ingest_many([(p, sid) for p in posts], NOW)
+    expected = [p.id.hex() for p in sorted(posts, key=lambda p: (p.obj.created, p.id), reverse=True)]
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        page = store.feed(now=NOW, limit=50, before=cursor)
+        seen += [i["id"] for i in page["items"]]
+        pages += 1
+        cursor = page["next"]
+        if cursor is None:
+            break
+        cursor = list(cursor)  # as it comes back through JSON
+    assert seen == expected
+    assert pages == 5
+    item = store.feed(now=NOW, limit=1)["items"][0]
+    assert set(item) == {
+        "id",
+        "text",
+        "bg",
+        "name",
+        "created",
+        "expires",
+        "hearts",
+        "replies",
+        "flags",
+        "mine",
+        "hearted",
+    }
+
+
+def test_feed_excludes_replies_and_other_swarms(store: Store, sid: bytes) -> None:
+    sid2 = store.add_swarm("work", PSK2, 4002, NOW).raw_id
+    a, b = post("in friends", 1), post("in work", 2)
+    store.ingest_many([(a, sid), (b, sid2), (protocol.make_reply(SEED_B, a, "a reply", now=NOW), sid)], NOW)
+    assert [i["id"] for i in store.feed(swarm=sid, now=NOW)["items"]] == [a.id.hex()]
+    assert [i["id"] for i in store.feed(swarm=sid2, now=NOW)["items"]] == [b.id.hex()]
+    assert len(store.feed(now=NOW)["items"]) == 2
+    with pytest.raises(UnknownSwarm):
+        store.feed(swarm=bytes(32), now=NOW)
+
+
+def test_popular_order_and_decay(store: Store, sid: bytes) -> None:
+    old = post("old but loved", 1, now=NOW - 6 * HOUR)
+    fresh = post("brand new", 2, now=NOW)
+    middle = post("a bit older", 3, now=NOW - HOUR)
+    hearts = [protocol.make_heart(bytes([i]) * 32, old.id, now=NOW) for i in range(10)]
+    store.ingest_many([(old, sid), (fresh, sid), (middle, sid)] + [(h, sid) for h in hearts], NOW)
+    ids = [i["id"] for i in store.feed(popular=True, now=NOW)["items"]]
+    assert ids == [old.id.hex(), fresh.id.hex(), middle.id.hex()]
+    assert store.feed(popular=True, now=NOW)["items"][0]["hearts"] == 10
+    # Hearts decay with age: ten days on, a post from then with none beats it.
+    later = NOW + 10 * 24 * HOUR
+    newer = post("today's post", 4, now=later)
+    store.ingest(newer, sid, later)
+    assert store.feed(popular=True, now=later)["items"][0]["id"] == newer.id.hex()
+    assert popular_score(10, NOW - 6 * HOUR, NOW) == pytest.approx(11 / 8**1.5)
+    assert popular_score(0, NOW + 600, NOW) == pytest.approx(1 / 2**1.5)  # skewed clocks: age 0
+
+
+def test_popular_pagination_covers_everything_once(store: Store, sid: bytes) -> None:
+    posts = [post(f"p {i}", i, now=NOW - i * 600) for i in range(120)]
+    hearts = [protocol.make_heart(SEED_B, p.id, now=NOW) for p in posts[::7]]
+    store.ingest_many([(p, sid) for p in posts] + [(h, sid) for h in hearts], NOW)
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = store.feed(popular=True, limit=25, before=cursor, now=NOW + 5)
+        seen += [i["id"] for i in page["items"]]
+        if page["next"] is None:
+            break
+        cursor = page["next"]
+        assert cursor[0] == NOW + 5  # pages keep scoring with page one's clock
+    assert sorted(seen) == sorted(p.id.hex() for p in posts) and len(seen) == 120
+
+
+def test_popular_matches_a_full_sort(store: Store, sid: bytes) -> None:
+    """Popular only scans posts young enough to reach the page; the result must equal a full sort."""
+    now = NOW + 7200
+    recent = [post(f"recent {i}", i, now=now - (i % 12) * 600) for i in range(150)]
+    spread = [post(f"older {i}", 1000 + i, now=now - (i + 1) * 5 * HOUR) for i in range(60)]
+    loved = post("two days old and loved", 5000, now=now - 48 * HOUR)
+    posts = [*recent, *spread, loved]
+    hearts = [protocol.make_heart(bytes([k]) * 32, loved.id, now=now) for k in range(60)]
+    for i, p in enumerate(posts[::4]):
+        hearts += [protocol.make_heart(bytes([200 + k]) * 32, p.id, now=now) for k in range(i % 5)]
+    store.ingest_many([(p, sid) for p in posts] + [(h, sid) for h in hearts], now)
+
+    counts = {p.id: 0 for p in posts}
+    for h in hearts:
+        assert isinstance(h.obj, protocol.Heart)
+        counts[h.obj.target] += 1
+
+    def key(p: protocol.Signed) -> tuple[float, int, bytes]:
+        h, age = counts[p.id] + 1.0, max(0, now - p.obj.created) / 3600.0
+        return (h * h / ((age + 2.0) * (age + 2.0) * (age + 2.0)), p.obj.created, p.id)  # as the SQL computes it
+
+    expected = [p.id.hex() for p in sorted(posts, key=key, reverse=True)]
+    assert expected.index(loved.id.hex()) > 20  # not on page one, so page one really is pruned
+    for limit in (20, 50):
+        seen: list[str] = []
+        cursor = None
+        while True:
+            page = store.feed(popular=True, limit=limit, before=cursor, now=now)
+            seen += [i["id"] for i in page["items"]]
+            cursor = page["next"]
+            if cursor is None:
+                break
+        assert seen == expected
+
+
+# -- threads -------------------------------------------------------------------
+
+
+def test_thread_icons_and_crown(store: Store, sid: bytes) -> None:
+    root = post("who said what", 1)
+    r1 = protocol.make_reply(SEED_B, root, "first from B", now=NOW)
+    r2 = protocol.make_reply(SEED_A, root, "author answers", now=NOW + 600, parent=r1.id)
+    r3 = protocol.make_reply(SEED_C, root, "C joins", now=NOW + 600)
+    r4 = protocol.make_reply(SEED_B, root, "B again", now=NOW + 1200, parent=r2.id)
+    store.ingest_many([(r4, sid), (r3, sid), (root, sid), (r2, sid), (r1, sid)], NOW + 1200)
+    store.ingest(protocol.make_heart(SEED_C, r1.id, now=NOW), sid, NOW + 1200)
+    thread = store.thread(root.id, now=NOW + 1200)
+    assert thread is not None
+    head, replies = thread["root"], thread["replies"]
+    assert head["is_author"] is True and head["parent"] is None and head["replies"] == 4
+    assert head["icon"] == icon(root.obj.pubkey)
+    middle = sorted([r2, r3], key=lambda r: r.id)
+    assert [r["id"] for r in replies] == [r.id.hex() for r in (r1, *middle, r4)]
+    by_id = {r["id"]: r for r in replies}
+    assert by_id[r2.id.hex()]["is_author"] is True  # the crown: the root's own key
+    assert by_id[r2.id.hex()]["icon"] == head["icon"]
+    assert not by_id[r1.id.hex()]["is_author"] and not by_id[r3.id.hex()]["is_author"]
+    assert by_id[r1.id.hex()]["icon"] == by_id[r4.id.hex()]["icon"]  # B keeps one icon in the thread
+    assert by_id[r1.id.hex()]["pubkey"] == by_id[r4.id.hex()]["pubkey"]
+    assert by_id[r1.id.hex()]["hearts"] == 1
+    assert by_id[r4.id.hex()]["parent"] == r2.id.hex()
+    for r in replies:
+        assert 0 <= r["icon"]["glyph"] < 16 and 0 <= r["icon"]["colour"] < 12
+    # Stable across calls and reopenings: derived only from the key.
+    assert store.thread(root.id.hex(), now=NOW + 1200) == thread
+    assert store.thread(bytes(32), now=NOW) is None
+
+
+def test_reply_must_stay_in_its_thread(store: Store, sid: bytes) -> None:
+    a, b = post("thread a", 1), post("thread b", 2)
+    ra = protocol.make_reply(SEED_B, a, "in a", now=NOW)
+    store.ingest_many([(a, sid), (b, sid), (ra, sid)], NOW)
+    cross = protocol.make_reply(SEED_C, b, "points into a", now=NOW, parent=ra.id)
+    assert store.ingest(cross, sid, NOW).reason == "its parent is not in the same thread"
+    # make_reply refuses a non-post root, so build one by hand: its root is a heart.
+    heart_root = protocol.make_heart(SEED_C, a.id, now=NOW)
+    store.ingest(heart_root, sid, NOW)
+    key = SigningKey(SEED_C)
+    odd = protocol.sign(protocol.Reply(bytes(key.verify_key), nonce(9), heart_root.id, heart_root.id, NOW, "x"), key)
+    assert store.ingest(odd, sid, NOW).reason == "its root is not a post"
+
+
+# -- search ----------------------------------------------------------------------
+
+HOSTILE = [
+    '"',
+    '""',
+    "'",
+    "*",
+    "**",
+    "NEAR(",
+    "NEAR(a b",
+    "a AND",
+    "AND",
+    "OR",
+    "NOT",
+    "a OR NOT",
+    "(",
+    ")",
+    "()",
+    "{a b}",
+    "col:foo",
+    "text:foo",
+    "^foo",
+    "-",
+    "+",
+    "\\",
+    'a"b',
+    '"unterminated',
+    "NEAR/3",
+    "a*",
+    "🎉",
+    "日本語",
+    "é",
+    "\u200d",
+    "x" * 5000,
+    "null\u0000byte",
+    "%",
+    "_",
+    ";DROP TABLE posts;--",
+]
+
+
+def test_search_hostile_queries_never_raise(store: Store, sid: bytes) -> None:
+    store.ingest_many(
+        [(post("meet me near the station AND bring (snacks)", 1), sid), (post("日本語 テキスト", 2), sid)], NOW
+    )
+    for q in HOSTILE:
+        result = store.search(q, now=NOW)
+        assert isinstance(result, list)
+    assert store.search("", now=NOW) == []
+    assert store.search("   \n\t", now=NOW) == []
+
+
+def test_search_finds_with_highlights(store: Store, sid: bytes) -> None:
+    a = post("meet me near the station AND bring (snacks)", 1)
+    b = post("a café in the old town", 2)
+    c = post("日本語 テキスト です", 3)
+    d = post("the station was closed", 4)
+    reply = protocol.make_reply(SEED_B, d, "which station? the café one", now=NOW)
+    store.ingest_many([(x, sid) for x in (a, b, c, d, reply)], NOW)
+
+    hits = store.search("NEAR(", now=NOW)
+    assert [h["id"] for h in hits] == [a.id.hex()]
+    assert hits[0]["text"] == "meet me [near] the station AND bring (snacks)"
+    assert [h["id"] for h in store.search("bring AND", now=NOW)] == [a.id.hex()]  # "and" is a word here
+    assert [h["id"] for h in store.search("(snacks*", now=NOW)] == [a.id.hex()]
+    # Diacritics fold both ways; a reply maps back to its thread's root.
+    cafe = {h["id"]: h for h in store.search("cafe", now=NOW)}
+    assert set(cafe) == {b.id.hex(), reply.id.hex()}
+    assert cafe[b.id.hex()]["text"] == "a [café] in the old town"
+    assert cafe[reply.id.hex()]["root"] == d.id.hex() and cafe[reply.id.hex()]["kind"] == "reply"
+    assert cafe[b.id.hex()]["root"] == b.id.hex()
+    assert {h["id"] for h in store.search("CAFÉ", now=NOW)} == set(cafe)
+    assert [h["id"] for h in store.search("日本語", now=NOW)] == [c.id.hex()]
+    # Words are ANDed; markers are configurable.
+    both = store.search('station "closed', now=NOW, markers=("\x02", "\x03"))
+    assert [h["text"] for h in both] == ["the \x02station\x03 was \x02closed\x03"]
+    assert store.search("station", limit=1, now=NOW)[0]["id"] in {a.id.hex(), d.id.hex(), reply.id.hex()}
+    assert len(store.search("station", now=NOW)) == 3
+    assert store.search("station", swarm=sid, now=NOW)
+    with pytest.raises(InvalidArgument):
+        store.search(None)  # type: ignore[arg-type]
+
+
+# -- ids -------------------------------------------------------------------------
+
+
+def test_prefix_resolution_and_ambiguity(store: Store, sid: bytes) -> None:
+    # Nonces 9702 and 18584 give ids that share their first 7 hex digits.
+    x = protocol.make_post(SEED_A, "collide", now=NOW, nonce=nonce(9702))
+    y = protocol.make_post(SEED_A, "collide", now=NOW, nonce=nonce(18584))
+    assert x.id.hex()[:7] == y.id.hex()[:7] == "f2f72bb"
+    store.ingest_many([(x, sid), (y, sid)], NOW)
+    assert store.get(x.id.hex()) == x
+    assert store.get(x.id.hex().upper()) == x
+    assert store.get(x.id) == x
+    assert store.get(x.id.hex()[:12]) == x
+    assert store.resolve_id(y.id.hex()[:8]) == y.id
+    assert store.resolve_id(x.id.hex()[:9]) == x.id  # odd length
+    for prefix in ("f2f72b", "f2f72bb"):
+        with pytest.raises(AmbiguousId, match=prefix):
+            store.get(prefix)
+    assert store.get("0123456789") is None
+    with pytest.raises(UnknownId):
+        store.resolve_id("0123456789")
+    for bad in ("f2f72", "nothex!", "", "f" * 65, 12):
+        with pytest.raises(InvalidArgument):
+            store.get(bad)  # type: ignore[arg-type]
+
+
+def test_sync_helpers(store: Store, sid: bytes) -> None:
+    posts = [post(f"sync {i}", i, now=NOW - i * 600) for i in range(5)]
+    store.ingest_many([(p, sid) for p in posts], NOW)
+    assert store.object_ids(sid) == sorted((p.obj.created, p.id) for p in posts)
+    wanted = [posts[3].id, bytes(32), posts[0].id]
+    assert store.wires(wanted) == [posts[3].wire, posts[0].wire]
+    assert store.wires(p.id.hex() for p in posts) == [p.wire for p in posts]
+    many = [p.id for p in posts] * 300  # more than one IN (...) chunk
+    assert len(store.wires(many)) == 1500
+
+
+# -- batch ingest ------------------------------------------------------------------
+
+
+def test_ingest_many_2000_posts(store: Store, sid: bytes) -> None:
+    posts = [post(f"batch post {i}", i, now=NOW - (i % 50) * 600) for i in range(2000)]
+    reply = protocol.make_reply(SEED_B, posts[7], "reply in the same batch", now=NOW)
+    heart = protocol.make_heart(SEED_C, posts[7].id, now=NOW)
+    items = [(p, sid) for p in posts] + [(reply, sid), (heart, sid), (posts[0], sid)]
+    results = store.ingest_many(items, NOW)
+    assert len(results) == len(items)
+    assert [r.status for r in results[:2002]] == ["new"] * 2002
+    assert not results[2000].pending  # its root came earlier in the batch
+    assert results[-1].status == "duplicate"
+    assert [r.id for r in results[:2000]] == [p.id.hex() for p in posts]
+    counts = store.counts()
+    assert (counts["posts"], counts["replies"], counts["hearts"], counts["objects"]) == (2000, 1, 1, 2002)
+    item = next(i for i in store.feed(now=NOW, limit=500)["items"] if i["id"] == posts[7].id.hex())
+    assert (item["hearts"], item["replies"]) == (1, 1)
+    assert store.ingest_many([], NOW) == []
+
+
+def test_ingest_many_is_one_transaction(store: Store, sid: bytes) -> None:
+    good = post("valid", 1)
+    with pytest.raises(InvalidArgument):
+        store.ingest_many([(good, sid), ("not signed", sid)], NOW)  # type: ignore[list-item]
+    with pytest.raises(UnknownSwarm):
+        store.ingest_many([(good, sid), (good, bytes(32))], NOW)
+    assert store.counts()["objects"] == 0  # checked before anything was written
+
+
+def test_threads_share_one_store(store: Store, sid: bytes) -> None:
+    errors: list[BaseException] = []
+
+    def worker(k: int) -> None:
+        try:
+            for i in range(40):
+                store.ingest(post(f"thread {k} post {i}", k * 1000 + i), sid, NOW)
+                store.feed(now=NOW, limit=5)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert store.counts()["posts"] == 160
+
+
+# -- mine, swarms, peers, validation ---------------------------------------------
+
+
+def test_mine_and_hearted(store: Store, sid: bytes) -> None:
+    mine, theirs = post("I wrote this", 1), post("someone else", 2, seed=SEED_B)
+    heart = protocol.make_heart(SEED_A, theirs.id, now=NOW)
+    store.ingest_many([(mine, sid), (theirs, sid), (heart, sid)], NOW)
+    store.mark_mine(mine.id)
+    store.mark_mine(heart.id)
+    store.mark_mine(heart.id)  # idempotent
+    items = {i["id"]: i for i in store.feed(now=NOW)["items"]}
+    assert items[mine.id.hex()]["mine"] and not items[theirs.id.hex()]["mine"]
+    assert items[theirs.id.hex()]["hearted"] and not items[mine.id.hex()]["hearted"]
+    with pytest.raises(InvalidArgument):
+        store.mark_mine(b"short")
+
+
+def test_swarms(store: Store, sid: bytes) -> None:
+    s = store.swarm_by_name("friends")
+    assert s is not None and s.raw_id == sid and s.id == sid.hex() and s.port == 4001 and s.joined == NOW
+    assert s.to_dict() == {"id": sid.hex(), "name": "friends", "port": 4001, "joined": NOW}
+    assert PSK.hex() not in repr(s) and "psk" not in s.to_dict()
+    with pytest.raises(SwarmExists, match="already joined"):
+        store.add_swarm("friends", PSK2, 4002, NOW)
+    with pytest.raises(SwarmExists, match="'friends'"):
+        store.add_swarm("other name", PSK, 4002, NOW)
+    sid2 = store.add_swarm("work", PSK2, 0, NOW + 1).raw_id
+    assert [x.name for x in store.swarms()] == ["friends", "work"]
+    p = post("work post")
+    store.ingest(p, sid2, NOW)
+    store.save_peer(sid2, "12D3KooWpeer", ["/ip4/127.0.0.2/tcp/4002"], NOW)
+    store.remove_swarm("work")
+    assert store.swarm_by_name("work") is None
+    assert store.counts()["peers"] == 0
+    with pytest.raises(UnknownSwarm):
+        store.ingest(p, sid2, NOW)
+    with pytest.raises(UnknownSwarm):
+        store.remove_swarm("work")
+    assert store.get(p.id.hex()) == p  # objects stay; only the membership went
+    for bad in (("", PSK2, 1, NOW), ("x", b"short", 1, NOW), ("x", PSK2, 70000, NOW), ("x", PSK2, 1, -1)):
+        with pytest.raises(InvalidArgument):
+            store.add_swarm(*bad)
+
+
+def test_peers(store: Store, sid: bytes) -> None:
+    store.save_peer(sid, "peerA", ["/ip4/127.0.0.2/tcp/1", "/ip4/127.0.0.2/udp/1/quic"], NOW)
+    store.save_peer(sid, "peerB", ["/ip4/127.0.0.3/tcp/1"], NOW + 10)
+    assert [p["peer_id"] for p in store.peers(sid)] == ["peerB", "peerA"]
+    assert store.note_peer_failure(sid, "peerB") == 1
+    assert store.note_peer_failure(sid, "peerB") == 2
+    assert store.note_peer_failure(sid, "nobody") == 0
+    peers = store.peers(sid)
+    assert [p["peer_id"] for p in peers] == ["peerA", "peerB"]
+    assert peers[0] == {
+        "peer_id": "peerA",
+        "addrs": ["/ip4/127.0.0.2/tcp/1", "/ip4/127.0.0.2/udp/1/quic"],
+        "last_seen": NOW,
+        "failures": 0,
+    }
+    store.save_peer(sid, "peerB", ["/ip4/127.0.0.9/tcp/2"], NOW + 20)  # reachable again: failures reset
+    assert store.peers(sid)[0] == {
+        "peer_id": "peerB",
+        "addrs": ["/ip4/127.0.0.9/tcp/2"],
+        "last_seen": NOW + 20,
+        "failures": 0,
+    }
+    with pytest.raises(InvalidArgument):
+        store.save_peer(sid, "peerC", "/ip4/1.2.3.4/tcp/1", NOW)  # a str is a Sequence[str] to mypy
+    with pytest.raises(UnknownSwarm):
+        store.peers(bytes(32))
+
+
+def test_bad_arguments_and_closed_store(db: Path, sid: bytes) -> None:
+    st = Store.open(db)
+    st.add_swarm("friends", PSK, 4001, NOW)
+    p = post("x")
+    with pytest.raises(InvalidArgument):
+        st.ingest(p.wire, sid, NOW)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgument):
+        st.ingest(p, sid, "now")  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgument):
+        st.ingest(p, b"short", NOW)
+    with pytest.raises(InvalidArgument):
+        st.feed(limit=0)
+    with pytest.raises(InvalidArgument):
+        st.feed(before=[NOW], now=NOW)
+    with pytest.raises(InvalidArgument):
+        st.feed(before=[NOW, "zz"], now=NOW)
+    with pytest.raises(InvalidArgument):
+        st.purge_expired(True)
+    with pytest.raises(InvalidArgument):
+        st.thread(b"x")
+    with pytest.raises(InvalidArgument):
+        st.wires(b"x" * 32)  # type: ignore[arg-type]
+    st.close()
+    st.close()
+    with pytest.raises(StoreClosed):
+        st.counts()
+    with pytest.raises(StoreError):
+        st.ingest(p, sid, NOW)
