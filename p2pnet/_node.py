@@ -172,10 +172,10 @@ class Node:
             signed = self._validated.pop(_msg_key(data), None) or protocol.decode(data)
             await self._ingest_send.send((signed, swarm_id))
 
-        host_cm = None
+        started = False
         for try_port in (port, 0) if port else (0,):
             try:
-                host_cm = open_swarm_host(
+                async with open_swarm_host(
                     host_key_seed=protocol.swarm_host_seed(seed, psk),
                     psk=psk,
                     topic=_topic(swarm_id),
@@ -184,27 +184,26 @@ class Node:
                     listen_ip=self.config.listen_ip,
                     port=try_port,
                     params=self.config.gossip,
-                )
-                host = await host_cm.__aenter__()
-                break
+                ) as host:
+                    started = True
+                    with trio.CancelScope() as scope:
+                        swarm = _Swarm(swarm_id, name, psk, host, scope)
+                        actual_port = _port_of(host.listen_addrs)
+                        if actual_port and actual_port != port:
+                            store.set_swarm_port(swarm_id, actual_port)
+                        self.swarms[swarm_id] = swarm
+                        try:
+                            task_status.started(swarm)
+                            await self._redial_loop(swarm)
+                        finally:
+                            self.swarms.pop(swarm_id, None)
+                return
             except OSError as exc:
+                if started:
+                    raise
+                # the port a swarm used last time is taken now: take any free one
                 log.warning("swarm %s: port %s unavailable (%s)", name, try_port, exc)
-                host_cm = None
-        if host_cm is None:
-            raise ApiError("listen_failed", f"could not listen for swarm {name!r}")
-        try:
-            with trio.CancelScope() as scope:
-                swarm = _Swarm(swarm_id, name, psk, host, scope)
-                actual_port = _port_of(host.listen_addrs)
-                if actual_port and actual_port != port:
-                    store.set_swarm_port(swarm_id, actual_port)
-                self.swarms[swarm_id] = swarm
-                task_status.started(swarm)
-                await self._redial_loop(swarm)
-        finally:
-            self.swarms.pop(swarm_id, None)
-            with trio.CancelScope(shield=True):
-                await host_cm.__aexit__(None, None, None)
+        raise ApiError("listen_failed", f"could not listen for swarm {name!r} on {self.config.listen_ip}")
 
     async def _redial_loop(self, swarm: _Swarm) -> None:
         """Keep known peers connected, backing off per peer from 1 s to 60 s."""
@@ -619,7 +618,10 @@ class Node:
     async def api_search(self, params: dict[str, Any]) -> dict[str, Any]:
         store = self._require_store()
         query, limit, now = _str(params, "query"), _limit(params), self.now()
-        return {"results": await trio.to_thread.run_sync(lambda: store.search(query, limit=limit, now=now, markers=SEARCH_MARKERS))}
+        results = await trio.to_thread.run_sync(
+            lambda: store.search(query, limit=limit, now=now, markers=SEARCH_MARKERS)
+        )
+        return {"results": results}
 
     async def api_peers(self, params: dict[str, Any]) -> dict[str, Any]:
         out = []

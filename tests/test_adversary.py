@@ -1,0 +1,85 @@
+"""A hostile swarm member cannot disturb delivery between honest nodes.
+
+The attacker holds the swarm key (it was given an invite) and runs a raw
+libp2p host that skips our validator on its own side, so it can publish
+garbage, oversized payloads, bad signatures and objects from the future.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+import trio
+from nodes import DaemonProcess, daemons
+
+import protocol
+from p2pnet._net import open_swarm_host
+
+FIRST_IP = 10  # 127.0.0.10 .. 127.0.0.13
+
+
+def _hostile_payloads() -> list[bytes]:
+    good = protocol.make_post(os.urandom(32), "a perfectly normal post", now=1_763_700_000)
+    bad_sig = bytearray(good.wire)
+    bad_sig[len(good.signed_bytes) + 5] ^= 0x40
+    wrong_text = bytearray(good.wire)
+    wrong_text[good.wire.index(b"normal")] ^= 0x01  # changes the text under the signature
+    future = protocol.make_post(os.urandom(32), "from the future", now=4_000_000_000)
+    return [
+        b"",
+        b"garbage" * 10,
+        os.urandom(4352),
+        bytes(200_000),  # oversized
+        bytes(bad_sig),
+        bytes(wrong_text),
+        future.wire,
+        good.wire[:-1],
+        good.wire + b"\x00",
+    ]
+
+
+async def _feed_ids(node: DaemonProcess) -> set[str]:
+    page = await trio.to_thread.run_sync(node.cli_json, "feed", "--limit", "500")
+    return {p["id"] for p in page["posts"]}
+
+
+async def test_garbage_peer_does_not_disturb_honest_nodes(tmp_path: Path) -> None:
+    with daemons(tmp_path, 3, first_ip=FIRST_IP) as nodes:
+        invite_text = nodes[0].cli("swarm", "create", "circle").stdout.strip().splitlines()[-1]
+        for node in nodes[1:]:
+            node.cli("swarm", "join", invite_text)
+        invite = protocol.decode_invite(invite_text)
+        swarm_id = protocol.swarm_id(invite.psk)
+        async with open_swarm_host(
+            host_key_seed=os.urandom(32),
+            psk=invite.psk,
+            topic="p2pnet/v1/" + swarm_id.hex(),
+            validator=lambda data: True,  # the attacker forwards anything
+            listen_ip=f"127.0.0.{FIRST_IP + 3}",
+        ) as attacker:
+            with trio.fail_after(60):
+                for addr in invite.bootstrap:
+                    await attacker.connect(addr)
+                while not attacker.mesh_peers():
+                    await trio.sleep(0.2)
+            honest: list[str] = []
+            for round_ in range(5):
+                for payload in _hostile_payloads():
+                    with contextlib.suppress(ValueError):  # too large even for our own host: never sent
+                        await attacker.publish(payload)
+                out = await trio.to_thread.run_sync(nodes[1].cli, "post", f"honest post {round_}")
+                honest.append(out.stdout.strip())
+            with trio.fail_after(60):
+                for node in nodes:
+                    while not set(honest) <= await _feed_ids(node):
+                        await trio.sleep(0.2)
+            for node in nodes:
+                assert await _feed_ids(node) >= set(honest)
+                status = await trio.to_thread.run_sync(node.call, "status")
+                # only the honest posts were stored: nothing hostile got in
+                assert status["counts"]["posts"] == len(honest)
+            peers = await trio.to_thread.run_sync(nodes[0].call, "peers")
+            invalid = peers["swarms"][0]["invalid"]
+            assert invalid.get(attacker.peer_id, 0) > 0  # counted against the sender
