@@ -35,12 +35,14 @@ from typing import Any
 
 import multiaddr
 import trio
+from Crypto.Cipher import Salsa20
 from libp2p import new_host
-from libp2p.abc import IHost, INetStream
+from libp2p.abc import IHost, INetStream, IRawConnection
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
 from libp2p.custom_types import TProtocol
 from libp2p.exceptions import ValidationError
+from libp2p.network.connection.exceptions import RawConnError
 from libp2p.peer.envelope import consume_envelope
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo, info_from_p2p_addr
@@ -56,6 +58,7 @@ from libp2p.security.noise.transport import (
 from libp2p.security.noise.transport import (
     Transport as NoiseTransport,
 )
+from libp2p.security.pnet.psk_conn import PskConn
 from libp2p.tools.anyio_service import background_trio_service
 from libp2p.utils.address_validation import expand_wildcard_address
 from libp2p.utils.varint import (
@@ -87,6 +90,7 @@ _PX_MAX_RESPONSE = 256 * 1024
 _RECORD_DOMAIN = "libp2p-peer-record"
 _RECORD_TTL = 7200
 _CLOSE_TIMEOUT = 10.0
+_PNET_WRITE_TIMEOUT = 30.0
 
 
 class SwarmConnectError(ConnectionError):
@@ -103,6 +107,20 @@ class GossipParams:
     ``gossip_threshold`` we stop forwarding to a peer; below
     ``publish_threshold`` its messages are dropped unvalidated and we send it
     nothing; below ``graylist_threshold`` its GRAFTs are refused.
+
+    Attributes:
+        d: Target mesh degree (``d_low``/``d_high`` bound it).
+        heartbeat_interval: Seconds between gossipsub heartbeats.
+        gossip_window: Heartbeats of message ids advertised in IHAVE.
+        gossip_history: Heartbeats a message stays answerable to IWANT.
+        seen_ttl: Seconds a message id stays in the duplicate filter.
+        outbound_queue_size: RPCs queued per peer before drops.
+        publish_backpressure_timeout: Longest :meth:`SwarmHost.publish` waits
+            for a half-full peer queue to drain.
+        connect_timeout: Seconds before a dial or a peer exchange gives up.
+        target_peers: Peer exchange dials until this many connections (0:
+            never dial on its own).
+        peer_exchange_interval: Seconds between peer exchange rounds.
     """
 
     d: int = 6
@@ -565,6 +583,36 @@ def _advertised_addrs(addrs: list[multiaddr.Multiaddr]) -> list[multiaddr.Multia
     return out
 
 
+async def _pnet_write(self: PskConn, data: bytes) -> None:
+    """Cancellation-safe replacement for PskConn.write (security/pnet/psk_conn.py).
+
+    The stock write advances the Salsa20 keystream and *then* awaits the socket
+    write; a cancelled write (py-libp2p cancels plenty, e.g. a yamux window
+    update sent from inside a timed-out read) leaves the peer decrypting with
+    the wrong keystream: garbage frame lengths and a silently dead connection.
+    Here the nonce goes out with the first bytes and each ciphertext is written
+    whole or the connection is closed.
+    """
+    if self.write_cipher is None:
+        nonce = os.urandom(8)
+        self.write_cipher = Salsa20.new(key=self._psk, nonce=nonce)
+        out = nonce + self.write_cipher.encrypt(data)
+    else:
+        out = self.write_cipher.encrypt(data)
+    with trio.move_on_after(_PNET_WRITE_TIMEOUT) as scope:
+        scope.shield = True
+        await self._conn.write(out)
+        return
+    with trio.CancelScope(shield=True):
+        await _close_quietly(self._conn)
+    raise RawConnError("pnet write timed out; connection closed")
+
+
+def _install_pnet_write_fix() -> None:
+    # Process-wide and idempotent: every pnet connection needs atomic writes.
+    PskConn.write = _pnet_write  # type: ignore[method-assign]
+
+
 def _check_can_listen(ip: str, port: int) -> None:
     """Raise OSError if ip:port cannot be listened on by us alone.
 
@@ -580,7 +628,7 @@ def _check_can_listen(ip: str, port: int) -> None:
         probe.bind((ip, port))
 
 
-async def _close_quietly(stream: INetStream) -> None:
+async def _close_quietly(stream: INetStream | IRawConnection) -> None:
     with contextlib.suppress(Exception):
         await stream.close()
 
@@ -633,6 +681,7 @@ async def open_swarm_host(
         OSError: ``listen_ip:port`` is in use or not a local address.
     """
     params = params or GossipParams()
+    _install_pnet_write_fix()
     if len(psk) != 32:
         raise ValueError("psk must be 32 bytes")
     key_pair = _key_pair(host_key_seed)
@@ -640,12 +689,15 @@ async def open_swarm_host(
         key_pair=key_pair,
         # py-libp2p wants the PSK as 64 hex chars (security/pnet/protector.py).
         psk=psk.hex(),
+        addrs_factory=_advertised_addrs,
         # Noise only: the default set also offers plaintext and secio, where a
         # swarm member could claim another member's peer id.
-        addrs_factory=_advertised_addrs,
         sec_opt={NOISE_PROTOCOL_ID: NoiseTransport(key_pair, noise_privkey=create_x25519_key_pair().private_key)},
     )
     router = GossipSub(
+        # Not 1.2: py-libp2p sends an IDONTWANT RPC per message per mesh peer,
+        # whatever the size (go: only above 1 KiB), which halves throughput for
+        # our small posts while remembering at most 10 ids per peer.
         [PROTOCOL_ID_V11],
         degree=params.d,
         degree_low=params.d_low,
@@ -688,6 +740,13 @@ async def open_swarm_host(
                 # Swarm.listen() reports failure by return value, which
                 # BasicHost.run() ignores.
                 raise OSError(f"could not listen on {listen_ip}:{port}")
+            # The swarm's AutoConnector dials every peer in the peerstore up to
+            # ~200 connections, and re-dials on every disconnect; its dials
+            # can land after Swarm.close() and leak sockets. Peer exchange
+            # below dials instead, up to params.target_peers.
+            auto_connector = getattr(host.get_network(), "auto_connector", None)
+            if auto_connector is not None:
+                await auto_connector.stop()
             async with (
                 background_trio_service(pubsub),
                 background_trio_service(router),

@@ -1,0 +1,431 @@
+"""Tests for p2pnet._net: private-network swarm hosts with anonymous gossip.
+
+Every node listens on its own loopback address 127.0.0.N; waits poll with a
+generous deadline and never assert on timing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import multiaddr
+import pytest
+import trio
+import trio.testing
+from libp2p import new_host
+from libp2p.crypto.ed25519 import create_new_key_pair
+from libp2p.io.abc import ReadWriteCloser
+from libp2p.network.connection.raw_connection import RawConnection
+from libp2p.network.exceptions import SwarmException
+from libp2p.peer.id import ID
+from libp2p.peer.peerinfo import info_from_p2p_addr
+from libp2p.pubsub.gossipsub import PROTOCOL_ID_V11, PROTOCOL_ID_V12, GossipSub
+from libp2p.pubsub.pb import rpc_pb2
+from libp2p.pubsub.pubsub import Pubsub
+from libp2p.security.pnet.psk_conn import PskConn
+from libp2p.tools.anyio_service import background_trio_service
+
+from p2pnet._net import (
+    GossipParams,
+    SwarmConnectError,
+    SwarmHost,
+    _install_pnet_write_fix,
+    message_id,
+    open_swarm_host,
+    peer_id_from_seed,
+)
+
+pytestmark = pytest.mark.trio
+
+TOPIC = "p2pnet/test/1"
+DEADLINE = 30
+# No peer exchange dials (target 0) keep hand-built topologies as built.
+STATIC = GossipParams(connect_timeout=5.0, target_peers=0)
+PX = GossipParams(connect_timeout=5.0, peer_exchange_interval=0.5)
+# A dial into another private network never completes; py-libp2p itself only
+# gives up after ~20 s of retries, so a short timeout keeps the test quick.
+QUICK_FAIL = GossipParams(connect_timeout=2.0, target_peers=0)
+
+_ips = itertools.count(2)
+
+
+def next_ip() -> str:
+    """Return a fresh 127.0.0.N (N in 2..50) so nodes never share an address."""
+    n = next(_ips)
+    if n > 50:
+        raise RuntimeError("ran out of loopback addresses")
+    return f"127.0.0.{n}"
+
+
+def accept_all(data: bytes) -> bool:
+    return True
+
+
+class Node:
+    """A SwarmHost plus everything its on_message received."""
+
+    host: SwarmHost
+
+    def __init__(self) -> None:
+        self.received: list[bytes] = []
+
+    async def on_message(self, data: bytes) -> None:
+        self.received.append(data)
+
+    @property
+    def peer_id(self) -> str:
+        return self.host.peer_id
+
+
+@asynccontextmanager
+async def open_node(
+    *,
+    psk: bytes,
+    seed: bytes | None = None,
+    validator: Callable[[bytes], bool] = accept_all,
+    params: GossipParams = STATIC,
+    ip: str | None = None,
+    port: int = 0,
+) -> AsyncIterator[Node]:
+    node = Node()
+    async with open_swarm_host(
+        host_key_seed=seed or os.urandom(32),
+        psk=psk,
+        topic=TOPIC,
+        listen_ip=ip or next_ip(),
+        port=port,
+        validator=validator,
+        on_message=node.on_message,
+        params=params,
+    ) as host:
+        node.host = host
+        yield node
+
+
+async def wait_until(predicate: Callable[[], bool]) -> None:
+    """Poll predicate until it holds; fail after a generous deadline."""
+    with trio.fail_after(DEADLINE):
+        # Conditions span several hosts' internals, with no event to wait on.
+        while not predicate():
+            await trio.sleep(0.05)
+
+
+async def connect(a: Node, b: Node) -> None:
+    """Connect a to b and wait until each has the other in its mesh."""
+    await a.host.connect(b.host.listen_addrs[0])
+    await wait_until(lambda: b.peer_id in a.host.mesh_peers() and a.peer_id in b.host.mesh_peers())
+
+
+class RecordingPubsub(Pubsub):
+    """Stock Pubsub that keeps a copy of every message a peer hands it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.wire: list[rpc_pb2.Message] = []
+
+    async def push_msg(self, msg_forwarder: ID, msg: rpc_pb2.Message) -> None:
+        if msg_forwarder != self.my_id:
+            copy = rpc_pb2.Message()
+            copy.CopyFrom(msg)
+            self.wire.append(copy)
+        await super().push_msg(msg_forwarder, msg)
+
+
+@asynccontextmanager
+async def open_plain_peer(psk: bytes | None, *, strict_signing: bool) -> AsyncIterator[tuple[Any, RecordingPubsub]]:
+    """A stock py-libp2p host + Pubsub + GossipSub, subscribed to TOPIC."""
+    host = new_host(
+        key_pair=create_new_key_pair(os.urandom(32)),
+        psk=psk.hex() if psk is not None else None,
+    )
+    router = GossipSub([PROTOCOL_ID_V12, PROTOCOL_ID_V11], 6, 5, 12, heartbeat_interval=1)
+    pubsub = RecordingPubsub(host, router, strict_signing=strict_signing)
+    async with (
+        host.run([multiaddr.Multiaddr(f"/ip4/{next_ip()}/tcp/0")]),
+        background_trio_service(pubsub),
+        background_trio_service(router),
+    ):
+        await pubsub.wait_until_ready()
+        await pubsub.subscribe(TOPIC)
+        try:
+            yield host, pubsub
+        finally:
+            with trio.CancelScope(shield=True):
+                await host.close()  # host.run() alone leaks dialed sockets
+
+
+# -- 1. identity and private network ------------------------------------------
+
+
+async def test_same_seed_gives_same_peer_id_across_restarts() -> None:
+    psk, seed = os.urandom(32), os.urandom(32)
+    async with open_node(psk=psk, seed=seed) as first:
+        first_id = first.peer_id
+        assert all(a.endswith(f"/p2p/{first_id}") for a in first.host.listen_addrs)
+    async with open_node(psk=psk, seed=seed) as again:
+        assert again.peer_id == first_id
+    assert peer_id_from_seed(seed) == first_id
+    assert peer_id_from_seed(os.urandom(32)) != first_id
+    with pytest.raises(ValueError):
+        peer_id_from_seed(b"short")
+
+
+async def test_other_psk_or_no_psk_cannot_connect() -> None:
+    psk = os.urandom(32)
+    async with AsyncExitStack() as stack:
+        a = await stack.enter_async_context(open_node(psk=psk, params=QUICK_FAIL))
+        b = await stack.enter_async_context(open_node(psk=psk))
+        outsider = await stack.enter_async_context(open_node(psk=os.urandom(32), params=QUICK_FAIL))
+        plain_host, _ = await stack.enter_async_context(open_plain_peer(None, strict_signing=False))
+        await connect(b, a)
+
+        # Both directions fail with a clear error.
+        with pytest.raises(SwarmConnectError):
+            await outsider.host.connect(a.host.listen_addrs[0])
+        with pytest.raises(SwarmConnectError):
+            await a.host.connect(outsider.host.listen_addrs[0])
+        # A stock host without any PSK can neither get in nor be reached.
+        with pytest.raises(SwarmConnectError):
+            await a.host.connect(str(plain_host.get_addrs()[0]))
+        with pytest.raises((SwarmException, trio.TooSlowError)), trio.fail_after(2):
+            await plain_host.connect(info_from_p2p_addr(multiaddr.Multiaddr(a.host.listen_addrs[0])))
+
+        await a.host.publish(b"members only")
+        await wait_until(lambda: b.received == [b"members only"])
+        assert outsider.host.connected_peers() == []
+        assert outsider.peer_id not in a.host.connected_peers()
+        assert str(plain_host.get_id()) not in a.host.connected_peers()
+        assert outsider.received == []
+
+
+async def test_connect_rejects_bad_multiaddr() -> None:
+    async with open_node(psk=os.urandom(32)) as a:
+        with pytest.raises(ValueError):
+            await a.host.connect("/ip4/127.0.0.1/tcp/1")  # no /p2p/
+        with pytest.raises(ValueError):
+            await a.host.connect(a.host.listen_addrs[0])  # ourselves
+
+
+class _Pipe(ReadWriteCloser):
+    """A trio memory stream as the ReadWriteCloser a RawConnection wraps."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    async def write(self, data: bytes) -> None:
+        await self._stream.send_all(data)
+
+    async def read(self, n: int | None = None) -> bytes:
+        return bytes(await self._stream.receive_some(n))
+
+    async def close(self) -> None:
+        await self._stream.aclose()
+
+    def get_remote_address(self) -> None:
+        return None
+
+
+async def test_pnet_stream_survives_a_cancelled_write() -> None:
+    # Stock PskConn.write advances the keystream, then awaits the socket: a
+    # cancelled write desynchronises the peer for good. _net patches it.
+    _install_pnet_write_fix()
+    left, right = trio.testing.memory_stream_pair()
+    key = os.urandom(32).hex()
+    writer = PskConn(RawConnection(_Pipe(left), True), key)
+    reader = PskConn(RawConnection(_Pipe(right), False), key)
+    await writer.write(b"hello ")
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        await writer.write(b"cancelled ")
+    await writer.write(b"in sync")
+    await writer.close()
+    got = b""
+    with trio.fail_after(DEADLINE):
+        while chunk := await reader.read(1024):
+            got += chunk
+    assert got == b"hello cancelled in sync"
+
+
+# -- 2. anonymous envelopes on the wire ----------------------------------------
+
+
+async def test_plain_peer_sees_no_from_signature_or_key() -> None:
+    psk = os.urandom(32)
+    async with AsyncExitStack() as stack:
+        a = await stack.enter_async_context(open_node(psk=psk))
+        plain_host, plain = await stack.enter_async_context(open_plain_peer(psk, strict_signing=False))
+        plain_id = str(plain_host.get_id())
+        await a.host.connect(str(plain_host.get_addrs()[0]))
+        await wait_until(lambda: plain_id in a.host.mesh_peers())
+
+        payloads = [b"post %d" % i for i in range(100)]
+        ids = [await a.host.publish(p) for p in payloads]
+        assert ids == [message_id(p) for p in payloads]
+
+        def seen() -> set[bytes]:
+            return {m.data for m in plain.wire}
+
+        await wait_until(lambda: seen() == set(payloads))
+
+    for msg in plain.wire:
+        assert not msg.HasField("from_id")
+        assert not msg.HasField("signature")
+        assert not msg.HasField("key")
+        assert {f.name for f, _ in msg.ListFields()} == {"data", "seqno", "topicIDs"}
+        assert list(msg.topicIDs) == [TOPIC]
+        assert len(msg.seqno) == 8
+    first = {m.data: m for m in reversed(plain.wire)}
+    seqnos = [first[p].seqno for p in payloads]
+    assert len(set(seqnos)) == len(seqnos)
+    # A counter would show up as small differences between consecutive seqnos.
+    numbers = [int.from_bytes(s, "big") for s in seqnos]
+    assert not all(0 < y - x < 1000 for x, y in itertools.pairwise(numbers))
+
+
+async def test_stock_messages_with_from_and_signature_are_rejected() -> None:
+    psk = os.urandom(32)
+    async with AsyncExitStack() as stack:
+        a = await stack.enter_async_context(open_node(psk=psk))
+        plain_host, plain = await stack.enter_async_context(open_plain_peer(psk, strict_signing=True))
+        plain_id = str(plain_host.get_id())
+        await a.host.connect(str(plain_host.get_addrs()[0]))
+        await wait_until(
+            lambda: (
+                plain_id in a.host.mesh_peers() and a.host.peer_id in {str(p) for p in plain.router.mesh.get(TOPIC, ())}
+            )
+        )
+        # Pubsub.publish writes our peer id into `from` and signs.
+        await plain.publish(TOPIC, b"signed and attributed")
+        await wait_until(lambda: a.host.invalid_message_counts().get(plain_id, 0) >= 1)
+        assert a.received == []
+        assert a.host.peer_score(plain_id) < 0
+
+
+# -- 3. validation, invalid counts and scoring ----------------------------------
+
+
+async def test_invalid_messages_dropped_counted_and_graylisted() -> None:
+    psk = os.urandom(32)
+
+    def no_bad(data: bytes) -> bool:
+        return not data.startswith(b"bad")
+
+    def raises_on_bad(data: bytes) -> bool:
+        if data.startswith(b"bad"):
+            raise RuntimeError("validator bug")
+        return True
+
+    async with AsyncExitStack() as stack:
+        a = await stack.enter_async_context(open_node(psk=psk))  # accepts all
+        b = await stack.enter_async_context(open_node(psk=psk, validator=no_bad))
+        c = await stack.enter_async_context(open_node(psk=psk, validator=raises_on_bad))
+        await connect(a, b)
+        await connect(c, b)
+
+        with pytest.raises(ValueError):
+            await b.host.publish(b"bad from b")  # our own validator applies too
+
+        for i in range(3):
+            await a.host.publish(b"bad %d" % i)
+        await a.host.publish(b"good")
+        await wait_until(lambda: b"good" in c.received)
+        await wait_until(lambda: b.host.invalid_message_counts().get(a.peer_id) == 3)
+        # B rejected all three, and C can only hear through B.
+        assert a.peer_id not in c.host.connected_peers()
+        assert b.received == [b"good"]
+        assert c.received == [b"good"]
+        assert b.host.invalid_message_counts().get(c.peer_id, 0) == 0
+        assert c.host.invalid_message_counts() == {}
+
+        # Keep sending junk: the score sinks below the graylist threshold.
+        for i in range(3, 15):
+            await a.host.publish(b"bad %d" % i)
+        await wait_until(lambda: b.host.is_graylisted(a.peer_id))
+        assert b.host.peer_score(a.peer_id) < STATIC.graylist_threshold
+        assert b.host.invalid_message_counts()[a.peer_id] >= 10
+        assert not b.host.is_graylisted(c.peer_id)
+
+
+# -- 4/5. gossip settings and no silent drops ----------------------------------
+
+
+async def test_burst_of_500_reaches_every_node_through_a_chain() -> None:
+    psk = os.urandom(32)
+    async with AsyncExitStack() as stack:
+        a, b, c, d = [await stack.enter_async_context(open_node(psk=psk)) for _ in range(4)]
+        # Chain A - B - C - D: every message is forwarded at least once.
+        await connect(a, b)
+        await connect(b, c)
+        await connect(c, d)
+
+        payloads = [b"burst %03d" % i for i in range(500)]
+        for p in payloads:
+            await a.host.publish(p)
+
+        await wait_until(lambda: all(len(n.received) >= len(payloads) for n in (b, c, d)))
+        for node in (b, c, d):
+            assert sorted(node.received) == payloads
+        assert a.received == []  # own posts are not echoed back
+        assert a.peer_id not in c.host.connected_peers()
+        assert d.peer_id not in b.host.connected_peers()
+
+
+async def test_republishing_same_content_is_one_message() -> None:
+    psk = os.urandom(32)
+    async with AsyncExitStack() as stack:
+        a = await stack.enter_async_context(open_node(psk=psk))
+        b = await stack.enter_async_context(open_node(psk=psk))
+        await connect(a, b)
+        first = await a.host.publish(b"same")
+        second = await b.host.publish(b"same")
+        await a.host.publish(b"marker")
+        assert first == second == message_id(b"same")
+        # Gossip (IHAVE) advertises the same content ids the seen cache uses.
+        assert first in a.host._router.mcache.window(TOPIC)
+        await wait_until(lambda: b"marker" in b.received)
+        assert b.received.count(b"same") <= 1
+        assert a.received.count(b"same") <= 1
+
+
+# -- 6. peer exchange -----------------------------------------------------------
+
+
+async def test_peers_bootstrapped_via_one_node_find_each_other() -> None:
+    psk = os.urandom(32)
+    async with AsyncExitStack() as stack:
+        a, b, c = [await stack.enter_async_context(open_node(psk=psk, params=PX)) for _ in range(3)]
+        await b.host.connect(a.host.listen_addrs[0])
+        await c.host.connect(a.host.listen_addrs[0])
+        await wait_until(lambda: c.peer_id in b.host.connected_peers() and b.peer_id in c.host.connected_peers())
+        # What the caller would persist is dialable and names the right peer
+        # (an inbound peer's address arrives with its first pubsub RPC).
+        await wait_until(lambda: set(c.host.known_peer_addrs()) >= {a.peer_id, b.peer_id})
+        known = c.host.known_peer_addrs()
+        assert c.peer_id not in known
+        assert all(addr.endswith(f"/p2p/{b.peer_id}") for addr in known[b.peer_id])
+        assert b.host.listen_addrs[0] in known[b.peer_id]
+
+
+# -- 7. clean shutdown ------------------------------------------------------------
+
+
+async def test_shutdown_releases_the_listen_address() -> None:
+    psk, ip = os.urandom(32), next_ip()
+    async with AsyncExitStack() as stack:
+        a = await stack.enter_async_context(open_node(psk=psk, ip=ip))
+        b = await stack.enter_async_context(open_node(psk=psk))
+        await connect(a, b)
+        await a.host.publish(b"bye")
+        await wait_until(lambda: b.received == [b"bye"])
+        port = int(multiaddr.Multiaddr(a.host.listen_addrs[0]).value_for_protocol("tcp"))
+    # Every task and socket is gone: the same address can be bound again.
+    async with open_node(psk=psk, ip=ip, port=port) as again:
+        assert f"/tcp/{port}/" in again.host.listen_addrs[0]
+        # ...but only once, despite py-libp2p's SO_REUSEPORT listeners.
+        with pytest.raises(OSError):
+            async with open_node(psk=psk, ip=ip, port=port):
+                pass
