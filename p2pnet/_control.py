@@ -112,6 +112,7 @@ class _Connection:
         self.send_lock = trio.Lock()
         self.limiter = trio.CapacityLimiter(MAX_INFLIGHT)
         self.subscribed = False
+        self.events_scope = trio.CancelScope()
 
     async def send(self, msg: dict[str, Any]) -> None:
         async with self.send_lock:
@@ -151,8 +152,9 @@ class _Connection:
     async def pump_events(self) -> None:
         receive = self.hub.subscribe()
         try:
-            async for msg in receive:
-                await self.send(msg)
+            with self.events_scope:
+                async for msg in receive:
+                    await self.send(msg)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
         finally:
@@ -170,10 +172,12 @@ class _Connection:
                 if isinstance(item, ControlError):
                     err = {"code": item.code, "message": str(item)}
                     await self.send({"v": API_VERSION, "id": None, "ok": False, "error": err})
-                    break
+                    nursery.cancel_scope.cancel()
+                    return
                 if item.strip():
                     nursery.start_soon(self.run_request, nursery, item)
-            nursery.cancel_scope.cancel()
+            # The client is done sending: answer what it asked, then stop its events.
+            self.events_scope.cancel()
 
 
 async def serve_control(

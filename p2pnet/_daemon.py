@@ -13,6 +13,7 @@ import protocol
 
 from ._home import Home, HomeLocked
 from ._node import Node, NodeConfig
+from ._store import StoreError
 
 __all__ = ["run_daemon"]
 
@@ -52,10 +53,13 @@ def run_daemon(home: Home, *, listen_ip: str = "0.0.0.0", announce_ip: str | Non
         config = NodeConfig(
             home, listen_ip=listen_ip, announce_ip=announce_ip, passphrase=os.environ.get("P2PNET_PASSPHRASE") or None
         )
-        trio.run(_serve, Node(config))
-    except protocol.ProtocolError as exc:
-        print(f"p2pnet: error: {exc}", file=sys.stderr)
-        return 1
+        node = Node(config)
+        try:
+            node.open()
+        except (protocol.ProtocolError, StoreError) as exc:
+            print(f"p2pnet: error: {exc}", file=sys.stderr)
+            return 1
+        trio.run(_serve, node)
     finally:
         lock.close()
     print("p2pnet node stopped", flush=True)

@@ -98,12 +98,28 @@ class Node:
 
     # -- lifecycle -------------------------------------------------------------
 
-    async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-        """Open the store, start swarms and serve the control API until shut down."""
+    def open(self) -> None:
+        """Open the store and read the identity; errors here are the user's to see.
+
+        Raises:
+            StoreError: the database is damaged or from a newer p2pnet.
+            protocol.IdentityError: the identity file is damaged or the passphrase is wrong.
+        """
         self.home.create()
-        self.store = Store.open(self.home.database)
+        store = Store.open(self.home.database)
+        try:
+            self._load_identity(self.config.passphrase)
+        except BaseException:
+            store.close()
+            raise
+        self.store = store
+
+    async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        """Start swarms and serve the control API until shut down (after :meth:`open`)."""
+        if self.store is None:
+            self.open()
+        assert self.store is not None
         self.started = self.config.clock()
-        self._load_identity(self.config.passphrase)
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery

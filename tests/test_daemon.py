@@ -1,0 +1,164 @@
+"""The daemon's own edges: its control socket, its home lock, bad input, clean exit."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from nodes import DEADLINE, DaemonProcess
+
+from p2pnet.client import MAX_LINE, ControlError
+
+IP = "127.0.0.20"
+
+
+@pytest.fixture
+def node(tmp_path: Path):
+    node = DaemonProcess(tmp_path / "home", IP)
+    node.home.mkdir()
+    node.cli("init")
+    node.start()
+    yield node
+    node.stop()
+
+
+def _raw(node: DaemonProcess, payload: bytes) -> list[dict]:
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(DEADLINE)
+        sock.connect(str(node.socket))
+        sock.sendall(payload)
+        sock.shutdown(socket.SHUT_WR)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    return [json.loads(line) for line in data.splitlines()]
+
+
+def test_socket_and_home_are_private(node: DaemonProcess) -> None:
+    assert stat.S_IMODE(os.stat(node.socket).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(node.home).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(node.home / "identity.json").st_mode) == 0o600
+
+
+def test_malformed_requests_get_clear_errors_and_the_node_keeps_going(node: DaemonProcess) -> None:
+    replies = _raw(
+        node,
+        b"this is not json\n"
+        b"[1, 2, 3]\n"
+        b'{"v": 1, "id": 1, "method": "no.such.method"}\n'
+        b'{"v": 9, "id": 2, "method": "status"}\n'
+        b'{"v": 1, "id": 3, "method": "post", "params": {"text": 42}}\n'
+        b'{"v": 1, "id": 4, "method": "feed", "params": {"limit": "lots"}}\n'
+        b'{"v": 1, "id": 5, "method": "thread", "params": {"id": "zz"}}\n'
+        b'{"v": 1, "id": 6, "method": "post", "params": "text"}\n'
+        b'{"v": 1, "id": 7, "method": "status"}\n',
+    )
+    codes = {r.get("id"): (r["ok"], r.get("error", {}).get("code")) for r in replies}
+    assert [r["error"]["code"] for r in replies if r.get("id") is None] == ["bad_json", "bad_json"]
+    assert codes[1] == (False, "unknown_method")
+    assert codes[2] == (False, "bad_version")
+    assert codes[3][0] is False and codes[3][1] in ("bad_request", "no_swarm")
+    assert codes[4] == (False, "bad_request")
+    assert codes[5][0] is False and codes[5][1] in ("bad_request", "not_found")
+    assert codes[6] == (False, "bad_request")
+    assert codes[7] == (True, None)
+    assert all(r["error"]["message"] for r in replies if not r["ok"])
+
+
+def test_oversized_line_is_refused(node: DaemonProcess) -> None:
+    replies = _raw(node, b"x" * (MAX_LINE + 10))
+    assert replies[-1]["error"]["code"] == "too_large"
+    assert node.call("status")["identity"] == "ready"
+
+
+def test_second_daemon_on_the_same_home_is_refused(node: DaemonProcess) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "p2pnet", "--home", str(node.home), "daemon", "--listen-ip", IP],
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+    )
+    assert out.returncode == 1 and "already running" in out.stderr
+    assert node.call("status")["identity"] == "ready"
+
+
+def test_sigterm_stops_cleanly_and_removes_the_socket(node: DaemonProcess) -> None:
+    assert node.stop(signal.SIGTERM) == 0
+    assert not node.socket.exists()
+    assert "Traceback" not in node.log.read_text()
+
+
+def test_identity_lifecycle_through_the_api(tmp_path: Path) -> None:
+    node = DaemonProcess(tmp_path / "fresh", IP)
+    node.start()  # no identity yet: the node runs and says so
+    try:
+        assert node.call("status")["identity"] == "none"
+        with pytest.raises(ControlError) as err:
+            node.call("post", text="too early")
+        assert err.value.code == "no_identity"
+        phrase = node.call("identity.create", passphrase="pw")["phrase"]
+        assert len(phrase.split()) == 24
+        with pytest.raises(ControlError) as err:
+            node.call("identity.create")
+        assert err.value.code == "identity_exists"
+        node.stop()
+        node.start()
+        assert node.call("status")["identity"] == "locked"
+        with pytest.raises(ControlError) as err:
+            node.call("identity.unlock", passphrase="wrong")
+        assert err.value.code == "bad_passphrase"
+        assert node.call("identity.unlock", passphrase="pw")["identity"] == "ready"
+        assert node.call("swarm.create", name="solo")["invite"].startswith("p2pnet-invite1")
+    finally:
+        node.stop()
+
+
+def test_init_refuses_to_overwrite_and_restores_from_a_phrase(tmp_path: Path) -> None:
+    node = DaemonProcess(tmp_path / "offline", IP)
+    first = node.cli("init", "--json")
+    phrase = json.loads(first.stdout)["phrase"]
+    again = node.cli("init", check=False)
+    assert again.returncode == 1 and "already has an identity" in again.stderr
+    other = DaemonProcess(tmp_path / "restored", IP)
+    assert other.cli("init", "--restore", input=phrase).returncode == 0
+    assert (tmp_path / "restored" / "identity.json").read_bytes() == (
+        tmp_path / "offline" / "identity.json"
+    ).read_bytes()
+    bad = DaemonProcess(tmp_path / "bad", IP).cli("init", "--restore", input="not a phrase", check=False)
+    assert bad.returncode == 1 and "24 words" in bad.stderr
+
+
+def test_corrupt_identity_file_is_a_clear_error(tmp_path: Path) -> None:
+    node = DaemonProcess(tmp_path / "corrupt", IP)
+    node.home.mkdir(mode=0o700)
+    (node.home / "identity.json").write_text("{not json")
+    out = subprocess.run(
+        [sys.executable, "-m", "p2pnet", "--home", str(node.home), "daemon", "--listen-ip", IP],
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+    )
+    assert out.returncode == 1 and "identity file" in out.stderr and "Traceback" not in out.stderr
+    assert (node.home / "identity.json").read_text() == "{not json"  # nothing was overwritten
+
+
+def test_corrupt_database_is_a_clear_error(tmp_path: Path) -> None:
+    node = DaemonProcess(tmp_path / "baddb", IP)
+    node.home.mkdir(mode=0o700)
+    node.cli("init")
+    (node.home / "node.sqlite3").write_bytes(b"SQLite format 3\x00" + os.urandom(8192))
+    out = subprocess.run(
+        [sys.executable, "-m", "p2pnet", "--home", str(node.home), "daemon", "--listen-ip", IP],
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+    )
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "node.sqlite3" in out.stderr
