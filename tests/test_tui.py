@@ -1,0 +1,741 @@
+"""The TUI driven by Textual's Pilot against REAL p2pnet daemons (tests/nodes.py).
+
+Each test starts real nodes (own homes, own 127.0.0.6x addresses) and drives the
+app the way a user does: keys, clicks, typed text.  Waits poll the app with
+generous deadlines; nothing asserts on wall-clock time.
+
+Textual runs on asyncio while pytest here runs in trio mode, so every Pilot test
+is a plain synchronous function that runs its coroutine with ``asyncio.run``.
+
+Snapshot tests need deterministic screens, so their node serves fixed data: a
+fixed identity seed, fixed post nonces and fixed creation times, ingested into
+the node's SQLite store before the daemon starts, and the app gets a fixed
+clock.  The data still comes from a real daemon over the control API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import protocol
+from tests.nodes import DEADLINE, DaemonProcess, wait_for
+
+pytest.importorskip("textual")
+
+from textual.pilot import Pilot
+from textual.widgets import Button, Checkbox, DataTable, Input, Select, Static, TextArea
+
+from tui.app import P2PApp
+from tui.format import CARD_COLOURS, age, icon_parts, snippet_text
+from tui.screens import (
+    BackupPhraseScreen,
+    ComposeScreen,
+    ConfirmDialog,
+    CreateIdentityScreen,
+    FeedList,
+    FeedScreen,
+    FlagDialog,
+    HelpScreen,
+    InviteScreen,
+    PeersScreen,
+    SearchScreen,
+    SwarmsScreen,
+    ThreadScreen,
+    UnlockScreen,
+)
+from tui.widgets import NewPostsBar, PostCard, QRCode, ReplyRow, SearchResult
+from tui.widgets.qr import qr_lines
+
+SMALL = (80, 24)
+LARGE = (120, 40)
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def run(coro_fn: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(coro_fn())  # type: ignore[arg-type]
+
+
+async def until(pilot: Pilot[Any], predicate: Callable[[], Any], what: str, limit: float = DEADLINE) -> Any:
+    """Let the app run until ``predicate()`` is truthy (exceptions count as not yet)."""
+    deadline = time.monotonic() + limit
+    last: Any = None
+    while True:
+        try:
+            last = predicate()
+        except Exception as exc:  # a screen may be between states
+            last = exc
+        else:
+            if last:
+                return last
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}: last {last!r}")
+        await pilot.pause(0.05)
+
+
+def at(app: Any, screen_type: type[Any]) -> bool:
+    """The app shows a screen of this type and that screen has composed and mounted its widgets."""
+    return isinstance(app.screen, screen_type) and app.screen.is_mounted
+
+
+def feed_texts(app: P2PApp) -> list[str]:
+    return [card.item["text"] for card in app.screen.query(PostCard)]
+
+
+def swarm_of(node: DaemonProcess, name: str = "friends") -> str:
+    return str(node.call("swarm.create", name=name)["invite"])
+
+
+def in_mesh(node: DaemonProcess, swarm: str) -> bool:
+    """The node has a gossip mesh peer in this swarm, so what it publishes now reaches them."""
+    return any(s["swarm"] == swarm and s["mesh"] for s in node.call("peers")["swarms"])
+
+
+def start_node(base: Path, name: str, ip: str, *, init: bool = True) -> DaemonProcess:
+    node = DaemonProcess(base / name, ip)
+    node.home.mkdir(parents=True, exist_ok=True)
+    if init:
+        node.cli("init")
+    return node.start()
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Unix socket paths are limited to ~100 bytes: keep homes short.
+    return tmp_path_factory.mktemp("tui")
+
+
+@pytest.fixture(scope="module")
+def node(base: Path) -> Iterator[DaemonProcess]:
+    """One node with an identity and the swarm 'friends'."""
+    n = start_node(base, "a", "127.0.0.61")
+    try:
+        swarm_of(n)
+        yield n
+    finally:
+        n.stop()
+
+
+# -- pure pieces --------------------------------------------------------------------------
+
+
+def test_importing_tui_pulls_in_no_trio_or_libp2p() -> None:
+    code = (
+        "import sys, tui, tui.app, tui.screens, tui.widgets, tui.node\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('trio', 'libp2p'))\n"
+        "print(bad)\n"
+        "sys.exit(1 if bad else 0)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parent.parent)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_public_surface() -> None:
+    import tui
+
+    assert tui.__all__ == ["run_app"]
+    assert callable(tui.run_app)
+
+
+def test_every_palette_colour_has_a_card_colour() -> None:
+    assert set(CARD_COLOURS) == set(protocol.PALETTE)
+    assert len(set(CARD_COLOURS.values())) == len(protocol.PALETTE)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"), [(0, "now"), (59, "now"), (300, "5m"), (7200, "2h"), (3 * 86400, "3d"), (15 * 86400, "2w")]
+)
+def test_age(seconds: int, shown: str) -> None:
+    assert age(1_000_000, 1_000_000 + seconds) == shown
+
+
+def test_snippet_highlighting_only_marks_matches() -> None:
+    text = snippet_text("we [love] this [1] list", "love")
+    assert text.plain == "we love this [1] list"
+    assert [(s.start, s.end) for s in text.spans] == [(3, 7)]
+    stx = snippet_text("a \x02b\x03 c")
+    assert stx.plain == "a b c" and [(s.start, s.end) for s in stx.spans] == [(2, 3)]
+    plain = snippet_text("nothing marked here", "marked")
+    assert [(s.start, s.end) for s in plain.spans] == [(8, 14)]
+
+
+def test_icons_from_node_indexes_and_pairs() -> None:
+    glyph, colour = icon_parts({"glyph": 4, "colour": 5})
+    assert glyph == "★" and colour.startswith("#")
+    assert icon_parts(["x", "teal"])[0] == "x"
+
+
+def test_qr_code_of_an_invite_fits_80_columns() -> None:
+    invite = protocol.encode_invite(
+        protocol.Invite(
+            "friends", os.urandom(32), tuple(f"/ip4/10.0.0.{i}/tcp/40000/p2p/12D3KooW" + "x" * 44 for i in range(2))
+        )
+    )
+    lines = qr_lines(invite)
+    assert len({len(line) for line in lines}) == 1
+    assert len(lines[0]) <= 78, "the QR code must fit an 80-column terminal"
+
+
+# -- first run ----------------------------------------------------------------------------
+
+
+def test_first_run_wizard_creates_identity_shows_phrase_once_then_onboarding(base: Path) -> None:
+    fresh = start_node(base, "w", "127.0.0.62", init=False)
+    try:
+        assert fresh.call("status")["identity"] == "none"
+
+        async def main() -> None:
+            app = P2PApp(fresh.socket, started_node=True)
+            async with app.run_test(size=SMALL) as pilot:
+                await until(pilot, lambda: at(app, CreateIdentityScreen), "the wizard")
+                await pilot.click("#pass1")
+                await pilot.press(*"sesame")
+                await pilot.press("enter")
+                await pilot.press(*"sesamX", "enter")
+                await until(
+                    pilot,
+                    lambda: "differ" in str(app.screen.query_one("#wizard-status", Static).render()),
+                    "passphrase mismatch message",
+                )
+                app.screen.query_one("#pass2", Input).value = ""
+                await pilot.click("#pass2")
+                await pilot.press(*"sesame", "enter")
+                await until(pilot, lambda: at(app, BackupPhraseScreen), "the backup phrase")
+                phrase_screen = app.screen
+                assert isinstance(phrase_screen, BackupPhraseScreen)
+                words = phrase_screen.phrase.split()
+                assert len(words) == 24
+                protocol.phrase_to_seed(phrase_screen.phrase)  # a real, valid phrase
+                cont = app.screen.query_one("#continue", Button)
+                assert cont.disabled, "Continue needs the confirmation first"
+                await pilot.click("#continue")
+                assert isinstance(app.screen, BackupPhraseScreen)
+                await pilot.click(Checkbox)
+                await until(pilot, lambda: not cont.disabled, "Continue enabled")
+                await pilot.click("#continue")
+                # No swarm yet: the create-or-join screen.
+                await until(pilot, lambda: at(app, SwarmsScreen), "onboarding")
+                assert app.screen.onboarding  # type: ignore[attr-defined]
+                await pilot.click("#create-name")
+                await pilot.press(*"friends", "enter")
+                await until(pilot, lambda: at(app, InviteScreen), "the invite screen")
+                invite_screen = app.screen
+                assert isinstance(invite_screen, InviteScreen)
+                assert invite_screen.invite.startswith("p2pnet")
+                assert invite_screen.query_one(QRCode).lines
+                await pilot.press("escape")
+                await until(pilot, lambda: at(app, FeedScreen), "the feed")
+                await until(pilot, lambda: app.screen.query("#empty"), "the empty feed hint")
+            st = fresh.call("status")
+            assert st["identity"] == "ready"
+            assert [s["name"] for s in fresh.call("swarm.list")["swarms"]] == ["friends"]
+
+        run(main)
+        # The passphrase chosen in the wizard really protects the identity.
+        fresh.stop()
+        fresh.start()
+        assert fresh.call("status")["identity"] == "locked"
+    finally:
+        fresh.stop()
+
+
+def test_locked_identity_is_unlocked_with_clear_error_on_wrong_passphrase(base: Path) -> None:
+    locked = start_node(base, "l", "127.0.0.63", init=False)
+    try:
+        locked.call("identity.create", passphrase="right horse")
+        locked.call("swarm.create", name="friends")
+        locked.stop()
+        locked.start()
+        assert locked.call("status")["identity"] == "locked"
+
+        async def main() -> None:
+            app = P2PApp(locked.socket)
+            async with app.run_test(size=SMALL) as pilot:
+                await until(pilot, lambda: at(app, UnlockScreen), "the unlock screen")
+                await pilot.press(*"wrong", "enter")
+                status = app.screen.query_one("#unlock-status", Static)
+                await until(pilot, lambda: "wrong passphrase" in str(status.render()), "the wrong-passphrase error")
+                assert isinstance(app.screen, UnlockScreen)
+                await pilot.press(*"right", "space", *"horse", "enter")
+                await until(pilot, lambda: at(app, FeedScreen), "the feed after unlocking")
+
+        run(main)
+        assert locked.call("status")["identity"] == "ready"
+    finally:
+        locked.stop()
+
+
+# -- feed, compose, thread ----------------------------------------------------------------
+
+
+async def open_feed(pilot: Pilot[Any], app: P2PApp) -> FeedScreen:
+    await until(pilot, lambda: at(app, FeedScreen), "the feed")
+    screen = app.screen
+    assert isinstance(screen, FeedScreen)
+    await until(pilot, lambda: not screen.loading_page and (screen.shown or screen.query("#empty")), "first page")
+    return screen
+
+
+def test_compose_post_then_thread_reply_heart_flag_delete(node: DaemonProcess) -> None:
+    async def main() -> None:
+        app = P2PApp(node.socket)
+        async with app.run_test(size=SMALL) as pilot:
+            await open_feed(pilot, app)
+            await pilot.press("c")
+            await until(pilot, lambda: at(app, ComposeScreen), "the composer")
+            await pilot.press(*"hi")
+            count = app.screen.query_one("#compose-count", Static)
+            await until(pilot, lambda: str(count.render()).startswith("2 / 1000"), "the live count")
+            area = app.screen.query_one(TextArea)
+            area.insert(" there, a thought on teal")
+            area.insert("x" * 1000)
+            await until(pilot, lambda: "too long" in str(count.render()), "the too-long warning")
+            await pilot.press("ctrl+s")
+            assert isinstance(app.screen, ComposeScreen), "an over-long post is not sent"
+            area.text = "hi there, a thought on teal"
+            app.screen.query_one("#compose-bg", Select).value = "teal"
+            app.screen.query_one("#compose-expires", Select).value = 86400
+            await pilot.click("#compose-name")
+            await pilot.press(*"Ann")
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: at(app, FeedScreen), "back on the feed")
+            await until(pilot, lambda: "hi there, a thought on teal" in feed_texts(app), "the new post in the feed")
+            card = next(c for c in app.screen.query(PostCard) if c.item["text"] == "hi there, a thought on teal")
+            assert card.item["bg"] == "teal" and card.item["name"] == "Ann" and card.item["mine"]
+            assert card.item["expires"]
+
+            # Open the thread with Enter on the card.
+            card.focus()
+            await pilot.press("enter")
+            await until(pilot, lambda: at(app, ThreadScreen), "the thread")
+            thread = app.screen
+            await until(pilot, lambda: thread.query("#root"), "the root card")
+            await pilot.press("r")
+            await pilot.press(*"my own answer", "enter")
+            await until(pilot, lambda: thread.query(ReplyRow), "the reply")
+            reply = thread.query_one(ReplyRow)
+            assert reply.item["text"] == "my own answer"
+            assert reply.item["is_author"], "the post's author replying wears the crown"
+            assert "♛" in str(reply.render().renderables[0])  # type: ignore[attr-defined]
+
+            # Heart the root with h.
+            thread.query_one("#root", PostCard).focus()
+            await pilot.press("h")
+            await until(pilot, lambda: thread.query_one("#root", PostCard).item["hearts"] == 1, "the heart")
+
+            # Flag the reply through the dialog.
+            thread.query_one(ReplyRow).focus()
+            await pilot.press("f")
+            await until(pilot, lambda: at(app, FlagDialog), "the flag dialog")
+            await pilot.press("down", "enter")  # abuse
+            await until(pilot, lambda: thread.query_one(ReplyRow).item["flags"] == 1, "the flag")
+
+            # Delete the own reply (with confirmation).
+            thread.query_one(ReplyRow).focus()
+            await pilot.press("d")
+            await until(pilot, lambda: at(app, ConfirmDialog), "the confirmation")
+            await pilot.click("#yes")
+            await until(pilot, lambda: not thread.query(ReplyRow), "the reply gone")
+
+            await pilot.press("escape")
+            await until(pilot, lambda: at(app, FeedScreen), "back on the feed")
+            card = next(c for c in app.screen.query(PostCard) if c.item["text"] == "hi there, a thought on teal")
+            await until(pilot, lambda: card.item["hearts"] == 1, "the heart on the feed card")
+
+    run(main)
+
+
+def test_compose_shows_node_errors(base: Path) -> None:
+    """Two swarms: the composer offers a swarm selector; an error from the node is shown in it."""
+    two = start_node(base, "t", "127.0.0.64")
+    try:
+        two.call("swarm.create", name="one")
+        two.call("swarm.create", name="two")
+
+        async def main() -> None:
+            app = P2PApp(two.socket)
+            async with app.run_test(size=SMALL) as pilot:
+                feed = await open_feed(pilot, app)
+                await until(pilot, lambda: feed.swarm_names == ["one", "two"] or sorted(feed.swarm_names), "swarms")
+                await pilot.press("c")
+                await until(pilot, lambda: at(app, ComposeScreen), "the composer")
+                select = app.screen.query_one("#compose-swarm", Select)
+                select.value = "two"
+                app.screen.query_one(TextArea).text = "to the second circle"
+                two.call("swarm.leave", name="two")  # the node now refuses the chosen swarm
+                await pilot.press("ctrl+s")
+                status = app.screen.query_one("#compose-status", Static)
+                await until(pilot, lambda: "two" in str(status.render()) and status.has_class("-error"), "the error")
+                assert isinstance(app.screen, ComposeScreen)
+                select.value = "one"
+                await pilot.press("ctrl+s")
+                await until(pilot, lambda: at(app, FeedScreen), "sent")
+                await until(pilot, lambda: "to the second circle" in feed_texts(app), "the post")
+
+        run(main)
+    finally:
+        two.stop()
+
+
+def test_live_posts_new_posts_indicator_and_lazy_pages(base: Path) -> None:
+    busy = start_node(base, "b", "127.0.0.65")
+    try:
+        busy.call("swarm.create", name="friends")
+        for i in range(45):
+            busy.call("post", text=f"older post number {i}", bg=protocol.PALETTE[i % 12])
+
+        async def main() -> None:
+            app = P2PApp(busy.socket)
+            async with app.run_test(size=SMALL) as pilot:
+                feed = await open_feed(pilot, app)
+                assert len(feed.shown) == 30, "the first page only"
+                # At the top, a new post slides in at the top.
+                busy.call("post", text="fresh while at the top")
+                await until(pilot, lambda: feed_texts(app)[0] == "fresh while at the top", "the live post")
+                # Scrolled down, new posts wait behind the indicator and the view stays put.
+                feed_list = app.screen.query_one(FeedList)
+                feed_list.scroll_to(y=20, animate=False)
+                await pilot.pause(0.2)
+                before_y, before_first = feed_list.scroll_y, feed_texts(app)[0]
+                busy.call("post", text="arrived while reading 1")
+                busy.call("post", text="arrived while reading 2")
+                bar = app.screen.query_one(NewPostsBar)
+                await until(pilot, lambda: bar.count == 2, "the 2 new posts indicator")
+                assert bar.display
+                assert "2 new posts" in str(bar.render())
+                assert feed_list.scroll_y == before_y and feed_texts(app)[0] == before_first
+                # Scrolling near the end loads the next page.
+                feed_list.scroll_end(animate=False)
+                await until(pilot, lambda: len(feed.shown) >= 46, "the second page")
+                # n shows the new posts from the top.
+                await pilot.press("n")
+                await until(pilot, lambda: feed_texts(app)[:1] == ["arrived while reading 2"], "the new posts")
+                assert bar.count == 0 and feed_list.scroll_y == 0
+                # Popular tab, by key and by click.
+                await pilot.press("p")
+                await until(pilot, lambda: feed.popular and not feed.loading_page and feed.shown, "popular")
+                await pilot.click("#latest")
+                await until(pilot, lambda: not feed.popular and feed.shown, "latest")
+                # Swarm scope: all -> friends.
+                await pilot.press("w")
+                await until(pilot, lambda: feed.swarm == "friends" and feed.shown, "scoped to friends")
+
+        run(main)
+    finally:
+        busy.stop()
+
+
+def test_search_highlights_matches_and_opens_thread(node: DaemonProcess) -> None:
+    node.call("post", text="zebras are striped and zebras are fast", bg="forest")
+    node.call("post", text="nothing to see", bg="amber")
+
+    async def main() -> None:
+        app = P2PApp(node.socket)
+        async with app.run_test(size=SMALL) as pilot:
+            await open_feed(pilot, app)
+            await pilot.press("slash")
+            await until(pilot, lambda: at(app, SearchScreen), "search")
+            await pilot.press(*"zebras", "enter")
+            await until(pilot, lambda: app.screen.query(SearchResult), "results")
+            result = app.screen.query_one(SearchResult)
+            body = result.render().renderables[0]  # type: ignore[attr-defined]
+            assert "zebras are striped" in body.plain
+            highlighted = {body.plain[s.start : s.end].lower() for s in body.spans}
+            assert highlighted == {"zebras"}
+            await pilot.press("down", "enter")
+            await until(pilot, lambda: at(app, ThreadScreen), "the thread from search")
+            await until(
+                pilot, lambda: "zebras" in app.screen.query_one("#root", PostCard).item["text"], "the right thread"
+            )
+
+    run(main)
+
+
+# -- swarms, peers, help, palette ---------------------------------------------------------
+
+
+def test_join_with_invite_progress_errors_and_leave(base: Path) -> None:
+    host = start_node(base, "h", "127.0.0.66")
+    guest = start_node(base, "g", "127.0.0.67")
+    try:
+        invite = swarm_of(host, "club")
+        guest.call("swarm.create", name="own")
+
+        async def main() -> None:
+            app = P2PApp(guest.socket)
+            async with app.run_test(size=SMALL) as pilot:
+                await open_feed(pilot, app)
+                await pilot.press("s")
+                await until(pilot, lambda: at(app, SwarmsScreen), "swarms")
+                screen = app.screen
+                status = screen.query_one("#swarms-status", Static)
+                # A broken key: a clear error, nothing joined.
+                await pilot.click("#join-invite")
+                await pilot.press(*"p2pnet1garbage", "enter")
+                await until(pilot, lambda: status.has_class("-error"), "the bad-invite error")
+                assert "invite key does not work" in str(status.render())
+                # The real key.
+                screen.query_one("#join-invite", Input).value = invite
+                await pilot.click("#btn-join")
+                await until(pilot, lambda: "joined club" in str(status.render()), "joined")
+                table = screen.query_one(DataTable)
+                await until(pilot, lambda: table.row_count == 2, "two swarms listed")
+                # Invite screen with QR for the selected swarm.
+                table.focus()
+                await pilot.press("i")
+                await until(pilot, lambda: at(app, InviteScreen), "the invite")
+                await pilot.press("escape")
+                # Back on the feed, a post the host writes now arrives live.  (The node has no
+                # catch-up sync yet, so the host posts once the guest is in its gossip mesh.)
+                await pilot.press("escape")
+                await until(pilot, lambda: at(app, FeedScreen), "the feed")
+                await until(pilot, lambda: in_mesh(host, "club"), "the guest in the host's mesh")
+                host.call("post", text="welcome to the club", bg="violet")
+                await until(pilot, lambda: "welcome to the club" in feed_texts(app), "the host's post", limit=90)
+                # Leave 'own'.
+                await pilot.press("s")
+                await until(pilot, lambda: at(app, SwarmsScreen), "swarms")
+                table = app.screen.query_one(DataTable)
+                await until(pilot, lambda: table.row_count == 2, "rows")
+                row = [table.get_row_at(i)[0] for i in range(2)].index("own")
+                table.move_cursor(row=row)
+                await pilot.click("#btn-leave")
+                await until(pilot, lambda: at(app, ConfirmDialog), "confirm leave")
+                await pilot.press("y")
+                await until(pilot, lambda: table.row_count == 1, "left")
+
+        run(main)
+        assert [s["name"] for s in guest.call("swarm.list")["swarms"]] == ["club"]
+    finally:
+        guest.stop()
+        host.stop()
+
+
+def test_join_failed_is_explained(base: Path) -> None:
+    lonely = start_node(base, "x", "127.0.0.68")
+    gone = start_node(base, "y", "127.0.0.69")
+    try:
+        lonely.call("swarm.create", name="mine")
+        dead_invite = swarm_of(gone, "gone")
+        gone.stop()
+
+        async def main() -> None:
+            app = P2PApp(lonely.socket)
+            async with app.run_test(size=SMALL) as pilot:
+                await open_feed(pilot, app)
+                await pilot.press("s")
+                await until(pilot, lambda: at(app, SwarmsScreen), "swarms")
+                app.screen.query_one("#join-invite", Input).value = dead_invite
+                await pilot.click("#btn-join")
+                status = app.screen.query_one("#swarms-status", Static)
+                await until(pilot, lambda: "nobody answered" in str(status.render()), "join_failed", limit=120)
+
+        run(main)
+    finally:
+        lonely.stop()
+        gone.stop()
+
+
+def test_peers_help_and_command_palette(node: DaemonProcess) -> None:
+    async def main() -> None:
+        app = P2PApp(node.socket)
+        async with app.run_test(size=LARGE) as pilot:
+            await open_feed(pilot, app)
+            await pilot.press("i")
+            await until(pilot, lambda: at(app, PeersScreen), "peers")
+            status = app.screen.query_one("#node-status", Static)
+            await until(pilot, lambda: "loading" not in str(status.render()), "the status")
+            await pilot.press("escape")
+            await pilot.press("question_mark")
+            await until(pilot, lambda: at(app, HelpScreen), "help")
+            await pilot.press("escape")
+            await until(pilot, lambda: at(app, FeedScreen), "feed")
+            # The command palette lists our actions and runs them.
+            await pilot.press("ctrl+p")
+            await pilot.press(*"search posts")
+            await pilot.pause(0.5)
+            await pilot.press("enter")
+            await until(pilot, lambda: at(app, SearchScreen), "search from the palette")
+
+    run(main)
+
+
+def test_unreachable_node_shows_retry(tmp_path: Path) -> None:
+    async def main() -> None:
+        app = P2PApp(tmp_path / "control.sock")
+        async with app.run_test(size=SMALL) as pilot:
+            status = app.screen.query_one("#boot-status", Static)
+            await until(pilot, lambda: "cannot reach the node" in str(status.render()), "the error")
+
+    run(main)
+
+
+# -- snapshots against fixed data ---------------------------------------------------------
+
+FIXED_SEED = bytes(range(32))
+FIXED_NOW = 1_767_225_600  # 2026-01-01T00:00:00Z, a multiple of the 10-minute quantum
+FIXED_POSTS: list[tuple[str, str, str | None, int]] = [
+    ("Does anyone else rehearse conversations in the shower that never happen?", "teal", None, 5 * 60),
+    ("I moved to this city a year ago and still eat lunch alone most days.", "indigo", "new here", 2 * 3600),
+    ("Confession: I water my neighbour's plants when they travel and they have no idea.", "forest", None, 26 * 3600),
+    ("The best advice I ever got: nobody is thinking about you as much as you think.", "crimson", None, 3 * 86400),
+    ("Started learning the cello at 41. My fingers hurt and I am so happy.", "amber", "Mo", 9 * 86400),
+]
+
+
+def build_fixed_home(home: Path) -> None:
+    """A home with a fixed identity, a swarm and fixed posts, written before the daemon starts."""
+    from p2pnet._home import Home
+    from p2pnet._store import Store
+
+    h = Home(home)
+    h.create()
+    h.write_private(h.identity, protocol.encode_identity_file(FIXED_SEED, None))
+    other = bytes(range(1, 33))
+    store = Store.open(h.database)
+    try:
+        swarm = store.add_swarm("friends", bytes(32), 0, FIXED_NOW)
+        posts = []
+        for i, (text, bg, name, ago) in enumerate(FIXED_POSTS):
+            signed = protocol.make_post(other, text, now=FIXED_NOW - ago, bg=bg, name=name, nonce=bytes([i]) * 16)
+            posts.append(signed)
+            store.ingest(signed, swarm.raw_id, FIXED_NOW)
+        root = posts[0]
+        for j, (seed, text) in enumerate(
+            [(FIXED_SEED, "Every single day. I win all of them."), (other, "Same. I even rehearse the small talk.")]
+        ):
+            reply = protocol.make_reply(seed, root, text, now=FIXED_NOW - 60, nonce=bytes([100 + j]) * 16)
+            store.ingest(reply, swarm.raw_id, FIXED_NOW)
+        for k in range(3):
+            store.ingest(
+                protocol.make_heart(bytes([k + 7]) * 32, posts[1].id, now=FIXED_NOW - 60), swarm.raw_id, FIXED_NOW
+            )
+    finally:
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def fixed_node(base: Path) -> Iterator[DaemonProcess]:
+    n = DaemonProcess(base / "f", "127.0.0.70")
+    build_fixed_home(n.home)
+    n.start()
+    try:
+        yield n
+    finally:
+        n.stop()
+
+
+def fixed_app(node: DaemonProcess) -> P2PApp:
+    return P2PApp(node.socket, clock=lambda: FIXED_NOW)
+
+
+async def feed_ready(pilot: Pilot[Any]) -> None:
+    app = pilot.app
+    assert isinstance(app, P2PApp)
+    await until(
+        pilot,
+        lambda: at(app, FeedScreen) and len(app.screen.shown) == len(FIXED_POSTS),
+        "the fixed feed",
+    )
+    await pilot.pause(0.3)
+
+
+@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "120x40"])
+def test_snapshot_feed(fixed_node: DaemonProcess, snap_compare: Any, size: tuple[int, int]) -> None:
+    assert snap_compare(fixed_app(fixed_node), terminal_size=size, run_before=feed_ready)
+
+
+@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "120x40"])
+def test_snapshot_thread(fixed_node: DaemonProcess, snap_compare: Any, size: tuple[int, int]) -> None:
+    async def open_thread(pilot: Pilot[Any]) -> None:
+        await feed_ready(pilot)
+        await pilot.press("enter")
+        await until(pilot, lambda: at(pilot.app, ThreadScreen) and pilot.app.screen.query(ReplyRow), "the thread")
+        await pilot.pause(0.3)
+
+    assert snap_compare(fixed_app(fixed_node), terminal_size=size, run_before=open_thread)
+
+
+@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "120x40"])
+def test_snapshot_compose(fixed_node: DaemonProcess, snap_compare: Any, size: tuple[int, int]) -> None:
+    async def open_compose(pilot: Pilot[Any]) -> None:
+        await feed_ready(pilot)
+        await pilot.press("c")
+        await until(pilot, lambda: at(pilot.app, ComposeScreen), "the composer")
+        pilot.app.screen.query_one(TextArea).text = "A thought in ocean blue."
+        pilot.app.screen.query_one("#compose-bg", Select).value = "ocean"
+        pilot.app.screen.query_one(TextArea).cursor_blink = False
+        await pilot.pause(0.3)
+
+    assert snap_compare(fixed_app(fixed_node), terminal_size=size, run_before=open_compose)
+
+
+def test_snapshot_search(fixed_node: DaemonProcess, snap_compare: Any) -> None:
+    async def search(pilot: Pilot[Any]) -> None:
+        await feed_ready(pilot)
+        await pilot.press("slash")
+        await until(pilot, lambda: at(pilot.app, SearchScreen), "search")
+        pilot.app.screen.query_one(Input).cursor_blink = False
+        await pilot.press(*"rehearse", "enter")
+        await until(pilot, lambda: len(pilot.app.screen.query(SearchResult)) == 2, "results")
+        await pilot.pause(0.3)
+
+    assert snap_compare(fixed_app(fixed_node), terminal_size=SMALL, run_before=search)
+
+
+def test_snapshot_help(fixed_node: DaemonProcess, snap_compare: Any) -> None:
+    async def help_screen(pilot: Pilot[Any]) -> None:
+        await feed_ready(pilot)
+        await pilot.press("question_mark")
+        await until(pilot, lambda: at(pilot.app, HelpScreen), "help")
+        await pilot.pause(0.3)
+
+    assert snap_compare(fixed_app(fixed_node), terminal_size=SMALL, run_before=help_screen)
+
+
+def test_fixed_node_serves_the_fixed_data(fixed_node: DaemonProcess) -> None:
+    """Guards the snapshots: if the node's data changed, they would fail for the wrong reason."""
+    wait_for(lambda: fixed_node.call("status")["identity"] == "ready", what="ready")
+    posts = fixed_node.call("feed", limit=50)
+    items = posts.get("posts", posts.get("items"))
+    assert [p["text"] for p in items] == [p[0] for p in FIXED_POSTS]
+
+
+def write_feed_screenshot(path: Path, size: tuple[int, int] = (100, 30)) -> None:
+    """docs/screenshot-feed.svg: the feed of a real daemon serving the fixed data.
+
+    python -m tests.test_tui docs/screenshot-feed.svg
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="p2pshot") as tmp:
+        daemon = DaemonProcess(Path(tmp) / "f", "127.0.0.76")
+        build_fixed_home(daemon.home)
+        daemon.start()
+        try:
+            svg: list[str] = []
+
+            async def main() -> None:
+                app = fixed_app(daemon)
+                async with app.run_test(size=size) as pilot:
+                    await feed_ready(pilot)
+                    svg.append(app.export_screenshot(title="p2pnet"))
+
+            run(main)
+            path.write_text(svg[0])
+        finally:
+            daemon.stop()
+
+
+if __name__ == "__main__":
+    write_feed_screenshot(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("docs/screenshot-feed.svg"))

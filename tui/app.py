@@ -1,0 +1,145 @@
+"""The p2pnet Textual app: connects to the node, walks first-run, then shows the feed."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import ClassVar
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.worker import get_current_worker
+
+from .commands import P2PCommands
+from .messages import NodeDisconnected, NodeEvent, ScreenNodeEvent
+from .node import ControlError, Node, NodeNotRunning
+from .screens import (
+    BootScreen,
+    CreateIdentityScreen,
+    FeedScreen,
+    HelpScreen,
+    SwarmsScreen,
+    UnlockScreen,
+)
+
+__all__ = ["P2PApp"]
+
+
+class P2PApp(App[int]):
+    """The terminal front-end of one p2pnet node.
+
+    Args:
+        socket_path: the node's control socket (``<home>/control.sock``).
+        started_node: the CLI started the daemon just now; tell the user.
+        clock: the time used for post ages (tests pass a fixed one).
+    """
+
+    CSS_PATH = "app.tcss"
+    TITLE = "p2pnet"
+    COMMANDS = App.COMMANDS | {P2PCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+        Binding("f1", "help", "Help", show=False),
+    ]
+
+    def __init__(
+        self, socket_path: Path, *, started_node: bool = False, clock: Callable[[], float] = time.time
+    ) -> None:
+        super().__init__()
+        self.node = Node(socket_path)
+        self.started_node = started_node
+        self.clock = clock
+        self.feed_screen: FeedScreen | None = None
+
+    async def on_mount(self) -> None:
+        await self.push_screen(BootScreen())
+        if self.started_node:
+            self.notify("started a node for you; it keeps running after you quit (p2pnet stop)", timeout=6)
+        self.action_boot()
+
+    def action_boot(self) -> None:
+        self.boot()
+
+    @work(exclusive=True, group="boot")
+    async def boot(self) -> None:
+        """Connect, then walk the user through whatever is missing: identity, unlock, a swarm."""
+        screen = self.screen
+        if isinstance(screen, BootScreen):
+            screen.show_waiting()
+        try:
+            await self.node.connect()
+            status = await self.node.status()
+            if status.get("identity") == "none":
+                await self.push_screen_wait(CreateIdentityScreen())
+            elif status.get("identity") == "locked":
+                await self.push_screen_wait(UnlockScreen())
+            if not await self.node.swarms():
+                await self.push_screen_wait(SwarmsScreen(onboarding=True))
+        except (NodeNotRunning, ControlError) as exc:
+            if isinstance(self.screen, BootScreen):
+                self.screen.show_error(f"cannot reach the node: {exc.message}")
+            return
+        if get_current_worker().is_cancelled:
+            return
+        self.pump_events()
+        self.feed_screen = FeedScreen()
+        await self.switch_screen(self.feed_screen)
+
+    @work(group="events")
+    async def pump_events(self) -> None:
+        await self.node.pump_events(self.post_message)
+
+    def on_node_event(self, message: NodeEvent) -> None:
+        if isinstance(message, ScreenNodeEvent):
+            return
+        for screen in self.screen_stack:
+            screen.post_message(ScreenNodeEvent(message.event, message.data))
+
+    def on_node_disconnected(self, message: NodeDisconnected) -> None:
+        if self.is_running:
+            self.notify("the node stopped; restart it with: p2pnet", title="disconnected", severity="error", timeout=30)
+            self.sub_title = "disconnected"
+
+    async def on_unmount(self) -> None:
+        await self.node.close()
+
+    # -- actions for the command palette and global keys ---------------------------------
+
+    def _feed(self) -> FeedScreen | None:
+        if self.feed_screen is None or self.feed_screen not in self.screen_stack:
+            self.notify("finish setting up first", severity="warning")
+            return None
+        return self.feed_screen
+
+    def _to_feed(self) -> FeedScreen | None:
+        feed = self._feed()
+        if feed is not None:
+            while self.screen is not feed and len(self.screen_stack) > 1:
+                self.pop_screen()
+        return feed
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_compose(self) -> None:
+        if (feed := self._to_feed()) is not None:
+            feed.action_compose()
+
+    def action_search(self) -> None:
+        if (feed := self._to_feed()) is not None:
+            feed.action_search()
+
+    def action_feed(self, tab: str) -> None:
+        if (feed := self._to_feed()) is not None:
+            feed.action_tab(tab)
+
+    def action_swarms(self) -> None:
+        if (feed := self._to_feed()) is not None:
+            feed.action_swarms()
+
+    def action_peers(self) -> None:
+        if (feed := self._to_feed()) is not None:
+            feed.action_peers()

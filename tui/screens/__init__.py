@@ -1,0 +1,30 @@
+"""The app's screens, one module per screen."""
+
+from .boot import BootScreen
+from .compose import ComposeScreen
+from .dialogs import ConfirmDialog, FlagDialog
+from .feed import FeedList, FeedScreen
+from .help import HelpScreen
+from .identity import BackupPhraseScreen, CreateIdentityScreen, UnlockScreen
+from .peers import PeersScreen
+from .search import SearchScreen
+from .swarms import InviteScreen, SwarmsScreen
+from .thread import ThreadScreen
+
+__all__ = [
+    "BackupPhraseScreen",
+    "BootScreen",
+    "ComposeScreen",
+    "ConfirmDialog",
+    "CreateIdentityScreen",
+    "FeedList",
+    "FeedScreen",
+    "FlagDialog",
+    "HelpScreen",
+    "InviteScreen",
+    "PeersScreen",
+    "SearchScreen",
+    "SwarmsScreen",
+    "ThreadScreen",
+    "UnlockScreen",
+]

@@ -1,0 +1,102 @@
+"""What every screen shares: access to the node, error display, item actions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
+
+from textual import on, work
+from textual.screen import Screen
+
+from ..messages import DeleteRequested, FlagRequested, HeartRequested, OpenThread
+from ..node import ControlError, Node
+
+if TYPE_CHECKING:
+    from ..app import P2PApp
+
+__all__ = ["ItemActions", "describe_error", "node_of"]
+
+
+def node_of(screen: Screen[Any]) -> Node:
+    return cast("P2PApp", screen.app).node
+
+
+def describe_error(exc: BaseException) -> str:
+    """One sentence for a person; the node's own message when it sent one."""
+    if isinstance(exc, ControlError):
+        return exc.message
+    return f"{type(exc).__name__}: {exc}"
+
+
+class ItemActions(Screen[Any]):
+    """Heart, flag, delete and open, for screens that show posts or replies."""
+
+    @property
+    def node(self) -> Node:
+        return node_of(self)
+
+    def show_error(self, exc: BaseException, title: str = "the node said no") -> None:
+        self.notify(describe_error(exc), title=title, severity="error", timeout=8)
+
+    @on(OpenThread)
+    def _open_thread(self, message: OpenThread) -> None:
+        message.stop()
+        from .thread import ThreadScreen
+
+        self.app.push_screen(ThreadScreen(message.post_id))
+
+    @on(HeartRequested)
+    def _heart_requested(self, message: HeartRequested) -> None:
+        message.stop()
+        self.give_heart(message.post_id)
+
+    @work(group="actions")
+    async def give_heart(self, post_id: str) -> None:
+        try:
+            await self.node.heart(post_id)
+        except ControlError as exc:
+            self.show_error(exc, "could not heart")
+        else:
+            self.notify("♥ hearted — it travels on to your other swarms", timeout=3)
+
+    @on(FlagRequested)
+    def _flag_requested(self, message: FlagRequested) -> None:
+        message.stop()
+        from .dialogs import FlagDialog
+
+        def flagged(reason: str | None) -> None:
+            if reason:
+                self.give_flag(message.post_id, reason)
+
+        self.app.push_screen(FlagDialog(), flagged)
+
+    @work(group="actions")
+    async def give_flag(self, post_id: str, reason: str) -> None:
+        try:
+            await self.node.flag(post_id, reason)
+        except ControlError as exc:
+            self.show_error(exc, "could not flag")
+        else:
+            self.notify(f"flagged as {reason}", timeout=3)
+
+    @on(DeleteRequested)
+    def _delete_requested(self, message: DeleteRequested) -> None:
+        message.stop()
+        from .dialogs import ConfirmDialog
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.do_delete(message.post_id)
+
+        self.app.push_screen(
+            ConfirmDialog("Delete this post for everyone?", "Peers erase it when the deletion reaches them.", "Delete"),
+            confirmed,
+        )
+
+    @work(group="actions")
+    async def do_delete(self, post_id: str) -> None:
+        try:
+            await self.node.delete(post_id)
+        except ControlError as exc:
+            self.show_error(exc, "could not delete")
+        else:
+            self.notify("deleted", timeout=3)

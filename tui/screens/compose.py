@@ -1,0 +1,136 @@
+"""Write a post: text with a live count, colour, optional name, self-destruct time, swarm."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static, TextArea
+
+import protocol
+
+from ..format import CARD_COLOURS, EXPIRY_CHOICES, card_colour
+from ..node import ControlError, Node
+from ._base import describe_error, node_of
+
+__all__ = ["ComposeScreen"]
+
+
+class ComposeScreen(ModalScreen[str | None]):
+    """Returns the new post's id, or None if the user gave up."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "send", "Send"),
+    ]
+
+    def __init__(self, swarms: list[str], default_swarm: str | None = None) -> None:
+        super().__init__()
+        self.swarms = swarms
+        self.default_swarm = default_swarm if default_swarm in swarms else None
+        self.sending = False
+
+    @property
+    def node(self) -> Node:
+        return node_of(self)
+
+    def compose(self) -> ComposeResult:
+        colours = [(Text("■ ", style=CARD_COLOURS[name]) + Text(name), name) for name in protocol.PALETTE]
+        expiry = [(label, seconds or 0) for label, seconds in EXPIRY_CHOICES]
+        with Vertical(id="compose-box"):
+            yield Label("New post — anonymous; only your words and colour travel", id="compose-title")
+            yield TextArea(id="compose-text", soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
+            yield Static("0 / 1000", id="compose-count")
+            with Horizontal(classes="compose-row"):
+                yield Select(colours, value="slate", allow_blank=False, id="compose-bg", prompt="colour")
+                yield Select(expiry, value=0, allow_blank=False, id="compose-expires", prompt="self-destruct")
+            with Horizontal(classes="compose-row"):
+                yield Input(placeholder="name for this post only (optional)", max_length=32, id="compose-name")
+                if len(self.swarms) > 1:
+                    yield Select(
+                        [(name, name) for name in self.swarms],
+                        value=self.default_swarm or self.swarms[0],
+                        allow_blank=False,
+                        id="compose-swarm",
+                    )
+            with Horizontal(id="compose-buttons"):
+                yield Static("", id="compose-status")
+                yield Button("Cancel", id="compose-cancel")
+                yield Button("Post  ^S", variant="primary", id="compose-send")
+
+    def on_mount(self) -> None:
+        self._paint("slate")
+        self.query_one(TextArea).focus()
+
+    def _paint(self, bg: str) -> None:
+        area = self.query_one(TextArea)
+        area.styles.background = card_colour(bg)
+        area.notify_style_update()  # TextArea caches its rendered lines with the old colour
+
+    @on(Select.Changed, "#compose-bg")
+    def _colour_changed(self, event: Select.Changed) -> None:
+        if isinstance(event.value, str):
+            self._paint(event.value)
+
+    @on(TextArea.Changed)
+    def _count(self) -> None:
+        n = len(self.query_one(TextArea).text)
+        count = self.query_one("#compose-count", Static)
+        count.update(f"{n} / {protocol.MAX_TEXT_CHARS}" + (" — too long" if n > protocol.MAX_TEXT_CHARS else ""))
+        count.set_class(n > protocol.MAX_TEXT_CHARS, "-over")
+
+    def _status(self, text: str, error: bool = False) -> None:
+        status = self.query_one("#compose-status", Static)
+        status.update(text)
+        status.set_class(error, "-error")
+
+    def action_cancel(self) -> None:
+        if not self.sending:
+            self.dismiss(None)
+
+    @on(Button.Pressed, "#compose-cancel")
+    def _cancel_pressed(self) -> None:
+        self.action_cancel()
+
+    @on(Button.Pressed, "#compose-send")
+    def action_send(self) -> None:
+        if self.sending:
+            return
+        text = self.query_one(TextArea).text.strip()
+        if not text:
+            self._status("write something first", error=True)
+            return
+        if len(text) > protocol.MAX_TEXT_CHARS:
+            self._status(f"at most {protocol.MAX_TEXT_CHARS} characters", error=True)
+            return
+        params: dict[str, Any] = {
+            "bg": self.query_one("#compose-bg", Select).value,
+            "name": self.query_one("#compose-name", Input).value.strip() or None,
+            "expires": self.query_one("#compose-expires", Select).value or None,
+            "swarm": self.query_one("#compose-swarm", Select).value if len(self.swarms) > 1 else None,
+        }
+        self.send(text, params)
+
+    @work(exclusive=True, group="compose")
+    async def send(self, text: str, params: dict[str, Any]) -> None:
+        self.sending = True
+        button = self.query_one("#compose-send", Button)
+        button.disabled = True
+        self._status("sending… storing and handing it to your peers")
+        try:
+            result = await self.node.post(text, **params)
+        except ControlError as exc:
+            self._status(describe_error(exc), error=True)
+            self.notify(describe_error(exc), title="not posted", severity="error", timeout=8)
+            return
+        finally:
+            self.sending = False
+            button.disabled = False
+        post_id = str(result["id"])
+        self.app.notify(f"posted · id {post_id[:12]}", title="sent", timeout=4)
+        self.dismiss(post_id)

@@ -1,0 +1,62 @@
+"""The keys, on one screen."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+__all__ = ["KEYS", "HelpScreen", "keys_table"]
+
+# (where, keys, what) — docs/tui.md shows the same table.
+KEYS: tuple[tuple[str, str, str], ...] = (
+    ("everywhere", "?  F1", "this help"),
+    ("", "ctrl+p", "command palette: every action by name"),
+    ("", "esc", "back / close"),
+    ("", "ctrl+q", "quit (the node keeps running)"),
+    ("feed", "↑↓ jk PgUp/Dn", "move between posts, or a page at a time"),
+    ("", "enter, click", "open the thread"),
+    ("", "c", "write a post"),
+    ("", "l  p", "Latest / Popular (or click the tabs)"),
+    ("", "w", "switch swarm: all → each (or click 'swarm:')"),
+    ("", "n", "show the new posts the yellow bar counts"),
+    ("", "r", "refresh"),
+    ("", "/", "search"),
+    ("", "s", "swarms: create, join, invite, leave"),
+    ("", "i", "peers and node status"),
+    ("post/reply", "h", "heart (also re-shares into your other swarms)"),
+    ("", "f", "flag (spam, abuse, illegal, other)"),
+    ("", "d", "delete — your own posts only"),
+    ("thread", "r", "write a reply; enter sends"),
+    ("compose", "ctrl+s", "send; esc cancels"),
+    ("swarms", "i", "invite key + QR code of the selected swarm"),
+    ("", "x", "leave the selected swarm"),
+)
+
+
+def keys_table() -> Table:
+    table = Table(box=None, show_header=False, padding=(0, 1), expand=True)
+    table.add_column(style="bold #7dd3fc", no_wrap=True)
+    table.add_column(style="bold #fde047", no_wrap=True)
+    table.add_column(ratio=1)
+    for where, keys, what in KEYS:
+        table.add_row(where, keys, what)
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark,f1", "dismiss(None)", "Close")]
+
+    def compose(self) -> ComposeResult:
+        box = VerticalScroll(id="help-box")
+        box.border_title = "p2pnet — keys"
+        box.border_subtitle = "esc closes"
+        with box:
+            yield Static(keys_table())
+            yield Static(Text("The mouse works too: click cards, tabs, buttons and the swarm label.", style="dim"))

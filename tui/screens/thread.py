@@ -1,0 +1,180 @@
+"""One thread: the post, its replies with per-thread icons (♛ = original poster), and a reply box."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, Input, Static
+
+from ..format import icon_parts
+from ..messages import DeleteRequested, FlagRequested, HeartRequested, ScreenNodeEvent
+from ..node import ControlError
+from ..widgets import AppFooter, AppHeader, PostCard, ReplyRow
+from ..widgets.cards import _ItemWidget
+from ._base import ItemActions
+
+__all__ = ["ThreadScreen"]
+
+
+class ThreadScreen(ItemActions):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back"),
+        Binding("r", "focus_reply", "Reply"),
+        Binding("down,j", "move(1)", "Next", show=False),
+        Binding("up,k", "move(-1)", "Previous", show=False),
+        Binding("question_mark", "app.help", "Help"),
+    ]
+
+    def __init__(self, post_id: str) -> None:
+        super().__init__()
+        self.post_id = post_id
+        self.root_id: str | None = None
+        self.ids: set[str] = set()
+
+    def compose(self) -> ComposeResult:
+        yield AppHeader()
+        yield VerticalScroll(id="thread")
+        with Horizontal(id="reply-bar"):
+            yield Input(placeholder="write a reply — Enter sends", max_length=1000, id="reply-input")
+            yield Button("♥", id="btn-heart", tooltip="heart the selected post (h)")
+            yield Button("⚑", id="btn-flag", tooltip="flag the selected post (f)")
+            yield Button("✕", id="btn-delete", tooltip="delete your selected post (d)")
+        yield AppFooter()
+
+    def on_mount(self) -> None:
+        self.sub_title = "thread"
+        self.load(focus=True)
+
+    @work(exclusive=True, group="thread")
+    async def load(self, focus: bool = False) -> None:
+        box = self.query_one("#thread", VerticalScroll)
+        if focus:
+            box.loading = True
+        try:
+            thread = await self.node.thread(self.post_id)
+        except ControlError as exc:
+            box.loading = False
+            if exc.code == "not_found" and self.root_id is not None:
+                self.notify("this thread was deleted", severity="warning")
+                self.dismiss()
+                return
+            await box.remove_children()
+            await box.mount(Static(f"Could not open this thread: {exc.message}", classes="empty"))
+            return
+        box.loading = False
+        focused_id = getattr(self.focused, "post_id", None)
+        scroll_y = box.scroll_y
+        root: dict[str, Any] = thread["root"]
+        replies: list[dict[str, Any]] = thread["replies"]
+        self.root_id = str(root["id"])
+        self.ids = {self.root_id, *(str(r["id"]) for r in replies)}
+        widgets: list[Any] = [PostCard(root, full=True, id="root")]
+        widgets.append(Static(self._participants(root, replies), id="thread-info"))
+        widgets += [ReplyRow(reply) for reply in replies]
+        if not replies:
+            widgets.append(Static("No replies yet. Press r to answer.", classes="empty"))
+        async with box.batch():
+            await box.remove_children()
+            await box.mount_all(widgets)
+        box.scroll_to(y=scroll_y, animate=False)
+        target = self.post_id if focus else focused_id
+        for widget in box.query(_ItemWidget):
+            if widget.post_id == target:
+                widget.focus(scroll_visible=focus)
+                break
+
+    def _participants(self, root: dict[str, Any], replies: list[dict[str, Any]]) -> Text:
+        n = len(replies)
+        text = Text(f" {n} repl{'y' if n == 1 else 'ies'} · ", style="dim")
+        seen: list[tuple[str, str, bool]] = []
+        for item in [root, *replies]:
+            glyph, colour = icon_parts(item.get("icon"))
+            key = (glyph, colour, bool(item.get("is_author")))
+            if key not in seen:
+                seen.append(key)
+        for glyph, colour, author in seen:
+            text.append(glyph, style=f"bold {colour}")
+            if author:
+                text.append("♛", style="bold #fde047")
+            text.append(" ")
+        return text
+
+    def on_screen_node_event(self, message: ScreenNodeEvent) -> None:
+        if message.event != "object":
+            return
+        data = message.data
+        related = {data.get("root"), data.get("target"), data.get("id")}
+        if related & (self.ids | {self.root_id, self.post_id}):
+            self.load()
+
+    # -- actions ------------------------------------------------------------------------
+
+    def _items(self) -> list[_ItemWidget]:
+        return list(self.query_one("#thread", VerticalScroll).query(_ItemWidget))
+
+    def _selected(self) -> _ItemWidget | None:
+        if isinstance(self.focused, _ItemWidget):
+            return self.focused
+        items = self._items()
+        return items[0] if items else None
+
+    def action_move(self, delta: int) -> None:
+        items = self._items()
+        if not items:
+            return
+        current = self.focused
+        index = items.index(current) if isinstance(current, _ItemWidget) and current in items else -1
+        items[max(0, min(len(items) - 1, index + delta if index >= 0 else 0))].focus()
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    def action_focus_reply(self) -> None:
+        self.query_one("#reply-input", Input).focus()
+
+    @on(Button.Pressed, "#btn-heart")
+    def _heart(self) -> None:
+        if (item := self._selected()) is not None:
+            self.post_message(HeartRequested(item.post_id))
+
+    @on(Button.Pressed, "#btn-flag")
+    def _flag(self) -> None:
+        if (item := self._selected()) is not None:
+            self.post_message(FlagRequested(item.post_id))
+
+    @on(Button.Pressed, "#btn-delete")
+    def _delete(self) -> None:
+        item = self._selected()
+        if item is not None:
+            if item.item.get("mine"):
+                self.post_message(DeleteRequested(item.post_id))
+            else:
+                self.notify("only your own posts can be deleted", severity="warning")
+
+    @on(Input.Submitted, "#reply-input")
+    def _submit(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if text:
+            self.send_reply(text)
+
+    @work(exclusive=True, group="reply")
+    async def send_reply(self, text: str) -> None:
+        box = self.query_one("#reply-input", Input)
+        box.disabled = True
+        try:
+            parent = self.root_id or self.post_id
+            result = await self.node.reply(parent, text)
+        except ControlError as exc:
+            self.show_error(exc, "reply not sent")
+            return
+        finally:
+            box.disabled = False
+        box.value = ""
+        box.focus()
+        self.notify(f"replied · id {str(result['id'])[:12]}", timeout=3)
+        self.load()

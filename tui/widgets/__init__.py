@@ -1,0 +1,8 @@
+"""Small widgets; each keeps its own DEFAULT_CSS."""
+
+from .cards import NewPostsBar, PostCard, ReplyRow, SearchResult
+from .footer import AppFooter
+from .header import AppHeader
+from .qr import QRCode
+
+__all__ = ["AppFooter", "AppHeader", "NewPostsBar", "PostCard", "QRCode", "ReplyRow", "SearchResult"]

@@ -1,0 +1,231 @@
+"""Post cards, thread replies and search results.
+
+Widgets only draw and say what the user asked for (typed messages); screens
+decide what that means and ask the node.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, ClassVar
+
+from rich.console import Group
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.events import Click
+from textual.message import Message
+from textual.widget import Widget
+
+from ..format import CARD_COLOURS, card_colour, icon_parts, meta_line, snippet_text
+from ..messages import DeleteRequested, FlagRequested, HeartRequested, OpenThread
+
+__all__ = ["NewPostsBar", "PostCard", "ReplyRow", "SearchResult"]
+
+FEED_PREVIEW_CHARS = 320
+
+
+def _now(widget: Widget) -> float:
+    clock = getattr(widget.app, "clock", time.time)
+    return float(clock())
+
+
+class _ItemWidget(Widget, can_focus=True):
+    """Something that shows one feed/thread item and can be hearted, flagged, deleted."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "open", "Open", show=False),
+        Binding("h", "heart", "♥ Heart"),
+        Binding("f", "flag", "Flag"),
+        Binding("d", "delete", "Delete"),
+    ]
+
+    def __init__(self, item: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.item = item
+
+    @property
+    def post_id(self) -> str:
+        return str(self.item["id"])
+
+    def set_item(self, item: dict[str, Any]) -> None:
+        self.item = item
+        self.refresh(layout=True)
+
+    def action_open(self) -> None:
+        self.post_message(OpenThread(self.post_id))
+
+    def action_heart(self) -> None:
+        self.post_message(HeartRequested(self.post_id))
+
+    def action_flag(self) -> None:
+        self.post_message(FlagRequested(self.post_id))
+
+    def action_delete(self) -> None:
+        if self.item.get("mine"):
+            self.post_message(DeleteRequested(self.post_id))
+        else:
+            self.notify("only your own posts can be deleted", severity="warning")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Delete is not offered (nor shown in the footer) for other people's posts.
+        return action != "delete" or bool(self.item.get("mine"))
+
+
+def _colour_rules(selector: str, prop: str) -> str:
+    """One CSS rule per palette colour, so a card's colour is a class set before it mounts."""
+    return "\n".join(f"{selector}.-bg-{name} {{ {prop}: {value}; }}" for name, value in CARD_COLOURS.items())
+
+
+def colour_class(bg: Any) -> str:
+    return f"-bg-{bg if bg in CARD_COLOURS else 'slate'}"
+
+
+class PostCard(_ItemWidget):
+    """A root post on its own coloured background, as in Whisper/Secret."""
+
+    DEFAULT_CSS = """
+    PostCard {
+        height: auto;
+        padding: 1 2;
+        margin: 0 0 1 0;
+        color: #f8fafc;
+        border-left: blank;
+        background: #475569;
+    }
+    PostCard:focus {
+        border-left: outer #fde047;
+        text-style: none;
+    }
+    PostCard.-full { margin: 0; }
+    """ + _colour_rules("PostCard", "background")
+
+    def __init__(self, item: dict[str, Any], *, full: bool = False, **kwargs: Any) -> None:
+        super().__init__(item, **kwargs)
+        self.full = full
+        self.add_class(colour_class(item.get("bg")))
+        if full:
+            self.add_class("-full")
+
+    def set_item(self, item: dict[str, Any]) -> None:
+        if item.get("bg") != self.item.get("bg"):
+            self.remove_class(colour_class(self.item.get("bg")))
+            self.add_class(colour_class(item.get("bg")))
+        super().set_item(item)
+
+    def render(self) -> Group:
+        text = str(self.item.get("text", ""))
+        if not self.full and len(text) > FEED_PREVIEW_CHARS:
+            text = text[:FEED_PREVIEW_CHARS].rstrip() + " …"
+        body = Text(text, style="bold")
+        meta = meta_line(self.item, _now(self))
+        if self.full and self.item.get("icon") is not None:
+            # In a thread the original poster's per-thread icon and crown lead the meta line.
+            glyph, colour = icon_parts(self.item.get("icon"))
+            meta = Text.assemble((glyph, f"bold {colour}"), ("♛", "bold #fde047"), (" · ", "dim"), meta)
+        return Group(body, meta)
+
+    def on_click(self, event: Click) -> None:
+        if not self.full:
+            self.post_message(OpenThread(self.post_id))
+
+
+class ReplyRow(_ItemWidget):
+    """One reply in a thread: the writer's per-thread icon (♛ for the original poster), text and hearts."""
+
+    DEFAULT_CSS = """
+    ReplyRow {
+        height: auto;
+        padding: 0 1;
+        margin: 0 0 1 0;
+        border-left: outer $surface;
+    }
+    ReplyRow:focus { border-left: outer #fde047; background: $boost; }
+    """
+
+    def render(self) -> Group:
+        glyph, colour = icon_parts(self.item.get("icon"))
+        head = Text()
+        head.append(f"{glyph} ", style=f"bold {colour}")
+        if self.item.get("is_author"):
+            head.append("♛ ", style="bold #fde047")
+        head.append(str(self.item.get("text", "")))
+        return Group(head, meta_line(self.item, _now(self), replies=False))
+
+
+class SearchResult(Widget, can_focus=True):
+    """A search hit: the snippet with the matches highlighted; Enter opens the thread."""
+
+    DEFAULT_CSS = """
+    SearchResult {
+        height: auto;
+        padding: 0 1;
+        margin: 0 0 1 0;
+        border-left: outer transparent;
+    }
+    SearchResult:focus { border-left: outer #fde047; background: $boost; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "open", "Open thread")]
+
+    def __init__(self, result: dict[str, Any], query: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.result = result
+        self.query_text = query
+
+    def on_mount(self) -> None:
+        self.styles.border_left = ("outer", card_colour(self.result.get("bg")))
+
+    def render(self) -> Group:
+        snippet = str(self.result.get("snippet") or self.result.get("text") or "")
+        parts: list[Text] = [snippet_text(snippet.replace("\n", " "), self.query_text)]
+        if "created" in self.result:
+            parts.append(meta_line(self.result, _now(self), replies=False))
+        return Group(*parts)
+
+    def action_open(self) -> None:
+        root = self.result.get("root") or self.result["id"]
+        self.post_message(OpenThread(str(root)))
+
+    def on_click(self) -> None:
+        self.action_open()
+
+
+class NewPostsBar(Widget):
+    """'▲ 3 new posts' — shown while the reader is scrolled down, instead of moving the page."""
+
+    DEFAULT_CSS = """
+    NewPostsBar {
+        height: 1;
+        dock: top;
+        background: #fde047;
+        color: black;
+        text-style: bold;
+        content-align: center middle;
+        display: none;
+    }
+    NewPostsBar.-shown { display: block; }
+    """
+
+    class Pressed(Message):
+        """The user asked to see the new posts."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.count = 0
+        self.trimmed = False
+
+    def render(self) -> str:
+        if self.count:
+            noun = "post" if self.count == 1 else "posts"
+            return f"▲ {self.count} new {noun} — press n or click to show"
+        return "▲ back to the newest posts — press n, g or click"
+
+    def set_count(self, count: int, *, trimmed: bool = False) -> None:
+        """Show the bar for ``count`` new posts, or (``trimmed``) as the way back to the top."""
+        self.count = count
+        self.trimmed = trimmed
+        self.set_class(count > 0 or trimmed, "-shown")
+        self.refresh()
+
+    def on_click(self) -> None:
+        self.post_message(self.Pressed())
