@@ -159,7 +159,8 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             replies INTEGER NOT NULL DEFAULT 0
         )""",
         # Latest walks this index; Popular scans it without touching the wide rows.
-        "CREATE INDEX posts_latest ON posts(created DESC, id DESC, hearts, expires) WHERE kind = 1",
+        # rid is local arrival order: it orders posts inside one 10-minute time step.
+        "CREATE INDEX posts_latest ON posts(created DESC, rid DESC, hearts, expires) WHERE kind = 1",
         "CREATE INDEX posts_hearts ON posts(hearts) WHERE kind = 1",  # max(hearts) bounds the Popular scan
         "CREATE INDEX posts_thread ON posts(root, created, id) WHERE kind = 2",
         "CREATE INDEX posts_expires ON posts(expires) WHERE expires IS NOT NULL",
@@ -894,8 +895,10 @@ class Store:
     ) -> dict[str, Any]:
         """One page of root posts, not deleted and not expired.
 
-        Latest is newest ``created`` first, ties by id descending, paged by
-        keyset: the cursor is ``[created, id_hex]`` of the last item.  Popular
+        Latest is newest ``created`` first; inside one 10-minute time step
+        (all the wire says) the post that arrived here last comes first.  It
+        is paged by keyset: the cursor is ``[created, arrival]`` of the last
+        item, ``arrival`` being a local counter that never leaves the node.  Popular
         orders by :func:`popular_score` computed in SQL; its cursor is
         ``[now, offset]``, so later pages score with the clock of page one.
 
@@ -943,16 +946,19 @@ class Store:
             else:
                 if before is not None:
                     if not (isinstance(before, Sequence) and len(before) == 2):
-                        raise InvalidArgument("a Latest cursor is [created, id_hex]")
+                        raise InvalidArgument("a Latest cursor is [created, arrival]")
                     args["bc"] = _int(before[0], "cursor time")
-                    args["bi"] = _id32(before[1], "cursor id")
-                    where.append("(p.created, p.id) < (:bc, :bi)")
+                    args["br"] = _int(before[1], "cursor arrival")
+                    where.append("(p.created, p.rid) < (:bc, :br)")
                 sql = (
                     f"SELECT {_FEED_COLUMNS} FROM posts p WHERE {' AND '.join(where)} "
-                    "ORDER BY p.created DESC, p.id DESC LIMIT :limit"
+                    "ORDER BY p.created DESC, p.rid DESC LIMIT :limit"
                 )
                 items = [_feed_item(r) for r in conn.execute(sql, args)]
-                cursor = [items[-1]["created"], items[-1]["id"]] if len(items) == limit else None
+                cursor = None
+                if len(items) == limit:
+                    last = conn.execute("SELECT rid FROM posts WHERE id = ?", (bytes.fromhex(items[-1]["id"]),))
+                    cursor = [items[-1]["created"], last.fetchone()[0]]
             return {"items": items, "next": cursor}
 
     @staticmethod
@@ -967,7 +973,7 @@ class Store:
         """
         newest = conn.execute(
             f"SELECT p.hearts, p.created FROM posts p WHERE {' AND '.join(where)} "
-            "ORDER BY p.created DESC, p.id DESC LIMIT :k",
+            "ORDER BY p.created DESC, p.rid DESC LIMIT :k",
             {**args, "k": k},
         ).fetchall()
         if len(newest) < k:

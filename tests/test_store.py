@@ -414,10 +414,13 @@ def test_future_objects_refused(store: Store, sid: bytes) -> None:
 
 
 def test_latest_order_and_keyset_pagination(store: Store, sid: bytes) -> None:
-    # 230 posts over 115 distinct times: every time has a tie broken by id.
+    # 230 posts over 115 distinct times: in every time step two posts tie,
+    # and the one that arrived here later comes first.
     posts = [post(f"post {i}", i, now=NOW - (i // 2) * 600) for i in range(230)]
-    store.ingest_many([(p, sid) for p in posts], NOW)
-    expected = [p.id.hex() for p in sorted(posts, key=lambda p: (p.obj.created, p.id), reverse=True)]
+    arrival = posts[::-1]
+    store.ingest_many([(p, sid) for p in arrival], NOW)
+    order = {p.id: n for n, p in enumerate(arrival)}
+    expected = [p.id.hex() for p in sorted(posts, key=lambda p: (p.obj.created, order[p.id]), reverse=True)]
     seen: list[str] = []
     cursor = None
     pages = 0
