@@ -190,8 +190,8 @@ class Reply:
 
 
 @dataclass(frozen=True)
-class Heart:
-    """One person's heart on one post or reply, signed by their per-post heart key."""
+class _Targeted:
+    """Fields and checks shared by the objects that point at one other object."""
 
     pubkey: bytes
     target: bytes
@@ -204,34 +204,25 @@ class Heart:
 
 
 @dataclass(frozen=True)
-class Flag:
+class Heart(_Targeted):
+    """One person's heart on one post or reply, signed by their per-post heart key."""
+
+
+@dataclass(frozen=True)
+class Flag(_Targeted):
     """One person's flag on one post or reply, signed by their per-post flag key."""
 
-    pubkey: bytes
-    target: bytes
-    created: int
     reason: str = "other"
 
     def __post_init__(self) -> None:
-        _check_bytes(self.pubkey, KEY_SIZE, "pubkey")
-        _check_bytes(self.target, ID_SIZE, "target")
-        _check_time(self.created, "created")
+        super().__post_init__()
         if self.reason not in FLAG_REASONS:
             raise DecodeError(f"unknown flag reason {self.reason!r}")
 
 
 @dataclass(frozen=True)
-class Delete:
+class Delete(_Targeted):
     """A tombstone for ``target``, valid only when signed by the target's own key."""
-
-    pubkey: bytes
-    target: bytes
-    created: int
-
-    def __post_init__(self) -> None:
-        _check_bytes(self.pubkey, KEY_SIZE, "pubkey")
-        _check_bytes(self.target, ID_SIZE, "target")
-        _check_time(self.created, "created")
 
 
 WireObject = Post | Reply | Heart | Flag | Delete
