@@ -135,6 +135,8 @@ def _print(args: argparse.Namespace, result: Any, text: str | None = None) -> No
 
 def _age(created: int, now: float) -> str:
     seconds = max(0, int(now) - created)
+    if seconds < protocol.TIME_QUANTUM:
+        return "<10m"  # creation times travel rounded down to 10 minutes
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
             return f"{seconds // size}{unit}"
@@ -144,7 +146,7 @@ def _age(created: int, now: float) -> str:
 def _render_post(item: dict[str, Any], now: float) -> str:
     name = f" — {item['name']}" if item.get("name") else ""
     head = (
-        f"[{item['id'][:12]}] {_age(item['created'], now)} ago · ♥ {item.get('hearts', 0)} · ↩ {item.get('replies', 0)}"
+        f"[{item['id'][:12]}] {_age(item['created'], now)} · ♥ {item.get('hearts', 0)} · ↩ {item.get('replies', 0)}"
     )
     return f"{head}{name}\n  " + str(item["text"]).replace("\n", "\n  ")
 
@@ -216,7 +218,7 @@ def _remote(args: argparse.Namespace, client: ControlClient) -> int:
         for item in r["replies"]:
             crown = " ♛" if item.get("is_author") else ""
             parts.append(
-                f"    [{item['id'][:12]}]{crown} {_age(item['created'], now)} ago · ♥ {item.get('hearts', 0)}\n"
+                f"    [{item['id'][:12]}]{crown} {_age(item['created'], now)} · ♥ {item.get('hearts', 0)}\n"
                 f"      " + item["text"].replace("\n", "\n      ")
             )
         _print(args, r, "\n".join(parts))

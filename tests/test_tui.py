@@ -35,7 +35,7 @@ from textual.pilot import Pilot
 from textual.widgets import Button, Checkbox, DataTable, Input, Select, Static, TextArea
 
 from tui.app import P2PApp
-from tui.format import CARD_COLOURS, age, icon_parts, snippet_text
+from tui.format import CARD_COLOURS, age, icon_parts, posted, snippet_text
 from tui.screens import (
     BackupPhraseScreen,
     ComposeScreen,
@@ -157,6 +157,11 @@ def test_every_palette_colour_has_a_card_colour() -> None:
 )
 def test_age(seconds: int, shown: str) -> None:
     assert age(1_000_000, 1_000_000 + seconds) == shown
+
+
+@pytest.mark.parametrize(("seconds", "shown"), [(0, "<10m"), (599, "<10m"), (600, "10m"), (7200, "2h")])
+def test_post_age_admits_the_ten_minute_rounding(seconds: int, shown: str) -> None:
+    assert posted(1_000_000, 1_000_000 + seconds) == shown
 
 
 def test_snippet_highlighting_only_marks_matches() -> None:

@@ -120,6 +120,17 @@ def age(created: int | float, now: float) -> str:
     return "now"
 
 
+def posted(created: int | float, now: float) -> str:
+    """How old a post is, as honestly as the wire allows.
+
+    Creation times travel rounded down to 10 minutes, so anything younger than
+    that says '<10m' rather than pretending to know the minute.
+    """
+    if int(now) - int(created) < protocol.TIME_QUANTUM:
+        return "<10m"
+    return age(created, now)
+
+
 def until(expires: int | float, now: float) -> str:
     """How long until ``expires``: '50m', '1d', or 'soon'."""
     left = int(expires) - int(now)
@@ -137,7 +148,7 @@ def meta_line(item: dict[str, Any], now: float, *, replies: bool = True) -> Text
     parts: list[tuple[str, str]] = []
     if item.get("name"):
         parts.append((str(item["name"]), "bold"))
-    parts.append((age(item.get("created", now), now), ""))
+    parts.append((posted(item.get("created", now), now), ""))
     parts.append((f"♥ {item.get('hearts', 0)}", "bold #fda4af" if item.get("hearts") else ""))
     if replies and item.get("kind", "post") == "post":
         parts.append((f"↩ {item.get('replies', 0)}", ""))
