@@ -111,7 +111,7 @@ class ScopeLabel(Static):
     """
 
     class Pressed(Message):
-        pass
+        """The scope label was clicked: show the next swarm."""
 
     def on_click(self) -> None:
         self.post_message(self.Pressed())
