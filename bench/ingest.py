@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import trio
-from nodes import DaemonProcess
+from nodes import start_node
 
 import protocol
 from p2pnet._net import open_swarm_host
@@ -72,10 +72,7 @@ def cpu_seconds(pid: int) -> float:
 
 async def node_burst(wires: list[bytes], home: Path) -> tuple[float, float]:
     """(posts/s wall, posts per daemon CPU second) for a real daemon ingesting the burst."""
-    node = DaemonProcess(home, "127.0.0.30")
-    home.mkdir(parents=True)
-    node.cli("init")
-    node.start()
+    node = start_node(home, "127.0.0.30")
     try:
         invite_text = node.cli("swarm", "create", "bench").stdout.strip().splitlines()[-1]
         invite = protocol.decode_invite(invite_text)

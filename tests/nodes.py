@@ -117,16 +117,27 @@ class DaemonProcess:
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
 
+    def in_mesh(self, swarm: str) -> bool:
+        """The node has a gossip mesh peer in this swarm, so what it publishes now reaches them."""
+        return any(s["swarm"] == swarm and s["mesh"] for s in self.call("peers")["swarms"])
+
+
+def start_node(home: Path, ip: str, *, init: bool = True) -> DaemonProcess:
+    """A daemon for ``home`` on ``ip``, with an identity made by ``p2pnet init`` unless ``init`` is False."""
+    node = DaemonProcess(home, ip)
+    node.home.mkdir(parents=True, exist_ok=True)
+    if init:
+        node.cli("init")
+    return node.start()
+
 
 @contextmanager
 def daemons(base: Path, count: int, *, first_ip: int = 2) -> Iterator[list[DaemonProcess]]:
     """Start ``count`` daemons with identities, on 127.0.0.<first_ip>..; stop them all after."""
-    nodes = [DaemonProcess(base / f"node{i}", f"127.0.0.{first_ip + i}") for i in range(count)]
+    nodes: list[DaemonProcess] = []
     try:
-        for node in nodes:
-            node.home.mkdir(parents=True, exist_ok=True)
-            node.cli("init")
-            node.start()
+        for i in range(count):
+            nodes.append(start_node(base / f"node{i}", f"127.0.0.{first_ip + i}"))
         yield nodes
     finally:
         for node in nodes:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from nodes import DEADLINE, DaemonProcess
+from nodes import DEADLINE, DaemonProcess, start_node
 
 from p2pnet.client import MAX_LINE, ControlError
 
@@ -21,10 +21,7 @@ IP = "127.0.0.20"
 
 @pytest.fixture
 def node(tmp_path: Path):
-    node = DaemonProcess(tmp_path / "home", IP)
-    node.home.mkdir()
-    node.cli("init")
-    node.start()
+    node = start_node(tmp_path / "home", IP)
     yield node
     node.stop()
 

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from nodes import DaemonProcess, daemons, wait_for
+from nodes import DaemonProcess, daemons, start_node, wait_for
 
 import protocol
 
@@ -110,10 +110,7 @@ def test_tampered_invite_is_refused_and_connects_nothing(swarm, tmp_path: Path) 
     _, invite = swarm
     i = len(invite) // 2
     tampered = invite[:i] + ("a" if invite[i] != "a" else "b") + invite[i + 1 :]
-    outsider = DaemonProcess(tmp_path / "outsider", f"127.0.0.{FIRST_IP + 6}")
-    outsider.home.mkdir(parents=True)
-    outsider.cli("init")
-    outsider.start()
+    outsider = start_node(tmp_path / "outsider", f"127.0.0.{FIRST_IP + 6}")
     try:
         out = outsider.cli("swarm", "join", tampered, check=False)
         assert out.returncode == 1
@@ -127,10 +124,7 @@ def test_tampered_invite_is_refused_and_connects_nothing(swarm, tmp_path: Path) 
 def test_join_fails_clearly_when_no_peer_answers(tmp_path: Path) -> None:
     dead = "/ip4/127.0.0.250/tcp/9/p2p/12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp"
     invite = protocol.encode_invite(protocol.Invite("ghosts", bytes(32), (dead,)))
-    node = DaemonProcess(tmp_path / "lonely", f"127.0.0.{FIRST_IP + 7}")
-    node.home.mkdir(parents=True)
-    node.cli("init")
-    node.start()
+    node = start_node(tmp_path / "lonely", f"127.0.0.{FIRST_IP + 7}")
     try:
         out = node.cli("swarm", "join", invite, check=False)
         assert out.returncode == 1 and "none of the 1 peers" in out.stderr

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 import protocol
-from tests.nodes import DEADLINE, DaemonProcess, wait_for
+from tests.nodes import DEADLINE, DaemonProcess, start_node, wait_for
 
 pytest.importorskip("textual")
 
@@ -96,19 +96,6 @@ def swarm_of(node: DaemonProcess, name: str = "friends") -> str:
     return str(node.call("swarm.create", name=name)["invite"])
 
 
-def in_mesh(node: DaemonProcess, swarm: str) -> bool:
-    """The node has a gossip mesh peer in this swarm, so what it publishes now reaches them."""
-    return any(s["swarm"] == swarm and s["mesh"] for s in node.call("peers")["swarms"])
-
-
-def start_node(base: Path, name: str, ip: str, *, init: bool = True) -> DaemonProcess:
-    node = DaemonProcess(base / name, ip)
-    node.home.mkdir(parents=True, exist_ok=True)
-    if init:
-        node.cli("init")
-    return node.start()
-
-
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # Unix socket paths are limited to ~100 bytes: keep homes short.
@@ -118,7 +105,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def node(base: Path) -> Iterator[DaemonProcess]:
     """One node with an identity and the swarm 'friends'."""
-    n = start_node(base, "a", "127.0.0.61")
+    n = start_node(base / "a", "127.0.0.61")
     try:
         swarm_of(n)
         yield n
@@ -195,7 +182,7 @@ def test_qr_code_of_an_invite_fits_80_columns() -> None:
 
 
 def test_first_run_wizard_creates_identity_shows_phrase_once_then_onboarding(base: Path) -> None:
-    fresh = start_node(base, "w", "127.0.0.62", init=False)
+    fresh = start_node(base / "w", "127.0.0.62", init=False)
     try:
         assert fresh.call("status")["identity"] == "none"
 
@@ -255,7 +242,7 @@ def test_first_run_wizard_creates_identity_shows_phrase_once_then_onboarding(bas
 
 
 def test_locked_identity_is_unlocked_with_clear_error_on_wrong_passphrase(base: Path) -> None:
-    locked = start_node(base, "l", "127.0.0.63", init=False)
+    locked = start_node(base / "l", "127.0.0.63", init=False)
     try:
         locked.call("identity.create", passphrase="right horse")
         locked.call("swarm.create", name="friends")
@@ -362,7 +349,7 @@ def test_compose_post_then_thread_reply_heart_flag_delete(node: DaemonProcess) -
 
 def test_compose_shows_node_errors(base: Path) -> None:
     """Two swarms: the composer offers a swarm selector; an error from the node is shown in it."""
-    two = start_node(base, "t", "127.0.0.64")
+    two = start_node(base / "t", "127.0.0.64")
     try:
         two.call("swarm.create", name="one")
         two.call("swarm.create", name="two")
@@ -393,7 +380,7 @@ def test_compose_shows_node_errors(base: Path) -> None:
 
 
 def test_live_posts_new_posts_indicator_and_lazy_pages(base: Path) -> None:
-    busy = start_node(base, "b", "127.0.0.65")
+    busy = start_node(base / "b", "127.0.0.65")
     try:
         busy.call("swarm.create", name="friends")
         for i in range(45):
@@ -470,8 +457,8 @@ def test_search_highlights_matches_and_opens_thread(node: DaemonProcess) -> None
 
 
 def test_join_with_invite_progress_errors_and_leave(base: Path) -> None:
-    host = start_node(base, "h", "127.0.0.66")
-    guest = start_node(base, "g", "127.0.0.67")
+    host = start_node(base / "h", "127.0.0.66")
+    guest = start_node(base / "g", "127.0.0.67")
     try:
         invite = swarm_of(host, "club")
         guest.call("swarm.create", name="own")
@@ -504,7 +491,7 @@ def test_join_with_invite_progress_errors_and_leave(base: Path) -> None:
                 # catch-up sync yet, so the host posts once the guest is in its gossip mesh.)
                 await pilot.press("escape")
                 await until(pilot, lambda: at(app, FeedScreen), "the feed")
-                await until(pilot, lambda: in_mesh(host, "club"), "the guest in the host's mesh")
+                await until(pilot, lambda: host.in_mesh("club"), "the guest in the host's mesh")
                 host.call("post", text="welcome to the club", bg="violet")
                 await until(pilot, lambda: "welcome to the club" in feed_texts(app), "the host's post", limit=90)
                 # Leave 'own'.
@@ -527,8 +514,8 @@ def test_join_with_invite_progress_errors_and_leave(base: Path) -> None:
 
 
 def test_join_failed_is_explained(base: Path) -> None:
-    lonely = start_node(base, "x", "127.0.0.68")
-    gone = start_node(base, "y", "127.0.0.69")
+    lonely = start_node(base / "x", "127.0.0.68")
+    gone = start_node(base / "y", "127.0.0.69")
     try:
         lonely.call("swarm.create", name="mine")
         dead_invite = swarm_of(gone, "gone")

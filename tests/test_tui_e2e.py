@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.nodes import DEADLINE, DaemonProcess, wait_for
+from tests.nodes import DEADLINE, start_node, wait_for
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed: the TUI e2e test needs it")
 
@@ -72,10 +72,6 @@ def tmux() -> Iterator[Tmux]:
         t.kill()
 
 
-def in_mesh(node: DaemonProcess, swarm: str) -> bool:
-    return any(s["swarm"] == swarm and s["mesh"] for s in node.call("peers")["swarms"])
-
-
 def tui_command(home: Path) -> str:
     # No redirection: Textual draws on stderr.  The node already runs, so the TUI only connects.
     env = f"PYTHONPATH={shlex.quote(str(REPO))} TERM=xterm-256color COLORTERM=truecolor"
@@ -83,13 +79,13 @@ def tui_command(home: Path) -> str:
 
 
 def test_post_in_one_tui_appears_in_the_other_and_hearts_come_back(tmp_path: Path, tmux: Tmux) -> None:
-    a = DaemonProcess(tmp_path / "a", "127.0.0.71")
-    b = DaemonProcess(tmp_path / "b", "127.0.0.72")
+    a = start_node(tmp_path / "a", "127.0.0.71")
     try:
-        for node in (a, b):
-            node.home.mkdir(parents=True)
-            node.cli("init")
-            node.start()
+        b = start_node(tmp_path / "b", "127.0.0.72")
+    except BaseException:
+        a.stop()
+        raise
+    try:
         invite = a.call("swarm.create", name="friends")["invite"]
         b.call("swarm.join", invite=invite)
 
@@ -100,7 +96,7 @@ def test_post_in_one_tui_appears_in_the_other_and_hearts_come_back(tmp_path: Pat
         tmux.wait_for("b", "No posts")
 
         # Gossip only reaches peers in the mesh (the node has no catch-up sync yet): wait for it.
-        wait_for(lambda: in_mesh(a, "friends") and in_mesh(b, "friends"), what="a and b in one gossip mesh")
+        wait_for(lambda: a.in_mesh("friends") and b.in_mesh("friends"), what="a and b in one gossip mesh")
 
         # Write a post in A's TUI.
         tmux.keys("a", "c")
