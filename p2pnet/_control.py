@@ -156,7 +156,7 @@ class _Connection:
                 async for msg in receive:
                     await self.send(msg)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
-            pass
+            pass  # the client went away; nothing is owed to it
         finally:
             self.hub.unsubscribe(receive)
 
@@ -194,7 +194,7 @@ async def serve_control(
         try:
             await _Connection(stream, dispatch, hub).serve()
         except (trio.BrokenResourceError, trio.ClosedResourceError):
-            pass
+            pass  # the client hung up mid-reply: its problem, not the node's
         except OSError as exc:
             if exc.errno not in (errno.EPIPE, errno.ECONNRESET):
                 raise

@@ -7,6 +7,7 @@ and hearts, then prints how to open the TUI on one of them.  Ctrl-C stops them.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import shutil
 import signal
@@ -93,12 +94,10 @@ def run_demo(home: Home, *, nodes: int = 4) -> int:
         time.sleep(2)  # let gossip carry the posts before others react to them
         for post_id in ids:
             for client in rng.sample(clients, k=rng.randint(1, len(clients))):
-                try:
+                with contextlib.suppress(ControlError):  # that node has not received the post yet
                     client.call("heart", id=post_id)
                     if rng.random() < 0.4:
                         client.call("reply", id=post_id, text=rng.choice(REPLIES))
-                except ControlError:
-                    pass  # that node has not received the post yet
         for client in clients:
             client.close()
         print()
@@ -109,7 +108,7 @@ def run_demo(home: Home, *, nodes: int = 4) -> int:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
-        pass
+        pass  # Ctrl-C (or SIGTERM) is how the demo is meant to end
     except (ControlError, RuntimeError, subprocess.CalledProcessError) as exc:
         print(f"p2pnet: error: demo failed: {exc}", file=sys.stderr)
         return 1

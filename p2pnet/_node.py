@@ -9,6 +9,7 @@ user is told they exist, then published.
 from __future__ import annotations
 
 import collections
+import contextlib
 import hashlib
 import logging
 import os
@@ -730,11 +731,9 @@ def _local_ips() -> list[str]:
     import socket
 
     ips: set[str] = set()
-    try:
+    with contextlib.suppress(OSError):  # no resolvable host name: fall back to loopback
         for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
             ip = str(info[4][0])
             if not ip.startswith("127."):
                 ips.add(ip)
-    except OSError:
-        pass
     return sorted(ips) or ["127.0.0.1"]

@@ -7,6 +7,7 @@ running node's control API.  Errors are one line on stderr and a non-zero exit.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
 import os
@@ -268,7 +269,7 @@ def _init(args: argparse.Namespace, home: Home) -> int:
                 _print(args, r, _phrase_text(r.get("phrase")))
                 return 0
         except NodeNotRunning:
-            pass
+            pass  # a stale socket: no node runs, so write the identity file directly
     if home.identity.exists():
         raise CliError(f"{home.root} already has an identity; nothing was changed")
     home.create()
@@ -290,11 +291,8 @@ def _phrase_text(phrase: str | None) -> str:
 
 def ensure_daemon(home: Home, *, timeout: float = 30.0) -> bool:
     """Start a daemon for ``home`` in the background if none answers; True if one was started."""
-    try:
-        with ControlClient(home.socket, timeout=5):
-            return False
-    except NodeNotRunning:
-        pass
+    with contextlib.suppress(NodeNotRunning), ControlClient(home.socket, timeout=5):
+        return False
     home.create()
     with open(home.log, "ab") as log:
         subprocess.Popen(

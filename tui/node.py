@@ -62,7 +62,7 @@ class Node:
             async for msg in self._events.events():
                 post(NodeEvent(str(msg.get("event")), dict(msg.get("data") or {})))
         except ControlError:
-            pass
+            pass  # the stream ended; the check below tells who ended it
         if not self._closing:  # the node went away, not us
             post(NodeDisconnected())
 
