@@ -27,14 +27,18 @@ INTRO = (
 )
 
 
-class CreateIdentityScreen(Screen[bool]):
-    """Step 1 of the wizard: optional passphrase, then create."""
+class _WizardStep(Screen[bool]):
+    """A step that talks to the node before any feed exists: quit is the only way out."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "app.quit", "Quit")]
 
     @property
     def node(self) -> Node:
         return node_of(self)
+
+
+class CreateIdentityScreen(_WizardStep):
+    """Step 1 of the wizard: optional passphrase, then create."""
 
     def compose(self) -> ComposeResult:
         yield AppHeader()
@@ -132,14 +136,8 @@ class BackupPhraseScreen(Screen[bool]):
             self.dismiss(True)
 
 
-class UnlockScreen(Screen[bool]):
+class UnlockScreen(_WizardStep):
     """The identity is passphrase-protected: ask for it and unlock the node."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "app.quit", "Quit")]
-
-    @property
-    def node(self) -> Node:
-        return node_of(self)
 
     def compose(self) -> ComposeResult:
         yield AppHeader()
