@@ -62,9 +62,13 @@ class SwarmsScreen(ItemActions):
         self.sub_title = "welcome" if self.onboarding else "swarms"
         table = self.query_one(DataTable)
         table.add_columns("swarm", "peers", "state")
-        self.refresh_list()
         if self.onboarding:
+            # Hidden until the list says there is something to show, so the
+            # create box does not jump away from under a click while it loads.
+            table.display = False
+            self.query_one("#swarms-actions").display = False
             self.query_one("#create-name", Input).focus()
+        self.refresh_list()
 
     @work(exclusive=True, group="swarm-list")
     async def refresh_list(self) -> None:
