@@ -78,7 +78,10 @@ async def node_burst(wires: list[bytes], home: Path) -> tuple[float, float]:
         invite = protocol.decode_invite(invite_text)
         topic = "p2pnet/v1/" + protocol.swarm_id(invite.psk).hex()
         async with open_swarm_host(
-            host_key_seed=os.urandom(32), psk=invite.psk, topic=topic, validator=lambda d: True,
+            host_key_seed=os.urandom(32),
+            psk=invite.psk,
+            topic=topic,
+            validator=lambda d: True,
             listen_ip="127.0.0.31",
         ) as host:
             with trio.fail_after(60):

@@ -37,7 +37,7 @@ import multiaddr
 import trio
 from Crypto.Cipher import Salsa20
 from libp2p import new_host
-from libp2p.abc import IHost, INetStream, IRawConnection
+from libp2p.abc import IHost, INetConn, INetStream, INetwork, INotifee, IRawConnection
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
 from libp2p.custom_types import TProtocol
@@ -69,6 +69,8 @@ from libp2p.utils.varint import (
 __all__ = [
     "PEERS_PROTOCOL",
     "GossipParams",
+    "Stream",
+    "StreamError",
     "SwarmConnectError",
     "SwarmHost",
     "message_id",
@@ -95,6 +97,69 @@ _PNET_WRITE_TIMEOUT = 30.0
 
 class SwarmConnectError(ConnectionError):
     """Raised when a peer cannot be reached or is not in our private network."""
+
+
+class StreamError(ConnectionError):
+    """A peer stream closed, broke, sent an oversized frame or timed out."""
+
+
+class Stream:
+    """One libp2p stream to a swarm peer, carrying varint-length-prefixed frames."""
+
+    def __init__(self, raw: INetStream) -> None:
+        self._raw = raw
+        self.peer_id: str = str(raw.muxed_conn.peer_id)
+
+    async def send(self, frame: bytes) -> None:
+        """Write one frame."""
+        try:
+            await self._raw.write(encode_varint_prefixed(frame))
+        except Exception as exc:
+            raise StreamError(f"stream to {self.peer_id} broke: {exc}") from exc
+
+    async def receive(self, max_len: int) -> bytes:
+        """Read one frame of at most ``max_len`` bytes.
+
+        Raises:
+            StreamError: The stream ended, broke, or the frame is too long.
+        """
+        try:
+            return await read_varint_prefixed_bytes_limited(self._raw, max_len)
+        except Exception as exc:
+            raise StreamError(f"reading from {self.peer_id} failed: {exc}") from exc
+
+    async def aclose(self) -> None:
+        await _close_quietly(self._raw)
+
+
+class _ConnectNotifee(INotifee):
+    """Calls back with the peer id on each new connection (and nothing else)."""
+
+    def __init__(self, callbacks: list[Callable[[str], None]]) -> None:
+        self._callbacks = callbacks
+
+    async def connected(self, network: INetwork, conn: INetConn) -> None:
+        peer = str(conn.muxed_conn.peer_id)
+        for callback in self._callbacks:
+            try:
+                callback(peer)
+            except Exception:
+                logger.exception("connect callback failed")
+
+    async def disconnected(self, network: INetwork, conn: INetConn) -> None:
+        pass
+
+    async def opened_stream(self, network: INetwork, stream: INetStream) -> None:
+        pass
+
+    async def closed_stream(self, network: INetwork, stream: INetStream) -> None:
+        pass
+
+    async def listen(self, network: INetwork, addr: multiaddr.Multiaddr) -> None:
+        pass
+
+    async def listen_close(self, network: INetwork, addr: multiaddr.Multiaddr) -> None:
+        pass
 
 
 @dataclass(frozen=True)
@@ -333,6 +398,8 @@ class SwarmHost:
         self._nursery = nursery
         self._topic = pubsub._topic
         self.peer_id: str = str(host.get_id())
+        self._connect_callbacks: list[Callable[[str], None]] = []
+        host.get_network().register_notifee(_ConnectNotifee(self._connect_callbacks))
 
     @property
     def listen_addrs(self) -> list[str]:
@@ -443,6 +510,53 @@ class SwarmHost:
             How many new connections were made.
         """
         return await self._exchange(ID.from_base58(peer_id))
+
+    # -- extra stream protocols ------------------------------------------
+
+    def serve(self, protocol: str, handler: Callable[[Stream], Awaitable[None]]) -> None:
+        """Answer inbound streams of ``protocol`` with ``handler``.
+
+        The stream is closed when the handler returns; an exception in the
+        handler is logged and closes only that stream.
+        """
+
+        async def run(raw: INetStream) -> None:
+            stream = Stream(raw)
+            try:
+                await handler(stream)
+            except Exception as exc:
+                logger.debug("%s handler for %s failed: %s", protocol, stream.peer_id, exc)
+            finally:
+                await stream.aclose()
+
+        self._host.set_stream_handler(TProtocol(protocol), run)
+
+    @asynccontextmanager
+    async def open_stream(self, peer_id: str, protocol: str) -> AsyncIterator[Stream]:
+        """Open a stream of ``protocol`` to a connected peer for the block.
+
+        Raises:
+            StreamError: The peer is not connected, does not speak the
+                protocol, or did not answer within the connect timeout.
+        """
+        try:
+            with trio.fail_after(self._params.connect_timeout):
+                raw = await self._host.new_stream(ID.from_base58(peer_id), [TProtocol(protocol)])
+        except Exception as exc:
+            raise StreamError(f"cannot open {protocol} to {peer_id}: {exc}") from exc
+        stream = Stream(raw)
+        try:
+            yield stream
+        finally:
+            await stream.aclose()
+
+    def on_connect(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback(peer_id)`` (synchronously; start tasks from it) on each new connection."""
+        self._connect_callbacks.append(callback)
+
+    def start_soon(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        """Run a task that lives as long as this host."""
+        self._nursery.start_soon(fn, *args)
 
     # -- internals -------------------------------------------------------
 

@@ -338,12 +338,9 @@ class Node:
         """Store durably, then publish; the id is returned only once it is on disk."""
         store = self._require_store()
         now = self.now()
-        result = await trio.to_thread.run_sync(store.ingest, signed, swarm_ids[0], now)
+        result = await trio.to_thread.run_sync(store.ingest_own, signed, swarm_ids, now)
         if result.status == "rejected":
             raise ApiError("refused", f"the node refused this object: {result.reason}")
-        for swarm_id in swarm_ids[1:]:
-            await trio.to_thread.run_sync(store.ingest, signed, swarm_id, now)
-        store.mark_mine(signed.id)
         if result.is_new:
             self._announce(signed, swarm_ids[0])
         sent = 0
@@ -356,6 +353,7 @@ class Node:
                 sent += 1
             except ValueError as exc:
                 log.warning("publish to %s failed: %s", swarm.name, exc)
+        store.release(signed.id)
         return {"id": signed.id.hex(), "published_to": sent}
 
     def _swarm_by_name(self, name: str) -> Swarm:

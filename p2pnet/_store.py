@@ -96,7 +96,7 @@ class SwarmExists(StoreError):
 
 # -- constants -----------------------------------------------------------------
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 APPLICATION_ID: Final = 0x7032706E  # "p2pn": tells our files from other SQLite files
 FUTURE_SLACK: Final = 600  # one time quantum of clock skew is tolerated
 MIN_PREFIX: Final = 6
@@ -204,6 +204,11 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             PRIMARY KEY (swarm, peer_id)
         ) WITHOUT ROWID""",
         "CREATE TABLE own (id BLOB PRIMARY KEY) WITHOUT ROWID",
+    ),
+    (
+        # Own objects not yet seen coming back through gossip (still on the
+        # stem): never listed or handed to peers, re-sent after a restart.
+        "CREATE TABLE held (id BLOB PRIMARY KEY) WITHOUT ROWID",
     ),
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION
@@ -860,6 +865,7 @@ class Store:
                 _drop_object(conn, vid)
                 self._checkpoint = True
             conn.execute("DELETE FROM own WHERE id = ?", (vid,))
+            conn.execute("DELETE FROM held WHERE id = ?", (vid,))
             conn.execute("INSERT OR IGNORE INTO erased(id, pubkey, reason) VALUES (?, ?, ?)", (vid, vkey, reason))
         return [vid for vid, _ in victims]
 
@@ -875,6 +881,49 @@ class Store:
                 "SELECT id, pubkey FROM posts WHERE expires IS NOT NULL AND expires <= ? AND kind = 1", (now,)
             ).fetchall()
             return sum(len(self._erase(conn, oid, key, "expired")) for oid, key in rows)
+
+    def ingest_own(self, signed: protocol.Signed, swarms: Sequence[bytes], now: int) -> IngestResult:
+        """Store an object this node just made, in every swarm of ``swarms``, in ONE transaction.
+
+        It is marked as ours and *held*: :meth:`object_ids` and :meth:`wires`
+        leave it out until :meth:`release`, so no peer can learn it from us
+        before it has spread.  After a crash :meth:`held` lists what to re-send.
+
+        Returns:
+            The result for the first swarm.
+
+        Raises:
+            InvalidArgument / UnknownSwarm: as for :meth:`ingest`.
+        """
+        now = _int(now, "now")
+        if not isinstance(signed, protocol.Signed):
+            raise InvalidArgument("signed must be a protocol.Signed")
+        if not swarms:
+            raise InvalidArgument("at least one swarm is needed")
+        with self._use() as conn:
+            raws = [self._swarm_arg(s) for s in swarms]
+            with self._write(conn):
+                results = [self._ingest_one(conn, signed, raw, now) for raw in raws]
+                if results[0].status != "rejected":
+                    conn.execute("INSERT OR IGNORE INTO own(id) VALUES (?)", (signed.id,))
+                    conn.execute("INSERT OR IGNORE INTO held(id) VALUES (?)", (signed.id,))
+        return results[0]
+
+    def release(self, object_id: bytes) -> bool:
+        """Stop holding ``object_id``; True if it was held."""
+        oid = _id32(object_id, "object_id")
+        with self._use() as conn, self._write(conn):
+            return conn.execute("DELETE FROM held WHERE id = ?", (oid,)).rowcount > 0
+
+    def held(self) -> list[tuple[bytes, list[bytes]]]:
+        """Held own objects still stored: ``(wire, sorted swarm ids)``, oldest first."""
+        with self._use() as conn:
+            rows = conn.execute(
+                """SELECT o.wire, group_concat(hex(s.swarm)) FROM held h
+                JOIN objects o ON o.id = h.id JOIN object_swarms s ON s.id = h.id
+                GROUP BY o.rid ORDER BY o.rid"""
+            ).fetchall()
+        return [(bytes(w), sorted(bytes.fromhex(x) for x in sw.split(","))) for w, sw in rows]
 
     def mark_mine(self, object_id: bytes) -> None:
         """Record that this node authored ``object_id`` (local only, never sent)."""
@@ -1153,18 +1202,19 @@ class Store:
             ) from None
 
     def object_ids(self, swarm: bytes) -> list[tuple[int, bytes]]:
-        """``(created, id)`` of every stored object seen in ``swarm``, oldest first (for sync)."""
+        """``(created, id)`` of every stored, not held object seen in ``swarm``, oldest first (for sync)."""
         raw = self._swarm_arg_locked(swarm)
         with self._use() as conn:
             rows = conn.execute(
                 """SELECT o.created, o.id FROM object_swarms s JOIN objects o ON o.id = s.id
-                WHERE s.swarm = ? ORDER BY o.created, o.id""",
+                WHERE s.swarm = ? AND NOT EXISTS (SELECT 1 FROM held h WHERE h.id = o.id)
+                ORDER BY o.created, o.id""",
                 (raw,),
             ).fetchall()
         return [(c, bytes(i)) for c, i in rows]
 
     def wires(self, ids: Iterable[bytes | str]) -> list[bytes]:
-        """The wire bytes of the given ids, in the given order; unknown or erased ids are skipped."""
+        """The wire bytes of the given ids, in the given order; unknown, erased or held ids are skipped."""
         if isinstance(ids, (bytes, str)):
             raise InvalidArgument("ids must be an iterable of 32-byte ids")
         wanted = [_id32(i) for i in ids]
@@ -1173,7 +1223,13 @@ class Store:
             for start in range(0, len(wanted), _CHUNK):
                 chunk = wanted[start : start + _CHUNK]
                 marks = ",".join("?" * len(chunk))
-                found.update(conn.execute(f"SELECT id, wire FROM objects WHERE id IN ({marks})", chunk).fetchall())
+                found.update(
+                    conn.execute(
+                        f"""SELECT id, wire FROM objects WHERE id IN ({marks})
+                        AND NOT EXISTS (SELECT 1 FROM held h WHERE h.id = objects.id)""",
+                        chunk,
+                    ).fetchall()
+                )
         return [found[i] for i in wanted if i in found]
 
     def counts(self) -> dict[str, int]:
@@ -1191,7 +1247,8 @@ class Store:
                     (SELECT count(*) FROM erased),
                     (SELECT count(*) FROM swarms),
                     (SELECT count(*) FROM peers),
-                    (SELECT count(*) FROM own)"""
+                    (SELECT count(*) FROM own),
+                    (SELECT count(*) FROM held)"""
             ).fetchone()
         keys = (
             "objects",
@@ -1205,6 +1262,7 @@ class Store:
             "swarms",
             "peers",
             "own",
+            "held",
         )
         return dict(zip(keys, row, strict=True))
 

@@ -146,9 +146,7 @@ def _age(created: int, now: float) -> str:
 
 def _render_post(item: dict[str, Any], now: float) -> str:
     name = f" — {item['name']}" if item.get("name") else ""
-    head = (
-        f"[{item['id'][:12]}] {_age(item['created'], now)} · ♥ {item.get('hearts', 0)} · ↩ {item.get('replies', 0)}"
-    )
+    head = f"[{item['id'][:12]}] {_age(item['created'], now)} · ♥ {item.get('hearts', 0)} · ↩ {item.get('replies', 0)}"
     return f"{head}{name}\n  " + str(item["text"]).replace("\n", "\n  ")
 
 

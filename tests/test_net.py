@@ -31,6 +31,7 @@ from libp2p.tools.anyio_service import background_trio_service
 
 from p2pnet._net import (
     GossipParams,
+    StreamError,
     SwarmConnectError,
     SwarmHost,
     _install_pnet_write_fix,
@@ -408,6 +409,33 @@ async def test_peers_bootstrapped_via_one_node_find_each_other() -> None:
         assert c.peer_id not in known
         assert all(addr.endswith(f"/p2p/{b.peer_id}") for addr in known[b.peer_id])
         assert b.host.listen_addrs[0] in known[b.peer_id]
+
+
+async def test_extra_stream_protocol_frames_and_connect_callback() -> None:
+    psk = os.urandom(32)
+    async with AsyncExitStack() as stack:
+        a, b = [await stack.enter_async_context(open_node(psk=psk)) for _ in range(2)]
+        seen: list[str] = []
+        b.host.on_connect(seen.append)
+
+        async def echo(stream: Any) -> None:
+            frame = await stream.receive(16)
+            await stream.send(frame[::-1] + stream.peer_id.encode())
+
+        b.host.serve("/p2pnet/test-echo/1", echo)
+        await a.host.connect(b.host.listen_addrs[0])
+        await wait_until(lambda: a.peer_id in seen)
+        async with a.host.open_stream(b.peer_id, "/p2pnet/test-echo/1") as stream:
+            await stream.send(b"hello")
+            assert await stream.receive(1000) == b"olleh" + a.peer_id.encode()
+        # An oversized frame is refused by the reader, not buffered.
+        async with a.host.open_stream(b.peer_id, "/p2pnet/test-echo/1") as stream:
+            await stream.send(b"x" * 17)
+            with pytest.raises(StreamError):
+                await stream.receive(1000)
+        with pytest.raises(StreamError):
+            async with a.host.open_stream(b.peer_id, "/p2pnet/unknown/1"):
+                pass
 
 
 # -- 7. clean shutdown ------------------------------------------------------------

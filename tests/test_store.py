@@ -697,6 +697,59 @@ def test_sync_helpers(store: Store, sid: bytes) -> None:
     assert len(store.wires(many)) == 1500
 
 
+def test_own_objects_are_held_until_released(db: Path, store: Store, sid: bytes) -> None:
+    store.add_swarm("work", PSK2, 4002, NOW)
+    sid2 = protocol.swarm_id(PSK2)
+    other = post("a relay's post", 1, seed=SEED_B)
+    mine = post("my own post", 2)
+    store.ingest(other, sid, NOW)
+    assert store.ingest_own(mine, [sid, sid2], NOW).status == "new"
+    # Nothing a peer can ask for shows the held post, in either swarm...
+    assert store.object_ids(sid) == [(other.obj.created, other.id)]
+    assert store.object_ids(sid2) == []
+    assert store.wires([mine.id, other.id]) == [other.wire]
+    # ...but the user sees it, and a restart finds it to re-send.
+    assert store.feed(now=NOW)["items"][0]["mine"]
+    assert store.counts()["held"] == 1
+    store.close()
+    with Store.open(db) as again:
+        assert again.held() == [(mine.wire, sorted([sid, sid2]))]
+        assert again.release(mine.id) and not again.release(mine.id)
+        assert again.held() == []
+        assert (mine.obj.created, mine.id) in again.object_ids(sid)
+        assert again.wires([mine.id]) == [mine.wire]
+
+
+def test_held_object_erased_by_delete_leaves_no_hold(store: Store, sid: bytes) -> None:
+    mine = post("regret", 3)
+    store.ingest_own(mine, [sid], NOW)
+    store.ingest(protocol.make_delete(SEED_A, mine, now=NOW), sid, NOW)
+    assert store.held() == [] and store.counts()["held"] == 0
+    with pytest.raises(InvalidArgument):
+        store.ingest_own(mine, [], NOW)
+
+
+def test_version_1_file_migrates_keeping_its_data(db: Path, sid: bytes) -> None:
+    import p2pnet._store as store_mod
+
+    raw = sqlite3.connect(db)
+    for statement in store_mod.MIGRATIONS[0]:
+        raw.execute(statement)
+    raw.execute("PRAGMA user_version = 1")
+    raw.commit()
+    raw.close()
+    with Store.open(db) as st:
+        st.add_swarm("friends", PSK, 4001, NOW)
+        p = post("made before version 2", 4)
+        assert st.ingest_own(p, [sid], NOW).status == "new"
+        assert st.counts()["held"] == 1
+    raw = sqlite3.connect(db)
+    try:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    finally:
+        raw.close()
+
+
 # -- batch ingest ------------------------------------------------------------------
 
 

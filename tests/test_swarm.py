@@ -99,8 +99,9 @@ def test_stopped_node_reconnects_by_itself(swarm) -> None:
     node = nodes[4]
     node.stop()
     node.start()
-    status = wait_for(lambda: node.call("status")["swarms"][0]["peers"] >= 1 and node.call("status"),
-                      what="redial after restart")
+    status = wait_for(
+        lambda: node.call("status")["swarms"][0]["peers"] >= 1 and node.call("status"), what="redial after restart"
+    )
     assert status["swarms"][0]["name"] == "friends"
     after = nodes[1].cli("post", "posted after node 4 came back").stdout.strip()
     wait_for(lambda: after in _feed_ids(node), what="gossip after reconnect")
