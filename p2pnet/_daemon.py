@@ -36,10 +36,6 @@ async def _serve(node: Node) -> None:
 
 def run_daemon(home: Home, *, listen_ip: str = "0.0.0.0", announce_ip: str | None = None) -> int:
     """Run a node for ``home``; returns the process exit code."""
-    # py-libp2p's yamux answers every read with a window update (an extra
-    # encrypted frame per message); go-yamux's half-window hysteresis is the
-    # documented alternative and costs nothing in throughput.
-    os.environ.setdefault("PY_YAMUX_RELEASE_ON_READ", "0")
     logging.basicConfig(
         level=os.environ.get("P2PNET_LOG", "WARNING").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

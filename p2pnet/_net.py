@@ -27,12 +27,16 @@ import math
 import os
 import random
 import socket
-from collections import defaultdict
+import time
+import weakref
+from collections import OrderedDict, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import libp2p.pubsub.gossipsub
+import libp2p.pubsub.pubsub
 import multiaddr
 import trio
 from Crypto.Cipher import Salsa20
@@ -46,12 +50,14 @@ from libp2p.network.connection.exceptions import RawConnError
 from libp2p.peer.envelope import consume_envelope
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo, info_from_p2p_addr
+from libp2p.peer.peerstore import env_to_send_in_RPC as _stock_env_to_send
 from libp2p.pubsub.gossipsub import PROTOCOL_ID_V11, GossipSub
 from libp2p.pubsub.mcache import CacheEntry, MessageCache
 from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import Pubsub
 from libp2p.pubsub.rpc_queue import DefaultMaxMessageSize, RpcQueue
 from libp2p.pubsub.score import ScoreParams, TopicScoreParams
+from libp2p.pubsub.utils import maybe_consume_signed_record as _stock_consume_record
 from libp2p.security.noise.transport import (
     PROTOCOL_ID as NOISE_PROTOCOL_ID,
 )
@@ -59,7 +65,9 @@ from libp2p.security.noise.transport import (
     Transport as NoiseTransport,
 )
 from libp2p.security.pnet.psk_conn import PskConn
+from libp2p.stream_muxer.yamux.yamux import YamuxStream
 from libp2p.tools.anyio_service import background_trio_service
+from libp2p.tools.anyio_service.trio_manager import TrioManager
 from libp2p.utils.address_validation import expand_wildcard_address
 from libp2p.utils.varint import (
     encode_varint_prefixed,
@@ -88,6 +96,9 @@ _MSG_ID_LEN = 20
 # Room for the envelope around `data` inside one 1 MiB pubsub RPC frame.
 _MAX_DATA_LEN = DefaultMaxMessageSize - 4096
 _PX_MAX_RECORDS = 32
+_stock_find_parent_task = TrioManager._find_parent_task
+# Queued RPCs to one peer are merged up to this size (well under the 1 MiB frame).
+_MERGE_BYTES = 64 * 1024
 _PX_MAX_RESPONSE = 256 * 1024
 _RECORD_DOMAIN = "libp2p-peer-record"
 _RECORD_TTL = 7200
@@ -366,6 +377,34 @@ class _AnonPubsub(Pubsub):
         if _pb_message_id(publish_message) in self._publishing:
             return  # our own post: the caller already has it
         self._deliver(publish_message.data)
+
+    async def handle_sending_messages(self, peer_id: ID, stream: INetStream, queue: RpcQueue) -> None:
+        # Stock: one RPC frame per queued RPC. In a burst that is one yamux
+        # frame, Noise and pnet encryption, socket write, senderRecord and
+        # protobuf parse per message on both ends. RPC fields are repeated, so
+        # whatever is already queued when the sender wakes goes out as one RPC.
+        try:
+            while True:
+                rpc = await queue.pop()
+                if rpc is None:
+                    return
+                size = rpc.ByteSize()
+                merged: rpc_pb2.RPC | None = None
+                while size < _MERGE_BYTES:
+                    more = queue._queue.pop()  # does not wait
+                    if more is None:
+                        break
+                    if merged is None:
+                        # One RPC object is queued to every mesh peer: merge into a copy.
+                        merged = rpc_pb2.RPC()
+                        merged.CopyFrom(rpc)
+                    merged.MergeFrom(more)  # senderRecord: the same bytes, kept once
+                    size += more.ByteSize()
+                if not await self.write_msg(stream, merged or rpc):
+                    return
+        except Exception:
+            logger.debug("sending loop for %s ended with an error", peer_id, exc_info=True)
+            self._handle_dead_peer(peer_id)
 
     async def publish_anonymous(self, data: bytes) -> bytes:
         """Route one anonymous envelope like any received message."""
@@ -727,6 +766,91 @@ def _install_pnet_write_fix() -> None:
     PskConn.write = _pnet_write  # type: ignore[method-assign]
 
 
+async def _yamux_window_update(self: YamuxStream, *, bytes_read: int = 0) -> None:
+    """go-yamux's rule for YamuxStream._auto_tune_and_send_window_update.
+
+    The stock method also sends a WINDOW_UPDATE whenever *any* slack exists
+    after a read, i.e. after every read: one extra muxer frame (Noise + pnet
+    encrypt and a socket write) for each varint byte and each message read.
+    Here an update goes out only once half the window is consumed, as in go.
+    """
+    total = 0
+    async with self.window_lock:
+        self._pending_recv_release += bytes_read
+        buffered = len(self.conn.stream_buffers.get(self.stream_id, b""))
+        delta = self.target_recv_window - (self.recv_window + buffered)
+        if delta > 0 and delta >= self._grow_threshold():
+            total = self._grow_to_delta(buffered) + self._apply_autotune_epoch(buffered)
+            self._pending_recv_release = 0
+    if total > 0:
+        await self.send_window_update(total, skip_lock=True)
+
+
+_record_out: weakref.WeakKeyDictionary[IHost, tuple[float, bytes]] = weakref.WeakKeyDictionary()
+_records_in: OrderedDict[tuple[ID, bytes], None] = OrderedDict()
+_RECORD_OUT_TTL = 5.0
+_RECORDS_IN_MAX = 4096
+
+
+def _cached_env_to_send(host: IHost) -> tuple[bytes, bool]:
+    # Stock: rebuilds every listen multiaddr from the sockets for every RPC
+    # sent (about a tenth of a busy node's CPU). Addresses change only when
+    # listening starts, so a few seconds' reuse is safe.
+    now = time.monotonic()
+    hit = _record_out.get(host)
+    if hit is not None and now - hit[0] < _RECORD_OUT_TTL:
+        return hit[1], False
+    envelope, fresh = _stock_env_to_send(host)
+    _record_out[host] = (now, envelope)
+    return envelope, fresh
+
+
+def _cached_consume_record(msg: rpc_pb2.RPC, host: IHost, peer_id: ID) -> bool:
+    # Stock: parses and Ed25519-verifies the sender's record in every RPC,
+    # though a peer re-sends the same bytes until its addresses change. Bytes
+    # already verified and stored for this peer need no second check.
+    if not msg.HasField("senderRecord"):
+        return True
+    key = (peer_id, msg.senderRecord)
+    if key in _records_in:
+        _records_in.move_to_end(key)
+        return True
+    ok = _stock_consume_record(msg, host, peer_id)
+    if ok:
+        _records_in[key] = None
+        while len(_records_in) > _RECORDS_IN_MAX:
+            _records_in.popitem(last=False)
+    return ok
+
+
+_parents: weakref.WeakKeyDictionary[TrioManager, weakref.WeakKeyDictionary[trio.lowlevel.Task, Any]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _cached_find_parent_task(self: TrioManager, trio_task: trio.lowlevel.Task) -> Any:
+    # Stock: walks every live task of the service on every run_task, and
+    # pubsub calls run_task once per message received: quadratic in a burst.
+    # A trio task's FunctionTask (or its having none) never changes.
+    known = _parents.setdefault(self, weakref.WeakKeyDictionary())
+    try:
+        return known[trio_task]
+    except KeyError:
+        found = _stock_find_parent_task(self, trio_task)
+        known[trio_task] = found
+        return found
+
+
+def _install_per_rpc_fixes() -> None:
+    # Process-wide and idempotent; each replacement keeps the stock meaning.
+    _install_pnet_write_fix()
+    TrioManager._find_parent_task = _cached_find_parent_task  # type: ignore[method-assign]
+    YamuxStream._auto_tune_and_send_window_update = _yamux_window_update  # type: ignore[method-assign]
+    for module in (libp2p.pubsub.pubsub, libp2p.pubsub.gossipsub):
+        module.env_to_send_in_RPC = _cached_env_to_send  # type: ignore[attr-defined]
+        module.maybe_consume_signed_record = _cached_consume_record  # type: ignore[attr-defined]
+
+
 def _check_can_listen(ip: str, port: int) -> None:
     """Raise OSError if ip:port cannot be listened on by us alone.
 
@@ -795,7 +919,7 @@ async def open_swarm_host(
         OSError: ``listen_ip:port`` is in use or not a local address.
     """
     params = params or GossipParams()
-    _install_pnet_write_fix()
+    _install_per_rpc_fixes()
     if len(psk) != 32:
         raise ValueError("psk must be 32 bytes")
     key_pair = _key_pair(host_key_seed)

@@ -411,6 +411,11 @@ async def test_peers_bootstrapped_via_one_node_find_each_other() -> None:
         assert b.host.listen_addrs[0] in known[b.peer_id]
 
 
+async def bulk_echo(stream: Any) -> None:
+    for _ in range(4):
+        await stream.send(await stream.receive(1 << 20))
+
+
 async def test_extra_stream_protocol_frames_and_connect_callback() -> None:
     psk = os.urandom(32)
     async with AsyncExitStack() as stack:
@@ -428,6 +433,13 @@ async def test_extra_stream_protocol_frames_and_connect_callback() -> None:
         async with a.host.open_stream(b.peer_id, "/p2pnet/test-echo/1") as stream:
             await stream.send(b"hello")
             assert await stream.receive(1000) == b"olleh" + a.peer_id.encode()
+        # Megabytes flow both ways: the receive window is reopened as it is read.
+        b.host.serve("/p2pnet/test-bulk/1", bulk_echo)
+        async with a.host.open_stream(b.peer_id, "/p2pnet/test-bulk/1") as stream:
+            for _ in range(4):
+                blob = os.urandom(700_000)  # well over one receive window
+                await stream.send(blob)
+                assert await stream.receive(1 << 20) == blob
         # An oversized frame is refused by the reader, not buffered.
         async with a.host.open_stream(b.peer_id, "/p2pnet/test-echo/1") as stream:
             await stream.send(b"x" * 17)
