@@ -787,9 +787,10 @@ async def _yamux_window_update(self: YamuxStream, *, bytes_read: int = 0) -> Non
 
 
 _record_out: weakref.WeakKeyDictionary[IHost, tuple[float, bytes]] = weakref.WeakKeyDictionary()
-_records_in: OrderedDict[tuple[ID, bytes], None] = OrderedDict()
+_records_in: OrderedDict[tuple[ID, bytes], float] = OrderedDict()
 _RECORD_OUT_TTL = 5.0
 _RECORDS_IN_MAX = 4096
+_RECORD_RECHECK = 600.0
 
 
 def _cached_env_to_send(host: IHost) -> tuple[bytes, bool]:
@@ -812,12 +813,15 @@ def _cached_consume_record(msg: rpc_pb2.RPC, host: IHost, peer_id: ID) -> bool:
     if not msg.HasField("senderRecord"):
         return True
     key = (peer_id, msg.senderRecord)
-    if key in _records_in:
+    now = time.monotonic()
+    verified = _records_in.get(key)
+    if verified is not None and now - verified < _RECORD_RECHECK:
         _records_in.move_to_end(key)
         return True
-    ok = _stock_consume_record(msg, host, peer_id)
+    ok = _stock_consume_record(msg, host, peer_id)  # also renews the peerstore's 2 h TTL
     if ok:
-        _records_in[key] = None
+        _records_in[key] = now
+        _records_in.move_to_end(key)
         while len(_records_in) > _RECORDS_IN_MAX:
             _records_in.popitem(last=False)
     return ok
