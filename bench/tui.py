@@ -85,7 +85,7 @@ def build_home(home: Path, posts: int) -> float:
     return time.perf_counter() - started
 
 
-async def drive(socket: Path, rounds: int) -> dict[str, list[float]]:
+async def drive(socket: Path, rounds: int) -> tuple[dict[str, list[float]], dict[str, int]]:
     """Time what a reader feels: from a key reaching the app to the next frame being drawn.
 
     Keys go in through the (headless) driver like a terminal's input.  Pilot's own
@@ -96,9 +96,9 @@ async def drive(socket: Path, rounds: int) -> dict[str, list[float]]:
 
     from tui.app import P2PApp
     from tui.screens import FeedList, FeedScreen, ThreadScreen
-    from tui.widgets import PostCard
 
     results: dict[str, list[float]] = {}
+    widgets: dict[str, int] = {}
     app = P2PApp(socket)
 
     async def until(predicate: Callable[[], Any], limit: float = 60.0) -> None:
@@ -132,7 +132,7 @@ async def drive(socket: Path, rounds: int) -> dict[str, list[float]]:
         await pilot.pause()
 
         def selected() -> Any:
-            return feed.focused
+            return feed_list.selected
 
         samples = []
         for _ in range(rounds):
@@ -148,6 +148,15 @@ async def drive(socket: Path, rounds: int) -> dict[str, list[float]]:
             )
             await pilot.pause()  # let the lazily loaded pages land between page jumps
         results["scroll: page down"] = samples
+
+        ends, homes = [], []
+        for _ in range(max(3, rounds // 4)):
+            ends.append(await key("end", lambda: feed_list.selected == len(feed_list.items) - 1 and feed_list.scroll_y))
+            await pilot.pause()  # the page asked for at the end lands
+            homes.append(await key("home", lambda: feed_list.selected == 0 and feed_list.scroll_y == 0))
+            await pilot.pause()
+        results["end (G)"] = ends
+        results["home (g)"] = homes
 
         samples = []
         for _ in range(max(3, rounds // 4)):
@@ -168,7 +177,7 @@ async def drive(socket: Path, rounds: int) -> dict[str, list[float]]:
                 await key("enter", lambda: isinstance(app.screen, ThreadScreen) and app.screen.query("#root"))
             )
             await pilot.pause()
-            back.append(await key("escape", lambda: app.screen is feed and isinstance(feed.focused, PostCard)))
+            back.append(await key("escape", lambda: app.screen is feed and feed.focused is feed_list))
             await pilot.pause()
         results["open thread (enter)"] = opened
         results["back to the feed (esc)"] = back
@@ -184,7 +193,9 @@ async def drive(socket: Path, rounds: int) -> dict[str, list[float]]:
             )
             await pilot.pause()
         results["switch Latest/Popular"] = samples
-    return results
+        widgets["posts loaded"] = len(feed_list.items)
+        widgets["widgets on the feed screen"] = len(list(feed.walk_children()))
+    return results, widgets
 
 
 def _safe(predicate: Callable[[], Any]) -> bool:
@@ -221,7 +232,7 @@ def main() -> int:
     node.start()
     try:
         counts = node.call("status")["counts"]
-        results = asyncio.run(drive(node.socket, args.rounds))
+        results, widgets = asyncio.run(drive(node.socket, args.rounds))
     finally:
         node.stop()
 
@@ -239,6 +250,9 @@ def main() -> int:
             f"{name:32} {len(samples):>4} {statistics.median(samples):>10.1f} {p95:>9.1f} {samples[-1]:>9.1f}"
             f" {target_s:>8}  {ok}"
         )
+    print()
+    for name, count in widgets.items():
+        print(f"{name} at the end: {count:,}")
     return 0
 
 

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,11 @@ def at(app: Any, screen_type: type[Any]) -> bool:
 
 
 def feed_texts(app: P2PApp) -> list[str]:
-    return [card.item["text"] for card in app.screen.query(PostCard)]
+    return [item["text"] for item in app.screen.query_one(FeedList).items]
+
+
+def feed_item(app: P2PApp, text: str) -> dict[str, Any]:
+    return next(item for item in app.screen.query_one(FeedList).items if item["text"] == text)
 
 
 def swarm_of(node: DaemonProcess, name: str = "friends") -> str:
@@ -302,12 +307,13 @@ def test_compose_post_then_thread_reply_heart_flag_delete(node: DaemonProcess) -
             await pilot.press("ctrl+s")
             await until(pilot, lambda: at(app, FeedScreen), "back on the feed")
             await until(pilot, lambda: "hi there, a thought on teal" in feed_texts(app), "the new post in the feed")
-            card = next(c for c in app.screen.query(PostCard) if c.item["text"] == "hi there, a thought on teal")
-            assert card.item["bg"] == "teal" and card.item["name"] == "Ann" and card.item["mine"]
-            assert card.item["expires"]
+            item = feed_item(app, "hi there, a thought on teal")
+            assert item["bg"] == "teal" and item["name"] == "Ann" and item["mine"]
+            assert item["expires"]
 
             # Open the thread with Enter on the card.
-            card.focus()
+            feed_list = app.screen.query_one(FeedList)
+            feed_list.select(feed_list.index[item["id"]])
             await pilot.press("enter")
             await until(pilot, lambda: at(app, ThreadScreen), "the thread")
             thread = app.screen
@@ -341,8 +347,9 @@ def test_compose_post_then_thread_reply_heart_flag_delete(node: DaemonProcess) -
 
             await pilot.press("escape")
             await until(pilot, lambda: at(app, FeedScreen), "back on the feed")
-            card = next(c for c in app.screen.query(PostCard) if c.item["text"] == "hi there, a thought on teal")
-            await until(pilot, lambda: card.item["hearts"] == 1, "the heart on the feed card")
+            await until(
+                pilot, lambda: feed_item(app, "hi there, a thought on teal")["hearts"] == 1, "the heart on the feed"
+            )
 
     run(main)
 
@@ -425,6 +432,125 @@ def test_live_posts_new_posts_indicator_and_lazy_pages(base: Path) -> None:
         run(main)
     finally:
         busy.stop()
+
+
+MANY = 300
+
+
+@pytest.fixture(scope="module")
+def many_node(base: Path) -> Iterator[DaemonProcess]:
+    """A node holding MANY posts, written into its store before it starts (posting them would be slow)."""
+    n = DaemonProcess(base / "m", "127.0.8.1")
+    now = int(time.time())
+    with fixed_identity_store(n.home) as store:
+        swarm = store.add_swarm("friends", bytes(range(32)), 0, now)
+        posts = [
+            protocol.make_post(
+                bytes(range(1, 33)),
+                f"many {i}: " + "word " * (i % 40),  # cards of one to a few lines
+                now=now - i * 600,  # one post per 10-minute quantum: a known Latest order
+                bg=protocol.PALETTE[i % len(protocol.PALETTE)],
+                nonce=i.to_bytes(16, "big"),
+            )
+            for i in range(MANY)
+        ]
+        store.ingest_many([(post, swarm.raw_id) for post in posts], now)
+    yield from running(n)
+
+
+def selected_in_view(feed_list: FeedList) -> bool:
+    top, bottom = feed_list._tops[feed_list.selected], feed_list._tops[feed_list.selected + 1]
+    return feed_list.scroll_y <= top and bottom <= feed_list.scroll_y + feed_list.scrollable_content_region.height
+
+
+def run_on_feed(
+    node: DaemonProcess, size: tuple[int, int], body: Callable[[Pilot[Any], FeedScreen, FeedList], Awaitable[None]]
+) -> None:
+    """Open the app on the node's feed and run ``body`` on it."""
+
+    async def main() -> None:
+        app = P2PApp(node.socket)
+        async with app.run_test(size=size) as pilot:
+            feed = await open_feed(pilot, app)
+            await body(pilot, feed, feed.query_one(FeedList))
+
+    run(main)
+
+
+def test_virtual_feed_walks_to_the_end_and_back_with_few_widgets(many_node: DaemonProcess) -> None:
+    async def walk(pilot: Pilot[Any], feed: FeedScreen, feed_list: FeedList) -> None:
+        assert len(feed.shown) == 30 and feed_list.selected == 0
+        widgets = len(list(feed.walk_children()))
+        # Card by card: the selection stays in view and the view follows.
+        for _ in range(12):
+            await pilot.press("j")
+        assert feed_list.selected == 12 and feed_list.scroll_y > 0 and selected_in_view(feed_list)
+        assert feed_list.current_item()["text"].startswith("many 12:")  # type: ignore[index]
+        await pilot.press("k")
+        assert feed_list.selected == 11 and selected_in_view(feed_list)
+        # Page by page, pages loading on the way, to the very end.
+        pages = 0
+        while not (feed.at_end and feed_list.selected == len(feed_list.items) - 1):
+            before = feed_list.selected
+            await pilot.press("pagedown")
+            await until(pilot, lambda b=before: feed_list.selected > b or feed.at_end, "the next page of cards")
+            if feed.at_end:
+                await pilot.press("G")
+            pages += 1
+            assert pages < 400, "the end of the feed was never reached"
+        texts = [item["text"].split(":")[0] for item in feed_list.items]
+        assert [text for text in texts if text.startswith("many ")] == [f"many {i}" for i in range(MANY)]
+        assert selected_in_view(feed_list) and feed_list.scroll_y == feed_list.max_scroll_y
+        # However many posts are loaded, the screen holds the same few widgets and no card widgets.
+        assert not feed.query(PostCard)
+        assert len(list(feed.walk_children())) <= widgets + 2
+        # And back: page up, then home.
+        for _ in range(3):
+            await pilot.press("pageup")
+        assert feed_list.selected < MANY - 1 and selected_in_view(feed_list)
+        await pilot.press("g")
+        assert feed_list.selected == 0 and feed_list.scroll_y == 0
+        # A bigger terminal wraps the cards again: fewer rows, the selection still in view.
+        rows = feed_list.virtual_size.height
+        await pilot.resize_terminal(*LARGE)
+        await until(pilot, lambda: feed_list.virtual_size.height < rows, "the cards wrapped to the new width")
+        await pilot.press("end")
+        assert feed_list.selected == MANY - 1 and selected_in_view(feed_list)
+
+    run_on_feed(many_node, SMALL, walk)
+
+
+def test_virtual_feed_click_new_posts_bar_and_keys_on_the_selected_post(many_node: DaemonProcess) -> None:
+    async def use(pilot: Pilot[Any], feed: FeedScreen, feed_list: FeedList) -> None:
+        app = pilot.app
+        # A click on the second card opens its thread.
+        second = feed_list._tops[1] + 1
+        await pilot.click(FeedList, offset=(4, second))
+        await until(pilot, lambda: at(app, ThreadScreen), "the thread of the clicked card")
+        await until(pilot, lambda: app.screen.query("#root"), "the root card")
+        root = app.screen.query_one("#root", PostCard)
+        assert root.item["text"].startswith("many 1:")
+        await pilot.press("escape")
+        await until(pilot, lambda: at(app, FeedScreen) and feed.focused is feed_list, "back on the feed")
+        assert feed_list.selected == 1
+        # Delete is only offered on your own posts; heart acts on the selected one.
+        assert feed_list.check_action("delete", ()) is False and feed_list.check_action("heart", ())
+        await pilot.press("h")
+        await until(pilot, lambda: feed_list.items[1]["hearts"] == 1, "the heart on the selected card")
+        # Scrolled down a few pages, a new post waits behind the bar and nothing moves.
+        for _ in range(4):
+            await pilot.press("pagedown")
+        await until(pilot, lambda: len(feed.shown) > 30, "a second page")
+        before_y, before_first = feed_list.scroll_y, feed_list.items[0]["id"]
+        posted = many_node.call("post", text="a newcomer while deep in the feed", bg="rose")
+        bar = feed.query_one(NewPostsBar)
+        await until(pilot, lambda: bar.count == 1, "the new posts bar")
+        assert feed_list.scroll_y == before_y and feed_list.items[0]["id"] == before_first
+        await pilot.press("n")
+        await until(pilot, lambda: feed_list.items[0]["id"] == posted["id"], "the new post on top")
+        assert feed_list.selected == 0 and feed_list.scroll_y == 0 and bar.count == 0
+
+    run_on_feed(many_node, LARGE, use)
 
 
 def test_search_highlights_matches_and_opens_thread(node: DaemonProcess) -> None:
@@ -585,17 +711,34 @@ FIXED_POSTS: list[tuple[str, str, str | None, int]] = [
 ]
 
 
-def build_fixed_home(home: Path) -> None:
-    """A home with a fixed identity, a swarm and fixed posts, written before the daemon starts."""
+@contextmanager
+def fixed_identity_store(home: Path) -> Iterator[Any]:
+    """A new home with the fixed identity, its store open to be filled before the daemon starts."""
     from p2pnet._home import Home
     from p2pnet._store import Store
 
     h = Home(home)
     h.create()
     h.write_private(h.identity, protocol.encode_identity_file(FIXED_SEED, None))
-    other = bytes(range(1, 33))
     store = Store.open(h.database)
     try:
+        yield store
+    finally:
+        store.close()
+
+
+def running(n: DaemonProcess) -> Iterator[DaemonProcess]:
+    n.start()
+    try:
+        yield n
+    finally:
+        n.stop()
+
+
+def build_fixed_home(home: Path) -> None:
+    """A home with a fixed identity, a swarm and fixed posts, written before the daemon starts."""
+    other = bytes(range(1, 33))
+    with fixed_identity_store(home) as store:
         swarm = store.add_swarm("friends", bytes(32), 0, FIXED_NOW)
         posts = []
         for i, (text, bg, name, ago) in enumerate(FIXED_POSTS):
@@ -612,19 +755,13 @@ def build_fixed_home(home: Path) -> None:
             store.ingest(
                 protocol.make_heart(bytes([k + 7]) * 32, posts[1].id, now=FIXED_NOW - 60), swarm.raw_id, FIXED_NOW
             )
-    finally:
-        store.close()
 
 
 @pytest.fixture(scope="module")
 def fixed_node(base: Path) -> Iterator[DaemonProcess]:
     n = DaemonProcess(base / "f", "127.0.0.70")
     build_fixed_home(n.home)
-    n.start()
-    try:
-        yield n
-    finally:
-        n.stop()
+    yield from running(n)
 
 
 def fixed_app(node: DaemonProcess) -> P2PApp:

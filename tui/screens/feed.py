@@ -7,99 +7,16 @@ from typing import Any, ClassVar
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Static, Tab, Tabs
 
 from ..messages import ScreenNodeEvent
 from ..node import PAGE, ControlError
-from ..widgets import AppFooter, AppHeader, NewPostsBar, PostCard
+from ..widgets import AppFooter, AppHeader, FeedList, NewPostsBar
 from ._base import ItemActions
 
-__all__ = ["MAX_CARDS", "FeedList", "FeedScreen"]
-
-MAX_CARDS = 150  # cards kept on the feed at once (five pages)
-
-
-class FeedList(VerticalScroll):
-    """The scrolling column of cards; asks for the next page when the reader nears the end.
-
-    Keys move the selection card by card (or a page at a time) and scroll without
-    animation, so the view follows each keystroke at once even with long feeds.
-    """
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("down,j", "move(1)", "Next", show=False),
-        Binding("up,k", "move(-1)", "Previous", show=False),
-        Binding("pagedown,space", "page(1)", "Page down", show=False),
-        Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("home,g", "first", "Top", show=False),
-        Binding("end,G", "last", "End", show=False),
-    ]
-
-    class NearEnd(Message):
-        """Fewer than two screens of posts are left below the view."""
-
-    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        super().watch_scroll_y(old_value, new_value)
-        if self.max_scroll_y - new_value <= 2 * max(1, self.size.height):
-            self.post_message(self.NearEnd())
-
-    def cards(self) -> list[PostCard]:
-        return list(self.query_children(PostCard))
-
-    def _select(self, card: PostCard) -> None:
-        card.focus(scroll_visible=False)
-        self.scroll_to_widget(card, animate=False)
-
-    def action_move(self, delta: int) -> None:
-        cards = self.cards()
-        if not cards:
-            return
-        focused = self.screen.focused
-        index = cards.index(focused) if isinstance(focused, PostCard) and focused in cards else -1
-        target = max(0, min(len(cards) - 1, index + delta if index >= 0 else 0))
-        self._select(cards[target])
-        if target == len(cards) - 1:
-            self.post_message(self.NearEnd())
-
-    def action_page(self, direction: int) -> None:
-        if direction > 0:
-            self.scroll_page_down(animate=False)
-        else:
-            self.scroll_page_up(animate=False)
-        self.call_after_refresh(self._select_in_view, direction)
-
-    def _select_in_view(self, direction: int) -> None:
-        """After a page jump, select the first card in view (the last one when paging up)."""
-        top, bottom = self.scroll_y, self.scroll_y + self.scrollable_content_region.height
-        cards = self.cards()
-        in_view = [card for card in cards if card.virtual_region.y >= top and card.virtual_region.bottom <= bottom]
-        if not in_view:  # a card taller than the view
-            in_view = [card for card in cards if card.virtual_region.bottom > top and card.virtual_region.y < bottom]
-        if not in_view:
-            return
-        card = in_view[0] if direction > 0 else in_view[-1]
-        card.focus(scroll_visible=False)
-        if card is cards[-1]:
-            self.post_message(self.NearEnd())
-
-    def action_first(self) -> None:
-        screen = self.screen
-        if isinstance(screen, FeedScreen) and screen.trimmed:
-            screen.reload()  # the newest posts were let go: fetch them again
-            return
-        self.scroll_home(animate=False)
-        cards = self.cards()
-        if cards:
-            cards[0].focus(scroll_visible=False)
-
-    def action_last(self) -> None:
-        cards = self.cards()
-        if cards:
-            self._select(cards[-1])
-        self.scroll_end(animate=False)
-        self.post_message(self.NearEnd())
+__all__ = ["FeedList", "FeedScreen"]
 
 
 class ScopeLabel(Static):
@@ -141,9 +58,7 @@ class FeedScreen(ItemActions):
         self.cursor: Any = None
         self.at_end = False
         self.loading_page = False
-        self.trimmed = False  # cards at the top were let go (see _trim_top)
         self.pending: list[str] = []  # ids of new posts waiting behind the yellow bar, oldest first
-        self.shown: dict[str, PostCard] = {}
 
     def compose(self) -> ComposeResult:
         yield AppHeader()
@@ -165,6 +80,11 @@ class FeedScreen(ItemActions):
     def feed_list(self) -> FeedList:
         return self.query_one(FeedList)
 
+    @property
+    def shown(self) -> dict[str, int]:
+        """The posts on the feed: id -> position."""
+        return self.feed_list.index
+
     def reload(self) -> None:
         self.cursor = None
         self.at_end = False
@@ -172,6 +92,7 @@ class FeedScreen(ItemActions):
 
     @work(exclusive=True, group="feed")
     async def load_page(self, reset: bool = False) -> None:
+        """Fetch a page in the background; keys keep working while the node answers."""
         feed = self.feed_list
         self.loading_page = True
         if reset:
@@ -183,50 +104,24 @@ class FeedScreen(ItemActions):
             self.show_error(exc, "could not load the feed")
             return
         feed.loading = False
-        try:  # still "loading" while the cards mount, so scrolling does not ask for the same page again
+        try:
             if reset:
-                await feed.remove_children()
-                self.shown.clear()
-                self.trimmed = False
                 self.set_pending([])
-                feed.scroll_home(animate=False)
-            cards = [PostCard(item) for item in posts if item["id"] not in self.shown]
-            for card in cards:
-                self.shown[card.post_id] = card
-            if cards:
-                await feed.mount_all(cards)
+                feed.set_items(posts)
+            else:
+                feed.extend(posts)
             self.cursor = cursor
             self.at_end = cursor is None or not posts
-            if not self.shown:
-                await feed.mount(Static(self._empty_text(), id="empty", classes="empty"))
-            elif reset and cards and not isinstance(self.focused, PostCard):
-                cards[0].focus(scroll_visible=False)
-            if not reset:
-                await self._trim_top()
+            await self._show_empty(not feed.items)
         finally:
             self.loading_page = False
 
-    async def _trim_top(self) -> None:
-        """Keep at most MAX_CARDS cards: let the oldest-read ones at the top go.
-
-        Every card on the screen costs layout time, so a reader scrolling through
-        thousands of posts would make each keystroke slower.  The page does not
-        move; the yellow bar then offers the way back to the newest posts.
-        """
-        feed = self.feed_list
-        cards = feed.cards()
-        excess = len(cards) - MAX_CARDS
-        if excess <= 0 or self.focused in cards[:excess]:
-            return
-        drop = cards[:excess]
-        shift = cards[excess].virtual_region_with_margin.y - cards[0].virtual_region_with_margin.y
-        with self.app.batch_update():
-            await feed.remove_children(drop)
-            for card in drop:
-                self.shown.pop(card.post_id, None)
-            feed.scroll_to(y=max(0.0, feed.scroll_y - shift), animate=False, immediate=True)
-        self.trimmed = True
-        self.set_pending(self.pending)
+    async def _show_empty(self, empty: bool) -> None:
+        hints = self.query("#empty")
+        if empty and not hints:
+            await self.mount(Static(self._empty_text(), id="empty", classes="empty"), before=self.feed_list)
+        elif not empty:
+            await hints.remove()
 
     def _empty_text(self) -> str:
         where = f" in {self.swarm}" if self.swarm else ""
@@ -256,7 +151,7 @@ class FeedScreen(ItemActions):
 
     def set_pending(self, ids: list[str]) -> None:
         self.pending = ids
-        self.query_one(NewPostsBar).set_count(len(ids), trimmed=self.trimmed)
+        self.query_one(NewPostsBar).set_count(len(ids))
 
     def on_screen_node_event(self, message: ScreenNodeEvent) -> None:
         data = message.data
@@ -276,7 +171,7 @@ class FeedScreen(ItemActions):
             post_id = str(data.get("id"))
             if post_id in self.shown or post_id in self.pending:
                 return
-            at_top = self.feed_list.scroll_y <= 0.5 and not self.trimmed
+            at_top = self.feed_list.scroll_y <= 0.5
             if not self.popular and at_top and not self.pending:
                 self.insert_new(post_id)
             else:
@@ -286,8 +181,8 @@ class FeedScreen(ItemActions):
         elif kind in ("heart", "flag") and data.get("target") in self.shown:
             self.refresh_cards([str(data["target"])])
         elif kind == "delete" and data.get("target") in self.shown:
-            card = self.shown.pop(str(data["target"]))
-            card.remove()
+            self.feed_list.remove_item(str(data["target"]))
+            self.call_later(self._show_empty, not self.shown)
 
     @work(group="live")
     async def insert_new(self, post_id: str) -> None:
@@ -308,14 +203,10 @@ class FeedScreen(ItemActions):
                 continue
             if item is None or post_id in self.shown:
                 continue
-            for empty in feed.query("#empty"):
-                await empty.remove()
-            card = PostCard(item)
-            self.shown[post_id] = card
-            first = feed.cards()
-            await feed.mount(card, before=first[0] if first else None)
-            if not isinstance(self.focused, PostCard) and self.app.screen is self:
-                card.focus(scroll_visible=False)
+            feed.insert_top(item)
+            await self._show_empty(False)
+            if feed.current_item() is None:
+                feed.select(0, scroll=False)
 
     @work(group="live")
     async def refresh_cards(self, ids: list[str]) -> None:
@@ -324,18 +215,17 @@ class FeedScreen(ItemActions):
                 item = await self.node.item(post_id)
             except ControlError:
                 continue
-            card = self.shown.get(post_id)
-            if card is None:
+            if post_id not in self.shown:
                 continue
             if item is None:
-                self.shown.pop(post_id, None)
-                card.remove()
+                self.feed_list.remove_item(post_id)
             else:
-                card.set_item(item)
+                self.feed_list.update_item(item)
+        await self._show_empty(not self.shown)
 
     @on(NewPostsBar.Pressed)
     def action_show_new(self) -> None:
-        if self.popular or self.trimmed or not self.pending or len(self.pending) > PAGE:
+        if self.popular or not self.pending or len(self.pending) > PAGE:
             self.reload()
         else:
             self.show_pending()
@@ -346,12 +236,9 @@ class FeedScreen(ItemActions):
         ids = self.pending
         self.set_pending([])
         feed = self.feed_list
-        feed.scroll_home(animate=False)
+        feed.scroll_home(animate=False, immediate=True)
         await self._insert_at_top(ids)
-        feed.scroll_home(animate=False)
-        cards = feed.cards()
-        if cards and self.app.screen is self:
-            cards[0].focus(scroll_visible=False)
+        feed.action_first()
 
     # -- actions ------------------------------------------------------------------------
 

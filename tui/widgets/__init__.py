@@ -1,8 +1,9 @@
 """Small widgets; each keeps its own DEFAULT_CSS."""
 
 from .cards import NewPostsBar, PostCard, ReplyRow, SearchResult
+from .feed import FeedList
 from .footer import AppFooter
 from .header import AppHeader
 from .qr import QRCode
 
-__all__ = ["AppFooter", "AppHeader", "NewPostsBar", "PostCard", "QRCode", "ReplyRow", "SearchResult"]
+__all__ = ["AppFooter", "AppHeader", "FeedList", "NewPostsBar", "PostCard", "QRCode", "ReplyRow", "SearchResult"]

@@ -19,18 +19,30 @@ from textual.widget import Widget
 from ..format import CARD_COLOURS, card_colour, icon_parts, meta_line, snippet_text
 from ..messages import DeleteRequested, FlagRequested, HeartRequested, OpenThread
 
-__all__ = ["NewPostsBar", "PostCard", "ReplyRow", "SearchResult"]
+__all__ = [
+    "FEED_PREVIEW_CHARS",
+    "ItemKeys",
+    "NewPostsBar",
+    "PostCard",
+    "ReplyRow",
+    "SearchResult",
+    "card_body",
+    "now_of",
+]
 
 FEED_PREVIEW_CHARS = 320
 
 
-def _now(widget: Widget) -> float:
+def now_of(widget: Widget) -> float:
     clock = getattr(widget.app, "clock", time.time)
     return float(clock())
 
 
-class _ItemWidget(Widget, can_focus=True):
-    """Something that shows one feed/thread item and can be hearted, flagged, deleted."""
+class ItemKeys(Widget):
+    """The keys on a post or reply: open, heart, flag, delete (own posts only).
+
+    ``current_item`` says which item they act on: a card's own, or the feed's selected one.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open", "Open", show=False),
@@ -38,6 +50,46 @@ class _ItemWidget(Widget, can_focus=True):
         Binding("f", "flag", "Flag"),
         Binding("d", "delete", "Delete"),
     ]
+
+    def current_item(self) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    def _current_id(self) -> str | None:
+        item = self.current_item()
+        return None if item is None else str(item["id"])
+
+    def action_open(self) -> None:
+        if (post_id := self._current_id()) is not None:
+            self.post_message(OpenThread(post_id))
+
+    def action_heart(self) -> None:
+        if (post_id := self._current_id()) is not None:
+            self.post_message(HeartRequested(post_id))
+
+    def action_flag(self) -> None:
+        if (post_id := self._current_id()) is not None:
+            self.post_message(FlagRequested(post_id))
+
+    def action_delete(self) -> None:
+        item = self.current_item()
+        if item is None:
+            return
+        if item.get("mine"):
+            self.post_message(DeleteRequested(str(item["id"])))
+        else:
+            self.notify("only your own posts can be deleted", severity="warning")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Nothing to act on, nothing offered; delete is not offered (nor shown in the
+        # footer) for other people's posts.
+        if action not in ("open", "heart", "flag", "delete"):
+            return True
+        item = self.current_item()
+        return item is not None and (action != "delete" or bool(item.get("mine")))
+
+
+class _ItemWidget(ItemKeys, can_focus=True):
+    """Something that shows one feed/thread item and can be hearted, flagged, deleted."""
 
     def __init__(self, item: dict[str, Any], **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -47,28 +99,12 @@ class _ItemWidget(Widget, can_focus=True):
     def post_id(self) -> str:
         return str(self.item["id"])
 
+    def current_item(self) -> dict[str, Any]:
+        return self.item
+
     def set_item(self, item: dict[str, Any]) -> None:
         self.item = item
         self.refresh(layout=True)
-
-    def action_open(self) -> None:
-        self.post_message(OpenThread(self.post_id))
-
-    def action_heart(self) -> None:
-        self.post_message(HeartRequested(self.post_id))
-
-    def action_flag(self) -> None:
-        self.post_message(FlagRequested(self.post_id))
-
-    def action_delete(self) -> None:
-        if self.item.get("mine"):
-            self.post_message(DeleteRequested(self.post_id))
-        else:
-            self.notify("only your own posts can be deleted", severity="warning")
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # Delete is not offered (nor shown in the footer) for other people's posts.
-        return action != "delete" or bool(self.item.get("mine"))
 
 
 def _colour_rules(selector: str, prop: str) -> str:
@@ -78,6 +114,20 @@ def _colour_rules(selector: str, prop: str) -> str:
 
 def colour_class(bg: Any) -> str:
     return f"-bg-{bg if bg in CARD_COLOURS else 'slate'}"
+
+
+def card_body(item: dict[str, Any], now: float, *, full: bool = False) -> Group:
+    """What a post card shows: its text (a preview on the feed) over the meta line."""
+    text = str(item.get("text", ""))
+    if not full and len(text) > FEED_PREVIEW_CHARS:
+        text = text[:FEED_PREVIEW_CHARS].rstrip() + " …"
+    body = Text(text, style="bold")
+    meta = meta_line(item, now)
+    if full and item.get("icon") is not None:
+        # In a thread the original poster's per-thread icon and crown lead the meta line.
+        glyph, colour = icon_parts(item.get("icon"))
+        meta = Text.assemble((glyph, f"bold {colour}"), ("♛", "bold #fde047"), (" · ", "dim"), meta)
+    return Group(body, meta)
 
 
 class PostCard(_ItemWidget):
@@ -113,16 +163,7 @@ class PostCard(_ItemWidget):
         super().set_item(item)
 
     def render(self) -> Group:
-        text = str(self.item.get("text", ""))
-        if not self.full and len(text) > FEED_PREVIEW_CHARS:
-            text = text[:FEED_PREVIEW_CHARS].rstrip() + " …"
-        body = Text(text, style="bold")
-        meta = meta_line(self.item, _now(self))
-        if self.full and self.item.get("icon") is not None:
-            # In a thread the original poster's per-thread icon and crown lead the meta line.
-            glyph, colour = icon_parts(self.item.get("icon"))
-            meta = Text.assemble((glyph, f"bold {colour}"), ("♛", "bold #fde047"), (" · ", "dim"), meta)
-        return Group(body, meta)
+        return card_body(self.item, now_of(self), full=self.full)
 
     def on_click(self, event: Click) -> None:
         if not self.full:
@@ -149,7 +190,7 @@ class ReplyRow(_ItemWidget):
         if self.item.get("is_author"):
             head.append("♛ ", style="bold #fde047")
         head.append(str(self.item.get("text", "")))
-        return Group(head, meta_line(self.item, _now(self), replies=False))
+        return Group(head, meta_line(self.item, now_of(self), replies=False))
 
 
 class SearchResult(Widget, can_focus=True):
@@ -179,7 +220,7 @@ class SearchResult(Widget, can_focus=True):
         snippet = str(self.result.get("snippet") or self.result.get("text") or "")
         parts: list[Text] = [snippet_text(snippet.replace("\n", " "), self.query_text)]
         if "created" in self.result:
-            parts.append(meta_line(self.result, _now(self), replies=False))
+            parts.append(meta_line(self.result, now_of(self), replies=False))
         return Group(*parts)
 
     def action_open(self) -> None:
@@ -212,19 +253,15 @@ class NewPostsBar(Widget):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.count = 0
-        self.trimmed = False
 
     def render(self) -> str:
-        if self.count:
-            noun = "post" if self.count == 1 else "posts"
-            return f"▲ {self.count} new {noun} — press n or click to show"
-        return "▲ back to the newest posts — press n, g or click"
+        noun = "post" if self.count == 1 else "posts"
+        return f"▲ {self.count} new {noun} — press n or click to show"
 
-    def set_count(self, count: int, *, trimmed: bool = False) -> None:
-        """Show the bar for ``count`` new posts, or (``trimmed``) as the way back to the top."""
+    def set_count(self, count: int) -> None:
+        """Show the bar for ``count`` new posts (hidden for none)."""
         self.count = count
-        self.trimmed = trimmed
-        self.set_class(count > 0 or trimmed, "-shown")
+        self.set_class(count > 0, "-shown")
         self.refresh()
 
     def on_click(self) -> None:
