@@ -25,12 +25,11 @@ import protocol
 
 from ._net import StreamError
 
-__all__ = ["PUBLISH_JITTER", "STEM_PROTOCOL", "StemHost", "StemRelay"]
+__all__ = ["STEM_PROTOCOL", "StemHost", "StemRelay"]
 
 log = logging.getLogger(__name__)
 
 STEM_PROTOCOL = "/p2pnet/stem/1"
-PUBLISH_JITTER = 0.2  # a fluff waits uniform(0, this) seconds: no exact timing tells who fluffed first
 CONNECT_SETTLE = 1.0  # seconds after a first connect before held objects go out: let the mesh form
 STREAM_IDLE = 60.0  # an inbound stem stream that sends nothing for this long is closed
 
@@ -74,7 +73,6 @@ class StemRelay:
             own publish does not come back to us, so the node stores it here.
         params: Stem settings.
         rng: Randomness for routes, fluffs, embargoes and jitter.
-        jitter: Longest random wait before a fluff, in seconds.
     """
 
     def __init__(
@@ -86,7 +84,6 @@ class StemRelay:
         fluffed: Callable[[protocol.Signed], Awaitable[None]] | None = None,
         params: protocol.StemParams | None = None,
         rng: random.Random | None = None,
-        jitter: float = PUBLISH_JITTER,
     ) -> None:
         self.host = host
         self.rng = rng or random.SystemRandom()
@@ -96,7 +93,6 @@ class StemRelay:
         self._check = check
         self._released = released
         self._fluffed = fluffed
-        self._jitter = jitter
         self._waiting: dict[bytes, protocol.Signed] = {}  # own objects with no peer to stem to yet
         self._relayed: dict[bytes, protocol.Signed] = {}  # decoded stem objects of others, for `fluffed`
         self._wake = trio.Event()
@@ -153,7 +149,7 @@ class StemRelay:
                 self._run(retry)
 
     async def _fluff(self, action: protocol.Fluff) -> None:
-        await trio.sleep(self.rng.uniform(0.0, self._jitter))
+        await trio.sleep(self.rng.uniform(0.0, self.state.params.publish_jitter))
         try:
             await self.host.publish(action.wire)
             self.stats["fluffed"] += 1

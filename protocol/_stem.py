@@ -79,6 +79,8 @@ class StemParams:
         embargo_min: Fixed part of every embargo, in seconds.
         embargo_mean: Mean of the exponential part added to it.
         pool_size: Stem objects a node keeps in memory at most.
+        publish_jitter: A fluff waits uniform(0, this) seconds before it is
+            published, so exact timing does not single out who fluffed.
     """
 
     fluff_probability: float = 0.2
@@ -87,6 +89,7 @@ class StemParams:
     embargo_min: float = 10.0
     embargo_mean: float = 5.0
     pool_size: int = 1024
+    publish_jitter: float = 0.2
 
 
 def embargo_delay(rng: random.Random, params: StemParams) -> float:

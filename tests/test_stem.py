@@ -341,7 +341,7 @@ async def real_node(psk: bytes, *, stem: bool = True, params: protocol.StemParam
 
 async def wait_until(predicate: Callable[[], bool], timeout: float = 60) -> None:
     with trio.fail_after(timeout):
-        while not predicate():  # noqa: ASYNC110 - state spread over several hosts
+        while not predicate():
             await trio.sleep(0.05)
 
 
