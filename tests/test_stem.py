@@ -12,6 +12,7 @@ import os
 import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +21,9 @@ import trio.testing
 from libp2p.io.exceptions import MessageTooLarge
 
 import protocol
+from p2pnet._home import Home
 from p2pnet._net import GossipParams, StreamError, open_swarm_host
+from p2pnet._node import Node, NodeConfig
 from p2pnet._stem import STEM_PROTOCOL, StemRelay
 
 pytestmark = pytest.mark.trio
@@ -372,3 +375,46 @@ async def test_real_hosts_black_holed_stem_delivers() -> None:
         await wait_until(lambda: post.wire in c.received)
         assert swallowed == [protocol.encode_stem(post.wire)]
         assert a.relay.stats["embargo"] == 1 and a.relay.stats["fluffed"] == 1
+
+
+# -- whole nodes: the store hold -------------------------------------------------------
+
+
+@asynccontextmanager
+async def running_node(home: Path, ip: str) -> AsyncIterator[Node]:
+    node = Node(NodeConfig(home=Home(home), listen_ip=ip))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(node.run)
+        try:
+            yield node
+        finally:
+            node.shutdown()
+
+
+def served(node: Node, oid: bytes, swarm: bytes) -> bool:
+    """What a sync peer could learn from this node about ``oid``."""
+    store = node.store
+    assert store is not None
+    return any(i == oid for _, i in store.object_ids(swarm)) or bool(store.wires([oid]))
+
+
+async def test_own_post_is_held_alone_and_released_once_it_comes_back(tmp_path: Path) -> None:
+    async with AsyncExitStack() as stack:
+        a = await stack.enter_async_context(running_node(tmp_path / "a", next_ip()))
+        await a.dispatch("identity.create", {})
+        created = await a.dispatch("swarm.create", {"name": "pair"})
+        swarm = protocol.swarm_id(protocol.decode_invite(created["invite"]).psk)
+        # A swarm of one: nobody to stem to, so the post stays held and unserved.
+        post = bytes.fromhex((await a.dispatch("post", {"text": "alone for now"}))["id"])
+        await trio.sleep(1)
+        assert not served(a, post, swarm) and a.swarms[swarm].stem.pending == 1
+        # A second node joins: the post goes to it on the stem; with no one else to
+        # send it on to, it fluffs, and gossip brings it back: now it is released.
+        b = await stack.enter_async_context(running_node(tmp_path / "b", next_ip()))
+        await b.dispatch("identity.create", {})
+        await b.dispatch("swarm.join", {"invite": created["invite"]})
+        await wait_until(lambda: served(a, post, swarm) and served(b, post, swarm))
+        assert a.swarms[swarm].stem.stats["fluffed"] == 0 and b.swarms[swarm].stem.stats["fluffed"] == 1
+        # b's own posts take the same path the other way.
+        back = bytes.fromhex((await b.dispatch("post", {"text": "hello back"}))["id"])
+        await wait_until(lambda: served(b, back, swarm) and served(a, back, swarm))
