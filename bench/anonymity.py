@@ -230,7 +230,8 @@ async def amain(args: argparse.Namespace) -> None:
     )
     params = protocol.StemParams()
     print(
-        f"stem q = {params.fluff_probability}, embargo {params.embargo_min:.0f} s + Exp(mean {params.embargo_mean:.0f} s)"
+        f"stem q = {params.fluff_probability}, "
+        f"embargo {params.embargo_min:.0f} s + Exp(mean {params.embargo_mean:.0f} s)"
     )
     print()
     print("| spies p | stem | first-spy precision | 95% CI | precision / p | target <= 1.3 p |")
