@@ -31,7 +31,9 @@ log = logging.getLogger(__name__)
 
 STEM_PROTOCOL = "/p2pnet/stem/1"
 CONNECT_SETTLE = 1.0  # seconds after a first connect before held objects go out: let the mesh form
-STREAM_IDLE = 60.0  # an inbound stem stream that sends nothing for this long is closed
+LINK_IDLE = 30.0  # an outbound stem stream unused this long is closed
+STREAM_IDLE = 120.0  # an inbound one silent this long is closed (above LINK_IDLE: the sender closes first)
+LINK_QUEUE = 256  # frames waiting for one relay's stream; beyond that, route elsewhere
 
 
 class StemStream(Protocol):
@@ -95,6 +97,7 @@ class StemRelay:
         self._fluffed = fluffed
         self._waiting: dict[bytes, protocol.Signed] = {}  # own objects with no peer to stem to yet
         self._relayed: dict[bytes, protocol.Signed] = {}  # decoded stem objects of others, for `fluffed`
+        self._links: dict[str, trio.MemorySendChannel[protocol.Forward]] = {}  # relay -> its stream's queue
         self._wake = trio.Event()
 
     def start(self) -> None:
@@ -130,20 +133,65 @@ class StemRelay:
 
     def _run(self, action: protocol.Forward | protocol.Fluff) -> None:
         if isinstance(action, protocol.Forward):
-            self.host.start_soon(self._forward, action)
+            self._forward(action)
         else:
             self.host.start_soon(self._fluff, action)
         self._wake.set()
 
-    async def _forward(self, action: protocol.Forward) -> None:
+    def _forward(self, action: protocol.Forward) -> None:
+        # One long-lived stream per relay: a new stream per hop would cost a
+        # protocol negotiation round trip at every hop of every stem.
+        link = self._links.get(action.peer)
+        if link is None:
+            link, queue = trio.open_memory_channel[protocol.Forward](LINK_QUEUE)
+            self._links[action.peer] = link
+            self.host.start_soon(self._link, action.peer, link, queue)
         try:
-            async with self.host.open_stream(action.peer, STEM_PROTOCOL) as stream:
-                await stream.send(protocol.encode_stem(action.wire))
-            self.stats["forwarded"] += 1
+            link.send_nowait(action)
+        except (trio.WouldBlock, trio.ClosedResourceError):
+            self._reroute([action])
+
+    async def _link(
+        self,
+        peer: str,
+        link: trio.MemorySendChannel[protocol.Forward],
+        queue: trio.MemoryReceiveChannel[protocol.Forward],
+    ) -> None:
+        unsent: list[protocol.Forward] = []
+        broken = False
+        try:
+            async with self.host.open_stream(peer, STEM_PROTOCOL) as stream:
+                while True:
+                    with trio.move_on_after(LINK_IDLE):
+                        unsent = [await queue.receive()]
+                        await stream.send(protocol.encode_stem(unsent[0].wire))
+                        unsent = []
+                        self.stats["forwarded"] += 1
+                        continue
+                    break
         except StreamError as exc:
             # Gone, or it does not speak the stem: another relay for this epoch.
-            log.debug("stem to %s failed: %s", action.peer, exc)
+            log.debug("stem to %s failed: %s", peer, exc)
             self.stats["forward_failed"] += 1
+            broken = True
+        finally:
+            if self._links.get(peer) is link:
+                del self._links[peer]
+            link.close()
+            while True:
+                try:
+                    unsent.append(queue.receive_nowait())
+                except (trio.WouldBlock, trio.EndOfChannel):
+                    break
+            queue.close()
+        if broken:
+            self._reroute(unsent)
+        else:  # closed while idle: anything that raced in opens a fresh stream
+            for action in unsent:
+                self._forward(action)
+
+    def _reroute(self, actions: list[protocol.Forward]) -> None:
+        for action in actions:
             retry = self.state.failed(action, self.host.connected_peers(), trio.current_time(), refused=True)
             if retry is not None:
                 self._run(retry)
