@@ -33,7 +33,6 @@ STEM_PROTOCOL = "/p2pnet/stem/1"
 CONNECT_SETTLE = 1.0  # seconds after a first connect before held objects go out: let the mesh form
 LINK_IDLE = 30.0  # an outbound stem stream unused this long is closed
 STREAM_IDLE = 120.0  # an inbound one silent this long is closed (above LINK_IDLE: the sender closes first)
-LINK_QUEUE = 256  # frames waiting for one relay's stream; beyond that, route elsewhere
 
 
 class StemStream(Protocol):
@@ -143,12 +142,13 @@ class StemRelay:
         # protocol negotiation round trip at every hop of every stem.
         link = self._links.get(action.peer)
         if link is None:
-            link, queue = trio.open_memory_channel[protocol.Forward](LINK_QUEUE)
+            # Unbounded: every queued frame is an object in the (bounded) stem pool or our own.
+            link, queue = trio.open_memory_channel[protocol.Forward](math.inf)
             self._links[action.peer] = link
             self.host.start_soon(self._link, action.peer, link, queue)
         try:
             link.send_nowait(action)
-        except (trio.WouldBlock, trio.ClosedResourceError):
+        except trio.ClosedResourceError:  # its stream just broke
             self._reroute([action])
 
     async def _link(

@@ -19,6 +19,8 @@ import pytest
 import trio
 import trio.testing
 from libp2p.io.exceptions import MessageTooLarge
+from nodes import DaemonProcess, start_node, wait_for
+from test_net import TOPIC, open_plain_peer
 
 import protocol
 from p2pnet._home import Home
@@ -312,10 +314,21 @@ def next_ip() -> str:
     return f"127.0.3.{n}"
 
 
+class RecordingRelay(StemRelay):
+    """Keeps every valid stem object it is handed."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stem_in: list[protocol.Signed] = []
+
+    def on_stem(self, peer: str, signed: protocol.Signed) -> None:
+        self.stem_in.append(signed)
+
+
 class RealNode:
     def __init__(self) -> None:
         self.received: list[bytes] = []
-        self.relay: StemRelay | None = None
+        self.relay: RecordingRelay | None = None
 
     async def on_message(self, data: bytes) -> None:
         self.received.append(data)
@@ -329,7 +342,7 @@ async def real_node(psk: bytes, *, stem: bool = True, params: protocol.StemParam
     async with open_swarm_host(
         host_key_seed=os.urandom(32),
         psk=psk,
-        topic="p2pnet/test/stem",
+        topic=TOPIC,
         validator=lambda data: check(data) is not None,
         on_message=node.on_message,
         listen_ip=next_ip(),
@@ -337,7 +350,7 @@ async def real_node(psk: bytes, *, stem: bool = True, params: protocol.StemParam
     ) as host:
         node.host = host  # type: ignore[attr-defined]
         if stem:
-            node.relay = StemRelay(host, check=check, params=params)
+            node.relay = RecordingRelay(host, check=check, params=params)
             node.relay.start()
         yield node
 
@@ -418,3 +431,61 @@ async def test_own_post_is_held_alone_and_released_once_it_comes_back(tmp_path: 
         # b's own posts take the same path the other way.
         back = bytes.fromhex((await b.dispatch("post", {"text": "hello back"}))["id"])
         await wait_until(lambda: served(b, back, swarm) and served(a, back, swarm))
+
+
+async def test_wire_sizes_are_buckets_and_no_envelope_field_repeats() -> None:
+    """1,000 posts of every length, from one node, as a stock libp2p peer and a stem relay see them."""
+    psk = os.urandom(32)
+    rng = random.Random(9)
+    posts = [make_wire(i, rng.randrange(protocol.MAX_TEXT_CHARS - 10)) for i in range(1000)]
+    async with AsyncExitStack() as stack:
+        author = await stack.enter_async_context(real_node(psk))
+        relay = await stack.enter_async_context(real_node(psk))
+        plain_host, plain = await stack.enter_async_context(open_plain_peer(psk, strict_signing=False, ip=next_ip()))
+        await mesh(author, relay)
+        for node in (author, relay):
+            await node.host.connect(str(plain_host.get_addrs()[0]))
+        await wait_until(lambda: str(plain_host.get_id()) in relay.host.mesh_peers())
+        for post in posts:
+            author.relay.originate(post)
+        wires = {p.wire for p in posts}
+        await wait_until(lambda: wires <= {m.data for m in plain.wire})
+
+    stem_frames = [s.wire for s in relay.relay.stem_in]
+    gossip = [m.data for m in plain.wire]
+    assert {len(w) for w in stem_frames} | {len(w) for w in gossip} == set(protocol.BUCKETS)
+    first = {m.data: m for m in reversed(plain.wire)}
+    seqnos = [first[w].seqno for w in wires]
+    assert len(set(seqnos)) == len(wires)  # random per message: no counter, no repeat
+    assert all({f.name for f, _ in m.ListFields()} == {"data", "seqno", "topicIDs"} for m in plain.wire)
+    objs = [protocol.decode(w).obj for w in wires]
+    for name in ("pubkey", "nonce"):
+        assert len({getattr(o, name) for o in objs}) == len(objs), name
+    assert len({protocol.decode(w).signature for w in wires}) == len(wires)
+    assert all(o.created % protocol.TIME_QUANTUM == 0 for o in objs)
+
+
+# -- real daemons ------------------------------------------------------------------------
+
+
+async def test_daemons_with_the_stem_deliver_every_post_everywhere(tmp_path: Path) -> None:
+    await trio.to_thread.run_sync(_four_daemons_post, tmp_path)
+
+
+def _four_daemons_post(tmp_path: Path) -> None:
+    nodes: list[DaemonProcess] = []
+    try:
+        for i in range(4):
+            nodes.append(start_node(tmp_path / f"node{i}", f"127.0.3.{200 + i}"))
+        invite = nodes[0].cli("swarm", "create", "stemmed").stdout.strip().splitlines()[-1]
+        for node in nodes[1:]:
+            node.cli("swarm", "join", invite)
+        ids = {node.call("post", text=f"from {node.home.name}")["id"] for node in nodes}
+        for node in nodes:
+            wait_for(lambda node=node: ids <= {p["id"] for p in node.call("feed", limit=50)["posts"]})
+        # Every post came back by gossip to its author, which released it (nothing held).
+        for node in nodes:
+            wait_for(lambda node=node: node.call("status")["counts"].get("held", 0) == 0, what="hold released")
+    finally:
+        for node in nodes:
+            node.stop()
