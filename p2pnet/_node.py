@@ -25,6 +25,7 @@ import protocol
 from ._control import ApiError, EventHub, serve_control
 from ._home import Home
 from ._net import GossipParams, SwarmConnectError, SwarmHost, open_swarm_host
+from ._stem import StemRelay
 from ._store import AmbiguousId, Store, StoreError, Swarm
 
 __all__ = ["Node", "NodeConfig"]
@@ -62,6 +63,7 @@ class _Swarm:
     psk: bytes
     host: SwarmHost
     scope: trio.CancelScope
+    stem: StemRelay
     backoff: dict[str, tuple[float, float]] = field(default_factory=dict)  # peer -> (next try, delay)
 
 
@@ -190,6 +192,9 @@ class Node:
 
         async def on_message(data: bytes) -> None:
             signed = self._validated.pop(_msg_key(data), None) or protocol.decode(data)
+            swarm = self.swarms.get(swarm_id)
+            if swarm is not None:
+                swarm.stem.seen(signed.id)  # its stem is over: no embargo; ours may be served now
             await self._ingest_send.send((signed, swarm_id))
 
         started = False
@@ -207,11 +212,12 @@ class Node:
                 ) as host:
                     started = True
                     with trio.CancelScope() as scope:
-                        swarm = _Swarm(swarm_id, name, psk, host, scope)
+                        swarm = _Swarm(swarm_id, name, psk, host, scope, self._stem_relay(host, swarm_id))
                         actual_port = _port_of(host.listen_addrs)
                         if actual_port and actual_port != port:
                             store.set_swarm_port(swarm_id, actual_port)
                         self.swarms[swarm_id] = swarm
+                        self._resend_held(swarm)
                         try:
                             task_status.started(swarm)
                             await self._redial_loop(swarm)
@@ -224,6 +230,28 @@ class Node:
                 # the port a swarm used last time is taken now: take any free one
                 log.warning("swarm %s: port %s unavailable (%s)", name, try_port, exc)
         raise ApiError("listen_failed", f"could not listen for swarm {name!r} on {self.config.listen_ip}")
+
+    def _stem_relay(self, host: SwarmHost, swarm_id: bytes) -> StemRelay:
+        store = self._require_store()
+
+        def check(wire: bytes) -> protocol.Signed | None:
+            return self._validated.pop(_msg_key(wire), None) if self._validate(wire) else None
+
+        async def fluffed(signed: protocol.Signed) -> None:
+            await self._ingest_send.send((signed, swarm_id))  # our own publish never reaches on_message
+
+        relay = StemRelay(host, check=check, released=store.release, fluffed=fluffed)
+        relay.start()
+        return relay
+
+    def _resend_held(self, swarm: _Swarm) -> None:
+        """Own objects held when the node stopped start their stem again (or wait for a peer)."""
+        for wire, swarm_ids in self._require_store().held():
+            if swarm.id in swarm_ids:
+                try:
+                    swarm.stem.originate(protocol.decode(wire))
+                except protocol.ProtocolError as exc:
+                    log.warning("held object no longer decodes: %s", exc)
 
     async def _redial_loop(self, swarm: _Swarm) -> None:
         """Keep known peers connected, backing off per peer from 1 s to 60 s."""
@@ -335,7 +363,11 @@ class Node:
     # -- own objects out ----------------------------------------------------------------
 
     async def _commit(self, signed: protocol.Signed, swarm_ids: list[bytes]) -> dict[str, Any]:
-        """Store durably, then publish; the id is returned only once it is on disk."""
+        """Store durably (held), then send into the stem; the id is returned only once it is on disk.
+
+        The store keeps holding the object (sync does not serve it) until its
+        stem is over here: it came back by gossip, or this node fluffed it.
+        """
         store = self._require_store()
         now = self.now()
         result = await trio.to_thread.run_sync(store.ingest_own, signed, swarm_ids, now)
@@ -348,12 +380,8 @@ class Node:
             swarm = self.swarms.get(swarm_id)
             if swarm is None:
                 continue
-            try:
-                await swarm.host.publish(signed.wire)
-                sent += 1
-            except ValueError as exc:
-                log.warning("publish to %s failed: %s", swarm.name, exc)
-        store.release(signed.id)
+            swarm.stem.originate(signed)
+            sent += 1
         return {"id": signed.id.hex(), "published_to": sent}
 
     def _swarm_by_name(self, name: str) -> Swarm:
@@ -587,10 +615,7 @@ class Node:
             if swarm.id in seen:
                 continue
             await trio.to_thread.run_sync(store.ingest, target, swarm.id, self.now())
-            try:
-                await swarm.host.publish(target.wire)
-            except ValueError as exc:
-                log.warning("re-share into %s failed: %s", swarm.name, exc)
+            swarm.stem.originate(target)  # whoever brings a post into a swarm first looks like its author
 
     async def api_flag(self, params: dict[str, Any]) -> dict[str, Any]:
         seed = self._require_seed()
@@ -650,6 +675,7 @@ class Node:
                     "mesh": sorted(swarm.host.mesh_peers()),
                     "known": len(self._require_store().peers(swarm.id)),
                     "invalid": swarm.host.invalid_message_counts(),
+                    "stem_invalid": dict(swarm.stem.invalid),
                 }
             )
         return {"swarms": out}

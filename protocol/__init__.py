@@ -2,7 +2,7 @@
 
 Pure and synchronous: identity and key derivation, the wire objects and their
 exact bytes, signatures, ids, padding and invite keys.  Bytes in, objects out,
-bytes back; nothing here touches a socket, a file or a clock.  It imports no
+bytes back, and the stem's state machine; nothing here touches a socket, a file or a clock.  It imports no
 trio, libp2p or textual (tests/test_exports.py checks that).
 """
 
@@ -78,6 +78,18 @@ from ._objects import (
     sign,
     thread_key,
 )
+from ._stem import (
+    MAX_STEM_FRAME,
+    STEM_VERSION,
+    Fluff,
+    Forward,
+    StemParams,
+    StemRoutes,
+    StemState,
+    decode_stem,
+    embargo_delay,
+    encode_stem,
+)
 
 __all__ = [
     "BUCKETS",
@@ -96,10 +108,12 @@ __all__ = [
     "KIND_POST",
     "KIND_REPLY",
     "MAX_NAME_CHARS",
+    "MAX_STEM_FRAME",
     "MAX_TEXT_CHARS",
     "MAX_TTL",
     "MAX_WIRE_SIZE",
     "PALETTE",
+    "STEM_VERSION",
     "TIME_QUANTUM",
     "VERSION",
     "BadPhrase",
@@ -108,6 +122,8 @@ __all__ = [
     "DecodeError",
     "Delete",
     "Flag",
+    "Fluff",
+    "Forward",
     "Heart",
     "IdentityError",
     "Invite",
@@ -122,6 +138,9 @@ __all__ = [
     "ProtocolError",
     "Reply",
     "Signed",
+    "StemParams",
+    "StemRoutes",
+    "StemState",
     "UnknownKind",
     "UnknownVersion",
     "WireObject",
@@ -130,10 +149,13 @@ __all__ = [
     "decode",
     "decode_identity_file",
     "decode_invite",
+    "decode_stem",
     "derive_seed",
+    "embargo_delay",
     "encode_identity_file",
     "encode_invite",
     "encode_signed",
+    "encode_stem",
     "identity_file_is_sealed",
     "make_delete",
     "make_flag",

@@ -178,8 +178,73 @@ def identity() -> dict[str, Any]:
     }
 
 
+STEM_SEED = 156  # random.Random(STEM_SEED): BIP 156
+STEM_PEERS = ["peer-a", "peer-b", "peer-c", "peer-d", "peer-e"]
+
+
+def stem() -> dict[str, Any]:
+    import random
+
+    wire = protocol.make_post(SEED, "plain post", now=NOW, nonce=bytes([0x11]) * 16).wire
+    params = protocol.StemParams()
+    routes = protocol.StemRoutes(random.Random(STEM_SEED), params)
+    route_steps = []
+    for inbound, peers, now in [
+        (None, STEM_PEERS, 0.0),
+        ("peer-a", STEM_PEERS, 1.0),
+        ("peer-b", STEM_PEERS, 2.0),
+        (None, STEM_PEERS, 3.0),
+        ("peer-a", STEM_PEERS, 599.0),
+        (None, STEM_PEERS[1:], 600.0),
+        ("peer-e", ["peer-e"], 601.0),
+    ]:
+        route_steps.append({"inbound": inbound, "peers": peers, "now": now, "relay": routes.route(inbound, peers, now)})
+    state = protocol.StemState(random.Random(STEM_SEED), params)
+    decisions = []
+    for i in range(12):
+        action = state.receive(bytes([i]) * 32, wire, "peer-a", STEM_PEERS, float(i))
+        assert action is not None
+        decisions.append({"id": (bytes([i]) * 32).hex(), "now": float(i), **_action(action)})
+    embargo = protocol.StemState(random.Random(STEM_SEED), params)
+    embargo.originate(b"\x01" * 32, wire, STEM_PEERS, 0.0)
+    return {
+        "version": protocol.STEM_VERSION,
+        "params": {
+            "fluff_probability": params.fluff_probability,
+            "epoch": params.epoch,
+            "relays": params.relays,
+            "embargo_min": params.embargo_min,
+            "embargo_mean": params.embargo_mean,
+            "publish_jitter": params.publish_jitter,
+        },
+        "frame": {"wire": wire.hex(), "frame": protocol.encode_stem(wire).hex()},
+        "invalid_frames": [
+            {"frame": "", "error": "DecodeError"},
+            {"frame": "02" + wire.hex(), "error": "UnknownVersion"},
+            {"frame": "01" + wire[:-1].hex(), "error": "DecodeError"},
+            {"frame": "01" + "00" * protocol.MAX_STEM_FRAME, "error": "ObjectTooLarge"},
+        ],
+        "rng": f"Python random.Random({STEM_SEED}), one per list below",
+        "routes": route_steps,
+        "relay_decisions": {"inbound": "peer-a", "peers": STEM_PEERS, "steps": decisions},
+        "originator_embargo_deadline": embargo.next_deadline(),
+    }
+
+
+def _action(action: protocol.Forward | protocol.Fluff) -> dict[str, Any]:
+    if isinstance(action, protocol.Forward):
+        return {"action": "forward", "peer": action.peer}
+    return {"action": "fluff"}
+
+
 def build() -> dict[str, dict[str, Any]]:
-    return {"objects.json": objects(), "keys.json": keys(), "invites.json": invites(), "identity.json": identity()}
+    return {
+        "objects.json": objects(),
+        "keys.json": keys(),
+        "invites.json": invites(),
+        "identity.json": identity(),
+        "stem.json": stem(),
+    }
 
 
 def render(doc: dict[str, Any]) -> str:

@@ -137,7 +137,9 @@ class RecordingPubsub(Pubsub):
 
 
 @asynccontextmanager
-async def open_plain_peer(psk: bytes | None, *, strict_signing: bool) -> AsyncIterator[tuple[Any, RecordingPubsub]]:
+async def open_plain_peer(
+    psk: bytes | None, *, strict_signing: bool, ip: str | None = None
+) -> AsyncIterator[tuple[Any, RecordingPubsub]]:
     """A stock py-libp2p host + Pubsub + GossipSub, subscribed to TOPIC."""
     host = new_host(
         key_pair=create_new_key_pair(os.urandom(32)),
@@ -146,7 +148,7 @@ async def open_plain_peer(psk: bytes | None, *, strict_signing: bool) -> AsyncIt
     router = GossipSub([PROTOCOL_ID_V12, PROTOCOL_ID_V11], 6, 5, 12, heartbeat_interval=1)
     pubsub = RecordingPubsub(host, router, strict_signing=strict_signing)
     async with (
-        host.run([multiaddr.Multiaddr(f"/ip4/{next_ip()}/tcp/0")]),
+        host.run([multiaddr.Multiaddr(f"/ip4/{ip or next_ip()}/tcp/0")]),
         background_trio_service(pubsub),
         background_trio_service(router),
     ):
