@@ -53,6 +53,8 @@ def run_daemon(home: Home, *, listen_ip: str = "0.0.0.0", announce_ip: str | Non
         config = NodeConfig(
             home, listen_ip=listen_ip, announce_ip=announce_ip, passphrase=os.environ.get("P2PNET_PASSPHRASE") or None
         )
+        if os.environ.get("P2PNET_SYNC_INTERVAL"):
+            config.sync_interval = float(os.environ["P2PNET_SYNC_INTERVAL"])
         node = Node(config)
         try:
             node.open()

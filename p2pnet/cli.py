@@ -21,7 +21,7 @@ from typing import Any
 import protocol
 
 from ._home import Home, resolve_home
-from .client import ControlClient, ControlError, NodeNotRunning
+from .client import ControlClient, ControlError, NodeNotRunning, sync_summary
 
 __all__ = ["main"]
 
@@ -181,6 +181,7 @@ def _remote(args: argparse.Namespace, client: ControlClient) -> int:
         lines.append("stored: " + ", ".join(f"{k} {v}" for k, v in r["counts"].items()))
         for s in r["swarms"]:
             lines.append(f"swarm {s['name']}: {s['peers']} peers connected")
+            lines.append(f"  sync: {sync_summary(s.get('sync'), now)}")
         _print(args, r, "\n".join(lines))
     elif command == "unlock":
         r = client.call("identity.unlock", passphrase=getpass.getpass("passphrase: "))

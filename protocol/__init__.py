@@ -1,7 +1,7 @@
 """p2pnet's sans-IO protocol core.
 
 Pure and synchronous: identity and key derivation, the wire objects and their
-exact bytes, signatures, ids, padding and invite keys.  Bytes in, objects out,
+exact bytes, signatures, ids, padding, invite keys and the catch-up sync state machine.  Bytes in, objects out,
 bytes back; nothing here touches a socket, a file or a clock.  It imports no
 trio, libp2p or textual (tests/test_exports.py checks that).
 """
@@ -20,6 +20,7 @@ from ._errors import (
     InviteVersionError,
     ObjectTooLarge,
     ProtocolError,
+    SyncError,
     UnknownKind,
     UnknownVersion,
     WrongPassphrase,
@@ -78,6 +79,7 @@ from ._objects import (
     sign,
     thread_key,
 )
+from ._sync import SYNC_VERSION, SyncLimits, SyncReceived, SyncSession, SyncTurn, fingerprint
 
 __all__ = [
     "BUCKETS",
@@ -100,6 +102,7 @@ __all__ = [
     "MAX_TTL",
     "MAX_WIRE_SIZE",
     "PALETTE",
+    "SYNC_VERSION",
     "TIME_QUANTUM",
     "VERSION",
     "BadPhrase",
@@ -122,6 +125,11 @@ __all__ = [
     "ProtocolError",
     "Reply",
     "Signed",
+    "SyncError",
+    "SyncLimits",
+    "SyncReceived",
+    "SyncSession",
+    "SyncTurn",
     "UnknownKind",
     "UnknownVersion",
     "WireObject",
@@ -134,6 +142,7 @@ __all__ = [
     "encode_identity_file",
     "encode_invite",
     "encode_signed",
+    "fingerprint",
     "identity_file_is_sealed",
     "make_delete",
     "make_flag",

@@ -1,0 +1,373 @@
+"""Catch-up sync: the sans-IO reconciliation, then real daemons catching up.
+
+The daemon tests use only 127.0.4.1 .. 127.0.4.254.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from nodes import DaemonProcess, wait_for
+
+import protocol
+from p2pnet._store import Store
+
+# -- the state machine, in memory ------------------------------------------------------
+
+WIRE_PAD = 224  # a fake object is its id padded to the smallest bucket
+
+
+def reconcile(
+    a: list[tuple[int, bytes]], b: list[tuple[int, bytes]], limits: protocol.SyncLimits | None = None
+) -> tuple[set[bytes], set[bytes], protocol.SyncSession, protocol.SyncSession]:
+    """Run a session between two in-memory sets, a initiating; returns what each side holds after."""
+    sides = [protocol.SyncSession(a, limits), protocol.SyncSession(b, limits)]
+    held = [{oid for _, oid in a}, {oid for _, oid in b}]
+    turn, sender = sides[0].start(), 0
+    while True:
+        me, peer = sides[sender], sides[1 - sender]
+        frames = me.objects_frames([oid + bytes(WIRE_PAD) for oid in turn.push]) + list(turn.frames)
+        reply = None
+        for frame in frames:
+            assert len(frame) <= me.limits.max_frame
+            got = peer.receive(frame)
+            held[1 - sender].update(w[:32] for w in got.objects)
+            reply = got.reply or reply
+        if turn.done:
+            assert peer.finished
+            break
+        assert reply is not None
+        turn, sender = reply, 1 - sender
+    return held[0], held[1], sides[0], sides[1]
+
+
+def _item(time: int, n: int) -> tuple[int, bytes]:
+    return (time, hashlib.sha256(n.to_bytes(8, "big")).digest())
+
+
+items = st.lists(st.tuples(st.integers(0, 50), st.integers(0, 3000)), max_size=400, unique_by=lambda x: x[1])
+
+
+@given(items, st.data())
+def test_two_random_sets_reconcile_to_the_union(pool: list[tuple[int, int]], data: st.DataObject) -> None:
+    everything = sorted(_item(t, n) for t, n in pool)
+    in_a = data.draw(st.lists(st.booleans(), min_size=len(everything), max_size=len(everything)))
+    in_b = data.draw(st.lists(st.booleans(), min_size=len(everything), max_size=len(everything)))
+    a = [x for x, keep in zip(everything, in_a, strict=True) if keep]
+    b = [x for x, keep in zip(everything, in_b, strict=True) if keep]
+    small = protocol.SyncLimits(first_branch=4, branch=3, id_list_max=4)
+    for limits in (None, small):
+        got_a, got_b, sa, sb = reconcile(a, b, limits)
+        union = {oid for _, oid in a} | {oid for _, oid in b}
+        assert got_a == got_b == union
+        # nothing is sent that the other side already had
+        assert sa.objects_pushed == len({oid for _, oid in a} - {oid for _, oid in b})
+        assert sb.objects_pushed == len({oid for _, oid in b} - {oid for _, oid in a})
+
+
+def test_equal_sets_take_one_round_trip() -> None:
+    same = sorted(_item(i // 7, i) for i in range(5000))
+    _, _, sa, sb = reconcile(same, same)
+    assert sa.round_trips == 1 and sa.objects_pushed == sb.objects_pushed == 0
+    assert sa.bytes_out + sb.bytes_out < 4096
+
+
+def test_recent_gap_is_cheap() -> None:
+    """The bench's shape in memory: few round trips, bytes close to the objects' own size."""
+    common = [_item(1_000_000 + i // 50 * 600, i) for i in range(20_000)]
+    recent = [_item(2_000_000 + i // 50 * 600, 10**6 + i) for i in range(4000)]
+    full, behind = sorted(common + recent), sorted(common)
+    for a, b in ((full, behind), (behind, full)):
+        got_a, got_b, sa, sb = reconcile(a, b)
+        assert got_a == got_b
+        assert sa.round_trips <= 4
+        assert sa.bytes_out + sb.bytes_out <= 1.3 * 4000 * (32 + WIRE_PAD)
+
+
+def test_limits_cap_a_turn_and_still_converge() -> None:
+    limits = protocol.SyncLimits(max_ranges=8, max_ids=40, first_branch=16, branch=4, id_list_max=8, max_turns=400)
+    a = sorted(_item(i % 97, i) for i in range(0, 3000, 2))
+    b = sorted(_item(i % 97, i) for i in range(0, 3000, 3))
+    got_a, got_b, _, _ = reconcile(a, b, limits)
+    assert got_a == got_b == {oid for _, oid in a + b}
+
+
+def test_objects_go_in_bounded_frames() -> None:
+    session = protocol.SyncSession([])
+    frames = session.objects_frames([os.urandom(4352)] * 1000)
+    assert len(frames) > 1 and all(len(f) <= session.limits.max_frame for f in frames)
+    peer = protocol.SyncSession([])
+    assert sum(len(peer.receive(f).objects) for f in frames) == 1000
+
+
+def test_unsorted_items_are_refused() -> None:
+    with pytest.raises(ValueError):
+        protocol.SyncSession([_item(2, 1), _item(1, 2)])
+    with pytest.raises(ValueError):
+        protocol.SyncSession([(1, b"short")])
+
+
+@pytest.mark.parametrize(
+    ("frame", "error"),
+    [
+        (b"", protocol.SyncError),
+        (b"\x02\x01", protocol.UnknownVersion),
+        (b"\x01\x09", protocol.SyncError),  # unknown frame type
+        (b"\x01\x04\x02", protocol.SyncError),  # END flag out of range
+        (b"\x01\x04\x00\x00", protocol.SyncError),  # trailing byte
+        (b"\x01\x03\x01" + bytes(31), protocol.SyncError),  # NEED: truncated id
+        (b"\x01\x02\x01\x80\x80\x01", protocol.SyncError),  # OBJECTS: object larger than any wire object
+        (b"\x01\x01\x05\x00\x00\x01\x00\x00", protocol.SyncError),  # bounds do not increase
+        (b"\x01\x01\x00\x00\x00\x00\x00\x00", protocol.SyncError),  # range after the open end
+        (b"\x01\x01\x00\x01\x00\x00", protocol.SyncError),  # open end with a prefix
+        (b"\x01\x01\x05\x21" + bytes(33), protocol.SyncError),  # prefix longer than an id
+        (b"\x01\x01\x00\x00\x07", protocol.SyncError),  # unknown range mode
+        (b"\x01\x01\x00\x00\x01\x05" + bytes(15), protocol.SyncError),  # short fingerprint
+        (b"\x01\x04\x80\x00", protocol.SyncError),  # non-minimal varint
+        (b"\x01\x04" + b"\xff" * 11, protocol.SyncError),  # endless varint
+    ],
+)
+def test_malformed_frames_raise_protocol_errors(frame: bytes, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        protocol.SyncSession([]).receive(frame)
+
+
+@given(st.binary(max_size=300))
+def test_any_bytes_fail_only_with_protocol_errors(frame: bytes) -> None:
+    session = protocol.SyncSession([_item(1, 1), _item(2, 2)])
+    with suppress(protocol.ProtocolError):
+        session.receive(bytes([1]) + frame)
+
+
+def test_oversized_and_endless_input_is_refused() -> None:
+    limits = protocol.SyncLimits(max_ids=10, max_turns=3)
+    session = protocol.SyncSession([], limits)
+    with pytest.raises(protocol.SyncError):
+        session.receive(b"\x01\x03\x0b" + bytes(32 * 11))  # more ids than allowed
+    with pytest.raises(protocol.SyncError):
+        session.receive(bytes(limits.max_frame + 1))
+    chatty = protocol.SyncSession([], limits)
+    with pytest.raises(protocol.SyncError):
+        for _ in range(5):  # a peer that never ends the session
+            chatty.receive(b"\x01\x04\x00")
+    done = protocol.SyncSession([])
+    assert done.receive(b"\x01\x04\x01").finished
+    with pytest.raises(protocol.SyncError):
+        done.receive(b"\x01\x04\x00")
+
+
+# -- real daemons ------------------------------------------------------------------------
+
+FAST = {"P2PNET_SYNC_INTERVAL": "5"}
+
+
+def _ip(n: int) -> str:
+    return f"127.0.4.{n}"
+
+
+def _node(base: Path, name: str, ip: int, **env: str) -> DaemonProcess:
+    node = DaemonProcess(base / name, _ip(ip), env={**FAST, **env})
+    node.home.mkdir(parents=True, exist_ok=True)
+    node.cli("init")
+    return node
+
+
+def _ids(node: DaemonProcess) -> set[str]:
+    """Every object id the node would offer to peers, read through its own store."""
+    return {i.hex() for _, i in _object_ids(node)}
+
+
+def _object_ids(node: DaemonProcess) -> list[tuple[int, bytes]]:
+    with sqlite3.connect(f"file:{node.home / 'node.sqlite3'}?mode=ro", uri=True, timeout=30) as db:
+        return [(c, bytes(i)) for c, i in db.execute("SELECT created, id FROM objects")]
+
+
+def _sync(node: DaemonProcess) -> dict:
+    return node.call("status")["swarms"][0]["sync"]
+
+
+@contextmanager
+def running(*nodes: DaemonProcess) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        for node in nodes:
+            node.stop()
+
+
+def _swarm(first: DaemonProcess, others: list[DaemonProcess]) -> str:
+    invite = first.cli("swarm", "create", "friends").stdout.strip().splitlines()[-1]
+    for node in others:
+        node.cli_json("swarm", "join", invite)
+    return invite
+
+
+def test_restarted_node_catches_up_by_sync(tmp_path: Path) -> None:
+    a, b = _node(tmp_path, "a", 1), _node(tmp_path, "b", 2)
+    with running(a, b):
+        a.start(), b.start()
+        _swarm(a, [b])
+        early = a.call("post", text="before the laptop closed")["id"]
+        wait_for(lambda: early in _ids(b), what="the first post on b")
+        deleted = a.call("post", text="I will take this back")["id"]
+        wait_for(lambda: deleted in _ids(b), what="the doomed post on b")
+        b.stop()
+        missed = [a.call("post", text=f"while you were away {i}")["id"] for i in range(60)]
+        a.call("delete", id=deleted)
+        # A self-destructed post that a still holds (until its purge) must not travel.
+        a.stop()
+        old = int(time.time()) - 7200
+        expired = protocol.make_post(os.urandom(32), "gone already", now=old, expires_in=600)
+        with Store.open(a.home / "node.sqlite3") as store:
+            assert store.ingest(expired, store.swarms()[0].raw_id, old).is_new
+        a.start()
+        b.start()
+        wait_for(lambda: set(missed) <= _ids(b), what="b to catch up")
+        wait_for(lambda: deleted not in _ids(b), what="the delete to reach b")
+        wait_for(lambda: _sync(b)["fetched"] + _sync(a)["fetched"] >= 60, what="sync counters")
+        # Several sessions later, the deleted and the expired posts have not come back.
+        wait_for(lambda: _sync(b)["sessions_ok"] + _sync(a)["sessions_ok"] >= 3, what="more sessions")
+        assert deleted not in _ids(a) | _ids(b)
+        assert expired.id.hex() not in _ids(b)
+        last = _sync(b)["last"] or _sync(a)["last"]
+        assert last["round_trips"] <= 4
+        assert "sync" in b.cli("status").stdout
+
+
+def test_garbage_peer_gets_closed_and_nothing_breaks(tmp_path: Path) -> None:
+    """A peer speaking garbage on the sync protocol is cut off; the node keeps serving."""
+    import trio
+
+    from p2pnet._net import open_swarm_host
+    from p2pnet._sync import SYNC_PROTOCOL
+
+    a = _node(tmp_path, "a", 3)
+    with running(a):
+        a.start()
+        invite = protocol.decode_invite(a.cli("swarm", "create", "friends").stdout.strip().splitlines()[-1])
+        a.call("post", text="still here")
+
+        async def attack() -> str:
+            async with open_swarm_host(
+                host_key_seed=os.urandom(32), psk=invite.psk, topic="x", validator=lambda d: True, listen_ip=_ip(4)
+            ) as host:
+                await host.connect(invite.bootstrap[0])
+                peer = invite.bootstrap[0].rsplit("/", 1)[1]
+                async with host.open_stream(peer, SYNC_PROTOCOL) as stream:
+                    await stream.send(b"\x01\x01\xff\xff\xff")
+                    try:
+                        with trio.fail_after(20):
+                            await stream.receive(1 << 20)
+                    except Exception as exc:
+                        return type(exc).__name__
+                return "answered"
+
+        assert trio.run(attack) == "StreamError"  # closed on us
+        assert a.call("status")["identity"] == "ready"
+        assert _sync(a)["sessions_failed"] >= 1
+
+
+def _posting(node: DaemonProcess, prefix: str, count: int, acked: list[str]) -> threading.Thread:
+    def run() -> None:
+        for i in range(count):
+            acked.append(node.call("post", text=f"{prefix} {i}")["id"])
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def _peer_row(node: DaemonProcess) -> tuple[str, list[str]]:
+    swarm = node.call("swarm.list")["swarms"][0]
+    return swarm["peer_id"], swarm["addrs"]
+
+
+def _forget_peers(node: DaemonProcess, keep: set[str]) -> None:
+    """Drop every remembered peer but ``keep`` (the node is stopped): its half of the partition."""
+    with sqlite3.connect(node.home / "node.sqlite3") as db:
+        rows = [r[0] for r in db.execute("SELECT peer_id FROM peers")]
+        db.executemany("DELETE FROM peers WHERE peer_id = ?", [(p,) for p in rows if p not in keep])
+
+
+def _add_peer(node: DaemonProcess, peer: tuple[str, list[str]]) -> None:
+    with Store.open(node.home / "node.sqlite3") as store:
+        store.save_peer(store.swarms()[0].raw_id, peer[0], peer[1], int(time.time()))
+
+
+def test_partition_heals(tmp_path: Path) -> None:
+    """Two halves post 200 each while apart; after they meet, every node holds the same set."""
+    nodes = [_node(tmp_path, f"n{i}", 10 + i) for i in range(6)]
+    halves = (nodes[:3], nodes[3:])
+    with running(*nodes):
+        for node in nodes:
+            node.start()
+        _swarm(nodes[0], nodes[1:])
+        rows = {node.home.name: _peer_row(node) for node in nodes}
+        for node in nodes:
+            node.stop()
+        for half in halves:
+            ids = {rows[n.home.name][0] for n in half}
+            for node in half:
+                _forget_peers(node, ids)
+        for node in nodes:
+            node.start()
+        for half in halves:
+            for node in half:
+                others = len(half) - 1
+                wait_for(lambda node=node, k=others: node.call("status")["swarms"][0]["peers"] >= k, what="half")
+        acked: list[list[str]] = [[], []]
+        threads = [_posting(half[0], f"half {h}", 200, acked[h]) for h, half in enumerate(halves)]
+        for thread in threads:
+            thread.join()
+        # apart: neither half has the other's posts
+        assert not set(acked[1]) & _ids(nodes[0]) and not set(acked[0]) & _ids(nodes[3])
+        # heal: one node of the first half learns one address of the second
+        nodes[2].stop()
+        _add_peer(nodes[2], rows[nodes[3].home.name])
+        nodes[2].start()
+        everything = set(acked[0]) | set(acked[1])
+        deadline = time.monotonic() + 60
+        for node in nodes:
+            wait_for(
+                lambda node=node: everything <= _ids(node),
+                timeout=max(1.0, deadline - time.monotonic()),
+                what=f"the same set on {node.home.name}",
+            )
+        sets = [_ids(node) for node in nodes]
+        assert all(s == sets[0] for s in sets)
+
+
+def test_churn_every_post_reaches_every_node_up(tmp_path: Path) -> None:
+    """Five nodes, one (20 %) killed and restarted again and again while the others post."""
+    nodes = [_node(tmp_path, f"c{i}", 20 + i) for i in range(5)]
+    with running(*nodes):
+        for node in nodes:
+            node.start()
+        _swarm(nodes[0], nodes[1:])
+        churner = nodes[4]
+        acked: list[list[str]] = [[] for _ in range(3)]
+        threads = [_posting(nodes[i], f"churn {i}", 40, acked[i]) for i in range(3)]
+        kills = 0
+        while any(t.is_alive() for t in threads):
+            time.sleep(0.5)
+            churner.stop(signal.SIGKILL if kills % 2 else signal.SIGTERM)
+            kills += 1
+            time.sleep(0.5)
+            churner.start()
+        for thread in threads:
+            thread.join()
+        assert kills >= 2
+        everything = {i for a in acked for i in a}
+        for node in nodes:
+            wait_for(lambda node=node: everything <= _ids(node), what=f"every post on {node.home.name}")
