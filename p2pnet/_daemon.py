@@ -13,9 +13,9 @@ import protocol
 
 from ._home import Home, HomeLocked
 from ._node import Node, NodeConfig
-from ._store import StoreError
+from ._store import Store, StoreCorrupt, StoreError
 
-__all__ = ["run_daemon"]
+__all__ = ["recover", "run_daemon"]
 
 
 async def _serve(node: Node) -> None:
@@ -58,6 +58,10 @@ def run_daemon(home: Home, *, listen_ip: str = "0.0.0.0", announce_ip: str | Non
         node = Node(config)
         try:
             node.open()
+        except StoreCorrupt as exc:
+            print(f"p2pnet: error: {exc}", file=sys.stderr)
+            print(f"p2pnet: to move it aside and start afresh, run: p2pnet --home {home.root} recover", file=sys.stderr)
+            return 1
         except (protocol.ProtocolError, StoreError) as exc:
             print(f"p2pnet: error: {exc}", file=sys.stderr)
             return 1
@@ -66,3 +70,39 @@ def run_daemon(home: Home, *, listen_ip: str = "0.0.0.0", announce_ip: str | Non
         lock.close()
     print("p2pnet node stopped", flush=True)
     return 0
+
+
+def recover(home: Home) -> int:
+    """``p2pnet recover``: check the database fully; move it aside if it is damaged.
+
+    Never deletes: a damaged file is renamed (``Store.quarantine``) so the next
+    start begins empty and the old bytes stay for a recovery tool.
+    """
+    try:
+        lock = home.acquire_lock()
+    except HomeLocked as exc:
+        print(f"p2pnet: error: {exc}; stop the node first (p2pnet stop)", file=sys.stderr)
+        return 1
+    try:
+        path = home.database
+        if not path.exists():
+            print(f"no database at {path}; nothing to recover")
+            return 0
+        try:
+            Store.open(path).close()
+            problems = Store.integrity_check(path)
+        except StoreCorrupt as exc:
+            problems = [str(exc)]
+        except StoreError as exc:
+            print(f"p2pnet: error: {exc}", file=sys.stderr)
+            return 1
+        if not problems:
+            print(f"{path}: integrity check ok; nothing to recover")
+            return 0
+        moved = Store.quarantine(path)
+        print(f"{path} is damaged ({problems[0]}).")
+        print(f"It was moved to {moved} (nothing was deleted); the node starts afresh next time.")
+        print("Posts come back from peers by sync; join your swarms again with their invite keys.")
+        return 0
+    finally:
+        lock.close()
