@@ -14,8 +14,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 import pytest
+from _vectors import sync_transcript
 from hypothesis import given
 from hypothesis import strategies as st
 from nodes import DaemonProcess, wait_for
@@ -25,31 +27,31 @@ from p2pnet._store import Store
 
 # -- the state machine, in memory ------------------------------------------------------
 
-WIRE_PAD = 224  # a fake object is its id padded to the smallest bucket
+
+Items = list[tuple[int, bytes]]
 
 
-def reconcile(
-    a: list[tuple[int, bytes]], b: list[tuple[int, bytes]], limits: protocol.SyncLimits | None = None
-) -> tuple[set[bytes], set[bytes], protocol.SyncSession, protocol.SyncSession]:
-    """Run a session between two in-memory sets, a initiating; returns what each side holds after."""
-    sides = [protocol.SyncSession(a, limits), protocol.SyncSession(b, limits)]
-    held = [{oid for _, oid in a}, {oid for _, oid in b}]
-    turn, sender = sides[0].start(), 0
-    while True:
-        me, peer = sides[sender], sides[1 - sender]
-        frames = me.objects_frames([oid + bytes(WIRE_PAD) for oid in turn.push]) + list(turn.frames)
-        reply = None
-        for frame in frames:
-            assert len(frame) <= me.limits.max_frame
-            got = peer.receive(frame)
-            held[1 - sender].update(w[:32] for w in got.objects)
-            reply = got.reply or reply
-        if turn.done:
-            assert peer.finished
-            break
-        assert reply is not None
-        turn, sender = reply, 1 - sender
-    return held[0], held[1], sides[0], sides[1]
+def reconcile(a: Items, b: Items, limits: protocol.SyncLimits | None = None) -> dict[str, Any]:
+    """Run a session between two in-memory sets, a initiating.
+
+    Returns:
+        ``held``: what each side holds after; ``pushed``: how many objects each sent;
+        ``sessions``: both sessions.
+    """
+    turns, sides = sync_transcript(a, b, limits)
+    held = {"a": {oid for _, oid in a}, "b": {oid for _, oid in b}}
+    pushed = {"a": 0, "b": 0}
+    for turn in turns:
+        assert all(len(f) <= sides["a"].limits.max_frame * 2 for f in turn["frames"])  # hex
+        held["b" if turn["from"] == "a" else "a"].update(bytes.fromhex(i) for i in turn["push"])
+        pushed[turn["from"]] += len(turn["push"])
+    assert sides["a"].finished and sides["b"].finished
+    return {"held": held, "pushed": pushed, "sessions": sides}
+
+
+def _objects_bytes(count: int) -> int:
+    """Bytes of OBJECTS frames carrying ``count`` objects of the smallest size."""
+    return sum(len(f) for f in protocol.SyncSession([]).objects_frames([bytes(256)] * count))
 
 
 def _item(time: int, n: int) -> tuple[int, bytes]:
@@ -68,18 +70,18 @@ def test_two_random_sets_reconcile_to_the_union(pool: list[tuple[int, int]], dat
     b = [x for x, keep in zip(everything, in_b, strict=True) if keep]
     small = protocol.SyncLimits(first_branch=4, branch=3, id_list_max=4)
     for limits in (None, small):
-        got_a, got_b, sa, sb = reconcile(a, b, limits)
-        union = {oid for _, oid in a} | {oid for _, oid in b}
-        assert got_a == got_b == union
+        run = reconcile(a, b, limits)
+        ids_a, ids_b = {oid for _, oid in a}, {oid for _, oid in b}
+        assert run["held"]["a"] == run["held"]["b"] == ids_a | ids_b
         # nothing is sent that the other side already had
-        assert sa.objects_pushed == len({oid for _, oid in a} - {oid for _, oid in b})
-        assert sb.objects_pushed == len({oid for _, oid in b} - {oid for _, oid in a})
+        assert run["pushed"] == {"a": len(ids_a - ids_b), "b": len(ids_b - ids_a)}
 
 
 def test_equal_sets_take_one_round_trip() -> None:
     same = sorted(_item(i // 7, i) for i in range(5000))
-    _, _, sa, sb = reconcile(same, same)
-    assert sa.round_trips == 1 and sa.objects_pushed == sb.objects_pushed == 0
+    run = reconcile(same, same)
+    sa, sb = run["sessions"]["a"], run["sessions"]["b"]
+    assert sa.round_trips == 1 and run["pushed"] == {"a": 0, "b": 0}
     assert sa.bytes_out + sb.bytes_out < 4096
 
 
@@ -89,18 +91,19 @@ def test_recent_gap_is_cheap() -> None:
     recent = [_item(2_000_000 + i // 50 * 600, 10**6 + i) for i in range(4000)]
     full, behind = sorted(common + recent), sorted(common)
     for a, b in ((full, behind), (behind, full)):
-        got_a, got_b, sa, sb = reconcile(a, b)
-        assert got_a == got_b
+        run = reconcile(a, b)
+        sa, sb = run["sessions"]["a"], run["sessions"]["b"]
+        assert run["held"]["a"] == run["held"]["b"]
         assert sa.round_trips <= 4
-        assert sa.bytes_out + sb.bytes_out <= 1.3 * 4000 * (32 + WIRE_PAD)
+        assert sa.bytes_out + sb.bytes_out + _objects_bytes(4000) <= 1.3 * 4000 * 256
 
 
 def test_limits_cap_a_turn_and_still_converge() -> None:
     limits = protocol.SyncLimits(max_ranges=8, max_ids=40, first_branch=16, branch=4, id_list_max=8, max_turns=400)
     a = sorted(_item(i % 97, i) for i in range(0, 3000, 2))
     b = sorted(_item(i % 97, i) for i in range(0, 3000, 3))
-    got_a, got_b, _, _ = reconcile(a, b, limits)
-    assert got_a == got_b == {oid for _, oid in a + b}
+    run = reconcile(a, b, limits)
+    assert run["held"]["a"] == run["held"]["b"] == {oid for _, oid in a + b}
 
 
 def test_objects_go_in_bounded_frames() -> None:
