@@ -110,6 +110,7 @@ class SwarmSync:
         self._interval = interval
         self._clock = clock
         self._slots = trio.Semaphore(MAX_SESSIONS)
+        self._busy: set[str] = set()  # peers in a session with us: one at a time
         self.stats = SyncStats()
 
     def start(self) -> None:
@@ -121,7 +122,7 @@ class SwarmSync:
 
     async def sync_with(self, peer: str) -> bool:
         """Run one session as initiator with a connected peer; True if it completed."""
-        if peer in self.stats.active:
+        if peer in self._busy:
             return False
         try:
             async with self.host.open_stream(peer, SYNC_PROTOCOL) as stream:
@@ -149,7 +150,7 @@ class SwarmSync:
     async def _periodic(self) -> None:
         while True:
             await trio.sleep(self._interval * random.uniform(0.5, 1.5))
-            peers = [p for p in self.host.connected_peers() if p not in self.stats.active]
+            peers = [p for p in self.host.connected_peers() if p not in self._busy]
             if not peers:
                 continue
             peer = random.choice(peers)
@@ -177,8 +178,15 @@ class SwarmSync:
 
     async def _session(self, stream: Stream, *, initiator: bool) -> bool:
         peer = stream.peer_id
-        if peer in self.stats.active:
+        if peer in self._busy:
             return False
+        self._busy.add(peer)
+        try:
+            return await self._run_session(stream, peer, initiator)
+        finally:
+            self._busy.discard(peer)
+
+    async def _run_session(self, stream: Stream, peer: str, initiator: bool) -> bool:
         items = await trio.to_thread.run_sync(self._items)
         session = protocol.SyncSession(items)
         active = _Active(peer, session, trio.current_time())
@@ -198,6 +206,11 @@ class SwarmSync:
                         await self._send_turn(stream, session, got.reply)
         except (StreamError, protocol.ProtocolError, trio.TooSlowError) as exc:
             log.info("sync with %s failed: %s", peer, exc or type(exc).__name__)
+            self.stats.sessions_failed += 1
+            return False
+        except Exception:
+            # A bug or a store error must end this session only, never the swarm host.
+            log.exception("sync with %s failed", peer)
             self.stats.sessions_failed += 1
             return False
         finally:

@@ -248,37 +248,59 @@ def test_restarted_node_catches_up_by_sync(tmp_path: Path) -> None:
         assert "sync" in b.cli("status").stdout
 
 
-def test_garbage_peer_gets_closed_and_nothing_breaks(tmp_path: Path) -> None:
-    """A peer speaking garbage on the sync protocol is cut off; the node keeps serving."""
+def test_garbage_and_slow_peers_stall_no_one(tmp_path: Path) -> None:
+    """A peer speaking garbage is cut off; a peer trickling frames holds only its own session."""
     import trio
 
     from p2pnet._net import open_swarm_host
     from p2pnet._sync import SYNC_PROTOCOL
 
-    a = _node(tmp_path, "a", 3)
-    with running(a):
+    a, b = _node(tmp_path, "a", 3), _node(tmp_path, "b", 5)
+    with running(a, b):
         a.start()
-        invite = protocol.decode_invite(a.cli("swarm", "create", "friends").stdout.strip().splitlines()[-1])
-        a.call("post", text="still here")
+        invite_text = a.cli("swarm", "create", "friends").stdout.strip().splitlines()[-1]
+        invite = protocol.decode_invite(invite_text)
+        post = a.call("post", text="still here")["id"]
+        garbage: list[str] = []  # how the garbage stream ended
+        attacker_id: list[str] = []
+        slow, release = threading.Event(), threading.Event()
 
-        async def attack() -> str:
+        async def attack() -> None:
             async with open_swarm_host(
                 host_key_seed=os.urandom(32), psk=invite.psk, topic="x", validator=lambda d: True, listen_ip=_ip(4)
             ) as host:
                 await host.connect(invite.bootstrap[0])
                 peer = invite.bootstrap[0].rsplit("/", 1)[1]
+                attacker_id.append(host.peer_id)
                 async with host.open_stream(peer, SYNC_PROTOCOL) as stream:
-                    await stream.send(b"\x01\x01\xff\xff\xff")
+                    await stream.send(b"\x01\x01\xff\xff\xff")  # a range frame cut short
                     try:
                         with trio.fail_after(20):
                             await stream.receive(1 << 20)
                     except Exception as exc:
-                        return type(exc).__name__
-                return "answered"
+                        garbage.append(type(exc).__name__)
+                async with host.open_stream(peer, SYNC_PROTOCOL) as stream:
+                    # Valid frames, one every second: each resets a's read deadline.
+                    for n in range(1, 120):
+                        await stream.send(bytes([1, 1, n + 1, 0, 0]))  # one SKIP range up to time n
+                        slow.set()
+                        if release.is_set():
+                            return
+                        await trio.sleep(1)
 
-        assert trio.run(attack) == "StreamError"  # closed on us
-        assert a.call("status")["identity"] == "ready"
-        assert _sync(a)["sessions_failed"] >= 1
+        attacker = threading.Thread(target=trio.run, args=(attack,))
+        attacker.start()
+        try:
+            assert slow.wait(60)
+            assert garbage == ["StreamError"]  # closed on it
+            b.start()
+            b.cli_json("swarm", "join", invite_text)
+            wait_for(lambda: post in _ids(b), what="b to get the post by sync")
+            assert attacker_id[0] in _sync(a)["peers"]  # while the slow peer still holds its session
+        finally:
+            release.set()
+            attacker.join()
+        assert _sync(a)["sessions_failed"] >= 1 and a.call("status")["identity"] == "ready"
 
 
 def _posting(
@@ -304,11 +326,10 @@ def _peer_row(node: DaemonProcess) -> tuple[str, list[str]]:
     return swarm["peer_id"], swarm["addrs"]
 
 
-def _forget_peers(node: DaemonProcess, keep: set[str]) -> None:
-    """Drop every remembered peer but ``keep`` (the node is stopped): its half of the partition."""
+def _forget_peers(node: DaemonProcess) -> None:
+    """Drop every remembered peer (the node is stopped)."""
     with sqlite3.connect(node.home / "node.sqlite3") as db:
-        rows = [r[0] for r in db.execute("SELECT peer_id FROM peers")]
-        db.executemany("DELETE FROM peers WHERE peer_id = ?", [(p,) for p in rows if p not in keep])
+        db.execute("DELETE FROM peers")
 
 
 def _add_peer(node: DaemonProcess, peer: tuple[str, list[str]]) -> None:
@@ -328,9 +349,11 @@ def test_partition_heals(tmp_path: Path) -> None:
         for node in nodes:
             node.stop()
         for half in halves:
-            ids = {rows[n.home.name][0] for n in half}
             for node in half:
-                _forget_peers(node, ids)
+                _forget_peers(node)
+                for mate in half:
+                    if mate is not node:
+                        _add_peer(node, rows[mate.home.name])
         for node in nodes:
             node.start()
         for half in halves:
