@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import sys
+from typing import IO
 
 import trio
 
@@ -34,6 +35,15 @@ async def _serve(node: Node) -> None:
             nursery.cancel_scope.cancel()
 
 
+def _lock(home: Home, hint: str = "") -> IO[str] | None:
+    """The home's daemon lock, or None (said on stderr) if a node holds it."""
+    try:
+        return home.acquire_lock()
+    except HomeLocked as exc:
+        print(f"p2pnet: error: {exc}{hint}", file=sys.stderr)
+        return None
+
+
 def run_daemon(home: Home, *, listen_ip: str = "0.0.0.0", announce_ip: str | None = None) -> int:
     """Run a node for ``home``; returns the process exit code."""
     # py-libp2p's yamux answers every read with a window update (an extra
@@ -44,10 +54,8 @@ def run_daemon(home: Home, *, listen_ip: str = "0.0.0.0", announce_ip: str | Non
         level=os.environ.get("P2PNET_LOG", "WARNING").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    try:
-        lock = home.acquire_lock()
-    except HomeLocked as exc:
-        print(f"p2pnet: error: {exc}", file=sys.stderr)
+    lock = _lock(home)
+    if lock is None:
         return 1
     try:
         config = NodeConfig(
@@ -78,10 +86,8 @@ def recover(home: Home) -> int:
     Never deletes: a damaged file is renamed (``Store.quarantine``) so the next
     start begins empty and the old bytes stay for a recovery tool.
     """
-    try:
-        lock = home.acquire_lock()
-    except HomeLocked as exc:
-        print(f"p2pnet: error: {exc}; stop the node first (p2pnet stop)", file=sys.stderr)
+    lock = _lock(home, "; stop the node first (p2pnet stop)")
+    if lock is None:
         return 1
     try:
         path = home.database
