@@ -170,6 +170,24 @@ def test_oversized_and_endless_input_is_refused() -> None:
         done.receive(b"\x01\x04\x00")
 
 
+def test_held_and_erased_objects_are_never_offered(tmp_path: Path) -> None:
+    """Sync serves only what the store lists: own posts still on the stem and erased ones stay home."""
+    seed, now = os.urandom(32), int(time.time())
+    with Store.open(tmp_path / "node.sqlite3") as store:
+        swarm = store.add_swarm("friends", os.urandom(32), 0, now).raw_id
+        shared = protocol.make_post(seed, "shared", now=now)
+        held = protocol.make_post(seed, "still on the stem", now=now)
+        gone = protocol.make_post(seed, "deleted", now=now)
+        for post in (shared, gone):
+            store.ingest(post, swarm, now)
+        store.ingest_own(held, [swarm], now)
+        store.ingest(protocol.make_delete(seed, gone, now=now), swarm, now)
+        run = reconcile(store.object_ids(swarm), [])
+        offered = run["held"]["b"]
+        assert shared.id in offered and held.id not in offered and gone.id not in offered
+        assert store.wires([held.id, gone.id]) == []
+
+
 # -- real daemons ------------------------------------------------------------------------
 
 FAST = {"P2PNET_SYNC_INTERVAL": "5"}
