@@ -94,19 +94,20 @@ def recover(home: Home) -> int:
         if not path.exists():
             print(f"no database at {path}; nothing to recover")
             return 0
+        corrupt = False
         try:
             Store.open(path).close()
-            problems = Store.integrity_check(path)
-        except StoreCorrupt as exc:
-            problems = [str(exc)]
+        except StoreCorrupt:
+            corrupt = True
         except StoreError as exc:
             print(f"p2pnet: error: {exc}", file=sys.stderr)
             return 1
+        problems = Store.integrity_check(path) or (["it fails the check at open"] if corrupt else [])
         if not problems:
             print(f"{path}: integrity check ok; nothing to recover")
             return 0
         moved = Store.quarantine(path)
-        print(f"{path} is damaged ({problems[0]}).")
+        print(f"{path} is damaged: " + "; ".join(problems[:3]))
         print(f"It was moved to {moved} (nothing was deleted); the node starts afresh next time.")
         print("Posts come back from peers by sync; join your swarms again with their invite keys.")
         return 0
