@@ -153,15 +153,18 @@ class SwarmSync:
             peers = [p for p in self.host.connected_peers() if p not in self._busy]
             if not peers:
                 continue
-            peer = random.choice(peers)
             try:
                 self._slots.acquire_nowait()
             except trio.WouldBlock:
                 continue  # busy with others; try again next time
-            try:
-                await self.sync_with(peer)
-            finally:
-                self._slots.release()
+            # In its own task: a slow peer must not hold up the next rounds.
+            self.host.start_soon(self._periodic_session, random.choice(peers))
+
+    async def _periodic_session(self, peer: str) -> None:
+        try:
+            await self.sync_with(peer)
+        finally:
+            self._slots.release()
 
     async def _serve(self, stream: Stream) -> None:
         # Busy (with this peer or with too many): the stream closes unanswered.
@@ -181,29 +184,14 @@ class SwarmSync:
         if peer in self._busy:
             return False
         self._busy.add(peer)
-        try:
-            return await self._run_session(stream, peer, initiator)
-        finally:
-            self._busy.discard(peer)
-
-    async def _run_session(self, stream: Stream, peer: str, initiator: bool) -> bool:
-        items = await trio.to_thread.run_sync(self._items)
-        session = protocol.SyncSession(items)
-        active = _Active(peer, session, trio.current_time())
-        self.stats.active[peer] = active
-        fetched = 0
+        started = trio.current_time()
+        tally = {"fetched": 0}
+        session: protocol.SyncSession | None = None
         try:
             with trio.fail_after(SESSION_TIMEOUT):
-                if initiator:
-                    await self._send_turn(stream, session, session.start())
-                while not session.finished:
-                    with trio.fail_after(READ_TIMEOUT):
-                        frame = await stream.receive(session.limits.max_frame)
-                    got = session.receive(frame)
-                    if got.objects:
-                        fetched += await self._accept(got.objects)
-                    if got.reply is not None:
-                        await self._send_turn(stream, session, got.reply)
+                session = protocol.SyncSession(await trio.to_thread.run_sync(self._items))
+                self.stats.active[peer] = _Active(peer, session, started)
+                await self._exchange(stream, session, initiator, tally)
         except (StreamError, protocol.ProtocolError, trio.TooSlowError) as exc:
             log.info("sync with %s failed: %s", peer, exc or type(exc).__name__)
             self.stats.sessions_failed += 1
@@ -214,23 +202,40 @@ class SwarmSync:
             self.stats.sessions_failed += 1
             return False
         finally:
-            del self.stats.active[peer]
-            self.stats.fetched += fetched
-            self.stats.sent += session.objects_pushed
+            self._busy.discard(peer)
+            self.stats.active.pop(peer, None)
             self.stats.last_session = self._clock()
-            self.stats.last = {
-                "peer": peer,
-                "initiator": initiator,
-                "round_trips": session.round_trips,
-                "bytes_in": session.bytes_in,
-                "bytes_out": session.bytes_out,
-                "fetched": fetched,
-                "sent": session.objects_pushed,
-                "seconds": round(trio.current_time() - active.started, 3),
-            }
+            if session is not None:
+                self.stats.fetched += tally["fetched"]
+                self.stats.sent += session.objects_pushed
+                self.stats.last = {
+                    "peer": peer,
+                    "initiator": initiator,
+                    "round_trips": session.round_trips,
+                    "bytes_in": session.bytes_in,
+                    "bytes_out": session.bytes_out,
+                    "fetched": tally["fetched"],
+                    "sent": session.objects_pushed,
+                    "seconds": round(trio.current_time() - started, 3),
+                }
         self.stats.sessions_ok += 1
         log.debug("sync with %s: %s", peer, self.stats.last)
         return True
+
+    async def _exchange(
+        self, stream: Stream, session: protocol.SyncSession, initiator: bool, tally: dict[str, int]
+    ) -> None:
+        """Take turns until the session is over; objects received are counted in ``tally`` as they are accepted."""
+        if initiator:
+            await self._send_turn(stream, session, session.start())
+        while not session.finished:
+            with trio.fail_after(READ_TIMEOUT):
+                frame = await stream.receive(session.limits.max_frame)
+            got = session.receive(frame)
+            if got.objects:
+                tally["fetched"] += await self._accept(got.objects)
+            if got.reply is not None:
+                await self._send_turn(stream, session, got.reply)
 
     async def _send_turn(self, stream: Stream, session: protocol.SyncSession, turn: protocol.SyncTurn) -> None:
         push = list(turn.push)
