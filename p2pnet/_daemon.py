@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import sys
+from typing import IO
 
 import trio
 
@@ -13,9 +14,9 @@ import protocol
 
 from ._home import Home, HomeLocked
 from ._node import Node, NodeConfig
-from ._store import StoreError
+from ._store import Store, StoreCorrupt, StoreError
 
-__all__ = ["run_daemon"]
+__all__ = ["recover", "run_daemon"]
 
 
 async def _serve(node: Node) -> None:
@@ -34,24 +35,37 @@ async def _serve(node: Node) -> None:
             nursery.cancel_scope.cancel()
 
 
+def _lock(home: Home, hint: str = "") -> IO[str] | None:
+    """The home's daemon lock, or None (said on stderr) if a node holds it."""
+    try:
+        return home.acquire_lock()
+    except HomeLocked as exc:
+        print(f"p2pnet: error: {exc}{hint}", file=sys.stderr)
+        return None
+
+
 def run_daemon(home: Home, *, listen_ip: str = "0.0.0.0", announce_ip: str | None = None) -> int:
     """Run a node for ``home``; returns the process exit code."""
     logging.basicConfig(
         level=os.environ.get("P2PNET_LOG", "WARNING").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    try:
-        lock = home.acquire_lock()
-    except HomeLocked as exc:
-        print(f"p2pnet: error: {exc}", file=sys.stderr)
+    lock = _lock(home)
+    if lock is None:
         return 1
     try:
         config = NodeConfig(
             home, listen_ip=listen_ip, announce_ip=announce_ip, passphrase=os.environ.get("P2PNET_PASSPHRASE") or None
         )
+        if os.environ.get("P2PNET_SYNC_INTERVAL"):
+            config.sync_interval = float(os.environ["P2PNET_SYNC_INTERVAL"])
         node = Node(config)
         try:
             node.open()
+        except StoreCorrupt as exc:
+            print(f"p2pnet: error: {exc}", file=sys.stderr)
+            print(f"p2pnet: to move it aside and start afresh, run: p2pnet --home {home.root} recover", file=sys.stderr)
+            return 1
         except (protocol.ProtocolError, StoreError) as exc:
             print(f"p2pnet: error: {exc}", file=sys.stderr)
             return 1
@@ -60,3 +74,38 @@ def run_daemon(home: Home, *, listen_ip: str = "0.0.0.0", announce_ip: str | Non
         lock.close()
     print("p2pnet node stopped", flush=True)
     return 0
+
+
+def recover(home: Home) -> int:
+    """``p2pnet recover``: check the database fully; move it aside if it is damaged.
+
+    Never deletes: a damaged file is renamed (``Store.quarantine``) so the next
+    start begins empty and the old bytes stay for a recovery tool.
+    """
+    lock = _lock(home, "; stop the node first (p2pnet stop)")
+    if lock is None:
+        return 1
+    try:
+        path = home.database
+        if not path.exists():
+            print(f"no database at {path}; nothing to recover")
+            return 0
+        corrupt = False
+        try:
+            Store.open(path).close()
+        except StoreCorrupt:
+            corrupt = True
+        except StoreError as exc:
+            print(f"p2pnet: error: {exc}", file=sys.stderr)
+            return 1
+        problems = Store.integrity_check(path) or (["it fails the check at open"] if corrupt else [])
+        if not problems:
+            print(f"{path}: integrity check ok; nothing to recover")
+            return 0
+        moved = Store.quarantine(path)
+        print(f"{path} is damaged: " + "; ".join(problems[:3]))
+        print(f"It was moved to {moved} (nothing was deleted); the node starts afresh next time.")
+        print("Posts come back from peers by sync; join your swarms again with their invite keys.")
+        return 0
+    finally:
+        lock.close()

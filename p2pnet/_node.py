@@ -14,7 +14,7 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -27,6 +27,7 @@ from ._home import Home
 from ._net import GossipParams, SwarmConnectError, SwarmHost, open_swarm_host
 from ._stem import StemRelay
 from ._store import AmbiguousId, Store, StoreError, Swarm
+from ._sync import SYNC_INTERVAL, SwarmSync
 
 __all__ = ["Node", "NodeConfig"]
 
@@ -54,6 +55,7 @@ class NodeConfig:
     passphrase: str | None = None
     gossip: GossipParams = field(default_factory=GossipParams)
     clock: Callable[[], float] = time.time
+    sync_interval: float = SYNC_INTERVAL
 
 
 @dataclass
@@ -65,6 +67,7 @@ class _Swarm:
     scope: trio.CancelScope
     stem: StemRelay
     backoff: dict[str, tuple[float, float]] = field(default_factory=dict)  # peer -> (next try, delay)
+    sync: SwarmSync | None = None
 
 
 def _topic(swarm_id: bytes) -> str:
@@ -218,6 +221,7 @@ class Node:
                             store.set_swarm_port(swarm_id, actual_port)
                         self.swarms[swarm_id] = swarm
                         self._resend_held(swarm)
+                        swarm.sync = self._start_sync(swarm)
                         try:
                             task_status.started(swarm)
                             await self._redial_loop(swarm)
@@ -303,23 +307,61 @@ class Node:
 
     # -- gossip in -------------------------------------------------------------------
 
-    def _validate(self, data: bytes) -> bool:
-        try:
-            signed = protocol.decode(data)
-        except protocol.ProtocolError:
-            self.stats["invalid"] += 1
-            return False
+    def _check(self, data: bytes) -> protocol.Signed | None:
+        """Decode and verify ``data``; None if it is valid but not to be kept here.
+
+        Raises:
+            protocol.ProtocolError: no honest peer sends these bytes.
+        """
+        signed = protocol.decode(data)
         now = self.now()
         obj = signed.obj
         if obj.created > now + FUTURE_SKEW:
             self.stats["invalid"] += 1
-            return False
+            return None
         if isinstance(obj, protocol.Post) and obj.expires is not None and obj.expires <= now:
+            return None
+        return signed
+
+    def _validate(self, data: bytes) -> bool:
+        try:
+            signed = self._check(data)
+        except protocol.ProtocolError:
+            self.stats["invalid"] += 1
+            return False
+        if signed is None:
             return False
         self._validated[_msg_key(data)] = signed
         while len(self._validated) > VALIDATED_CACHE:
             self._validated.popitem(last=False)
         return True
+
+    # -- catch-up sync -------------------------------------------------------------
+
+    def _start_sync(self, swarm: _Swarm) -> SwarmSync:
+        store = self._require_store()
+
+        async def accept(wires: Sequence[bytes]) -> int:
+            # Verified off the event loop; stored by the same ingest task as gossip.
+            checked = await trio.to_thread.run_sync(lambda: [self._check(w) for w in wires])
+            valid = [signed for signed in checked if signed is not None]
+            for signed in valid:
+                # A peer stores only fluffed objects, so one of ours it hands
+                # back has spread: its stem is over here, as for gossip.
+                swarm.stem.seen(signed.id)
+                await self._ingest_send.send((signed, swarm.id))
+            return len(valid)
+
+        sync = SwarmSync(
+            swarm.host,
+            items=lambda: store.object_ids(swarm.id),
+            wires=store.wires,
+            accept=accept,
+            interval=self.config.sync_interval,
+            clock=self.config.clock,
+        )
+        sync.start()
+        return sync
 
     async def _ingest_loop(self) -> None:
         store = self._require_store()
@@ -443,7 +485,12 @@ class Node:
             "counts": store.counts(),
             "gossip": dict(self.stats),
             "swarms": [
-                {"name": s.name, "peer_id": s.host.peer_id, "peers": len(s.host.connected_peers())}
+                {
+                    "name": s.name,
+                    "peer_id": s.host.peer_id,
+                    "peers": len(s.host.connected_peers()),
+                    "sync": s.sync.stats.to_dict() if s.sync else None,
+                }
                 for s in self.swarms.values()
             ],
         }

@@ -505,6 +505,20 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise _translate(path, exc) from None
 
+    @staticmethod
+    def integrity_check(path: Path | str) -> list[str]:
+        """Run the full ``PRAGMA integrity_check`` (indexes too) on a closed database.
+
+        Returns:
+            The problems found; empty if the file is sound.
+        """
+        try:
+            with contextlib.closing(sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True)) as conn:
+                rows = [row[0] for row in conn.execute("PRAGMA integrity_check(20)")]
+        except sqlite3.DatabaseError as exc:
+            return [str(exc)]
+        return [] if rows == ["ok"] else rows
+
     @classmethod
     def quarantine(cls, path: Path | str) -> Path:
         """Move a (corrupt) database and its -wal/-shm files aside; never deletes.

@@ -21,7 +21,7 @@ from typing import Any
 import protocol
 
 from ._home import Home, resolve_home
-from .client import ControlClient, ControlError, NodeNotRunning
+from .client import ControlClient, ControlError, NodeNotRunning, sync_summary
 
 __all__ = ["main"]
 
@@ -66,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--listen-ip", default="0.0.0.0", help="IPv4 address swarm hosts listen on (default 0.0.0.0)")
     sp.add_argument("--announce-ip", help="IPv4 address to put in invite keys (default: the listen address)")
 
+    cmd("recover", "check the stopped node's database fully; move it aside if damaged", json_out=False)
     cmd("unlock", "unlock a passphrase-protected identity on the running node")
     cmd("status", "node health: identity, swarms, peers, stored objects")
     cmd("peers", "connected and known peers per swarm")
@@ -164,6 +165,10 @@ def run_command(args: argparse.Namespace) -> int:
         from ._daemon import run_daemon
 
         return run_daemon(home, listen_ip=args.listen_ip, announce_ip=args.announce_ip)
+    if command == "recover":
+        from ._daemon import recover
+
+        return recover(home)
     if command == "demo":
         from ._demo import run_demo
 
@@ -181,6 +186,7 @@ def _remote(args: argparse.Namespace, client: ControlClient) -> int:
         lines.append("stored: " + ", ".join(f"{k} {v}" for k, v in r["counts"].items()))
         for s in r["swarms"]:
             lines.append(f"swarm {s['name']}: {s['peers']} peers connected")
+            lines.append(f"  sync: {sync_summary(s.get('sync'), now)}")
         _print(args, r, "\n".join(lines))
     elif command == "unlock":
         r = client.call("identity.unlock", passphrase=getpass.getpass("passphrase: "))

@@ -25,6 +25,7 @@ __all__ = [
     "NodeNotRunning",
     "decode_line",
     "encode_line",
+    "sync_summary",
 ]
 
 API_VERSION = 1
@@ -53,6 +54,29 @@ class NodeNotRunning(ControlError):
             "not_running",
             f"no p2pnet node is running for {home}; start one with: p2pnet daemon --home {home}",
         )
+
+
+def sync_summary(sync: dict[str, Any] | None, now: float) -> str:
+    """One line of sync progress from a swarm's ``status`` ``sync`` field, for people."""
+    if not sync:
+        return "not running"
+    if sync.get("state") == "syncing":
+        peers = len(sync.get("peers") or [])
+        head = f"syncing with {peers} peer{'s' if peers != 1 else ''}: {sync.get('received', 0):,}"
+        head += f" of ~{sync.get('expected', 0):,} objects"
+    elif sync.get("last_session") is None:
+        head = "idle, no session yet"
+    else:
+        head = f"idle, last session {max(0, int(now) - int(sync['last_session']))}s ago"
+    parts = [
+        head,
+        f"{sync.get('sessions_ok', 0)} ok / {sync.get('sessions_failed', 0)} failed",
+        f"{sync.get('fetched', 0):,} fetched, {sync.get('sent', 0):,} sent",
+    ]
+    last = sync.get("last")
+    if last:
+        parts.append(f"last: {last['round_trips']} round trips, {last['bytes_in'] + last['bytes_out']:,} bytes")
+    return " · ".join(parts)
 
 
 def encode_line(obj: dict[str, Any]) -> bytes:

@@ -1,9 +1,10 @@
 """p2pnet's sans-IO protocol core.
 
 Pure and synchronous: identity and key derivation, the wire objects and their
-exact bytes, signatures, ids, padding and invite keys.  Bytes in, objects out,
-bytes back, and the stem's state machine; nothing here touches a socket, a file or a clock.  It imports no
-trio, libp2p or textual (tests/test_exports.py checks that).
+exact bytes, signatures, ids, padding, invite keys, and the state machines of
+the stem and of catch-up sync.  Bytes in, objects out, bytes back; nothing
+here touches a socket, a file or a clock.  It imports no trio, libp2p or
+textual (tests/test_exports.py checks that).
 """
 
 from ._errors import (
@@ -20,6 +21,7 @@ from ._errors import (
     InviteVersionError,
     ObjectTooLarge,
     ProtocolError,
+    SyncError,
     UnknownKind,
     UnknownVersion,
     WrongPassphrase,
@@ -90,6 +92,7 @@ from ._stem import (
     embargo_delay,
     encode_stem,
 )
+from ._sync import SYNC_VERSION, SyncLimits, SyncReceived, SyncSession, SyncTurn, fingerprint
 
 __all__ = [
     "BUCKETS",
@@ -114,6 +117,7 @@ __all__ = [
     "MAX_WIRE_SIZE",
     "PALETTE",
     "STEM_VERSION",
+    "SYNC_VERSION",
     "TIME_QUANTUM",
     "VERSION",
     "BadPhrase",
@@ -141,6 +145,11 @@ __all__ = [
     "StemParams",
     "StemRoutes",
     "StemState",
+    "SyncError",
+    "SyncLimits",
+    "SyncReceived",
+    "SyncSession",
+    "SyncTurn",
     "UnknownKind",
     "UnknownVersion",
     "WireObject",
@@ -156,6 +165,7 @@ __all__ = [
     "encode_invite",
     "encode_signed",
     "encode_stem",
+    "fingerprint",
     "identity_file_is_sealed",
     "make_delete",
     "make_flag",

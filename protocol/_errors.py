@@ -21,6 +21,7 @@ __all__ = [
     "InviteVersionError",
     "ObjectTooLarge",
     "ProtocolError",
+    "SyncError",
     "UnknownKind",
     "UnknownVersion",
     "WrongPassphrase",
@@ -48,6 +49,10 @@ class UnknownVersion(DecodeError):
 
 class UnknownKind(DecodeError):
     """The object kind byte names no kind this version knows."""
+
+
+class SyncError(DecodeError):
+    """A sync peer sent a malformed frame, broke a limit, or spoke out of turn."""
 
 
 class BadSignature(ProtocolError):

@@ -6,6 +6,7 @@ change; tests/test_vectors.py checks that the files and the code agree.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -237,6 +238,81 @@ def _action(action: protocol.Forward | protocol.Fluff) -> dict[str, Any]:
     return {"action": "fluff"}
 
 
+def sync_item(n: int) -> tuple[int, bytes]:
+    """Item ``n`` of the sync vectors: a 32-byte id and a time ten minutes apart per ten items."""
+    return (NOW - NOW % 600 + (n // 10) * 600, hashlib.sha256(n.to_bytes(4, "big")).digest())
+
+
+def sync_transcript(
+    a: list[tuple[int, bytes]], b: list[tuple[int, bytes]], limits: protocol.SyncLimits | None = None
+) -> tuple[list[dict[str, Any]], dict[str, protocol.SyncSession]]:
+    """Run a session between ``a`` (the initiator) and ``b`` in memory.
+
+    Returns:
+        Every turn (who sends, the ids pushed, the frames in hex) and both sessions.
+    """
+    sides = {"a": protocol.SyncSession(a, limits), "b": protocol.SyncSession(b, limits)}
+    turns = []
+    turn, sender = sides["a"].start(), "a"
+    while True:
+        turns.append({"from": sender, "push": [i.hex() for i in turn.push], "frames": [f.hex() for f in turn.frames]})
+        receiver = "b" if sender == "a" else "a"
+        reply = None
+        for frame in turn.frames:
+            reply = sides[receiver].receive(frame).reply or reply
+        if turn.done:
+            return turns, sides
+        assert reply is not None
+        turn, sender = reply, receiver
+
+
+def sync() -> dict[str, Any]:
+    small = {"first_branch": 4, "branch": 4, "id_list_max": 4}
+    cases = [
+        ("overlap", {}, range(0, 100), range(50, 150)),
+        ("split", small, range(0, 120), [n for n in range(0, 120) if n % 17]),
+        ("empty-initiator", {}, range(0), range(0, 20)),
+        ("equal", small, range(0, 40), range(0, 40)),
+    ]
+    sessions = []
+    for name, knobs, a_ns, b_ns in cases:
+        a, b = sorted(sync_item(n) for n in a_ns), sorted(sync_item(n) for n in b_ns)
+        sessions.append(
+            {
+                "name": name,
+                "limits": knobs,
+                "a": [[t, i.hex()] for t, i in a],
+                "b": [[t, i.hex()] for t, i in b],
+                "turns": sync_transcript(a, b, protocol.SyncLimits(**knobs))[0],
+            }
+        )
+    ids = [sync_item(n)[1] for n in range(3)]
+    wires = [bytes([n]) * size for n, size in ((1, 256), (2, 1024))]
+    return {
+        "version": protocol.SYNC_VERSION,
+        "fingerprints": [
+            {
+                "ids": [i.hex() for i in ids[:k]],
+                "fingerprint": protocol.fingerprint(sum(int.from_bytes(i, "little") for i in ids[:k]), k).hex(),
+            }
+            for k in range(4)
+        ],
+        "objects": {
+            "wires": [w.hex() for w in wires],
+            "frames": [f.hex() for f in protocol.SyncSession([]).objects_frames(wires)],
+        },
+        "sessions": sessions,
+        "invalid": [
+            {"frame": "0201", "error": "UnknownVersion"},
+            {"frame": "0109", "error": "SyncError"},
+            {"frame": "01040000", "error": "SyncError"},
+            {"frame": "0101050000010000", "error": "SyncError"},
+            {"frame": "0101000001" + "05" + "00" * 15, "error": "SyncError"},
+            {"frame": "01030001" + "00" * 31, "error": "SyncError"},
+        ],
+    }
+
+
 def build() -> dict[str, dict[str, Any]]:
     return {
         "objects.json": objects(),
@@ -244,6 +320,7 @@ def build() -> dict[str, dict[str, Any]]:
         "invites.json": invites(),
         "identity.json": identity(),
         "stem.json": stem(),
+        "sync.json": sync(),
     }
 
 

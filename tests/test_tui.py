@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 import protocol
 from tests.nodes import DEADLINE, DaemonProcess, start_node, wait_for
@@ -53,6 +54,7 @@ from tui.screens import (
     ThreadScreen,
     UnlockScreen,
 )
+from tui.screens.peers import render_status
 from tui.widgets import NewPostsBar, PostCard, QRCode, ReplyRow, SearchResult
 from tui.widgets.qr import qr_lines
 
@@ -170,6 +172,23 @@ def test_icons_from_node_indexes_and_pairs() -> None:
     glyph, colour = icon_parts({"glyph": 4, "colour": 5})
     assert glyph == "★" and colour.startswith("#")
     assert icon_parts(["x", "teal"])[0] == "x"
+
+
+def _plain(renderable: Any) -> str:
+    console = Console(width=200, color_system=None)
+    with console.capture() as capture:
+        console.print(renderable)
+    return capture.get()
+
+
+def test_status_shows_sync_progress() -> None:
+    syncing = {"state": "syncing", "peers": ["p1"], "received": 1200, "expected": 10000, "sessions_ok": 2}
+    idle = {"state": "idle", "last_session": 1000, "sessions_ok": 3, "sessions_failed": 1, "fetched": 10000}
+    idle["last"] = {"round_trips": 3, "bytes_in": 2_500_000, "bytes_out": 900}
+    table = render_status({"swarms": [{"name": "a", "sync": syncing}, {"name": "b", "sync": idle}]})
+    shown = _plain(table)
+    assert "syncing with 1 peer: 1,200 of ~10,000 objects" in shown
+    assert "3 ok / 1 failed" in shown and "10,000 fetched" in shown and "3 round trips" in shown
 
 
 def test_qr_code_of_an_invite_fits_80_columns() -> None:
@@ -673,6 +692,8 @@ def test_peers_help_and_command_palette(node: DaemonProcess) -> None:
             await until(pilot, lambda: at(app, PeersScreen), "peers")
             status = app.screen.query_one("#node-status", Static)
             await until(pilot, lambda: "loading" not in str(status.render()), "the status")
+            shown = _plain(status.content)
+            assert "sync friends" in shown and "ok / 0 failed" in shown  # sync progress per swarm
             await pilot.press("escape")
             await pilot.press("question_mark")
             await until(pilot, lambda: at(app, HelpScreen), "help")

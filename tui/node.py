@@ -11,11 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from p2pnet.client import AsyncControlClient, ControlError, NodeNotRunning
+from p2pnet.client import AsyncControlClient, ControlError, NodeNotRunning, sync_summary
 
 from .messages import NodeDisconnected, NodeEvent
 
-__all__ = ["ControlError", "Node", "NodeNotRunning"]
+__all__ = ["ControlError", "Node", "NodeNotRunning", "sync_summary"]
 
 PAGE = 30  # posts per feed page
 

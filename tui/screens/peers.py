@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any, ClassVar
 
 from rich.table import Table
@@ -12,7 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ..node import ControlError
+from ..node import ControlError, sync_summary
 from ..widgets import AppFooter, AppHeader
 from ._base import ItemActions
 
@@ -42,9 +43,11 @@ def render_status(status: dict[str, Any]) -> Table:
     table.add_row("stored", Text(", ".join(f"{k} {v}" for k, v in counts.items()) or "nothing yet"))
     gossip = status.get("gossip") or {}
     table.add_row("gossip", Text(", ".join(f"{k} {v}" for k, v in gossip.items()) or "no traffic yet"))
-    # Sync progress is shown only when the node reports it (it does not yet).
-    if "sync" in status:
-        table.add_row("sync", Text(str(status["sync"])))
+    now = time.time()
+    for swarm in status.get("swarms") or []:
+        sync = swarm.get("sync")
+        style = "cyan" if sync and sync.get("state") == "syncing" else ""
+        table.add_row(f"sync {swarm.get('name')}", Text(sync_summary(sync, now), style=style))
     return table
 
 

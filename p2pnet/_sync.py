@@ -1,0 +1,254 @@
+"""Catch-up sync on one swarm host: the trio side of ``protocol.SyncSession``.
+
+A session runs over one ``/p2pnet/sync/1`` stream: when a connection opens
+(started by the side with the smaller peer id, so a pair syncs once), and
+every ``interval`` seconds (jittered) with a random connected peer. Only what
+the store lists (``object_ids`` / ``wires``: never held or erased objects) is
+offered; every object received goes through the node's own verification and
+ingest. Every read and write has a deadline, and sessions run in their own
+tasks up to ``MAX_SESSIONS`` at once, so a slow or hostile peer costs one slot
+for at most ``SESSION_TIMEOUT`` and nothing else. See docs/sync.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+
+import protocol
+
+from ._net import Stream, StreamError, SwarmHost
+
+__all__ = ["SYNC_PROTOCOL", "SwarmSync", "SyncStats"]
+
+log = logging.getLogger(__name__)
+
+SYNC_PROTOCOL = "/p2pnet/sync/1"
+SYNC_INTERVAL = 45.0  # seconds between periodic sessions, jittered by +-50 %
+READ_TIMEOUT = 30.0  # longest wait for the peer's next frame
+SESSION_TIMEOUT = 300.0  # longest a whole session may take
+MAX_SESSIONS = 4  # concurrent sessions per swarm, both directions
+WIRES_CHUNK = 2048  # objects read from the store at a time while pushing
+CONNECT_RETRY = 2.0  # seconds before retrying a session that failed right after connecting
+
+Items = Callable[[], Sequence[tuple[int, bytes]]]
+Wires = Callable[[list[bytes]], list[bytes]]
+Accept = Callable[[Sequence[bytes]], Awaitable[int]]
+
+
+@dataclass
+class _Active:
+    peer: str
+    session: protocol.SyncSession
+    started: float
+
+
+@dataclass
+class SyncStats:
+    """Sync progress of one swarm, for ``status``."""
+
+    sessions_ok: int = 0
+    sessions_failed: int = 0
+    fetched: int = 0  # valid objects received by sync (new or not)
+    sent: int = 0  # objects pushed to peers
+    last_session: float | None = None  # Unix time the last session ended
+    last: dict[str, Any] | None = None
+    active: dict[str, _Active] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        received = sum(a.session.objects_received for a in self.active.values())
+        expected = sum(a.session.expected for a in self.active.values())
+        return {
+            "state": "syncing" if self.active else "idle",
+            "peers": sorted(self.active),
+            "received": received,
+            "expected": max(expected, received),
+            "sessions_ok": self.sessions_ok,
+            "sessions_failed": self.sessions_failed,
+            "fetched": self.fetched,
+            "sent": self.sent,
+            "last_session": None if self.last_session is None else int(self.last_session),
+            "last": self.last,
+        }
+
+
+class SwarmSync:
+    """Serves and starts sync sessions for one swarm host.
+
+    Args:
+        host: The running swarm host.
+        items: Returns our ``(created, id)`` items, sorted (runs in a thread).
+        wires: Returns the wire bytes of the given ids, skipping any it may
+            not share (runs in a thread).
+        accept: Verifies and ingests pushed objects; returns how many were
+            valid; raises ``protocol.ProtocolError`` on garbage, which ends
+            the session.
+        interval: Mean seconds between periodic sessions (0: only on connect).
+        clock: Wall clock, for ``last_session``.
+    """
+
+    def __init__(
+        self,
+        host: SwarmHost,
+        *,
+        items: Items,
+        wires: Wires,
+        accept: Accept,
+        interval: float = SYNC_INTERVAL,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.host = host
+        self._items = items
+        self._wires = wires
+        self._accept = accept
+        self._interval = interval
+        self._clock = clock
+        self._slots = trio.Semaphore(MAX_SESSIONS)
+        self._busy: set[str] = set()  # peers in a session with us: one at a time
+        self.stats = SyncStats()
+
+    def start(self) -> None:
+        """Answer sync streams and start sessions on connect and periodically."""
+        self.host.serve(SYNC_PROTOCOL, self._serve)
+        self.host.on_connect(self._on_connect)
+        if self._interval > 0:
+            self.host.start_soon(self._periodic)
+
+    async def sync_with(self, peer: str) -> bool:
+        """Run one session as initiator with a connected peer; True if it completed."""
+        if peer in self._busy:
+            return False
+        try:
+            async with self.host.open_stream(peer, SYNC_PROTOCOL) as stream:
+                return await self._session(stream, initiator=True)
+        except StreamError as exc:
+            log.debug("sync with %s could not start: %s", peer, exc)
+            self.stats.sessions_failed += 1
+            return False
+
+    # -- triggers ------------------------------------------------------------------
+
+    def _on_connect(self, peer: str) -> None:
+        # Both ends see the connection; the smaller peer id starts, so one
+        # session serves the pair (the protocol works both ways).
+        if self.host.peer_id < peer:
+            self.host.start_soon(self._sync_on_connect, peer)
+
+    async def _sync_on_connect(self, peer: str) -> None:
+        for _ in range(3):
+            async with self._slots:
+                if await self.sync_with(peer):
+                    return
+            await trio.sleep(CONNECT_RETRY)
+
+    async def _periodic(self) -> None:
+        while True:
+            await trio.sleep(self._interval * random.uniform(0.5, 1.5))
+            peers = [p for p in self.host.connected_peers() if p not in self._busy]
+            if not peers:
+                continue
+            try:
+                self._slots.acquire_nowait()
+            except trio.WouldBlock:
+                continue  # busy with others; try again next time
+            # In its own task: a slow peer must not hold up the next rounds.
+            self.host.start_soon(self._periodic_session, random.choice(peers))
+
+    async def _periodic_session(self, peer: str) -> None:
+        try:
+            await self.sync_with(peer)
+        finally:
+            self._slots.release()
+
+    async def _serve(self, stream: Stream) -> None:
+        # Busy (with this peer or with too many): the stream closes unanswered.
+        try:
+            self._slots.acquire_nowait()
+        except trio.WouldBlock:
+            return
+        try:
+            await self._session(stream, initiator=False)
+        finally:
+            self._slots.release()
+
+    # -- one session -------------------------------------------------------------------
+
+    async def _session(self, stream: Stream, *, initiator: bool) -> bool:
+        peer = stream.peer_id
+        if peer in self._busy:
+            return False
+        self._busy.add(peer)
+        started = trio.current_time()
+        tally = {"fetched": 0}
+        session: protocol.SyncSession | None = None
+        try:
+            with trio.fail_after(SESSION_TIMEOUT):
+                session = protocol.SyncSession(await trio.to_thread.run_sync(self._items))
+                self.stats.active[peer] = _Active(peer, session, started)
+                await self._exchange(stream, session, initiator, tally)
+        except (StreamError, protocol.ProtocolError, trio.TooSlowError) as exc:
+            log.info("sync with %s failed: %s", peer, exc or type(exc).__name__)
+            self.stats.sessions_failed += 1
+            return False
+        except Exception:
+            # A bug or a store error must end this session only, never the swarm host.
+            log.exception("sync with %s failed", peer)
+            self.stats.sessions_failed += 1
+            return False
+        finally:
+            self._busy.discard(peer)
+            self.stats.active.pop(peer, None)
+            self.stats.last_session = self._clock()
+            if session is not None:
+                self.stats.fetched += tally["fetched"]
+                self.stats.sent += session.objects_pushed
+                self.stats.last = {
+                    "peer": peer,
+                    "initiator": initiator,
+                    "round_trips": session.round_trips,
+                    "bytes_in": session.bytes_in,
+                    "bytes_out": session.bytes_out,
+                    "fetched": tally["fetched"],
+                    "sent": session.objects_pushed,
+                    "seconds": round(trio.current_time() - started, 3),
+                }
+        self.stats.sessions_ok += 1
+        log.debug("sync with %s: %s", peer, self.stats.last)
+        return True
+
+    async def _exchange(
+        self, stream: Stream, session: protocol.SyncSession, initiator: bool, tally: dict[str, int]
+    ) -> None:
+        """Take turns until the session is over; objects received are counted in ``tally`` as they are accepted."""
+        if initiator:
+            await self._send_turn(stream, session, session.start())
+        while not session.finished:
+            with trio.fail_after(READ_TIMEOUT):
+                frame = await stream.receive(session.limits.max_frame)
+            got = session.receive(frame)
+            if got.objects:
+                tally["fetched"] += await self._accept(got.objects)
+            if got.reply is not None:
+                await self._send_turn(stream, session, got.reply)
+
+    async def _send_turn(self, stream: Stream, session: protocol.SyncSession, turn: protocol.SyncTurn) -> None:
+        push = list(turn.push)
+        for start in range(0, len(push), WIRES_CHUNK):
+            chunk = push[start : start + WIRES_CHUNK]
+            wires = await trio.to_thread.run_sync(self._wires, chunk)
+            for frame in session.objects_frames(wires):
+                await _send(stream, frame)
+        for frame in turn.frames:
+            await _send(stream, frame)
+
+
+async def _send(stream: Stream, frame: bytes) -> None:
+    # A peer that stops reading fills its window; it costs us this long at most.
+    with trio.fail_after(READ_TIMEOUT):
+        await stream.send(frame)

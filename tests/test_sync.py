@@ -1,0 +1,424 @@
+"""Catch-up sync: the sans-IO reconciliation, then real daemons catching up.
+
+The daemon tests use only 127.0.4.1 .. 127.0.4.254.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _vectors import sync_transcript
+from hypothesis import given
+from hypothesis import strategies as st
+from nodes import DaemonProcess, wait_for
+
+import protocol
+from p2pnet._store import Store
+
+# -- the state machine, in memory ------------------------------------------------------
+
+
+Items = list[tuple[int, bytes]]
+
+
+def reconcile(a: Items, b: Items, limits: protocol.SyncLimits | None = None) -> dict[str, Any]:
+    """Run a session between two in-memory sets, a initiating.
+
+    Returns:
+        ``held``: what each side holds after; ``pushed``: how many objects each sent;
+        ``sessions``: both sessions.
+    """
+    turns, sides = sync_transcript(a, b, limits)
+    held = {"a": {oid for _, oid in a}, "b": {oid for _, oid in b}}
+    pushed = {"a": 0, "b": 0}
+    for turn in turns:
+        assert all(len(f) <= sides["a"].limits.max_frame * 2 for f in turn["frames"])  # hex
+        held["b" if turn["from"] == "a" else "a"].update(bytes.fromhex(i) for i in turn["push"])
+        pushed[turn["from"]] += len(turn["push"])
+    assert sides["a"].finished and sides["b"].finished
+    return {"held": held, "pushed": pushed, "sessions": sides}
+
+
+def _objects_bytes(count: int) -> int:
+    """Bytes of OBJECTS frames carrying ``count`` objects of the smallest size."""
+    return sum(len(f) for f in protocol.SyncSession([]).objects_frames([bytes(256)] * count))
+
+
+def _item(time: int, n: int) -> tuple[int, bytes]:
+    return (time, hashlib.sha256(n.to_bytes(8, "big")).digest())
+
+
+items = st.lists(st.tuples(st.integers(0, 50), st.integers(0, 3000)), max_size=400, unique_by=lambda x: x[1])
+
+
+@given(items, st.data())
+def test_two_random_sets_reconcile_to_the_union(pool: list[tuple[int, int]], data: st.DataObject) -> None:
+    everything = sorted(_item(t, n) for t, n in pool)
+    in_a = data.draw(st.lists(st.booleans(), min_size=len(everything), max_size=len(everything)))
+    in_b = data.draw(st.lists(st.booleans(), min_size=len(everything), max_size=len(everything)))
+    a = [x for x, keep in zip(everything, in_a, strict=True) if keep]
+    b = [x for x, keep in zip(everything, in_b, strict=True) if keep]
+    small = protocol.SyncLimits(first_branch=4, branch=3, id_list_max=4)
+    for limits in (None, small):
+        run = reconcile(a, b, limits)
+        ids_a, ids_b = {oid for _, oid in a}, {oid for _, oid in b}
+        assert run["held"]["a"] == run["held"]["b"] == ids_a | ids_b
+        # nothing is sent that the other side already had
+        assert run["pushed"] == {"a": len(ids_a - ids_b), "b": len(ids_b - ids_a)}
+
+
+def test_equal_sets_take_one_round_trip() -> None:
+    same = sorted(_item(i // 7, i) for i in range(5000))
+    run = reconcile(same, same)
+    sa, sb = run["sessions"]["a"], run["sessions"]["b"]
+    assert sa.round_trips == 1 and run["pushed"] == {"a": 0, "b": 0}
+    assert sa.bytes_out + sb.bytes_out < 4096
+
+
+def test_recent_gap_is_cheap() -> None:
+    """The bench's shape in memory: few round trips, bytes close to the objects' own size."""
+    common = [_item(1_000_000 + i // 50 * 600, i) for i in range(20_000)]
+    recent = [_item(2_000_000 + i // 50 * 600, 10**6 + i) for i in range(4000)]
+    full, behind = sorted(common + recent), sorted(common)
+    for a, b in ((full, behind), (behind, full)):
+        run = reconcile(a, b)
+        sa, sb = run["sessions"]["a"], run["sessions"]["b"]
+        assert run["held"]["a"] == run["held"]["b"]
+        assert sa.round_trips <= 4
+        assert sa.bytes_out + sb.bytes_out + _objects_bytes(4000) <= 1.3 * 4000 * 256
+
+
+def test_limits_cap_a_turn_and_still_converge() -> None:
+    limits = protocol.SyncLimits(max_ranges=8, max_ids=40, first_branch=16, branch=4, id_list_max=8, max_turns=400)
+    a = sorted(_item(i % 97, i) for i in range(0, 3000, 2))
+    b = sorted(_item(i % 97, i) for i in range(0, 3000, 3))
+    run = reconcile(a, b, limits)
+    assert run["held"]["a"] == run["held"]["b"] == {oid for _, oid in a + b}
+
+
+def test_objects_go_in_bounded_frames() -> None:
+    session = protocol.SyncSession([])
+    frames = session.objects_frames([os.urandom(4352)] * 1000)
+    assert len(frames) > 1 and all(len(f) <= session.limits.max_frame for f in frames)
+    peer = protocol.SyncSession([])
+    assert sum(len(peer.receive(f).objects) for f in frames) == 1000
+
+
+def test_unsorted_items_are_refused() -> None:
+    with pytest.raises(ValueError):
+        protocol.SyncSession([_item(2, 1), _item(1, 2)])
+    with pytest.raises(ValueError):
+        protocol.SyncSession([(1, b"short")])
+
+
+@pytest.mark.parametrize(
+    ("frame", "error"),
+    [
+        (b"", protocol.SyncError),
+        (b"\x02\x01", protocol.UnknownVersion),
+        (b"\x01\x09", protocol.SyncError),  # unknown frame type
+        (b"\x01\x04\x02", protocol.SyncError),  # END flag out of range
+        (b"\x01\x04\x00\x00", protocol.SyncError),  # trailing byte
+        (b"\x01\x03\x01" + bytes(31), protocol.SyncError),  # NEED: truncated id
+        (b"\x01\x02\x01\x80\x80\x01", protocol.SyncError),  # OBJECTS: object larger than any wire object
+        (b"\x01\x01\x05\x00\x00\x01\x00\x00", protocol.SyncError),  # bounds do not increase
+        (b"\x01\x01\x00\x00\x00\x00\x00\x00", protocol.SyncError),  # range after the open end
+        (b"\x01\x01\x00\x01\x00\x00", protocol.SyncError),  # open end with a prefix
+        (b"\x01\x01\x05\x21" + bytes(33), protocol.SyncError),  # prefix longer than an id
+        (b"\x01\x01\x00\x00\x07", protocol.SyncError),  # unknown range mode
+        (b"\x01\x01\x00\x00\x01\x05" + bytes(15), protocol.SyncError),  # short fingerprint
+        (b"\x01\x04\x80\x00", protocol.SyncError),  # non-minimal varint
+        (b"\x01\x04" + b"\xff" * 11, protocol.SyncError),  # endless varint
+    ],
+)
+def test_malformed_frames_raise_protocol_errors(frame: bytes, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        protocol.SyncSession([]).receive(frame)
+
+
+@given(st.binary(max_size=300))
+def test_any_bytes_fail_only_with_protocol_errors(frame: bytes) -> None:
+    session = protocol.SyncSession([_item(1, 1), _item(2, 2)])
+    with suppress(protocol.ProtocolError):
+        session.receive(bytes([1]) + frame)
+
+
+def test_oversized_and_endless_input_is_refused() -> None:
+    limits = protocol.SyncLimits(max_ids=10, max_turns=3)
+    session = protocol.SyncSession([], limits)
+    with pytest.raises(protocol.SyncError):
+        session.receive(b"\x01\x03\x0b" + bytes(32 * 11))  # more ids than allowed
+    with pytest.raises(protocol.SyncError):
+        session.receive(bytes(limits.max_frame + 1))
+    chatty = protocol.SyncSession([], limits)
+    with pytest.raises(protocol.SyncError):
+        for _ in range(5):  # a peer that never ends the session
+            chatty.receive(b"\x01\x04\x00")
+    done = protocol.SyncSession([])
+    assert done.receive(b"\x01\x04\x01").finished
+    with pytest.raises(protocol.SyncError):
+        done.receive(b"\x01\x04\x00")
+
+
+def test_held_and_erased_objects_are_never_offered(tmp_path: Path) -> None:
+    """Sync serves only what the store lists: own posts still on the stem and erased ones stay home."""
+    seed, now = os.urandom(32), int(time.time())
+    with Store.open(tmp_path / "node.sqlite3") as store:
+        swarm = store.add_swarm("friends", os.urandom(32), 0, now).raw_id
+        shared = protocol.make_post(seed, "shared", now=now)
+        held = protocol.make_post(seed, "still on the stem", now=now)
+        gone = protocol.make_post(seed, "deleted", now=now)
+        for post in (shared, gone):
+            store.ingest(post, swarm, now)
+        store.ingest_own(held, [swarm], now)
+        store.ingest(protocol.make_delete(seed, gone, now=now), swarm, now)
+        run = reconcile(store.object_ids(swarm), [])
+        offered = run["held"]["b"]
+        assert shared.id in offered and held.id not in offered and gone.id not in offered
+        assert store.wires([held.id, gone.id]) == []
+
+
+# -- real daemons ------------------------------------------------------------------------
+
+FAST = {"P2PNET_SYNC_INTERVAL": "5"}
+
+
+def _ip(n: int) -> str:
+    return f"127.0.4.{n}"
+
+
+def _node(base: Path, name: str, ip: int, **env: str) -> DaemonProcess:
+    node = DaemonProcess(base / name, _ip(ip), env={**FAST, **env})
+    node.home.mkdir(parents=True, exist_ok=True)
+    node.cli("init")
+    return node
+
+
+def _ids(node: DaemonProcess) -> set[str]:
+    """Every object id the node would offer to peers, read through its own store."""
+    return {i.hex() for _, i in _object_ids(node)}
+
+
+def _object_ids(node: DaemonProcess) -> list[tuple[int, bytes]]:
+    with sqlite3.connect(f"file:{node.home / 'node.sqlite3'}?mode=ro", uri=True, timeout=30) as db:
+        return [(c, bytes(i)) for c, i in db.execute("SELECT created, id FROM objects")]
+
+
+def _sync(node: DaemonProcess) -> dict:
+    return node.call("status")["swarms"][0]["sync"]
+
+
+@contextmanager
+def running(*nodes: DaemonProcess) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        for node in nodes:
+            node.stop()
+
+
+def _swarm(first: DaemonProcess, others: list[DaemonProcess]) -> str:
+    invite = first.cli("swarm", "create", "friends").stdout.strip().splitlines()[-1]
+    for node in others:
+        node.cli_json("swarm", "join", invite)
+    return invite
+
+
+def test_restarted_node_catches_up_by_sync(tmp_path: Path) -> None:
+    a, b = _node(tmp_path, "a", 1), _node(tmp_path, "b", 2)
+    with running(a, b):
+        a.start(), b.start()
+        _swarm(a, [b])
+        early = a.call("post", text="before the laptop closed")["id"]
+        wait_for(lambda: early in _ids(b), what="the first post on b")
+        deleted = a.call("post", text="I will take this back")["id"]
+        wait_for(lambda: deleted in _ids(b), what="the doomed post on b")
+        b.stop()
+        missed = [a.call("post", text=f"while you were away {i}")["id"] for i in range(60)]
+        a.call("delete", id=deleted)
+        # A self-destructed post that a still holds (until its purge) must not travel.
+        a.stop()
+        old = int(time.time()) - 7200
+        expired = protocol.make_post(os.urandom(32), "gone already", now=old, expires_in=600)
+        with Store.open(a.home / "node.sqlite3") as store:
+            assert store.ingest(expired, store.swarms()[0].raw_id, old).is_new
+        a.start()
+        b.start()
+        wait_for(lambda: set(missed) <= _ids(b), what="b to catch up")
+        wait_for(lambda: deleted not in _ids(b), what="the delete to reach b")
+        wait_for(lambda: _sync(b)["fetched"] + _sync(a)["fetched"] >= 60, what="sync counters")
+        # Several sessions later, the deleted and the expired posts have not come back.
+        wait_for(lambda: _sync(b)["sessions_ok"] + _sync(a)["sessions_ok"] >= 3, what="more sessions")
+        assert deleted not in _ids(a) | _ids(b)
+        assert expired.id.hex() not in _ids(b)
+        last = _sync(b)["last"] or _sync(a)["last"]
+        assert last["round_trips"] <= 4
+        assert "sync" in b.cli("status").stdout
+
+
+def test_garbage_and_slow_peers_stall_no_one(tmp_path: Path) -> None:
+    """A peer speaking garbage is cut off; a peer trickling frames holds only its own session."""
+    import trio
+
+    from p2pnet._net import open_swarm_host
+    from p2pnet._sync import SYNC_PROTOCOL
+
+    a, b = _node(tmp_path, "a", 3), _node(tmp_path, "b", 5)
+    with running(a, b):
+        a.start()
+        invite_text = a.cli("swarm", "create", "friends").stdout.strip().splitlines()[-1]
+        invite = protocol.decode_invite(invite_text)
+        post = a.call("post", text="still here")["id"]
+        garbage: list[str] = []  # how the garbage stream ended
+        attacker_id: list[str] = []
+        slow, release = threading.Event(), threading.Event()
+
+        async def attack() -> None:
+            async with open_swarm_host(
+                host_key_seed=os.urandom(32), psk=invite.psk, topic="x", validator=lambda d: True, listen_ip=_ip(4)
+            ) as host:
+                await host.connect(invite.bootstrap[0])
+                peer = invite.bootstrap[0].rsplit("/", 1)[1]
+                attacker_id.append(host.peer_id)
+                async with host.open_stream(peer, SYNC_PROTOCOL) as stream:
+                    await stream.send(b"\x01\x01\xff\xff\xff")  # a range frame cut short
+                    try:
+                        with trio.fail_after(20):
+                            await stream.receive(1 << 20)
+                    except Exception as exc:
+                        garbage.append(type(exc).__name__)
+                async with host.open_stream(peer, SYNC_PROTOCOL) as stream:
+                    # Valid frames, one every second: each resets a's read deadline.
+                    for n in range(1, 120):
+                        await stream.send(bytes([1, 1, n + 1, 0, 0]))  # one SKIP range up to time n
+                        slow.set()
+                        if release.is_set():
+                            return
+                        await trio.sleep(1)
+
+        attacker = threading.Thread(target=trio.run, args=(attack,))
+        attacker.start()
+        try:
+            assert slow.wait(60)
+            assert garbage == ["StreamError"]  # closed on it
+            b.start()
+            b.cli_json("swarm", "join", invite_text)
+            wait_for(lambda: post in _ids(b), what="b to get the post by sync")
+            assert attacker_id[0] in _sync(a)["peers"]  # while the slow peer still holds its session
+        finally:
+            release.set()
+            attacker.join()
+        assert _sync(a)["sessions_failed"] >= 1 and a.call("status")["identity"] == "ready"
+
+
+def _posting(
+    node: DaemonProcess, prefix: str, count: int, acked: list[str], stop: threading.Event | None = None
+) -> threading.Thread:
+    """Post ``count`` posts (or until ``stop``) in a thread; the ids the node acknowledged go to ``acked``."""
+
+    def run() -> None:
+        for i in range(count):
+            if stop is not None and stop.is_set():
+                return
+            acked.append(node.call("post", text=f"{prefix} {i}")["id"])
+            if stop is not None:
+                stop.wait(0.1)  # a steady trickle rather than a flood
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def _peer_row(node: DaemonProcess) -> tuple[str, list[str]]:
+    swarm = node.call("swarm.list")["swarms"][0]
+    return swarm["peer_id"], swarm["addrs"]
+
+
+def _forget_peers(node: DaemonProcess) -> None:
+    """Drop every remembered peer (the node is stopped)."""
+    with sqlite3.connect(node.home / "node.sqlite3") as db:
+        db.execute("DELETE FROM peers")
+
+
+def _add_peer(node: DaemonProcess, peer: tuple[str, list[str]]) -> None:
+    with Store.open(node.home / "node.sqlite3") as store:
+        store.save_peer(store.swarms()[0].raw_id, peer[0], peer[1], int(time.time()))
+
+
+def test_partition_heals(tmp_path: Path) -> None:
+    """Two halves post 200 each while apart; after they meet, every node holds the same set."""
+    nodes = [_node(tmp_path, f"n{i}", 10 + i) for i in range(4)]
+    halves = (nodes[:2], nodes[2:])
+    with running(*nodes):
+        for node in nodes:
+            node.start()
+        _swarm(nodes[0], nodes[1:])
+        rows = {node.home.name: _peer_row(node) for node in nodes}
+        for node in nodes:
+            node.stop()
+        for half in halves:
+            for node in half:
+                _forget_peers(node)
+                for mate in half:
+                    if mate is not node:
+                        _add_peer(node, rows[mate.home.name])
+        for node in nodes:
+            node.start()
+        for half in halves:
+            for node in half:
+                others = len(half) - 1
+                wait_for(lambda node=node, k=others: node.call("status")["swarms"][0]["peers"] >= k, what="half")
+        acked: list[list[str]] = [[], []]
+        threads = [_posting(half[0], f"half {h}", 200, acked[h]) for h, half in enumerate(halves)]
+        for thread in threads:
+            thread.join()
+        # apart: neither half has the other's posts
+        assert not set(acked[1]) & _ids(nodes[0]) and not set(acked[0]) & _ids(nodes[2])
+        # heal: one node of the first half learns one address of the second
+        nodes[1].stop()
+        _add_peer(nodes[1], rows[nodes[2].home.name])
+        nodes[1].start()
+        everything = set(acked[0]) | set(acked[1])
+        deadline = time.monotonic() + 60
+        for node in nodes:
+            wait_for(
+                lambda node=node: everything <= _ids(node),
+                timeout=max(1.0, deadline - time.monotonic()),
+                what=f"the same set on {node.home.name}",
+            )
+        sets = [_ids(node) for node in nodes]
+        assert all(s == sets[0] for s in sets)
+
+
+def test_churn_every_post_reaches_every_node_up(tmp_path: Path) -> None:
+    """Five nodes, one (20 %) killed and restarted again and again while the others post."""
+    nodes = [_node(tmp_path, f"c{i}", 20 + i) for i in range(5)]
+    with running(*nodes):
+        for node in nodes:
+            node.start()
+        _swarm(nodes[0], nodes[1:])
+        churner = nodes[4]
+        acked: list[list[str]] = [[] for _ in range(3)]
+        stop = threading.Event()
+        threads = [_posting(nodes[i], f"churn {i}", 10_000, acked[i], stop) for i in range(3)]
+        for kill in range(4):
+            churner.stop(signal.SIGKILL if kill % 2 else signal.SIGTERM)
+            time.sleep(0.5)  # posts made now reach it only by sync
+            churner.start()
+            time.sleep(0.5)
+        stop.set()
+        for thread in threads:
+            thread.join()
+        everything = {i for a in acked for i in a}
+        for node in nodes:
+            wait_for(lambda node=node: everything <= _ids(node), what=f"every post on {node.home.name}")
