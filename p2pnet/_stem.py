@@ -249,6 +249,7 @@ class StemRelay:
         log.debug("stem peer %s sent an %s; stream closed", peer, why)
 
     def _connected(self, peer: str) -> None:
+        self.state.routes.reconnected(peer)
         if self._waiting:
             self.host.start_soon(self._send_waiting)
 

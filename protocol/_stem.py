@@ -14,6 +14,7 @@ and carries out the returned actions (see ``docs/protocol.md``, "Stem").
 
 from __future__ import annotations
 
+import heapq
 import random
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -146,6 +147,11 @@ class StemRoutes:
         self.edges[inbound] = relay
         return relay
 
+    def reconnected(self, peer: str) -> None:
+        """A peer connected again: whatever broke its stem stream before (a
+        crash, a restart) may be over, so it may be a relay again."""
+        self._refused.discard(peer)
+
     def drop(self, peer: str, *, refused: bool = False) -> None:
         """Forget a relay that disconnected (or, ``refused``, does not speak the stem)."""
         if refused:
@@ -195,19 +201,26 @@ class StemState:
     routes: StemRoutes = field(init=False)
     pool: dict[bytes, _Entry] = field(default_factory=dict)
     _done: OrderedDict[bytes, None] = field(default_factory=OrderedDict)
+    # (deadline, id) of pool entries; entries that left the pool are skipped
+    # lazily, so a burst of thousands of objects costs O(log n) each.
+    _deadlines: list[tuple[float, bytes]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.routes = StemRoutes(self.rng, self.params)
 
-    def originate(self, object_id: bytes, wire: bytes, peers: Sequence[str], now: float) -> Forward | None:
+    def originate(self, object_id: bytes, wire: bytes, peers: Sequence[str], now: float) -> Forward | Fluff | None:
         """Start the stem of one of our own objects; None if there is no peer yet (keep it held).
 
-        The originator always forwards (fluffing at once would hand the object
-        to gossip from its author) and arms an embargo like every relay.
+        The originator forwards (fluffing at once would hand the object to
+        gossip from its author) and arms an embargo like every relay. Only if
+        every connected peer refused the stem this epoch does it fluff, as
+        :meth:`failed` does: delivery beats waiting for a relay that never comes.
         """
+        if not peers:
+            return None
         relay = self.routes.route(None, peers, now)
         if relay is None:
-            return None
+            return self._finish_fluff(object_id, wire, own=True)
         self._arm(object_id, wire, None, now)
         return Forward(object_id, wire, relay)
 
@@ -244,17 +257,33 @@ class StemState:
 
     def due(self, now: float) -> list[Fluff]:
         """Fluff every object whose embargo has expired."""
-        expired = [oid for oid, e in self.pool.items() if e.deadline <= now]
-        return [self._finish_fluff(oid, self.pool[oid].wire, own=self.pool[oid].own) for oid in expired]
+        out = []
+        while self._prune() and self._deadlines[0][0] <= now:
+            _, oid = heapq.heappop(self._deadlines)
+            entry = self.pool[oid]
+            out.append(self._finish_fluff(oid, entry.wire, own=entry.own))
+        return out
 
     def next_deadline(self) -> float | None:
-        return min((e.deadline for e in self.pool.values()), default=None)
+        return self._deadlines[0][0] if self._prune() else None
+
+    def _prune(self) -> bool:
+        """Drop heap tops whose object left the pool; True if a live deadline remains."""
+        heap = self._deadlines
+        while heap:
+            deadline, oid = heap[0]
+            entry = self.pool.get(oid)
+            if entry is not None and entry.deadline == deadline:
+                return True
+            heapq.heappop(heap)
+        return False
 
     def _arm(self, object_id: bytes, wire: bytes, inbound: str | None, now: float) -> _Entry:
         entry = self.pool.get(object_id)
         if entry is None:
             deadline = now + embargo_delay(self.rng, self.params)
             entry = self.pool[object_id] = _Entry(wire, deadline, inbound is None, inbound)
+            heapq.heappush(self._deadlines, (deadline, object_id))
         return entry
 
     def _finish_fluff(self, object_id: bytes, wire: bytes, *, own: bool) -> Fluff:

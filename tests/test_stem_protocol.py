@@ -83,6 +83,35 @@ def test_originator_always_stems_and_waits_for_a_peer() -> None:
     assert isinstance(action, Forward) and state.pool[b"x" * 32].own
 
 
+def test_a_refused_relay_that_reconnects_is_used_again() -> None:
+    state = StemState(random.Random(7), StemParams())
+    first = state.originate(b"1" * 32, WIRE, ["peer-a"], 0.0)
+    assert isinstance(first, Forward) and first.peer == "peer-a"
+    # Its stream broke (it crashed): no relay left, so the object is fluffed, not stuck.
+    retry = state.failed(first, ["peer-a"], 1.0, refused=True)
+    assert isinstance(retry, Fluff) and retry.own
+    # Still refused in this epoch: a new object is fluffed too rather than held forever.
+    assert isinstance(state.originate(b"2" * 32, WIRE, ["peer-a"], 2.0), Fluff)
+    state.routes.reconnected("peer-a")  # it restarted and connected again
+    again = state.originate(b"3" * 32, WIRE, ["peer-a"], 3.0)
+    assert isinstance(again, Forward) and again.peer == "peer-a"
+
+
+def test_deadlines_stay_ordered_through_a_burst() -> None:
+    state = StemState(random.Random(8), StemParams(fluff_probability=0.0))
+    ids = [i.to_bytes(32, "big") for i in range(3000)]
+    for n, oid in enumerate(ids):
+        state.originate(oid, WIRE, PEERS, float(n % 7))
+    for oid in ids[::2]:
+        state.seen(oid)  # came back by gossip: no embargo left
+    deadlines = sorted(e.deadline for e in state.pool.values())
+    assert state.next_deadline() == deadlines[0]
+    fired = state.due(deadlines[len(deadlines) // 2])
+    assert len(fired) == len(deadlines) // 2 + 1 and all(f.own for f in fired)
+    assert {f.object_id for f in fired}.isdisjoint(ids[::2])
+    assert state.next_deadline() == deadlines[len(deadlines) // 2 + 1]
+
+
 def test_embargo_fluffs_unless_gossip_brings_it_back() -> None:
     params = StemParams(fluff_probability=0.0)
     state = StemState(random.Random(6), params)

@@ -235,10 +235,12 @@ def _swarm(first: DaemonProcess, others: list[DaemonProcess]) -> str:
 
 
 def test_restarted_node_catches_up_by_sync(tmp_path: Path) -> None:
-    a, b = _node(tmp_path, "a", 1), _node(tmp_path, "b", 2)
-    with running(a, b):
-        a.start(), b.start()
-        _swarm(a, [b])
+    # c stays up: a's posts need another node to spread through (a node alone
+    # holds its own posts, and a held post is never offered by sync).
+    a, b, c = _node(tmp_path, "a", 1), _node(tmp_path, "b", 2), _node(tmp_path, "c", 6)
+    with running(a, b, c):
+        a.start(), b.start(), c.start()
+        _swarm(a, [b, c])
         early = a.call("post", text="before the laptop closed")["id"]
         wait_for(lambda: early in _ids(b), what="the first post on b")
         deleted = a.call("post", text="I will take this back")["id"]
@@ -246,6 +248,7 @@ def test_restarted_node_catches_up_by_sync(tmp_path: Path) -> None:
         b.stop()
         missed = [a.call("post", text=f"while you were away {i}")["id"] for i in range(60)]
         a.call("delete", id=deleted)
+        wait_for(lambda: a.call("status")["counts"]["held"] == 0, what="a's posts to spread through c")
         # A self-destructed post that a still holds (until its purge) must not travel.
         a.stop()
         old = int(time.time()) - 7200
