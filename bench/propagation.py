@@ -34,7 +34,9 @@ adaptive gossip and eclipse protection off (the first rewrites the heartbeat
 to 30-60 s) and its 10 msg/s per-peer rate limiter raised to 10^6/s so that a
 burst after a scheduler stall cannot drop messages. Both use the same
 transport stack: TCP + the same swarm PSK (pnet) + Noise + yamux, so the
-difference measured is the pubsub layer.
+difference measured is the pubsub layer. The process-wide py-libp2p fixes in
+``p2pnet._net`` (pnet writes, yamux window updates, cached peer records, task
+parents; docs/gossip-notes.md) apply to bare too, since both share one process.
 
 Not part of the test suite (tests/ never imports it); run it by hand:
 
