@@ -158,19 +158,19 @@ class _ConnectNotifee(INotifee):
                 logger.exception("connect callback failed")
 
     async def disconnected(self, network: INetwork, conn: INetConn) -> None:
-        pass
+        pass  # only new connections matter here
 
     async def opened_stream(self, network: INetwork, stream: INetStream) -> None:
-        pass
+        pass  # only new connections matter here
 
     async def closed_stream(self, network: INetwork, stream: INetStream) -> None:
-        pass
+        pass  # only new connections matter here
 
     async def listen(self, network: INetwork, addr: multiaddr.Multiaddr) -> None:
-        pass
+        pass  # only new connections matter here
 
     async def listen_close(self, network: INetwork, addr: multiaddr.Multiaddr) -> None:
-        pass
+        pass  # only new connections matter here
 
 
 @dataclass(frozen=True)
