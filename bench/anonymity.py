@@ -19,7 +19,7 @@ interval is Wilson's, counting each post once.
 Latency: from the author's call to the moment every other node has the post
 in its application (gossip delivery, or its own fluff), p50 and p99 over posts.
 
-    python bench/anonymity.py [--nodes 50] [--posts 100] [--interval 0.4] [--spy-sets 50] [--seed 1]
+    python bench/anonymity.py [--nodes 50] [--posts 100] [--interval 0.4] [--spy-sets 1000] [--seed 1] [--q Q]
 """
 
 from __future__ import annotations
@@ -64,7 +64,8 @@ class Record:
     author: int
     stem: bool
     sent: float
-    first: dict[int, tuple[float, int]] = field(default_factory=dict)  # node -> (time, sender node)
+    first: dict[int, tuple[float, int, bool]] = field(default_factory=dict)  # node -> (time, sender, by stem)
+    hops: int = 0  # stem frames received for it, over all nodes
     delivered: dict[int, float] = field(default_factory=dict)  # node -> time it reached the application
     done: trio.Event = field(default_factory=trio.Event)
 
@@ -78,10 +79,12 @@ class Network:
         self.records: dict[bytes, Record] = {}  # by object id
         self.ids: dict[bytes, bytes] = {}  # wire -> object id, so recording costs no decoding
 
-    def heard(self, node: int, oid: bytes, sender: str) -> None:
+    def heard(self, node: int, oid: bytes, sender: str, *, by_stem: bool) -> None:
         rec = self.records.get(oid)
+        if rec is not None and by_stem:
+            rec.hops += 1
         if rec is not None and node not in rec.first and node != rec.author:
-            rec.first[node] = (trio.current_time(), self.index.get(sender, -1))
+            rec.first[node] = (trio.current_time(), self.index.get(sender, -1), by_stem)
 
     def delivered(self, node: int, oid: bytes) -> None:
         rec = self.records.get(oid)
@@ -97,14 +100,18 @@ class SpyRelay(StemRelay):
         self.net, self.i = net, i
 
     def on_stem(self, peer: str, signed: protocol.Signed) -> None:
-        self.net.heard(self.i, signed.id, peer)
+        self.net.heard(self.i, signed.id, peer, by_stem=True)
+
+
+def stem_params(args: argparse.Namespace) -> protocol.StemParams:
+    return protocol.StemParams(fluff_probability=args.q)
 
 
 def check(wire: bytes) -> protocol.Signed | None:
     return protocol.decode(wire)  # raises on anything malformed or badly signed
 
 
-async def run_node(net: Network, i: int, stop: trio.Event, *, task_status: Any) -> None:
+async def run_node(net: Network, i: int, params: protocol.StemParams, stop: trio.Event, *, task_status: Any) -> None:
     async def on_message(data: bytes) -> None:
         oid = net.ids.get(data)
         if oid is not None:
@@ -126,7 +133,7 @@ async def run_node(net: Network, i: int, stop: trio.Event, *, task_status: Any) 
         async def push_msg(msg_forwarder: ID, msg: rpc_pb2.Message) -> None:
             oid = net.ids.get(msg.data)
             if msg_forwarder != pubsub.my_id and oid is not None:
-                net.heard(i, oid, str(msg_forwarder))
+                net.heard(i, oid, str(msg_forwarder), by_stem=False)
             await original(msg_forwarder, msg)
 
         pubsub.push_msg = push_msg  # type: ignore[method-assign]
@@ -134,17 +141,17 @@ async def run_node(net: Network, i: int, stop: trio.Event, *, task_status: Any) 
         async def fluffed(signed: protocol.Signed) -> None:
             net.delivered(i, signed.id)
 
-        relay = SpyRelay(net, i, host, check=check, fluffed=fluffed, rng=random.Random(1000 + i))
+        relay = SpyRelay(net, i, host, check=check, fluffed=fluffed, params=params, rng=random.Random(1000 + i))
         relay.start()
         task_status.started((host, relay))
         await stop.wait()
 
 
-async def build(n: int, seed: int, stack: AsyncExitStack, stop: trio.Event) -> Network:
+async def build(n: int, seed: int, params: protocol.StemParams, stack: AsyncExitStack, stop: trio.Event) -> Network:
     net = Network(n)
     nursery = await stack.enter_async_context(trio.open_nursery())
     for i in range(n):
-        host, relay = await nursery.start(run_node, net, i, stop)
+        host, relay = await nursery.start(run_node, net, i, params, stop)
         net.hosts.append(host)
         net.relays.append(relay)
         net.index[host.peer_id] = i
@@ -178,19 +185,45 @@ async def build(n: int, seed: int, stack: AsyncExitStack, stop: trio.Event) -> N
     return net
 
 
-def precision(records: list[Record], n: int, fraction: float, sets: int, rng: random.Random) -> tuple[float, int]:
-    hits = total = 0
+@dataclass
+class Score:
+    """Right guesses of one cell, pooled over the spy sets, and how the spy got the post."""
+
+    total: int = 0
+    by_stem: int = 0  # the author handed it to a spy on the stem (a spy was its relay)
+    after_one_hop: int = 0  # by gossip from the author, after its first relay fluffed at once
+    after_longer: int = 0  # by gossip from the author, after a longer stem (or none)
+
+    @property
+    def hits(self) -> int:
+        return self.by_stem + self.after_one_hop + self.after_longer
+
+    def share(self, part: int) -> float:
+        return part / self.total if self.total else 0.0
+
+
+def precision(records: list[Record], n: int, fraction: float, sets: int, rng: random.Random) -> Score:
+    score = Score()
+    orders = [sorted(rec.first.items(), key=lambda item: item[1]) for rec in records]  # earliest first
     for _ in range(sets):
         spies = set(rng.sample(range(n), round(fraction * n)))
-        for rec in records:
+        for rec, order in zip(records, orders, strict=True):
             if rec.author in spies:
                 continue
-            heard = [(t, sender) for node, (t, sender) in rec.first.items() if node in spies]
-            if not heard:
+            first = next((hit for node, hit in order if node in spies), None)
+            if first is None:
                 continue
-            hits += min(heard)[1] == rec.author
-            total += 1
-    return (hits / total if total else 0.0), round(total / sets)
+            score.total += 1
+            _, sender, by_stem = first
+            if sender != rec.author:
+                continue
+            if by_stem:
+                score.by_stem += 1
+            elif rec.hops == 1:
+                score.after_one_hop += 1
+            else:
+                score.after_longer += 1
+    return score
 
 
 async def amain(args: argparse.Namespace) -> None:
@@ -209,7 +242,7 @@ async def amain(args: argparse.Namespace) -> None:
 async def measure(
     args: argparse.Namespace, rng: random.Random, started: float, stack: AsyncExitStack, stop: trio.Event
 ) -> None:
-    net = await build(args.nodes, args.seed, stack, stop)
+    net = await build(args.nodes, args.seed, stem_params(args), stack, stop)
     setup = time.perf_counter() - started
     degrees = [len(h.connected_peers()) for h in net.hosts]
     meshes = [len(h.mesh_peers()) for h in net.hosts]
@@ -251,7 +284,7 @@ def report(
         f"mesh min/mean {min(meshes)}/{sum(meshes) / len(meshes):.1f}; {args.posts} posts per mode, "
         f"alternating, one every {args.interval} s; {args.spy_sets} random spy sets per cell"
     )
-    params = protocol.StemParams()
+    params = stem_params(args)
     print(
         f"stem q = {params.fluff_probability}, "
         f"embargo {params.embargo_min:.0f} s + Exp(mean {params.embargo_mean:.0f} s)"
@@ -259,15 +292,32 @@ def report(
     print()
     print("| spies p | stem | first-spy precision | 95% CI | precision / p | target <= 1.3 p |")
     print("|---|---|---|---|---|---|")
+    scores = {}
     for fraction in SPY_FRACTIONS:
         for stem in (False, True):
-            prec, counted = precision([r for r in records if r.stem == stem], args.nodes, fraction, args.spy_sets, rng)
+            score = scores[fraction, stem] = precision(
+                [r for r in records if r.stem == stem], args.nodes, fraction, args.spy_sets, rng
+            )
+            prec, counted = score.share(score.hits), round(score.total / args.spy_sets)
             lo, hi = wilson(round(prec * counted), counted)
             verdict = ("met" if prec <= 1.3 * fraction else "MISSED") if stem else "-"
             print(
                 f"| {fraction:.0%} | {'on' if stem else 'off'} | {prec:.1%} | {lo:.1%}-{hi:.1%} "
                 f"| {prec / fraction:.2f} | {verdict} |"
             )
+    print()
+    print("Right guesses with the stem on, by how the first spy got the post (share of counted posts):")
+    print()
+    print(
+        "| spies p | a spy was the author's relay | gossip from the author after a 1-hop stem | after a longer stem |"
+    )
+    print("|---|---|---|---|")
+    for fraction in SPY_FRACTIONS:
+        score = scores[fraction, True]
+        print(
+            f"| {fraction:.0%} | {score.share(score.by_stem):.1%} | {score.share(score.after_one_hop):.1%} "
+            f"| {score.share(score.after_longer):.1%} |"
+        )
     print()
     print(f"| stem | posts | reached all {args.nodes} | p50 time to all | p99 time to all | target p99 <= 2 s |")
     print("|---|---|---|---|---|---|")
@@ -292,11 +342,19 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=50)
     parser.add_argument("--posts", type=int, default=100, help="posts per mode (stem on, stem off)")
     parser.add_argument("--interval", type=float, default=0.4, help="seconds between posts")
-    parser.add_argument("--spy-sets", type=int, default=50)
+    parser.add_argument("--spy-sets", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--q",
+        type=float,
+        default=protocol.StemParams().fluff_probability,
+        help="fluff probability (default: production)",
+    )
     args = parser.parse_args()
     if args.nodes < 30:
         parser.error("at least 30 nodes")
+    if not 0.0 < args.q <= 1.0:
+        parser.error("--q must be in (0, 1]")
     logging.basicConfig(level=logging.ERROR)
     trio.run(amain, args)
 

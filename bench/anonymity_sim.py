@@ -24,7 +24,7 @@ Precision is the share of counted objects whose author was guessed right; the
 95 % interval is Wilson's, counting each object once (conservative, as every
 object is scored against many spy sets).
 
-    python bench/anonymity_sim.py [--nodes 1000] [--posts 1000] [--spy-sets 20] [--seed 1]
+    python bench/anonymity_sim.py [--nodes 1000] [--posts 1000] [--spy-sets 20] [--seed 1] [--q Q]
 """
 
 from __future__ import annotations
@@ -185,8 +185,16 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=1000)
     parser.add_argument("--spy-sets", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--q",
+        type=float,
+        default=protocol.StemParams().fluff_probability,
+        help="fluff probability (default: production)",
+    )
     args = parser.parse_args()
-    params = protocol.StemParams()
+    if not 0.0 < args.q <= 1.0:
+        parser.error("--q must be in (0, 1]")
+    params = protocol.StemParams(fluff_probability=args.q)
     started = time.process_time()
     rng = random.Random(args.seed)
     results: dict[bool, list[Spread]] = {}

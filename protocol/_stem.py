@@ -84,7 +84,7 @@ class StemParams:
             published, so exact timing does not single out who fluffed.
     """
 
-    fluff_probability: float = 0.2
+    fluff_probability: float = 0.1
     epoch: float = 600.0
     relays: int = 2
     embargo_min: float = 10.0
@@ -232,6 +232,16 @@ class StemState:
             return None
         if object_id not in self.pool and len(self.pool) >= self.params.pool_size:
             return self._finish_fluff(object_id, wire, own=False)  # no room to hold it: deliver now
+        mine = self.pool.get(object_id)
+        if mine is not None and mine.own:
+            # Our own object came back round the stem.  Fluffing it here, or
+            # sending it to the relay of this edge, would hand it from its
+            # author to a peer that has not had it from us: it goes on by the
+            # own-objects relay again, and only the embargo fluffs it here.
+            relay = self.routes.route(None, peers, now)
+            if relay is None:
+                return self._finish_fluff(object_id, wire, own=True)
+            return Forward(object_id, wire, relay)
         entry = self._arm(object_id, wire, inbound, now)
         relay = None if self.rng.random() < self.params.fluff_probability else self.routes.route(inbound, peers, now)
         if relay is None:

@@ -208,6 +208,14 @@ def stem() -> dict[str, Any]:
         decisions.append({"id": (bytes([i]) * 32).hex(), "now": float(i), **_action(action)})
     embargo = protocol.StemState(random.Random(STEM_SEED), params)
     embargo.originate(b"\x01" * 32, wire, STEM_PEERS, 0.0)
+    own = protocol.StemState(random.Random(STEM_SEED), params)
+    first = own.originate(b"\x02" * 32, wire, STEM_PEERS, 0.0)
+    assert isinstance(first, protocol.Forward)
+    returns = []
+    for n, inbound in enumerate(STEM_PEERS):
+        action = own.receive(b"\x02" * 32, wire, inbound, STEM_PEERS, 1.0 + n)
+        assert action is not None
+        returns.append({"inbound": inbound, "now": 1.0 + n, **_action(action)})
     return {
         "version": protocol.STEM_VERSION,
         "params": {
@@ -229,6 +237,11 @@ def stem() -> dict[str, Any]:
         "routes": route_steps,
         "relay_decisions": {"inbound": "peer-a", "peers": STEM_PEERS, "steps": decisions},
         "originator_embargo_deadline": embargo.next_deadline(),
+        "own_object_returns": {
+            "id": (b"\x02" * 32).hex(),
+            "originate": {"now": 0.0, "peers": STEM_PEERS, **_action(first)},
+            "comes_back": returns,
+        },
     }
 
 

@@ -83,6 +83,21 @@ def test_originator_always_stems_and_waits_for_a_peer() -> None:
     assert isinstance(action, Forward) and state.pool[b"x" * 32].own
 
 
+def test_own_object_that_comes_back_leaves_by_the_own_route_and_is_never_fluffed_by_its_author() -> None:
+    # q = 1: any other object is fluffed at once by whoever receives it.
+    state = StemState(random.Random(9), StemParams(fluff_probability=1.0))
+    out = state.originate(b"o" * 32, WIRE, PEERS, 0.0)
+    assert isinstance(out, Forward)
+    deadline = state.next_deadline()
+    for n, inbound in enumerate(PEERS * 3):
+        back = state.receive(b"o" * 32, WIRE, inbound, PEERS, 1.0 + n)
+        assert isinstance(back, Forward) and back.peer == out.peer
+    assert state.next_deadline() == deadline  # the first embargo still holds
+    assert isinstance(state.receive(b"r" * 32, WIRE, "peer-a", PEERS, 9.0), Fluff)  # someone else's
+    (fired,) = state.due(deadline)
+    assert fired.own and fired.object_id == b"o" * 32
+
+
 def test_a_refused_relay_that_reconnects_is_used_again() -> None:
     state = StemState(random.Random(7), StemParams())
     first = state.originate(b"1" * 32, WIRE, ["peer-a"], 0.0)

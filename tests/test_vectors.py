@@ -102,6 +102,13 @@ def test_stem_vectors() -> None:
             assert isinstance(action, protocol.Fluff)
         else:
             assert isinstance(action, protocol.Forward) and action.peer == step["peer"]
+    own = doc["own_object_returns"]
+    state = protocol.StemState(random.Random(156), params)
+    first = state.originate(bytes.fromhex(own["id"]), wire, own["originate"]["peers"], own["originate"]["now"])
+    assert isinstance(first, protocol.Forward) and first.peer == own["originate"]["peer"]
+    for step in own["comes_back"]:
+        action = state.receive(bytes.fromhex(own["id"]), wire, step["inbound"], own["originate"]["peers"], step["now"])
+        assert isinstance(action, protocol.Forward) and step["action"] == "forward" and action.peer == step["peer"]
 
 
 def test_sync_vectors_replay() -> None:
