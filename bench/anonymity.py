@@ -38,7 +38,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import trio
-from anonymity_sim import SPY_FRACTIONS, quantile, wilson
+from anonymity_sim import SPY_FRACTIONS, add_q_option, quantile, wilson
 from libp2p.peer.id import ID
 from libp2p.pubsub.pb import rpc_pb2
 
@@ -344,17 +344,10 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=0.4, help="seconds between posts")
     parser.add_argument("--spy-sets", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument(
-        "--q",
-        type=float,
-        default=protocol.StemParams().fluff_probability,
-        help="fluff probability (default: production)",
-    )
+    add_q_option(parser)
     args = parser.parse_args()
     if args.nodes < 30:
         parser.error("at least 30 nodes")
-    if not 0.0 < args.q <= 1.0:
-        parser.error("--q must be in (0, 1]")
     logging.basicConfig(level=logging.ERROR)
     trio.run(amain, args)
 

@@ -179,21 +179,28 @@ def quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
+def add_q_option(parser: argparse.ArgumentParser) -> None:
+    """``--q``: the fluff probability to measure, by default the production one."""
+
+    def probability(text: str) -> float:
+        value = float(text)
+        if not 0.0 < value <= 1.0:
+            raise argparse.ArgumentTypeError(f"{text} is not in (0, 1]")
+        return value
+
+    parser.add_argument(
+        "--q", type=probability, default=protocol.StemParams().fluff_probability, help="fluff probability"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--nodes", type=int, default=1000)
     parser.add_argument("--posts", type=int, default=1000)
     parser.add_argument("--spy-sets", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument(
-        "--q",
-        type=float,
-        default=protocol.StemParams().fluff_probability,
-        help="fluff probability (default: production)",
-    )
+    add_q_option(parser)
     args = parser.parse_args()
-    if not 0.0 < args.q <= 1.0:
-        parser.error("--q must be in (0, 1]")
     params = protocol.StemParams(fluff_probability=args.q)
     started = time.process_time()
     rng = random.Random(args.seed)
