@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -120,6 +122,47 @@ class DaemonProcess:
     def in_mesh(self, swarm: str) -> bool:
         """The node has a gossip mesh peer in this swarm, so what it publishes now reaches them."""
         return any(s["swarm"] == swarm and s["mesh"] for s in self.call("peers")["swarms"])
+
+    def stored_ids(self) -> set[str]:
+        """Every object id (hex) in the node's store, read from its SQLite file (running or not)."""
+        with sqlite3.connect(f"file:{self.home / 'node.sqlite3'}?mode=ro", uri=True, timeout=30) as db:
+            return {bytes(i).hex() for (i,) in db.execute("SELECT id FROM objects")}
+
+
+@contextmanager
+def running(*nodes: DaemonProcess) -> Iterator[None]:
+    """Stop every one of ``nodes`` on the way out, however the block ends."""
+    try:
+        yield
+    finally:
+        for node in nodes:
+            node.stop()
+
+
+def join_swarm(first: DaemonProcess, others: list[DaemonProcess]) -> str:
+    """``first`` creates the swarm "friends" and every one of ``others`` joins by its invite."""
+    invite = first.cli("swarm", "create", "friends").stdout.strip().splitlines()[-1]
+    for node in others:
+        node.cli_json("swarm", "join", invite)
+    return invite
+
+
+def post_in_thread(
+    node: DaemonProcess, prefix: str, count: int, acked: list[str], stop: threading.Event | None = None
+) -> threading.Thread:
+    """Post ``count`` posts (or until ``stop``) in a thread; the ids the node acknowledged go to ``acked``."""
+
+    def run() -> None:
+        for i in range(count):
+            if stop is not None and stop.is_set():
+                return
+            acked.append(node.call("post", text=f"{prefix} {i}")["id"])
+            if stop is not None:
+                stop.wait(0.1)  # a steady trickle rather than a flood
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
 
 
 def start_node(home: Path, ip: str, *, init: bool = True) -> DaemonProcess:

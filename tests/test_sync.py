@@ -8,11 +8,9 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
-import sqlite3
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,8 @@ import pytest
 from _vectors import sync_transcript
 from hypothesis import given
 from hypothesis import strategies as st
-from nodes import DaemonProcess, wait_for
+from nodes import DEADLINE, DaemonProcess, join_swarm, post_in_thread, running, wait_for
+from partition import partition
 
 import protocol
 from p2pnet._store import Store
@@ -204,34 +203,8 @@ def _node(base: Path, name: str, ip: int, **env: str) -> DaemonProcess:
     return node
 
 
-def _ids(node: DaemonProcess) -> set[str]:
-    """Every object id the node would offer to peers, read through its own store."""
-    return {i.hex() for _, i in _object_ids(node)}
-
-
-def _object_ids(node: DaemonProcess) -> list[tuple[int, bytes]]:
-    with sqlite3.connect(f"file:{node.home / 'node.sqlite3'}?mode=ro", uri=True, timeout=30) as db:
-        return [(c, bytes(i)) for c, i in db.execute("SELECT created, id FROM objects")]
-
-
 def _sync(node: DaemonProcess) -> dict:
     return node.call("status")["swarms"][0]["sync"]
-
-
-@contextmanager
-def running(*nodes: DaemonProcess) -> Iterator[None]:
-    try:
-        yield
-    finally:
-        for node in nodes:
-            node.stop()
-
-
-def _swarm(first: DaemonProcess, others: list[DaemonProcess]) -> str:
-    invite = first.cli("swarm", "create", "friends").stdout.strip().splitlines()[-1]
-    for node in others:
-        node.cli_json("swarm", "join", invite)
-    return invite
 
 
 def test_restarted_node_catches_up_by_sync(tmp_path: Path) -> None:
@@ -240,11 +213,11 @@ def test_restarted_node_catches_up_by_sync(tmp_path: Path) -> None:
     a, b, c = _node(tmp_path, "a", 1), _node(tmp_path, "b", 2), _node(tmp_path, "c", 6)
     with running(a, b, c):
         a.start(), b.start(), c.start()
-        _swarm(a, [b, c])
+        join_swarm(a, [b, c])
         early = a.call("post", text="before the laptop closed")["id"]
-        wait_for(lambda: early in _ids(b), what="the first post on b")
+        wait_for(lambda: early in b.stored_ids(), what="the first post on b")
         deleted = a.call("post", text="I will take this back")["id"]
-        wait_for(lambda: deleted in _ids(b), what="the doomed post on b")
+        wait_for(lambda: deleted in b.stored_ids(), what="the doomed post on b")
         b.stop()
         missed = [a.call("post", text=f"while you were away {i}")["id"] for i in range(60)]
         a.call("delete", id=deleted)
@@ -257,13 +230,13 @@ def test_restarted_node_catches_up_by_sync(tmp_path: Path) -> None:
             assert store.ingest(expired, store.swarms()[0].raw_id, old).is_new
         a.start()
         b.start()
-        wait_for(lambda: set(missed) <= _ids(b), what="b to catch up")
-        wait_for(lambda: deleted not in _ids(b), what="the delete to reach b")
+        wait_for(lambda: set(missed) <= b.stored_ids(), what="b to catch up")
+        wait_for(lambda: deleted not in b.stored_ids(), what="the delete to reach b")
         wait_for(lambda: _sync(b)["fetched"] + _sync(a)["fetched"] >= 60, what="sync counters")
         # Several sessions later, the deleted and the expired posts have not come back.
         wait_for(lambda: _sync(b)["sessions_ok"] + _sync(a)["sessions_ok"] >= 3, what="more sessions")
-        assert deleted not in _ids(a) | _ids(b)
-        assert expired.id.hex() not in _ids(b)
+        assert deleted not in a.stored_ids() | b.stored_ids()
+        assert expired.id.hex() not in b.stored_ids()
         last = _sync(b)["last"] or _sync(a)["last"]
         assert last["round_trips"] <= 4
         assert "sync" in b.cli("status").stdout
@@ -316,7 +289,7 @@ def test_garbage_and_slow_peers_stall_no_one(tmp_path: Path) -> None:
             assert garbage == ["StreamError"]  # closed on it
             b.start()
             b.cli_json("swarm", "join", invite_text)
-            wait_for(lambda: post in _ids(b), what="b to get the post by sync")
+            wait_for(lambda: post in b.stored_ids(), what="b to get the post by sync")
             assert attacker_id[0] in _sync(a)["peers"]  # while the slow peer still holds its session
         finally:
             release.set()
@@ -324,82 +297,16 @@ def test_garbage_and_slow_peers_stall_no_one(tmp_path: Path) -> None:
         assert _sync(a)["sessions_failed"] >= 1 and a.call("status")["identity"] == "ready"
 
 
-def _posting(
-    node: DaemonProcess, prefix: str, count: int, acked: list[str], stop: threading.Event | None = None
-) -> threading.Thread:
-    """Post ``count`` posts (or until ``stop``) in a thread; the ids the node acknowledged go to ``acked``."""
-
-    def run() -> None:
-        for i in range(count):
-            if stop is not None and stop.is_set():
-                return
-            acked.append(node.call("post", text=f"{prefix} {i}")["id"])
-            if stop is not None:
-                stop.wait(0.1)  # a steady trickle rather than a flood
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread
-
-
-def _peer_row(node: DaemonProcess) -> tuple[str, list[str]]:
-    swarm = node.call("swarm.list")["swarms"][0]
-    return swarm["peer_id"], swarm["addrs"]
-
-
-def _forget_peers(node: DaemonProcess) -> None:
-    """Drop every remembered peer (the node is stopped)."""
-    with sqlite3.connect(node.home / "node.sqlite3") as db:
-        db.execute("DELETE FROM peers")
-
-
-def _add_peer(node: DaemonProcess, peer: tuple[str, list[str]]) -> None:
-    with Store.open(node.home / "node.sqlite3") as store:
-        store.save_peer(store.swarms()[0].raw_id, peer[0], peer[1], int(time.time()))
-
-
 def test_partition_heals(tmp_path: Path) -> None:
-    """Two halves post 200 each while apart; after they meet, every node holds the same set."""
+    """Two halves post 200 each while apart; after they meet, every node holds the same set.
+
+    The issue's "within 60 s of healing" is a timing target: ``bench/partition.py``
+    measures it.  Here the wait is only a generous deadline.
+    """
     nodes = [_node(tmp_path, f"n{i}", 10 + i) for i in range(4)]
-    halves = (nodes[:2], nodes[2:])
-    with running(*nodes):
-        for node in nodes:
-            node.start()
-        _swarm(nodes[0], nodes[1:])
-        rows = {node.home.name: _peer_row(node) for node in nodes}
-        for node in nodes:
-            node.stop()
-        for half in halves:
-            for node in half:
-                _forget_peers(node)
-                for mate in half:
-                    if mate is not node:
-                        _add_peer(node, rows[mate.home.name])
-        for node in nodes:
-            node.start()
-        for half in halves:
-            for node in half:
-                others = len(half) - 1
-                wait_for(lambda node=node, k=others: node.call("status")["swarms"][0]["peers"] >= k, what="half")
-        acked: list[list[str]] = [[], []]
-        threads = [_posting(half[0], f"half {h}", 200, acked[h]) for h, half in enumerate(halves)]
-        for thread in threads:
-            thread.join()
-        # apart: neither half has the other's posts
-        assert not set(acked[1]) & _ids(nodes[0]) and not set(acked[0]) & _ids(nodes[2])
-        # heal: one node of the first half learns one address of the second
-        nodes[1].stop()
-        _add_peer(nodes[1], rows[nodes[2].home.name])
-        nodes[1].start()
-        everything = set(acked[0]) | set(acked[1])
-        deadline = time.monotonic() + 60
-        for node in nodes:
-            wait_for(
-                lambda node=node: everything <= _ids(node),
-                timeout=max(1.0, deadline - time.monotonic()),
-                what=f"the same set on {node.home.name}",
-            )
-        sets = [_ids(node) for node in nodes]
+    with partition(nodes, 200) as run:
+        wait_for(run.healed, timeout=3 * DEADLINE, what="every post on every node")
+        sets = [node.stored_ids() for node in nodes]
         assert all(s == sets[0] for s in sets)
 
 
@@ -409,11 +316,11 @@ def test_churn_every_post_reaches_every_node_up(tmp_path: Path) -> None:
     with running(*nodes):
         for node in nodes:
             node.start()
-        _swarm(nodes[0], nodes[1:])
+        join_swarm(nodes[0], nodes[1:])
         churner = nodes[4]
         acked: list[list[str]] = [[] for _ in range(3)]
         stop = threading.Event()
-        threads = [_posting(nodes[i], f"churn {i}", 10_000, acked[i], stop) for i in range(3)]
+        threads = [post_in_thread(nodes[i], f"churn {i}", 10_000, acked[i], stop) for i in range(3)]
         for kill in range(4):
             churner.stop(signal.SIGKILL if kill % 2 else signal.SIGTERM)
             time.sleep(0.5)  # posts made now reach it only by sync
@@ -423,5 +330,11 @@ def test_churn_every_post_reaches_every_node_up(tmp_path: Path) -> None:
         for thread in threads:
             thread.join()
         everything = {i for a in acked for i in a}
+        # Stem objects the churner was relaying died with it; they come back by
+        # their authors' embargoes (10 s and more), then gossip or sync.
         for node in nodes:
-            wait_for(lambda node=node: everything <= _ids(node), what=f"every post on {node.home.name}")
+            wait_for(
+                lambda node=node: everything <= node.stored_ids(),
+                timeout=2 * DEADLINE,
+                what=f"every post on {node.home.name}",
+            )
