@@ -94,10 +94,12 @@ class Node:
         self._shutdown = trio.Event()
         self.stopped = trio.Event()
         self._validated: collections.OrderedDict[bytes, protocol.Signed] = collections.OrderedDict()
-        self._ingest_send, self._ingest_receive = trio.open_memory_channel[tuple[protocol.Signed, bytes]](
+        # (object, swarm id, came by gossip): sync's and our stem's objects are
+        # stored the same way but counted by those protocols, not as gossip.
+        self._ingest_send, self._ingest_receive = trio.open_memory_channel[tuple[protocol.Signed, bytes, bool]](
             INGEST_BATCH * 8
         )
-        self.stats = collections.Counter[str]()
+        self.stats = collections.Counter[str]()  # gossip: received, stored, invalid
 
     def now(self) -> int:
         return int(self.config.clock())
@@ -198,7 +200,7 @@ class Node:
             swarm = self.swarms.get(swarm_id)
             if swarm is not None:
                 swarm.stem.seen(signed.id)  # its stem is over: no embargo; ours may be served now
-            await self._ingest_send.send((signed, swarm_id))
+            await self._ingest_send.send((signed, swarm_id, True))
 
         started = False
         for try_port in (port, 0) if port else (0,):
@@ -238,13 +240,10 @@ class Node:
     def _stem_relay(self, host: SwarmHost, swarm_id: bytes) -> StemRelay:
         store = self._require_store()
 
-        def check(wire: bytes) -> protocol.Signed | None:
-            return self._validated.pop(_msg_key(wire), None) if self._validate(wire) else None
-
         async def fluffed(signed: protocol.Signed) -> None:
-            await self._ingest_send.send((signed, swarm_id))  # our own publish never reaches on_message
+            await self._ingest_send.send((signed, swarm_id, False))  # our own publish never reaches on_message
 
-        relay = StemRelay(host, check=check, released=store.release, fluffed=fluffed)
+        relay = StemRelay(host, check=self._check, released=store.release, fluffed=fluffed)
         relay.start()
         return relay
 
@@ -307,8 +306,11 @@ class Node:
 
     # -- gossip in -------------------------------------------------------------------
 
-    def _check(self, data: bytes) -> protocol.Signed | None:
+    def _check(self, data: bytes, *, by_gossip: bool = False) -> protocol.Signed | None:
         """Decode and verify ``data``; None if it is valid but not to be kept here.
+
+        ``by_gossip``: count one dated too far ahead as invalid gossip (the stem
+        and sync count what they refuse themselves).
 
         Raises:
             protocol.ProtocolError: no honest peer sends these bytes.
@@ -317,7 +319,8 @@ class Node:
         now = self.now()
         obj = signed.obj
         if obj.created > now + FUTURE_SKEW:
-            self.stats["invalid"] += 1
+            if by_gossip:
+                self.stats["invalid"] += 1
             return None
         if isinstance(obj, protocol.Post) and obj.expires is not None and obj.expires <= now:
             return None
@@ -325,7 +328,7 @@ class Node:
 
     def _validate(self, data: bytes) -> bool:
         try:
-            signed = self._check(data)
+            signed = self._check(data, by_gossip=True)
         except protocol.ProtocolError:
             self.stats["invalid"] += 1
             return False
@@ -349,7 +352,7 @@ class Node:
                 # A peer stores only fluffed objects, so one of ours it hands
                 # back has spread: its stem is over here, as for gossip.
                 swarm.stem.seen(signed.id)
-                await self._ingest_send.send((signed, swarm.id))
+                await self._ingest_send.send((signed, swarm.id, False))
             return len(valid)
 
         sync = SwarmSync(
@@ -372,11 +375,13 @@ class Node:
                     while len(batch) < INGEST_BATCH:
                         batch.append(await self._ingest_receive.receive())
                 now = self.now()
-                results = await trio.to_thread.run_sync(store.ingest_many, batch, now)
-                for (signed, swarm_id), result in zip(batch, results, strict=True):
-                    self.stats["received"] += 1
+                items = [(signed, swarm_id) for signed, swarm_id, _ in batch]
+                results = await trio.to_thread.run_sync(store.ingest_many, items, now)
+                for (signed, swarm_id, by_gossip), result in zip(batch, results, strict=True):
+                    if by_gossip:
+                        self.stats["received"] += 1
+                        self.stats["stored"] += result.is_new
                     if result.is_new:
-                        self.stats["stored"] += 1
                         self._announce(signed, swarm_id)
 
     def _announce(self, signed: protocol.Signed, swarm_id: bytes) -> None:

@@ -233,6 +233,8 @@ def test_restarted_node_catches_up_by_sync(tmp_path: Path) -> None:
         wait_for(lambda: set(missed) <= b.stored_ids(), what="b to catch up")
         wait_for(lambda: deleted not in b.stored_ids(), what="the delete to reach b")
         wait_for(lambda: _sync(b)["fetched"] + _sync(a)["fetched"] >= 60, what="sync counters")
+        # b (restarted: counters from zero) got them by sync, not gossip
+        assert b.call("status")["gossip"].get("stored", 0) < len(missed)
         # Several sessions later, the deleted and the expired posts have not come back.
         wait_for(lambda: _sync(b)["sessions_ok"] + _sync(a)["sessions_ok"] >= 3, what="more sessions")
         assert deleted not in a.stored_ids() | b.stored_ids()
