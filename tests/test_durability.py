@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import random
 import signal
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -48,15 +47,10 @@ class Poster(threading.Thread):
             self.interrupted = not self.stopped.is_set()
 
 
-def _stored(node: DaemonProcess) -> set[str]:
-    with sqlite3.connect(f"file:{node.home / 'node.sqlite3'}?mode=ro", uri=True, timeout=30) as db:
-        return {bytes(r[0]).hex() for r in db.execute("SELECT id FROM objects")}
-
-
 def _check_database(node: DaemonProcess, acked: list[str]) -> int:
     """integrity_check is ok and every acknowledged post is stored; returns the object count."""
     assert Store.integrity_check(node.home / "node.sqlite3") == []
-    stored = _stored(node)
+    stored = node.stored_ids()
     missing = set(acked) - stored
     assert not missing, f"{len(missing)} acknowledged posts lost"
     return len(stored)
@@ -74,7 +68,7 @@ def test_kill_9_during_posting_and_ingest_loses_nothing(tmp_path: Path) -> None:
             peer_acked.append(peer.call("post", text=f"backlog {i}")["id"])
         victim.start()
         victim.cli_json("swarm", "join", invite)
-        wait_for(lambda: set(peer_acked) <= _stored(victim), what="the backlog on the victim")
+        wait_for(lambda: set(peer_acked) <= victim.stored_ids(), what="the backlog on the victim")
         # The peer keeps posting, so the victim is always ingesting gossip and sync too.
         feeder = Poster(peer, "gossip", peer_acked, pause=0.01)
         feeder.start()
@@ -97,7 +91,7 @@ def test_kill_9_during_posting_and_ingest_loses_nothing(tmp_path: Path) -> None:
         assert counts[-1] > counts[0] >= 300
         victim.start()
         assert victim.call("status")["counts"]["own"] >= len(acked)
-        wait_for(lambda: set(peer_acked) <= _stored(victim), what="the victim to catch up after the crashes")
+        wait_for(lambda: set(peer_acked) <= victim.stored_ids(), what="the victim to catch up after the crashes")
     finally:
         victim.stop()
         peer.stop()
