@@ -196,8 +196,9 @@ async def serve_control(
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass  # the client hung up mid-reply: its problem, not the node's
         except OSError as exc:
+            # One client's broken socket never ends the node's other work.
             if exc.errno not in (errno.EPIPE, errno.ECONNRESET):
-                raise
+                log.info("control connection failed: %s", exc)
 
     try:
         async with listener:

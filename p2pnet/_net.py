@@ -33,6 +33,7 @@ from collections import OrderedDict, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import libp2p.pubsub.gossipsub
@@ -46,10 +47,12 @@ from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
 from libp2p.custom_types import TProtocol
 from libp2p.exceptions import ValidationError
+from libp2p.host.basic_host import BasicHost
 from libp2p.network.connection.exceptions import RawConnError
 from libp2p.peer.envelope import consume_envelope
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo, info_from_p2p_addr
+from libp2p.peer.peerstore import PeerStore, PeerStoreError
 from libp2p.peer.peerstore import env_to_send_in_RPC as _stock_env_to_send
 from libp2p.pubsub.gossipsub import PROTOCOL_ID_V11, GossipSub
 from libp2p.pubsub.mcache import CacheEntry, MessageCache
@@ -74,6 +77,8 @@ from libp2p.utils.varint import (
     read_varint_prefixed_bytes_limited,
 )
 
+from ._supervise import Failures, supervised
+
 __all__ = [
     "PEERS_PROTOCOL",
     "GossipParams",
@@ -97,6 +102,8 @@ _MSG_ID_LEN = 20
 _MAX_DATA_LEN = DefaultMaxMessageSize - 4096
 _PX_MAX_RECORDS = 32
 _stock_find_parent_task = TrioManager._find_parent_task
+_stock_stream_handler = BasicHost._swarm_stream_handler
+_stock_maybe_delete_peer_record = PeerStore.maybe_delete_peer_record
 # Queued RPCs to one peer are merged up to this size (well under the 1 MiB frame).
 _MERGE_BYTES = 64 * 1024
 _PX_MAX_RESPONSE = 256 * 1024
@@ -356,6 +363,20 @@ class _AnonPubsub(Pubsub):
             logger.debug("validator raised", exc_info=True)
             return False
 
+    async def continuously_read_stream(self, stream: INetStream) -> None:
+        # Stock lets a protobuf DecodeError (a garbled or hostile RPC), or
+        # anything the router raises while handling one, escape the stream
+        # handler and end the host. Here it costs that peer its pubsub link.
+        peer_id = stream.muxed_conn.peer_id
+        try:
+            await super().continuously_read_stream(stream)
+        except Exception as exc:
+            self.invalid_counts[peer_id] += 1
+            logger.info("dropping %s: its pubsub stream failed: %s", peer_id, exc or type(exc).__name__)
+            with contextlib.suppress(Exception):
+                await stream.reset()
+            self._handle_dead_peer(peer_id)
+
     async def validate_msg(self, msg_forwarder: ID, msg: rpc_pb2.Message) -> None:
         # Replaces Pubsub's topic-validator path: that one caches *invalid*
         # verdicts by message id for 5 minutes, and our id is the content hash,
@@ -437,6 +458,8 @@ class SwarmHost:
         self._nursery = nursery
         self._topic = pubsub._topic
         self.peer_id: str = str(host.get_id())
+        # Failures of this host's tasks and inbound streams, by name, for status.
+        self.failures = _failures_of(host)
         self._connect_callbacks: list[Callable[[str], None]] = []
         host.get_network().register_notifee(_ConnectNotifee(self._connect_callbacks))
 
@@ -509,10 +532,10 @@ class SwarmHost:
             if pid == me:
                 continue
             addrs: list[multiaddr.Multiaddr] = []
-            envelope = peerstore.get_peer_record(pid)
+            envelope = self._peer_record(pid)
             if envelope is not None:
                 addrs.extend(envelope.record().addrs)
-            with contextlib.suppress(Exception):  # PeerStoreError: none left
+            with contextlib.suppress(PeerStoreError):  # expired or unknown: none left
                 addrs.extend(peerstore.addrs(pid))
             full = _with_p2p(addrs, pid)
             if full:
@@ -593,11 +616,24 @@ class SwarmHost:
         """Call ``callback(peer_id)`` (synchronously; start tasks from it) on each new connection."""
         self._connect_callbacks.append(callback)
 
-    def start_soon(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
-        """Run a task that lives as long as this host."""
-        self._nursery.start_soon(fn, *args)
+    def start_soon(self, fn: Callable[..., Awaitable[Any]], *args: Any, restart: bool = False) -> None:
+        """Run a task that lives at most as long as this host.
+
+        An exception in it is logged and counted in :attr:`failures`, never
+        raised into the host; with ``restart`` (for loops) it runs again
+        after a back-off.
+        """
+        self._nursery.start_soon(partial(supervised, fn, *args, failures=self.failures, restart=restart))
 
     # -- internals -------------------------------------------------------
+
+    def _peer_record(self, peer_id: ID) -> Any:
+        """The peer's signed record, or None; never raises (see _forget_expired_record)."""
+        try:
+            return self._host.get_peerstore().get_peer_record(peer_id)
+        except PeerStoreError:
+            self.failures["peerstore_expired"] += 1
+            return None
 
     async def _dial(self, info: PeerInfo) -> None:
         try:
@@ -626,12 +662,11 @@ class SwarmHost:
         # records are signed by the peers they describe.
         try:
             requester = stream.muxed_conn.peer_id
-            peerstore = self._host.get_peerstore()
             candidates = [pid for pid in self._host.get_connected_peers() if pid != requester]
             random.shuffle(candidates)
             reply = rpc_pb2.ControlPrune(topicID=self._topic)
             for pid in candidates:
-                envelope = peerstore.get_peer_record(pid)
+                envelope = self._peer_record(pid)
                 if envelope is None:
                     continue
                 reply.peers.append(
@@ -845,9 +880,60 @@ def _cached_find_parent_task(self: TrioManager, trio_task: trio.lowlevel.Task) -
         return found
 
 
+def _maybe_delete_peer_record(self: PeerStore, peer_id: ID) -> None:
+    """PeerStore.maybe_delete_peer_record that treats expired addresses as none.
+
+    Stock calls ``self.addrs(peer_id)``, which raises PeerStoreError("peer ID
+    is expired") once the peer's address TTL has run out, so every
+    ``get_peer_record`` of such a peer raised instead of returning None. A
+    failed dial resets that TTL to 120 s (BasicHost.connect), so a peer that
+    advertised an address nobody could dial made readers of the record (our
+    peer saving and exchange, gossipsub's PRUNE) raise two minutes later.
+    """
+    if peer_id not in self.peer_record_map:
+        return
+    try:
+        live = self.addrs(peer_id)
+    except PeerStoreError:
+        live = []
+    if not live:
+        self.peer_record_map.pop(peer_id, None)
+
+
+# Where each host's contained stream failures are counted (its owner's counter).
+_host_failures: weakref.WeakKeyDictionary[IHost, Failures] = weakref.WeakKeyDictionary()
+
+
+def _failures_of(host: IHost) -> Failures:
+    return _host_failures.setdefault(host, Failures())
+
+
+async def _contained_stream_handler(self: BasicHost, net_stream: INetStream) -> None:
+    """BasicHost._swarm_stream_handler that keeps a failing stream to itself.
+
+    Stock: an exception in any inbound stream's protocol handler propagates
+    through the connection's nursery into the network service and ends the
+    host (and with it the daemon). Whatever a peer sends, it costs at most
+    that one stream.
+    """
+    try:
+        await _stock_stream_handler(self, net_stream)
+    except Exception as exc:
+        _failures_of(self)["inbound_stream"] += 1
+        logger.info(
+            "inbound stream from %s failed: %s",
+            getattr(net_stream.muxed_conn, "peer_id", "?"),
+            exc or type(exc).__name__,
+        )
+        with contextlib.suppress(Exception):
+            await net_stream.reset()
+
+
 def _install_per_rpc_fixes() -> None:
     # Process-wide and idempotent; each replacement keeps the stock meaning.
     _install_pnet_write_fix()
+    PeerStore.maybe_delete_peer_record = _maybe_delete_peer_record  # type: ignore[method-assign]
+    BasicHost._swarm_stream_handler = _contained_stream_handler  # type: ignore[method-assign]
     TrioManager._find_parent_task = _cached_find_parent_task  # type: ignore[method-assign]
     YamuxStream._auto_tune_and_send_window_update = _yamux_window_update  # type: ignore[method-assign]
     for module in (libp2p.pubsub.pubsub, libp2p.pubsub.gossipsub):
@@ -899,6 +985,7 @@ async def open_swarm_host(
     listen_ip: str = "127.0.0.1",
     port: int = 0,
     params: GossipParams | None = None,
+    failures: Failures | None = None,
 ) -> AsyncIterator[SwarmHost]:
     """Run a libp2p host in one swarm's private network for the ``async with`` body.
 
@@ -913,6 +1000,8 @@ async def open_swarm_host(
         listen_ip: IPv4 address to listen on.
         port: TCP port; 0 picks a free one.
         params: Gossip settings; defaults to :class:`GossipParams`.
+        failures: Where the host counts failures of its tasks and inbound
+            streams (:attr:`SwarmHost.failures`); a fresh counter if None.
 
     Yields:
         The running :class:`SwarmHost`. Leaving the block closes the host and
@@ -957,6 +1046,7 @@ async def open_swarm_host(
         eclipse_protection_enabled=False,
     )
     router.mcache = _ContentIdMessageCache(params.gossip_window, params.gossip_history)
+    _host_failures[host] = failures if failures is not None else Failures()
 
     # Unbounded on purpose: gossip already bounds the rate, and dropping here
     # would lose messages that are marked seen and never come back.
@@ -1000,7 +1090,7 @@ async def open_swarm_host(
                     host.set_stream_handler(PEERS_PROTOCOL, swarm._serve_peers)
                     if on_message is not None:
                         nursery.start_soon(_deliver_loop, receive, on_message)
-                    nursery.start_soon(swarm._peer_exchange_loop)
+                    swarm.start_soon(swarm._peer_exchange_loop, restart=True)
                     try:
                         yield swarm
                     finally:

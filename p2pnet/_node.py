@@ -16,6 +16,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, ClassVar
 
 import trio
@@ -26,7 +27,8 @@ from ._control import ApiError, EventHub, serve_control
 from ._home import Home
 from ._net import GossipParams, SwarmConnectError, SwarmHost, open_swarm_host
 from ._stem import StemRelay
-from ._store import AmbiguousId, Store, StoreError, Swarm
+from ._store import AmbiguousId, Store, StoreError, Swarm, UnknownSwarm
+from ._supervise import RESTART_MAX, RESTART_MIN, Failures, supervised
 from ._sync import SYNC_INTERVAL, SwarmSync
 
 __all__ = ["Node", "NodeConfig"]
@@ -56,6 +58,7 @@ class NodeConfig:
     gossip: GossipParams = field(default_factory=GossipParams)
     clock: Callable[[], float] = time.time
     sync_interval: float = SYNC_INTERVAL
+    peer_save_interval: float = PEER_SAVE_INTERVAL
 
 
 @dataclass
@@ -64,8 +67,9 @@ class _Swarm:
     name: str
     psk: bytes
     host: SwarmHost
-    scope: trio.CancelScope
+    scope: trio.CancelScope  # cancelling it leaves the swarm, whatever its host is doing
     stem: StemRelay
+    port: int
     backoff: dict[str, tuple[float, float]] = field(default_factory=dict)  # peer -> (next try, delay)
     sync: SwarmSync | None = None
 
@@ -89,6 +93,7 @@ class Node:
         self.seed: bytes | None = None
         self.identity_state = "none"  # none | locked | ready
         self.swarms: dict[bytes, _Swarm] = {}
+        self._swarm_scopes: dict[bytes, trio.CancelScope] = {}  # running or waiting to restart
         self.started = 0.0
         self._nursery: trio.Nursery | None = None
         self._shutdown = trio.Event()
@@ -100,6 +105,8 @@ class Node:
             INGEST_BATCH * 8
         )
         self.stats = collections.Counter[str]()  # gossip: received, stored, invalid
+        # Failures of long-running tasks, by name: none of them may end the node.
+        self.failures = Failures()
 
     def now(self) -> int:
         return int(self.config.clock())
@@ -131,8 +138,8 @@ class Node:
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                nursery.start_soon(self._ingest_loop)
-                nursery.start_soon(self._maintenance_loop)
+                for loop in (self._ingest_loop, self._maintenance_loop):
+                    nursery.start_soon(partial(supervised, loop, failures=self.failures, restart=True))
                 if self.seed is not None:
                     await self._start_all_swarms()
                 await nursery.start(serve_control, self.home.socket, self.dispatch, self.hub)
@@ -189,6 +196,51 @@ class Node:
         return swarm
 
     async def _run_swarm(self, swarm_id: bytes, name: str, psk: bytes, port: int, *, task_status: Any) -> None:
+        """Run one swarm until it is left; a host that fails once it ran is started again.
+
+        A failure before the host first runs (no port to listen on) goes to
+        the caller, who asked for the swarm; later ones are counted in
+        ``failures["swarm"]`` and cost the swarm a restart after a back-off,
+        never the daemon.
+        """
+        ran: list[_Swarm] = []
+
+        def on_started(swarm: _Swarm) -> None:
+            if not ran:
+                task_status.started(swarm)
+            ran[:] = [swarm]
+
+        delay = RESTART_MIN
+        with trio.CancelScope() as scope:
+            self._swarm_scopes[swarm_id] = scope
+            try:
+                while True:
+                    began = trio.current_time()
+                    try:
+                        await self._serve_swarm(swarm_id, name, psk, port, scope, on_started)
+                        return
+                    except Exception:
+                        if not ran:
+                            raise
+                        self.failures["swarm"] += 1
+                        if trio.current_time() - began > RESTART_MAX:
+                            delay = RESTART_MIN
+                        log.exception("swarm %s failed; it starts again in %.0f s", name, delay)
+                    port = ran[0].port
+                    await trio.sleep(delay)
+                    delay = min(delay * 2, RESTART_MAX)
+            finally:
+                self._swarm_scopes.pop(swarm_id, None)
+
+    async def _serve_swarm(
+        self,
+        swarm_id: bytes,
+        name: str,
+        psk: bytes,
+        port: int,
+        scope: trio.CancelScope,
+        on_started: Callable[[_Swarm], None],
+    ) -> None:
         seed = self._require_seed()
         store = self._require_store()
 
@@ -214,21 +266,21 @@ class Node:
                     listen_ip=self.config.listen_ip,
                     port=try_port,
                     params=self.config.gossip,
+                    failures=self.failures,
                 ) as host:
                     started = True
-                    with trio.CancelScope() as scope:
-                        swarm = _Swarm(swarm_id, name, psk, host, scope, self._stem_relay(host, swarm_id))
-                        actual_port = _port_of(host.listen_addrs)
-                        if actual_port and actual_port != port:
-                            store.set_swarm_port(swarm_id, actual_port)
-                        self.swarms[swarm_id] = swarm
+                    actual_port = _port_of(host.listen_addrs) or port
+                    swarm = _Swarm(swarm_id, name, psk, host, scope, self._stem_relay(host, swarm_id), actual_port)
+                    if actual_port != port:
+                        store.set_swarm_port(swarm_id, actual_port)
+                    self.swarms[swarm_id] = swarm
+                    try:
                         self._resend_held(swarm)
                         swarm.sync = self._start_sync(swarm)
-                        try:
-                            task_status.started(swarm)
-                            await self._redial_loop(swarm)
-                        finally:
-                            self.swarms.pop(swarm_id, None)
+                        on_started(swarm)
+                        await supervised(self._redial_loop, swarm, failures=self.failures, restart=True)
+                    finally:
+                        self.swarms.pop(swarm_id, None)
                 return
             except OSError as exc:
                 if started:
@@ -367,22 +419,28 @@ class Node:
         return sync
 
     async def _ingest_loop(self) -> None:
+        # The channel outlives this loop: if a batch fails, the supervisor
+        # restarts the loop on the same channel and gossip keeps flowing.
         store = self._require_store()
-        async with self._ingest_receive:
-            async for first in self._ingest_receive:
-                batch = [first]
-                with trio.move_on_after(INGEST_LINGER):
-                    while len(batch) < INGEST_BATCH:
-                        batch.append(await self._ingest_receive.receive())
-                now = self.now()
-                items = [(signed, swarm_id) for signed, swarm_id, _ in batch]
-                results = await trio.to_thread.run_sync(store.ingest_many, items, now)
-                for (signed, swarm_id, by_gossip), result in zip(batch, results, strict=True):
-                    if by_gossip:
-                        self.stats["received"] += 1
-                        self.stats["stored"] += result.is_new
-                    if result.is_new:
-                        self._announce(signed, swarm_id)
+        async for first in self._ingest_receive:
+            batch = [first]
+            with trio.move_on_after(INGEST_LINGER):
+                while len(batch) < INGEST_BATCH:
+                    batch.append(await self._ingest_receive.receive())
+            now = self.now()
+            try:
+                results = await trio.to_thread.run_sync(store.ingest_many, [(s, w) for s, w, _ in batch], now)
+            except UnknownSwarm:
+                # A swarm was left while its objects waited here: store the rest.
+                joined = {rec.raw_id for rec in store.swarms()}
+                batch = [item for item in batch if item[1] in joined]
+                results = await trio.to_thread.run_sync(store.ingest_many, [(s, w) for s, w, _ in batch], now)
+            for (signed, swarm_id, by_gossip), result in zip(batch, results, strict=True):
+                if by_gossip:
+                    self.stats["received"] += 1
+                    self.stats["stored"] += result.is_new
+                if result.is_new:
+                    self._announce(signed, swarm_id)
 
     def _announce(self, signed: protocol.Signed, swarm_id: bytes) -> None:
         obj = signed.obj
@@ -399,7 +457,7 @@ class Node:
         store = self._require_store()
         last_purge = -PURGE_INTERVAL
         while True:
-            await trio.sleep(PEER_SAVE_INTERVAL)
+            await trio.sleep(self.config.peer_save_interval)
             self._save_peers()
             if trio.current_time() - last_purge >= PURGE_INTERVAL:
                 last_purge = trio.current_time()
@@ -489,6 +547,7 @@ class Node:
             "uptime": int(self.config.clock() - self.started),
             "counts": store.counts(),
             "gossip": dict(self.stats),
+            "failures": dict(self.failures),
             "swarms": [
                 {
                     "name": s.name,
@@ -594,9 +653,9 @@ class Node:
 
     async def api_swarm_leave(self, params: dict[str, Any]) -> dict[str, Any]:
         rec = self._swarm_by_name(_str(params, "name"))
-        swarm = self.swarms.get(rec.raw_id)
-        if swarm is not None:
-            swarm.scope.cancel()
+        scope = self._swarm_scopes.get(rec.raw_id)
+        if scope is not None:
+            scope.cancel()
         self._require_store().remove_swarm(rec.name)
         return {"left": rec.name}
 
@@ -726,6 +785,7 @@ class Node:
                     "connected": sorted(swarm.host.connected_peers()),
                     "mesh": sorted(swarm.host.mesh_peers()),
                     "known": len(self._require_store().peers(swarm.id)),
+                    "addressed": sorted(swarm.host.known_peer_addrs()),
                     "invalid": swarm.host.invalid_message_counts(),
                     "stem_invalid": dict(swarm.stem.invalid),
                 }

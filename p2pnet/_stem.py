@@ -58,7 +58,7 @@ class StemHost(Protocol):
 
     def on_connect(self, callback: Callable[[str], None]) -> None: ...
 
-    def start_soon(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None: ...
+    def start_soon(self, fn: Callable[..., Awaitable[Any]], *args: Any, restart: bool = False) -> None: ...
 
 
 class StemRelay:
@@ -103,7 +103,7 @@ class StemRelay:
         """Serve the stem protocol and run the embargo timers for the host's lifetime."""
         self.host.serve(STEM_PROTOCOL, self._serve)
         self.host.on_connect(self._connected)
-        self.host.start_soon(self._embargo_loop)
+        self.host.start_soon(self._embargo_loop, restart=True)
 
     # -- what the node calls ---------------------------------------------------
 

@@ -118,7 +118,7 @@ class SwarmSync:
         self.host.serve(SYNC_PROTOCOL, self._serve)
         self.host.on_connect(self._on_connect)
         if self._interval > 0:
-            self.host.start_soon(self._periodic)
+            self.host.start_soon(self._periodic, restart=True)
 
     async def sync_with(self, peer: str) -> bool:
         """Run one session as initiator with a connected peer; True if it completed."""

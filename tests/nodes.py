@@ -175,12 +175,14 @@ def start_node(home: Path, ip: str, *, init: bool = True) -> DaemonProcess:
 
 
 @contextmanager
-def daemons(base: Path, count: int, *, first_ip: int = 2) -> Iterator[list[DaemonProcess]]:
-    """Start ``count`` daemons with identities, on 127.0.0.<first_ip>..; stop them all after."""
+def daemons(
+    base: Path, count: int, *, first_ip: int = 2, ip_prefix: str = "127.0.0"
+) -> Iterator[list[DaemonProcess]]:
+    """Start ``count`` daemons with identities, on <ip_prefix>.<first_ip>..; stop them all after."""
     nodes: list[DaemonProcess] = []
     try:
         for i in range(count):
-            nodes.append(start_node(base / f"node{i}", f"127.0.0.{first_ip + i}"))
+            nodes.append(start_node(base / f"node{i}", f"{ip_prefix}.{first_ip + i}"))
         yield nodes
     finally:
         for node in nodes:

@@ -11,7 +11,10 @@ import contextlib
 import os
 from pathlib import Path
 
+import multiaddr
 import trio
+from libp2p.peer.peerinfo import info_from_p2p_addr
+from libp2p.utils.varint import encode_varint_prefixed
 from nodes import DaemonProcess, daemons
 
 import protocol
@@ -83,3 +86,14 @@ async def test_garbage_peer_does_not_disturb_honest_nodes(tmp_path: Path) -> Non
             peers = await trio.to_thread.run_sync(nodes[0].call, "peers")
             invalid = peers["swarms"][0]["invalid"]
             assert invalid.get(attacker.peer_id, 0) > 0  # counted against the sender
+            # A garbled RPC on a raw pubsub stream costs the sender that link, and the node nothing.
+            info = info_from_p2p_addr(multiaddr.Multiaddr(invite.bootstrap[0]))
+            stream = await attacker._host.new_stream(info.peer_id, ["/meshsub/1.1.0"])
+            await stream.write(encode_varint_prefixed(b"\x0a\xff\xff\xff\xff\x0f not protobuf"))
+            after = (await trio.to_thread.run_sync(nodes[2].cli, "post", "after the garbled RPC")).stdout.strip()
+            with trio.fail_after(60):
+                for node in nodes:
+                    while after not in await _feed_ids(node):
+                        await trio.sleep(0.2)
+            for node in nodes:
+                assert node.proc is not None and node.proc.poll() is None  # no daemon exited

@@ -16,18 +16,15 @@ import multiaddr
 import pytest
 import trio
 import trio.testing
-from libp2p import new_host
-from libp2p.crypto.ed25519 import create_new_key_pair
+from hostile.stock_peer import open_stock_peer
 from libp2p.io.abc import ReadWriteCloser
 from libp2p.network.connection.raw_connection import RawConnection
 from libp2p.network.exceptions import SwarmException
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
-from libp2p.pubsub.gossipsub import PROTOCOL_ID_V11, PROTOCOL_ID_V12, GossipSub
 from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import Pubsub
 from libp2p.security.pnet.psk_conn import PskConn
-from libp2p.tools.anyio_service import background_trio_service
 
 from p2pnet._net import (
     GossipParams,
@@ -141,24 +138,11 @@ async def open_plain_peer(
     psk: bytes | None, *, strict_signing: bool, ip: str | None = None
 ) -> AsyncIterator[tuple[Any, RecordingPubsub]]:
     """A stock py-libp2p host + Pubsub + GossipSub, subscribed to TOPIC."""
-    host = new_host(
-        key_pair=create_new_key_pair(os.urandom(32)),
-        psk=psk.hex() if psk is not None else None,
-    )
-    router = GossipSub([PROTOCOL_ID_V12, PROTOCOL_ID_V11], 6, 5, 12, heartbeat_interval=1)
-    pubsub = RecordingPubsub(host, router, strict_signing=strict_signing)
-    async with (
-        host.run([multiaddr.Multiaddr(f"/ip4/{ip or next_ip()}/tcp/0")]),
-        background_trio_service(pubsub),
-        background_trio_service(router),
-    ):
-        await pubsub.wait_until_ready()
-        await pubsub.subscribe(TOPIC)
-        try:
-            yield host, pubsub
-        finally:
-            with trio.CancelScope(shield=True):
-                await host.close()  # host.run() alone leaks dialed sockets
+    async with open_stock_peer(
+        psk, topic=TOPIC, ip=ip or next_ip(), strict_signing=strict_signing, pubsub_cls=RecordingPubsub
+    ) as (host, pubsub):
+        assert isinstance(pubsub, RecordingPubsub)
+        yield host, pubsub
 
 
 # -- 1. identity and private network ------------------------------------------

@@ -13,6 +13,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from test_net import TOPIC
 import protocol
 from p2pnet._net import GossipParams, StreamError, open_swarm_host
 from p2pnet._stem import STEM_PROTOCOL, StemRelay
+from p2pnet._supervise import Failures, supervised
 
 pytestmark = pytest.mark.trio
 
@@ -96,6 +98,7 @@ class FakeHost:
         self.callbacks: list[Callable[[str], None]] = []
         self.relay: StemRelay | None = None
         self.gossip: list[bytes] = []
+        self.failures = Failures()
 
     def serve(self, protocol: str, handler: Callable[[Any], Any]) -> None:
         self.handlers[protocol] = handler
@@ -143,8 +146,8 @@ class FakeHost:
     def on_connect(self, callback: Callable[[str], None]) -> None:
         self.callbacks.append(callback)
 
-    def start_soon(self, fn: Any, *args: Any) -> None:
-        self.net.nursery.start_soon(fn, *args)
+    def start_soon(self, fn: Any, *args: Any, restart: bool = False) -> None:
+        self.net.nursery.start_soon(partial(supervised, fn, *args, failures=self.failures, restart=restart))
 
 
 def relay_on(host: FakeHost, seed: int, released: list[bytes] | None = None, **kw: Any) -> StemRelay:
