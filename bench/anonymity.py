@@ -1,9 +1,9 @@
 """First-spy precision and stem latency on real p2pnet hosts.
 
 N real swarm hosts (default 50, at least 30) run in ONE trio process on
-127.0.6.x: :func:`p2pnet._net.open_swarm_host` with the production gossip
+127.0.6.x: :func:`p2pnet.net._host.open_swarm_host` with the production gossip
 settings (except ``target_peers=0``, so the graph stays as built) and the real
-:class:`p2pnet._stem.StemRelay` with the production :class:`protocol.StemParams`.
+:class:`p2pnet.net._stem.StemRelay` with the production :class:`protocol.StemParams`.
 Node i dials 4 random earlier nodes (mean degree about 8).  Posts (real
 ``protocol.make_post`` wires) go out from random authors, alternately with the
 stem on (``StemRelay.originate``) and off (``SwarmHost.publish``), in the same
@@ -43,8 +43,7 @@ from libp2p.peer.id import ID
 from libp2p.pubsub.pb import rpc_pb2
 
 import protocol
-from p2pnet._net import GossipParams, SwarmHost, open_swarm_host
-from p2pnet._stem import StemRelay
+from p2pnet.net import GossipParams, StemRelay, SwarmHost, open_swarm_host
 
 PSK = bytes(range(32))
 TOPIC = "p2pnet/bench/anonymity"

@@ -29,8 +29,8 @@ import trio
 from nodes import start_node
 
 import protocol
-from p2pnet._net import open_swarm_host
-from p2pnet._store import Store
+from p2pnet.net import open_swarm_host
+from p2pnet.store import Store
 
 NOW = int(time.time())
 BATCH = 512

@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import protocol
-from p2pnet._store import Store
+from p2pnet.store import Store
 
 NOW = 1_763_700_000
 SEED = bytes(range(32))

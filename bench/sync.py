@@ -30,9 +30,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import protocol
-from p2pnet._net import peer_id_from_seed
-from p2pnet._store import Store
-from p2pnet.client import ControlClient, NodeNotRunning
+from p2pnet.api import ControlClient, NodeNotRunning
+from p2pnet.net import peer_id_from_seed
+from p2pnet.store import Store
 from tests._vectors import sync_transcript
 
 IPS = ("127.0.7.1", "127.0.7.2")

@@ -34,8 +34,8 @@ BATCH = 5000
 
 def build_home(home: Path, posts: int) -> float:
     """Write an identity, a swarm and ``posts`` posts (with some replies and hearts) into ``home``."""
-    from p2pnet._home import Home
-    from p2pnet._store import Store
+    from p2pnet.api import Home
+    from p2pnet.store import Store
 
     started = time.perf_counter()
     h = Home(home)

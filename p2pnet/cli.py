@@ -1,27 +1,25 @@
-"""The ``p2pnet`` command: the TUI by default, and every action as a subcommand.
+"""The ``p2pnet`` command line: every action as a subcommand.
 
-Every subcommand but ``daemon``, ``init`` and ``demo`` is a thin client of the
-running node's control API.  Errors are one line on stderr and a non-zero exit.
+Every subcommand but ``daemon``, ``recover``, ``init`` and ``demo`` is a thin
+client of the running node's control API.  Errors are one line on stderr and a
+non-zero exit.  With no command, the launcher (:mod:`tui.launch`) opens the TUI.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import getpass
 import json
 import os
 import re
-import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import protocol
 
-from ._home import Home, resolve_home
-from .client import ControlClient, ControlError, NodeNotRunning, sync_summary
+from .api import ControlClient, ControlError, Home, NodeNotRunning, resolve_home, sync_summary
 
 __all__ = ["main"]
 
@@ -162,15 +160,15 @@ def run_command(args: argparse.Namespace) -> int:
     if command == "init":
         return _init(args, home)
     if command == "daemon":
-        from ._daemon import run_daemon
+        from .node import run_daemon
 
         return run_daemon(home, listen_ip=args.listen_ip, announce_ip=args.announce_ip)
     if command == "recover":
-        from ._daemon import recover
+        from .node import recover
 
         return recover(home)
     if command == "demo":
-        from ._demo import run_demo
+        from .demo import run_demo
 
         return run_demo(home, nodes=args.nodes)
     with _client(home) as client:
@@ -293,39 +291,22 @@ def _phrase_text(phrase: str | None) -> str:
     )
 
 
-def ensure_daemon(home: Home, *, timeout: float = 30.0) -> bool:
-    """Start a daemon for ``home`` in the background if none answers; True if one was started."""
-    with contextlib.suppress(NodeNotRunning), ControlClient(home.socket, timeout=5):
-        return False
-    home.create()
-    with open(home.log, "ab") as log:
-        subprocess.Popen(
-            [sys.executable, "-m", "p2pnet", "--home", str(home.root), "daemon"],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with ControlClient(home.socket, timeout=5):
-                return True
-        except NodeNotRunning:
-            time.sleep(0.1)
-    raise CliError(f"the node did not start within {timeout:.0f}s; see {home.log}")
+def main(argv: Sequence[str] | None = None, *, no_command: Callable[[Home], int] | None = None) -> int:
+    """Run one ``p2pnet`` command line; returns the exit code.
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``p2pnet`` console script."""
-    args = _parser().parse_args(argv)
+    Args:
+        argv: The arguments (default: ``sys.argv[1:]``).
+        no_command: What to run when no command is given (the launcher in
+            :mod:`tui.launch` opens the TUI); without it, the usage is shown.
+    """
+    parser = _parser()
+    args = parser.parse_args(argv)
     try:
         if args.command is None:
-            home = _home(args)
-            started = ensure_daemon(home)
-            from tui import run_app
-
-            return run_app(home.socket, started_node=started)
+            if no_command is None:
+                parser.print_help()
+                return EXIT_USAGE
+            return no_command(_home(args))
         return run_command(args)
     except CliError as exc:
         print(f"p2pnet: error: {exc}", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""In-process nodes for tests: a real :class:`p2pnet._node.Node` (real hosts, real SQLite) in the test's trio run."""
+"""In-process nodes for tests: a real :class:`p2pnet.node.Node` (real hosts, real SQLite) in the test's trio run."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import Any
 import trio
 
 import protocol
-from p2pnet._home import Home
-from p2pnet._net import GossipParams
-from p2pnet._node import Node, NodeConfig
+from p2pnet.api import Home
+from p2pnet.net import GossipParams
+from p2pnet.node import Node, NodeConfig
 
 # Peer exchange every half second, so nodes find each other quickly.
 FAST_PX = GossipParams(connect_timeout=5.0, peer_exchange_interval=0.5)

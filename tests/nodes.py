@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from p2pnet.client import ControlClient, NodeNotRunning
+from p2pnet.api import ControlClient, NodeNotRunning
 
 T = TypeVar("T")
 DEADLINE = 60.0  # generous: a loaded CI machine is slow, and waits poll for events

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from nodes import DaemonProcess, join_swarm, post_in_thread, running, wait_for
 
-from p2pnet._store import Store
+from p2pnet.store import Store
 
 
 @dataclass

@@ -18,7 +18,7 @@ from libp2p.utils.varint import encode_varint_prefixed
 from nodes import DaemonProcess, daemons
 
 import protocol
-from p2pnet._net import open_swarm_host
+from p2pnet.net import open_swarm_host
 
 FIRST_IP = 10  # 127.0.0.10 .. 127.0.0.13
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from nodes import DEADLINE, DaemonProcess, start_node
 
-from p2pnet.client import MAX_LINE, ControlError
+from p2pnet.api import MAX_LINE, ControlError
 
 IP = "127.0.0.20"
 

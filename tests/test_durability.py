@@ -13,8 +13,8 @@ from pathlib import Path
 
 from nodes import DaemonProcess, wait_for
 
-from p2pnet._store import Store
-from p2pnet.client import ControlClient
+from p2pnet.api import ControlClient
+from p2pnet.store import Store
 
 KILLS = 20
 

@@ -1,4 +1,4 @@
-"""Tests for p2pnet._net: private-network swarm hosts with anonymous gossip.
+"""Tests for p2pnet.net._host: private-network swarm hosts with anonymous gossip.
 
 Every node listens on its own loopback address 127.0.0.N; waits poll with a
 generous deadline and never assert on timing.
@@ -26,7 +26,7 @@ from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import Pubsub
 from libp2p.security.pnet.psk_conn import PskConn
 
-from p2pnet._net import (
+from p2pnet.net._host import (
     GossipParams,
     StreamError,
     SwarmConnectError,

@@ -1,6 +1,6 @@
 """The stem on trio: embargo, relay replacement and epochs on a MockClock; then real hosts and daemons.
 
-The MockClock tests run :class:`p2pnet._stem.StemRelay` over an in-memory
+The MockClock tests run :class:`p2pnet.net._stem.StemRelay` over an in-memory
 network of fake hosts (same interface as SwarmHost), so ten minutes of epoch
 pass in no time.  The real-host tests use 127.0.3.x only.
 """
@@ -25,9 +25,7 @@ from nodes import DaemonProcess, start_node, wait_for
 from test_net import TOPIC
 
 import protocol
-from p2pnet._net import GossipParams, StreamError, open_swarm_host
-from p2pnet._stem import STEM_PROTOCOL, StemRelay
-from p2pnet._supervise import Failures, supervised
+from p2pnet.net import STEM_PROTOCOL, Failures, GossipParams, StemRelay, StreamError, open_swarm_host, supervised
 
 pytestmark = pytest.mark.trio
 

@@ -9,7 +9,7 @@ import pytest
 import trio
 import trio.testing
 
-from p2pnet._supervise import RESTART_MAX, Failures, supervised
+from p2pnet.net import RESTART_MAX, Failures, supervised
 
 pytestmark = pytest.mark.trio
 

@@ -22,7 +22,7 @@ from nodes import DEADLINE, DaemonProcess, join_swarm, post_in_thread, running, 
 from partition import partition
 
 import protocol
-from p2pnet._store import Store
+from p2pnet.store import Store
 
 # -- the state machine, in memory ------------------------------------------------------
 
@@ -251,8 +251,7 @@ def test_garbage_and_slow_peers_stall_no_one(tmp_path: Path) -> None:
     """A peer speaking garbage is cut off; a peer trickling frames holds only its own session."""
     import trio
 
-    from p2pnet._net import open_swarm_host
-    from p2pnet._sync import SYNC_PROTOCOL
+    from p2pnet.net import SYNC_PROTOCOL, open_swarm_host
 
     a, b = _node(tmp_path, "a", 3), _node(tmp_path, "b", 5)
     with running(a, b):

@@ -743,8 +743,8 @@ FIXED_POSTS: list[tuple[str, str, str | None, int]] = [
 @contextmanager
 def fixed_identity_store(home: Path) -> Iterator[Any]:
     """A new home with the fixed identity, its store open to be filled before the daemon starts."""
-    from p2pnet._home import Home
-    from p2pnet._store import Store
+    from p2pnet.api import Home
+    from p2pnet.store import Store
 
     h = Home(home)
     h.create()

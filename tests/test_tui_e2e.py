@@ -75,7 +75,7 @@ def tmux() -> Iterator[Tmux]:
 def tui_command(home: Path) -> str:
     # No redirection: Textual draws on stderr.  The node already runs, so the TUI only connects.
     env = f"PYTHONPATH={shlex.quote(str(REPO))} TERM=xterm-256color COLORTERM=truecolor"
-    return f"cd {shlex.quote(str(REPO))} && env {env} {shlex.quote(sys.executable)} -m p2pnet --home {home}"
+    return f"cd {shlex.quote(str(REPO))} && env {env} {shlex.quote(sys.executable)} -m tui --home {home}"
 
 
 def test_post_in_one_tui_appears_in_the_other_and_hearts_come_back(tmp_path: Path, tmux: Tmux) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from p2pnet.client import AsyncControlClient, ControlError, NodeNotRunning, sync_summary
+from p2pnet.api import AsyncControlClient, ControlError, NodeNotRunning, sync_summary
 
 from .messages import NodeDisconnected, NodeEvent
 

@@ -33,7 +33,7 @@ from libp2p.utils.varint import encode_varint_prefixed
 from nodes import DaemonProcess, daemons, wait_for
 
 import protocol
-from p2pnet._net import _stock_maybe_delete_peer_record, open_swarm_host
+from p2pnet.net._host import _stock_maybe_delete_peer_record, open_swarm_host
 
 DEADLINE = 60.0
 PX = FAST_PX  # B learns of the member quickly

@@ -17,7 +17,7 @@ from typing import Any
 
 import trio
 
-from .client import API_VERSION, MAX_LINE, ControlError, decode_line, encode_line
+from ..api import API_VERSION, MAX_LINE, ControlError, decode_line, encode_line
 
 __all__ = ["ApiError", "EventHub", "serve_control"]
 

@@ -23,7 +23,7 @@ from libp2p.io.exceptions import MessageTooLarge
 
 import protocol
 
-from ._net import StreamError
+from ._host import StreamError
 
 __all__ = ["STEM_PROTOCOL", "StemHost", "StemRelay"]
 

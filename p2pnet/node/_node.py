@@ -23,13 +23,22 @@ import trio
 
 import protocol
 
+from ..api import Home
+from ..net import (
+    RESTART_MAX,
+    RESTART_MIN,
+    SYNC_INTERVAL,
+    Failures,
+    GossipParams,
+    StemRelay,
+    SwarmConnectError,
+    SwarmHost,
+    SwarmSync,
+    open_swarm_host,
+    supervised,
+)
+from ..store import AmbiguousId, Store, StoreError, Swarm, UnknownSwarm
 from ._control import ApiError, EventHub, serve_control
-from ._home import Home
-from ._net import GossipParams, SwarmConnectError, SwarmHost, open_swarm_host
-from ._stem import StemRelay
-from ._store import AmbiguousId, Store, StoreError, Swarm, UnknownSwarm
-from ._supervise import RESTART_MAX, RESTART_MIN, Failures, supervised
-from ._sync import SYNC_INTERVAL, SwarmSync
 
 __all__ = ["Node", "NodeConfig"]
 

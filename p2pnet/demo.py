@@ -15,8 +15,7 @@ import subprocess
 import sys
 import time
 
-from ._home import Home
-from .client import ControlClient, ControlError, NodeNotRunning
+from .api import ControlClient, ControlError, Home, NodeNotRunning
 
 __all__ = ["run_demo"]
 

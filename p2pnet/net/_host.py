@@ -77,7 +77,7 @@ from libp2p.utils.varint import (
     read_varint_prefixed_bytes_limited,
 )
 
-from ._supervise import Failures, supervised
+from ._tasks import Failures, supervised
 
 __all__ = [
     "PEERS_PROTOCOL",

@@ -12,9 +12,9 @@ import trio
 
 import protocol
 
-from ._home import Home, HomeLocked
+from ..api import Home, HomeLocked
+from ..store import Store, StoreCorrupt, StoreError
 from ._node import Node, NodeConfig
-from ._store import Store, StoreCorrupt, StoreError
 
 __all__ = ["recover", "run_daemon"]
 

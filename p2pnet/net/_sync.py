@@ -23,7 +23,7 @@ import trio
 
 import protocol
 
-from ._net import Stream, StreamError, SwarmHost
+from ._host import Stream, StreamError, SwarmHost
 
 __all__ = ["SYNC_PROTOCOL", "SwarmSync", "SyncStats"]
 

@@ -1,0 +1,49 @@
+"""The node's network: one private-network libp2p host per swarm, and the protocols on it.
+
+* :func:`open_swarm_host` / :class:`SwarmHost`: a libp2p host in one swarm's
+  private network with anonymous gossip and peer exchange (py-libp2p, fixed
+  where it needs fixing: ``docs/gossip-notes.md``);
+* :class:`StemRelay`: the Dandelion++ stem before gossip (``/p2pnet/stem/1``);
+* :class:`SwarmSync`: catch-up sync between two peers (``/p2pnet/sync/1``);
+* :func:`supervised`: how every long-running task runs, so none can end the daemon.
+
+Nothing here knows the store or the node.
+"""
+
+from ._host import (
+    PEERS_PROTOCOL,
+    GossipParams,
+    Stream,
+    StreamError,
+    SwarmConnectError,
+    SwarmHost,
+    message_id,
+    open_swarm_host,
+    peer_id_from_seed,
+)
+from ._stem import STEM_PROTOCOL, StemRelay
+from ._sync import SYNC_INTERVAL, SYNC_PROTOCOL, SwarmSync, SyncStats
+from ._tasks import RESTART_MAX, RESTART_MIN, Failures, supervised, task_name
+
+__all__ = [
+    "PEERS_PROTOCOL",
+    "RESTART_MAX",
+    "RESTART_MIN",
+    "STEM_PROTOCOL",
+    "SYNC_INTERVAL",
+    "SYNC_PROTOCOL",
+    "Failures",
+    "GossipParams",
+    "StemRelay",
+    "Stream",
+    "StreamError",
+    "SwarmConnectError",
+    "SwarmHost",
+    "SwarmSync",
+    "SyncStats",
+    "message_id",
+    "open_swarm_host",
+    "peer_id_from_seed",
+    "supervised",
+    "task_name",
+]
