@@ -75,7 +75,7 @@ async def node_burst(wires: list[bytes], home: Path) -> tuple[float, float]:
     node = start_node(home, "127.0.0.30")
     try:
         invite_text = node.cli("swarm", "create", "bench").stdout.strip().splitlines()[-1]
-        invite = protocol.decode_invite(invite_text)
+        invite = protocol.decode_invite(invite_text, now=int(time.time()))
         topic = "p2pnet/v1/" + protocol.swarm_id(invite.psk).hex()
         async with open_swarm_host(
             host_key_seed=os.urandom(32),

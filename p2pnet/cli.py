@@ -17,8 +17,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import msgspec
+
 import protocol
 
+from . import api
 from .api import ControlClient, ControlError, Home, NodeNotRunning, resolve_home, sync_summary
 
 __all__ = ["main"]
@@ -128,7 +131,7 @@ def _client(home: Home) -> ControlClient:
 
 def _print(args: argparse.Namespace, result: Any, text: str | None = None) -> None:
     if getattr(args, "json", False) or text is None:
-        print(json.dumps(result, indent=2, ensure_ascii=False))
+        print(json.dumps(msgspec.to_builtins(result), indent=2, ensure_ascii=False))
     else:
         print(text)
 
@@ -143,10 +146,10 @@ def _age(created: int, now: float) -> str:
     return "now"
 
 
-def _render_post(item: dict[str, Any], now: float) -> str:
-    name = f" — {item['name']}" if item.get("name") else ""
-    head = f"[{item['id'][:12]}] {_age(item['created'], now)} · ♥ {item.get('hearts', 0)} · ↩ {item.get('replies', 0)}"
-    return f"{head}{name}\n  " + str(item["text"]).replace("\n", "\n  ")
+def _render_post(item: api.FeedItem | api.ThreadRoot, now: float) -> str:
+    name = f" — {item.name}" if item.name else ""
+    head = f"[{item.id[:12]}] {_age(item.created, now)} · ♥ {item.hearts} · ↩ {item.replies}"
+    return f"{head}{name}\n  " + item.text.replace("\n", "\n  ")
 
 
 def _marked(text: str) -> str:
@@ -179,55 +182,57 @@ def _remote(args: argparse.Namespace, client: ControlClient) -> int:
     command = args.command
     now = time.time()
     if command == "status":
-        r = client.call("status")
-        lines = [f"home: {r['home']}", f"identity: {r['identity']}", f"uptime: {r['uptime']}s"]
-        lines.append("stored: " + ", ".join(f"{k} {v}" for k, v in r["counts"].items()))
-        for s in r["swarms"]:
-            lines.append(f"swarm {s['name']}: {s['peers']} peers connected")
-            lines.append(f"  sync: {sync_summary(s.get('sync'), now)}")
-        _print(args, r, "\n".join(lines))
+        st = client.request(api.Status())
+        lines = [f"home: {st.home}", f"identity: {st.identity}", f"uptime: {st.uptime}s"]
+        lines.append("stored: " + ", ".join(f"{k} {v}" for k, v in msgspec.to_builtins(st.counts).items()))
+        for s in st.swarms:
+            lines.append(f"swarm {s.name}: {s.peers} peers connected")
+            lines.append(f"  sync: {sync_summary(s.sync, now)}")
+        _print(args, st, "\n".join(lines))
     elif command == "unlock":
-        r = client.call("identity.unlock", passphrase=getpass.getpass("passphrase: "))
-        _print(args, r, f"identity: {r['identity']}")
+        state = client.request(api.IdentityUnlock(passphrase=getpass.getpass("passphrase: ")))
+        _print(args, state, f"identity: {state.identity}")
     elif command == "peers":
-        r = client.call("peers")
+        peers = client.request(api.Peers())
         lines = []
-        for s in r["swarms"]:
-            lines.append(f"{s['swarm']} (you are {s['peer_id']}): {len(s['connected'])} connected, {s['known']} known")
-            lines += [f"  {p}" for p in s["connected"]]
-        _print(args, r, "\n".join(lines) or "no swarms")
+        for sp in peers.swarms:
+            lines.append(f"{sp.swarm} (you are {sp.peer_id}): {len(sp.connected)} connected, {sp.known} known")
+            lines += [f"  {p}" for p in sp.connected]
+        _print(args, peers, "\n".join(lines) or "no swarms")
     elif command == "stop":
-        _print(args, client.call("shutdown"), "node stopping")
+        _print(args, client.request(api.Shutdown()), "node stopping")
     elif command == "swarm":
         return _swarm(args, client)
     elif command == "post":
-        r = client.call("post", text=args.text, swarm=args.swarm, bg=args.bg, name=args.name, expires=args.expires)
-        _print(args, r, r["id"])
+        done = client.request(
+            api.Post(text=args.text, swarm=args.swarm, bg=args.bg, name=args.name, expires=args.expires)
+        )
+        _print(args, done, done.id)
     elif command == "reply":
-        r = client.call("reply", id=args.id, text=args.text)
-        _print(args, r, r["id"])
+        done = client.request(api.Reply(id=args.id, text=args.text))
+        _print(args, done, done.id)
     elif command in ("heart", "delete"):
-        r = client.call(command, id=args.id)
-        _print(args, r, r["id"])
+        done = client.request(api.Heart(id=args.id) if command == "heart" else api.Delete(id=args.id))
+        _print(args, done, done.id)
     elif command == "flag":
-        r = client.call("flag", id=args.id, reason=args.reason)
-        _print(args, r, r["id"])
+        done = client.request(api.Flag(id=args.id, reason=args.reason))
+        _print(args, done, done.id)
     elif command == "feed":
-        r = client.call("feed", popular=args.popular, swarm=args.swarm, limit=args.limit)
-        _print(args, r, "\n\n".join(_render_post(p, now) for p in r["posts"]) or "no posts yet")
+        page = client.request(api.Feed(popular=args.popular, swarm=args.swarm, limit=args.limit))
+        _print(args, page, "\n\n".join(_render_post(p, now) for p in page.posts) or "no posts yet")
     elif command == "thread":
-        r = client.call("thread", id=args.id)
-        parts = [_render_post(r["root"], now)]
-        for item in r["replies"]:
-            crown = " ♛" if item.get("is_author") else ""
+        thread = client.request(api.Thread(id=args.id))
+        parts = [_render_post(thread.root, now)]
+        for item in thread.replies:
+            crown = " ♛" if item.is_author else ""
             parts.append(
-                f"    [{item['id'][:12]}]{crown} {_age(item['created'], now)} · ♥ {item.get('hearts', 0)}\n"
-                f"      " + item["text"].replace("\n", "\n      ")
+                f"    [{item.id[:12]}]{crown} {_age(item.created, now)} · ♥ {item.hearts}\n"
+                f"      " + item.text.replace("\n", "\n      ")
             )
-        _print(args, r, "\n".join(parts))
+        _print(args, thread, "\n".join(parts))
     elif command == "search":
-        r = client.call("search", query=args.query, limit=args.limit)
-        _print(args, r, "\n".join(f"[{m['id'][:12]}] {_marked(m['text'])}" for m in r["results"]) or "no matches")
+        hits = client.request(api.Search(query=args.query, limit=args.limit)).results
+        _print(args, {"results": hits}, "\n".join(f"[{m.id[:12]}] {_marked(m.text)}" for m in hits) or "no matches")
     else:
         raise CliError(f"unknown command {command!r}", EXIT_USAGE)
     return 0
@@ -236,22 +241,23 @@ def _remote(args: argparse.Namespace, client: ControlClient) -> int:
 def _swarm(args: argparse.Namespace, client: ControlClient) -> int:
     action = args.swarm_command
     if action == "create":
-        r = client.call("swarm.create", name=args.name)
-        _print(args, r, f"created swarm {r['name']!r}; give this invite key to your friends:\n{r['invite']}")
+        created = client.request(api.SwarmCreate(name=args.name))
+        said = f"created swarm {created.name!r}; give this invite key to your friends:\n{created.invite}"
+        _print(args, created, said)
     elif action == "join":
         print("joining: dialling the peers in the invite…", file=sys.stderr)
-        r = client.call("swarm.join", invite=args.invite)
-        _print(args, r, f"joined swarm {r['name']!r}: connected to {r['connected']} peer(s)")
+        joined = client.request(api.SwarmJoin(invite=args.invite))
+        _print(args, joined, f"joined swarm {joined.name!r}: connected to {joined.connected} peer(s)")
     elif action == "invite":
-        r = client.call("swarm.invite", name=args.name, expires_in=args.expires)
-        _print(args, r, r["invite"])
+        invite = client.request(api.SwarmInvite(name=args.name, expires_in=args.expires))
+        _print(args, invite, invite.invite)
     elif action == "leave":
-        r = client.call("swarm.leave", name=args.name)
-        _print(args, r, f"left swarm {r['left']!r}")
+        left = client.request(api.SwarmLeave(name=args.name))
+        _print(args, left, f"left swarm {left.left!r}")
     else:
-        r = client.call("swarm.list")
-        lines = [f"{s['name']}: {s['peers']} peers" + ("" if s["running"] else " (not running)") for s in r["swarms"]]
-        _print(args, r, "\n".join(lines) or "you are in no swarm yet")
+        listed = client.request(api.SwarmList())
+        lines = [f"{s.name}: {s.peers} peers" + ("" if s.running else " (not running)") for s in listed.swarms]
+        _print(args, listed, "\n".join(lines) or "you are in no swarm yet")
     return 0
 
 
@@ -265,10 +271,11 @@ def _init(args: argparse.Namespace, home: Home) -> int:
         try:
             with _client(home) as client:
                 if args.restore:
-                    r = client.call("identity.restore", phrase=sys.stdin.read(), passphrase=passphrase)
+                    restored = client.request(api.IdentityRestore(phrase=sys.stdin.read(), passphrase=passphrase))
+                    _print(args, restored, _phrase_text(None))
                 else:
-                    r = client.call("identity.create", passphrase=passphrase)
-                _print(args, r, _phrase_text(r.get("phrase")))
+                    created = client.request(api.IdentityCreate(passphrase=passphrase))
+                    _print(args, created, _phrase_text(created.phrase))
                 return 0
         except NodeNotRunning:
             pass  # a stale socket: no node runs, so write the identity file directly

@@ -19,11 +19,13 @@ from ._errors import (
     InviteTampered,
     InviteTruncated,
     InviteVersionError,
+    NotAuthor,
     ObjectTooLarge,
     ProtocolError,
     SyncError,
     UnknownKind,
     UnknownVersion,
+    UsageError,
     WrongPassphrase,
 )
 from ._identity import (
@@ -35,7 +37,15 @@ from ._identity import (
     phrase_to_seed,
     seed_to_phrase,
 )
-from ._invite import INVITE_PREFIX, INVITE_VERSION, Invite, decode_invite, encode_invite
+from ._invite import (
+    INVITE_PREFIX,
+    INVITE_VERSION,
+    MAX_INVITE_ADDRS,
+    MAX_SWARM_NAME_CHARS,
+    Invite,
+    decode_invite,
+    encode_invite,
+)
 from ._keys import (
     INFO_FLAG,
     INFO_HEART,
@@ -49,6 +59,7 @@ from ._keys import (
 from ._objects import (
     BUCKETS,
     FLAG_REASONS,
+    FUTURE_SKEW,
     KIND_DELETE,
     KIND_FLAG,
     KIND_HEART,
@@ -71,6 +82,8 @@ from ._objects import (
     coarsen,
     decode,
     encode_signed,
+    is_expired,
+    is_from_the_future,
     make_delete,
     make_flag,
     make_heart,
@@ -97,6 +110,7 @@ from ._sync import SYNC_VERSION, SyncLimits, SyncReceived, SyncSession, SyncTurn
 __all__ = [
     "BUCKETS",
     "FLAG_REASONS",
+    "FUTURE_SKEW",
     "IDENTITY_FILE_VERSION",
     "INFO_FLAG",
     "INFO_HEART",
@@ -110,8 +124,10 @@ __all__ = [
     "KIND_HEART",
     "KIND_POST",
     "KIND_REPLY",
+    "MAX_INVITE_ADDRS",
     "MAX_NAME_CHARS",
     "MAX_STEM_FRAME",
+    "MAX_SWARM_NAME_CHARS",
     "MAX_TEXT_CHARS",
     "MAX_TTL",
     "MAX_WIRE_SIZE",
@@ -137,6 +153,7 @@ __all__ = [
     "InviteTampered",
     "InviteTruncated",
     "InviteVersionError",
+    "NotAuthor",
     "ObjectTooLarge",
     "Post",
     "ProtocolError",
@@ -152,6 +169,7 @@ __all__ = [
     "SyncTurn",
     "UnknownKind",
     "UnknownVersion",
+    "UsageError",
     "WireObject",
     "WrongPassphrase",
     "coarsen",
@@ -167,6 +185,8 @@ __all__ = [
     "encode_stem",
     "fingerprint",
     "identity_file_is_sealed",
+    "is_expired",
+    "is_from_the_future",
     "make_delete",
     "make_flag",
     "make_heart",

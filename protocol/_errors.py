@@ -19,17 +19,27 @@ __all__ = [
     "InviteTampered",
     "InviteTruncated",
     "InviteVersionError",
+    "NotAuthor",
     "ObjectTooLarge",
     "ProtocolError",
     "SyncError",
     "UnknownKind",
     "UnknownVersion",
+    "UsageError",
     "WrongPassphrase",
 ]
 
 
 class ProtocolError(Exception):
     """Base class of every error raised by :mod:`protocol`."""
+
+
+class UsageError(ProtocolError, ValueError):
+    """A caller asked for something the protocol does not allow (local misuse, not a peer's bytes)."""
+
+
+class NotAuthor(UsageError):
+    """Only the author of an object, holding its key, may do this (delete it)."""
 
 
 # -- wire objects ------------------------------------------------------------

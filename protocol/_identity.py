@@ -19,7 +19,7 @@ from mnemonic import Mnemonic
 from nacl.exceptions import CryptoError
 from nacl.secret import SecretBox
 
-from ._errors import BadPhrase, CorruptIdentityFile, WrongPassphrase
+from ._errors import BadPhrase, CorruptIdentityFile, UsageError, WrongPassphrase
 from ._keys import SEED_SIZE
 
 __all__ = [
@@ -58,7 +58,7 @@ def new_seed() -> bytes:
 def seed_to_phrase(seed: bytes) -> str:
     """The 24-word backup phrase for ``seed``."""
     if len(seed) != SEED_SIZE:
-        raise ValueError("an identity seed is exactly 32 bytes")
+        raise UsageError("an identity seed is exactly 32 bytes")
     return str(_MNEMONIC.to_mnemonic(seed))
 
 
@@ -98,9 +98,9 @@ def encode_identity_file(
     ``salt`` and ``nonce`` are random unless given (test vectors fix them).
     """
     if len(seed) != SEED_SIZE:
-        raise ValueError("an identity seed is exactly 32 bytes")
+        raise UsageError("an identity seed is exactly 32 bytes")
     if not (_ARGON.OPSLIMIT_MIN <= opslimit <= MAX_OPSLIMIT and _ARGON.MEMLIMIT_MIN <= memlimit <= MAX_MEMLIMIT):
-        raise ValueError("Argon2id limits outside what an identity file may use")
+        raise UsageError("Argon2id limits outside what an identity file may use")
     doc: dict[str, Any] = {"p2pnet_identity": IDENTITY_FILE_VERSION}
     if not passphrase:
         doc.update(kdf="none", seed=seed.hex())

@@ -25,15 +25,24 @@ from ._errors import (
     InviteTampered,
     InviteTruncated,
     InviteVersionError,
+    UsageError,
 )
 from ._text import BAD_NAME, is_blank
 
-__all__ = ["INVITE_PREFIX", "INVITE_VERSION", "Invite", "decode_invite", "encode_invite"]
+__all__ = [
+    "INVITE_PREFIX",
+    "INVITE_VERSION",
+    "MAX_INVITE_ADDRS",
+    "MAX_SWARM_NAME_CHARS",
+    "Invite",
+    "decode_invite",
+    "encode_invite",
+]
 
 INVITE_PREFIX: Final = "p2pnet-invite1"
 INVITE_VERSION: Final = 1
 MAX_SWARM_NAME_CHARS: Final = 32
-MAX_ADDRS: Final = 8
+MAX_INVITE_ADDRS: Final = 8
 MAX_ADDR_BYTES: Final = 255
 MAX_INVITE_CHARS: Final = 4096
 _CHECKSUM_PREFIX = b"p2pnet-invite"
@@ -53,16 +62,16 @@ class Invite:
 
     def __post_init__(self) -> None:
         if is_blank(self.name) or len(self.name) > MAX_SWARM_NAME_CHARS or BAD_NAME.search(self.name):
-            raise ValueError(f"a swarm name is 1 to {MAX_SWARM_NAME_CHARS} printable characters")
+            raise UsageError(f"a swarm name is 1 to {MAX_SWARM_NAME_CHARS} printable characters")
         if len(self.psk) != 32:
-            raise ValueError("a swarm key is exactly 32 bytes")
-        if not 1 <= len(self.bootstrap) <= MAX_ADDRS:
-            raise ValueError(f"an invite names 1 to {MAX_ADDRS} bootstrap peers")
+            raise UsageError("a swarm key is exactly 32 bytes")
+        if not 1 <= len(self.bootstrap) <= MAX_INVITE_ADDRS:
+            raise UsageError(f"an invite names 1 to {MAX_INVITE_ADDRS} bootstrap peers")
         for addr in self.bootstrap:
             if len(addr.encode()) > MAX_ADDR_BYTES or not _ADDR.fullmatch(addr):
-                raise ValueError(f"{addr!r} is not a multiaddr ending in /p2p/<peer id>")
+                raise UsageError(f"{addr!r} is not a multiaddr ending in /p2p/<peer id>")
         if self.expires is not None and not 0 < self.expires < 1 << 63:
-            raise ValueError("invalid expiry time")
+            raise UsageError("invalid expiry time")
 
 
 def _checksum(payload: bytes) -> bytes:
@@ -83,7 +92,7 @@ def encode_invite(invite: Invite, *, version: int = INVITE_VERSION) -> str:
     return INVITE_PREFIX + text
 
 
-def decode_invite(text: str, *, now: int | None = None) -> Invite:
+def decode_invite(text: str, *, now: int) -> Invite:
     """Parse and check an invite key.
 
     White space anywhere (a key wrapped across lines) and letter case are
@@ -91,14 +100,14 @@ def decode_invite(text: str, *, now: int | None = None) -> Invite:
 
     Args:
         text: the pasted invite key.
-        now: current Unix time; when given, an expired key is refused.
+        now: the current Unix time: an expired key is refused.
 
     Raises:
         InviteMalformed: not an invite key at all.
         InviteTruncated: part of the key is missing.
         InviteTampered: the checksum does not match.
         InviteVersionError: made by a p2pnet version this one cannot read.
-        InviteExpired: past its expiry (only checked when ``now`` is given).
+        InviteExpired: past its expiry.
     """
     if len(text) > 2 * MAX_INVITE_CHARS:
         raise InviteMalformed("that text is far too long to be an invite key")
@@ -133,7 +142,7 @@ def decode_invite(text: str, *, now: int | None = None) -> Invite:
     if len(payload) != _HEAD.size + length:
         raise InviteMalformed("the invite key's length field does not match its contents")
     invite = _parse(payload[_HEAD.size :])
-    if now is not None and invite.expires is not None and now >= invite.expires:
+    if invite.expires is not None and now >= invite.expires:
         raise InviteExpired("this invite key has expired: ask your friend for a new one")
     return invite
 
@@ -154,7 +163,7 @@ def _parse(body: bytes) -> Invite:
             addrs.append(body[pos + 1 : pos + 1 + size].decode("ascii"))
             pos += 1 + size
         if pos != len(body) or len(name.encode()) != name_len:
-            raise ValueError("length mismatch")
+            raise UsageError("length mismatch")
         return Invite(name, psk, tuple(addrs), expires or None)
     except (IndexError, struct.error, UnicodeDecodeError, ValueError) as exc:
         raise InviteMalformed(f"the invite key's contents are invalid ({exc})") from None

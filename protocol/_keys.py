@@ -15,6 +15,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from nacl.signing import SigningKey
 
+from ._errors import UsageError
+
 __all__ = [
     "INFO_FLAG",
     "INFO_HEART",
@@ -43,7 +45,7 @@ SWARM_ID_PREFIX = b"p2pnet/v1/swarm-id"
 
 def _check_seed(seed: bytes) -> None:
     if not isinstance(seed, bytes) or len(seed) != SEED_SIZE:
-        raise ValueError("an identity seed is exactly 32 bytes")
+        raise UsageError("an identity seed is exactly 32 bytes")
 
 
 def derive_seed(seed: bytes, info: bytes) -> bytes:
@@ -87,7 +89,7 @@ def flag_key(seed: bytes, target_id: bytes) -> SigningKey:
 def swarm_id(psk: bytes) -> bytes:
     """A public 32-byte name for a swarm: SHA-256("p2pnet/v1/swarm-id" || psk)."""
     if len(psk) != 32:
-        raise ValueError("a swarm key is exactly 32 bytes")
+        raise UsageError("a swarm key is exactly 32 bytes")
     return hashlib.sha256(SWARM_ID_PREFIX + psk).digest()
 
 

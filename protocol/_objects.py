@@ -24,7 +24,15 @@ from typing import Final
 from nacl.exceptions import CryptoError
 from nacl.signing import SigningKey, VerifyKey
 
-from ._errors import BadSignature, DecodeError, ObjectTooLarge, UnknownKind, UnknownVersion
+from ._errors import (
+    BadSignature,
+    DecodeError,
+    NotAuthor,
+    ObjectTooLarge,
+    UnknownKind,
+    UnknownVersion,
+    UsageError,
+)
 from ._keys import flag_key, heart_key, post_key, thread_key_for_other
 from ._text import BAD_NAME as _BAD_NAME
 from ._text import BAD_TEXT as _BAD_TEXT
@@ -93,6 +101,7 @@ TIME_QUANTUM: Final = 600  # creation times are coarsened to 10 minutes
 MIN_TIME: Final = 1_704_067_200  # 2024-01-01T00:00:00Z: nothing older exists
 MAX_TIME: Final = 1 << 40
 MAX_TTL: Final = 30 * 24 * 3600  # the longest self-destruct time
+FUTURE_SKEW: Final = TIME_QUANTUM  # how far a peer's clock may run ahead of ours
 
 PALETTE: Final = (
     "slate",
@@ -117,6 +126,16 @@ _U64 = struct.Struct(">Q")
 def coarsen(t: int) -> int:
     """Round a Unix time down to the 10-minute quantum used on the wire."""
     return t - t % TIME_QUANTUM
+
+
+def is_from_the_future(obj: WireObject, now: int) -> bool:
+    """True if ``obj`` claims a time more than one clock-skew step past ``now``: no node keeps it yet."""
+    return obj.created > now + FUTURE_SKEW
+
+
+def is_expired(obj: WireObject, now: int) -> bool:
+    """True if ``obj`` is a post whose self-destruct time has come: no node keeps it any more."""
+    return isinstance(obj, Post) and obj.expires is not None and obj.expires <= now
 
 
 def _check_time(t: int, what: str) -> None:
@@ -313,11 +332,11 @@ def sign(obj: WireObject, key: SigningKey) -> Signed:
     """Sign ``obj`` with ``key``, which must be the key of ``obj.pubkey``.
 
     Raises:
-        ValueError: the key does not match the object's public key.
+        UsageError: the key does not match the object's public key.
         ObjectTooLarge: the object does not fit the largest size bucket.
     """
     if bytes(key.verify_key) != obj.pubkey:
-        raise ValueError("signing key does not match the object's pubkey")
+        raise UsageError("signing key does not match the object's pubkey")
     signed_bytes = encode_signed(obj)
     _bucket(len(signed_bytes) + SIG_SIZE)
     return Signed._build(obj, key.sign(signed_bytes).signature, signed_bytes)
@@ -461,7 +480,7 @@ def make_post(
     expires = None
     if expires_in is not None:
         if not 0 < expires_in <= MAX_TTL:
-            raise ValueError("a self-destruct time must be between 1 second and 30 days")
+            raise UsageError("a self-destruct time must be between 1 second and 30 days")
         expires = min(created + MAX_TTL, -(-(now + expires_in) // TIME_QUANTUM) * TIME_QUANTUM)
     key = post_key(seed, nonce)
     post = Post(bytes(key.verify_key), nonce, created, text, bg, name or None, expires)
@@ -475,7 +494,7 @@ def thread_key(seed: bytes, root: Signed) -> SigningKey:
     crown); for everyone else a key derived from the thread's root id.
     """
     if not isinstance(root.obj, Post):
-        raise ValueError("a thread starts with a post")
+        raise UsageError("a thread starts with a post")
     key = post_key(seed, root.obj.nonce)
     if bytes(key.verify_key) == root.obj.pubkey:
         return key
@@ -522,7 +541,7 @@ def own_key(seed: bytes, target: Signed, root: Signed | None = None) -> SigningK
         key = post_key(seed, obj.nonce)
     elif isinstance(obj, Reply):
         if root is None or root.id != obj.root:
-            raise ValueError("the reply's thread root is needed to find its key")
+            raise UsageError("the reply's thread root is needed to find its key")
         key = thread_key(seed, root)
     elif isinstance(obj, Heart):
         key = heart_key(seed, obj.target)
@@ -537,9 +556,9 @@ def make_delete(seed: bytes, target: Signed, *, now: int, root: Signed | None = 
     """A tombstone for one's own ``target``, signed by the target's own key.
 
     Raises:
-        PermissionError: this identity did not make ``target``.
+        NotAuthor: this identity did not make ``target``.
     """
     key = own_key(seed, target, root)
     if key is None:
-        raise PermissionError("only the author of an object can delete it")
+        raise NotAuthor("only the author of an object can delete it")
     return sign(Delete(target.obj.pubkey, target.id, _now_quantum(now)), key)

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from ._errors import DecodeError, ObjectTooLarge, UnknownVersion
+from ._errors import DecodeError, ObjectTooLarge, UnknownVersion, UsageError
 from ._objects import BUCKETS, MAX_WIRE_SIZE
 
 __all__ = [
@@ -44,7 +44,7 @@ MAX_STEM_FRAME: Final = 1 + MAX_WIRE_SIZE
 def encode_stem(wire: bytes) -> bytes:
     """Return the stem frame carrying one object's padded wire bytes."""
     if len(wire) not in BUCKETS:
-        raise ValueError("a stem frame carries one padded object")
+        raise UsageError("a stem frame carries one padded object")
     return bytes([STEM_VERSION]) + wire
 
 

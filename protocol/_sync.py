@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from ._errors import SyncError, UnknownVersion
+from ._errors import SyncError, UnknownVersion, UsageError
 from ._objects import MAX_WIRE_SIZE
 
 __all__ = [
@@ -326,9 +326,9 @@ class SyncSession:
         self._items = list(items)
         for i, (time, oid) in enumerate(self._items):
             if len(oid) != ID_LEN or not 0 <= time < INFINITY_TIME:
-                raise ValueError("items must be (time, 32-byte id) pairs")
+                raise UsageError("items must be (time, 32-byte id) pairs")
             if i and self._items[i - 1] >= self._items[i]:
-                raise ValueError("items must be sorted and distinct")
+                raise UsageError("items must be sorted and distinct")
         self._ids = {oid for _, oid in self._items}
         self._sums = [0]
         for _, oid in self._items:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import trio
+from fakenet import FakeNet
 
 import protocol
+from p2pnet import api
 from p2pnet.api import Home
 from p2pnet.net import GossipParams
 from p2pnet.node import Node, NodeConfig
@@ -26,7 +29,7 @@ def make_node(root: Path, ip: str, **config: Any) -> Node:
     home.write_private(home.identity, protocol.encode_identity_file(os.urandom(32), None))
     config.setdefault("gossip", FAST_PX)
     config.setdefault("sync_interval", 0)
-    return Node(NodeConfig(home, listen_ip=ip, **config))
+    return Node.open(NodeConfig(home, listen_ip=ip, **config))
 
 
 @asynccontextmanager
@@ -40,3 +43,34 @@ async def running_nodes(*nodes: Node) -> AsyncIterator[tuple[Node, ...]]:
         finally:
             for node in nodes:
                 node.shutdown()
+
+
+async def inline(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run blocking work right here: on a MockClock no worker thread may race the jumping clock."""
+    return fn(*args)
+
+
+def make_fake_node(net: FakeNet, root: Path, n: int, **config: Any) -> Node:
+    """A node on the in-memory network ``net``, at 10.0.0.``n``, its wall clock tied to trio's (a MockClock's)."""
+    base = int(time.time())
+    config.setdefault("clock", lambda: base + trio.current_time())
+    return make_node(root, f"10.0.0.{n}", open_host=net.open_host, offload=inline, **config)
+
+
+async def join(first: Node, others: Sequence[Node], name: str = "friends") -> bytes:
+    """``first`` creates a swarm and every node of ``others`` joins it by invite; returns the swarm id."""
+    created = await first.request(api.SwarmCreate(name=name))
+    for node in others:
+        await node.request(api.SwarmJoin(invite=created.invite))
+    return protocol.swarm_id(protocol.decode_invite(created.invite, now=first.now()).psk)
+
+
+async def until(predicate: Callable[[], Any], what: str) -> Any:
+    """Poll ``predicate`` (every 50 ms of trio time) until it holds; fail after ten minutes of trio time."""
+    try:
+        with trio.fail_after(600):
+            while not (value := predicate()):
+                await trio.sleep(0.05)
+    except trio.TooSlowError:
+        raise AssertionError(f"timed out waiting for {what}") from None
+    return value

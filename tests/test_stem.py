@@ -13,19 +13,18 @@ import random
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trio
 import trio.testing
-from libp2p.io.exceptions import MessageTooLarge
+from fakenet import FakeHost, FakeNet
 from nodes import DaemonProcess, start_node, wait_for
 from test_net import TOPIC
 
 import protocol
-from p2pnet.net import STEM_PROTOCOL, Failures, GossipParams, StemRelay, StreamError, open_swarm_host, supervised
+from p2pnet.net import STEM_PROTOCOL, GossipParams, StemRelay, StreamError, open_swarm_host
 
 pytestmark = pytest.mark.trio
 
@@ -41,111 +40,7 @@ def check(wire: bytes) -> protocol.Signed | None:
     return protocol.decode(wire)
 
 
-# -- an in-memory network of fake hosts ------------------------------------------------
-
-
-class FakeStream:
-    def __init__(self, peer_id: str, send: Any, receive: Any) -> None:
-        self.peer_id = peer_id
-        self._send, self._receive = send, receive
-
-    async def send(self, frame: bytes) -> None:
-        try:
-            await self._send.send(frame)
-        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            raise StreamError("closed") from exc
-
-    async def receive(self, max_len: int) -> bytes:
-        try:
-            frame: bytes = await self._receive.receive()
-        except (trio.EndOfChannel, trio.ClosedResourceError) as exc:
-            raise StreamError("end of stream") from exc
-        if len(frame) > max_len:
-            raise StreamError("too long") from MessageTooLarge("as SwarmHost's stream reports it")
-        return frame
-
-
-class FakeNet:
-    """Hosts, links between them, and gossip as instant flooding to everyone."""
-
-    def __init__(self, nursery: trio.Nursery) -> None:
-        self.nursery = nursery
-        self.hosts: dict[str, FakeHost] = {}
-        self.links: set[frozenset[str]] = set()
-        self.published: list[tuple[str, bytes, float]] = []  # (publisher, wire, time)
-        self.stems: list[tuple[str, str, bytes]] = []  # (from, to, frame without its version byte)
-
-    def host(self, name: str) -> FakeHost:
-        self.hosts[name] = FakeHost(self, name)
-        return self.hosts[name]
-
-    def link(self, a: str, b: str) -> None:
-        self.links.add(frozenset((a, b)))
-        for me, other in ((a, b), (b, a)):
-            for callback in self.hosts[me].callbacks:
-                callback(other)
-
-    def unlink(self, a: str, b: str) -> None:
-        self.links.discard(frozenset((a, b)))
-
-
-class FakeHost:
-    def __init__(self, net: FakeNet, name: str) -> None:
-        self.net, self.peer_id = net, name
-        self.handlers: dict[str, Callable[[Any], Any]] = {}
-        self.callbacks: list[Callable[[str], None]] = []
-        self.relay: StemRelay | None = None
-        self.gossip: list[bytes] = []
-        self.failures = Failures()
-
-    def serve(self, protocol: str, handler: Callable[[Any], Any]) -> None:
-        self.handlers[protocol] = handler
-
-    @asynccontextmanager
-    async def open_stream(self, peer_id: str, protocol: str) -> AsyncIterator[FakeStream]:
-        other = self.net.hosts.get(peer_id)
-        if frozenset((self.peer_id, peer_id)) not in self.net.links or other is None:
-            raise StreamError("not connected")
-        handler = other.handlers.get(protocol)
-        if handler is None:
-            raise StreamError("protocol not supported")
-        send, receive = trio.open_memory_channel[bytes](16)
-        server = FakeStream(self.peer_id, None, receive)
-
-        async def serve() -> None:
-            async with receive:
-                await handler(server)
-
-        self.net.nursery.start_soon(serve)
-        async with send:
-            stream = FakeStream(peer_id, send, None)
-            original = stream.send
-
-            async def record(frame: bytes) -> None:
-                self.net.stems.append((self.peer_id, peer_id, frame[1:]))
-                await original(frame)
-
-            stream.send = record  # type: ignore[method-assign]
-            yield stream
-
-    async def publish(self, data: bytes) -> bytes:
-        self.net.published.append((self.peer_id, data, trio.current_time()))
-        oid = protocol.decode(data).id
-        for name, host in self.net.hosts.items():
-            if name != self.peer_id:
-                host.gossip.append(data)
-                if host.relay is not None:
-                    host.relay.seen(oid)
-        return oid[:20]
-
-    def connected_peers(self) -> list[str]:
-        return sorted(next(iter(link - {self.peer_id})) for link in self.net.links if self.peer_id in link)
-
-    def on_connect(self, callback: Callable[[str], None]) -> None:
-        self.callbacks.append(callback)
-
-    def start_soon(self, fn: Any, *args: Any, restart: bool = False) -> None:
-        self.net.nursery.start_soon(partial(supervised, fn, *args, failures=self.failures, restart=restart))
+# -- on the in-memory network (tests/fakenet.py) ------------------------------------------------
 
 
 def relay_on(host: FakeHost, seed: int, released: list[bytes] | None = None, **kw: Any) -> StemRelay:

@@ -27,7 +27,7 @@ def test_frame_round_trip_and_bounds() -> None:
     ]:
         with pytest.raises(error):
             protocol.decode_stem(bad)
-    with pytest.raises(ValueError):
+    with pytest.raises(protocol.UsageError):
         protocol.encode_stem(b"not padded")
 
 

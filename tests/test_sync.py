@@ -114,9 +114,9 @@ def test_objects_go_in_bounded_frames() -> None:
 
 
 def test_unsorted_items_are_refused() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(protocol.UsageError):
         protocol.SyncSession([_item(2, 1), _item(1, 2)])
-    with pytest.raises(ValueError):
+    with pytest.raises(protocol.UsageError):
         protocol.SyncSession([(1, b"short")])
 
 
@@ -257,7 +257,7 @@ def test_garbage_and_slow_peers_stall_no_one(tmp_path: Path) -> None:
     with running(a, b):
         a.start()
         invite_text = a.cli("swarm", "create", "friends").stdout.strip().splitlines()[-1]
-        invite = protocol.decode_invite(invite_text)
+        invite = protocol.decode_invite(invite_text, now=int(time.time()))
         post = a.call("post", text="still here")["id"]
         garbage: list[str] = []  # how the garbage stream ended
         attacker_id: list[str] = []

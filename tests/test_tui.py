@@ -184,9 +184,12 @@ def _plain(renderable: Any) -> str:
 
 
 def test_status_shows_sync_progress() -> None:
-    syncing = {"state": "syncing", "peers": ["p1"], "received": 1200, "expected": 10000, "sessions_ok": 2}
-    idle = {"state": "idle", "last_session": 1000, "sessions_ok": 3, "sessions_failed": 1, "fetched": 10000}
-    idle["last"] = {"round_trips": 3, "bytes_in": 2_500_000, "bytes_out": 900}
+    zero = {"peers": [], "received": 0, "expected": 0, "sessions_ok": 0, "sessions_failed": 0, "fetched": 0}
+    zero |= {"sent": 0, "last_session": None, "last": None}
+    syncing = zero | {"state": "syncing", "peers": ["p1"], "received": 1200, "expected": 10000, "sessions_ok": 2}
+    idle = zero | {"state": "idle", "last_session": 1000, "sessions_ok": 3, "sessions_failed": 1, "fetched": 10000}
+    last = {"peer": "p1", "initiator": True, "fetched": 10000, "sent": 0, "seconds": 1.5}
+    idle["last"] = last | {"round_trips": 3, "bytes_in": 2_500_000, "bytes_out": 900}
     table = render_status({"swarms": [{"name": "a", "sync": syncing}, {"name": "b", "sync": idle}]})
     shown = _plain(table)
     assert "syncing with 1 peer: 1,200 of ~10,000 objects" in shown

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from p2pnet.api import AsyncControlClient, ControlError, NodeNotRunning, sync_summary
 
 from .messages import NodeDisconnected, NodeEvent
@@ -59,8 +61,8 @@ class Node:
         self._events = await AsyncControlClient.connect(self.socket_path)
         try:
             await self._events.call("subscribe")
-            async for msg in self._events.events():
-                post(NodeEvent(str(msg.get("event")), dict(msg.get("data") or {})))
+            async for event in self._events.events():
+                post(NodeEvent(event.event, msgspec.to_builtins(event)))
         except ControlError:
             pass  # the stream ended; the check below tells who ended it
         if not self._closing:  # the node went away, not us

@@ -1,8 +1,9 @@
-"""Clients of the node's control API (docs/control-api.md).
+"""Clients of the node's control API: blocking (the CLI, tests) and asyncio (the TUI).
 
-Line-delimited JSON over the home's Unix socket.  This module uses only the
-standard library, so the CLI (blocking) and the TUI (asyncio) can talk to the
-node without importing trio or libp2p.
+Both speak the same lines (docs/control-api.md) and offer the same two ways
+to call: :meth:`request` with a typed request from :mod:`p2pnet.api` (the
+result comes back typed and validated), or ``call(method, **params)`` with
+the raw JSON values, for scripts and tests of the wire itself.
 """
 
 from __future__ import annotations
@@ -10,91 +11,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
 import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
-__all__ = [
-    "API_VERSION",
-    "MAX_LINE",
-    "AsyncControlClient",
-    "ControlClient",
-    "ControlError",
-    "NodeNotRunning",
-    "decode_line",
-    "encode_line",
-    "sync_summary",
-]
+import msgspec
 
-API_VERSION = 1
-MAX_LINE = 1 << 20  # one request or response line; longer ones are refused
+from ._contract import API_VERSION, EVENTS, MAX_LINE, METHODS, Event, Request
+from ._wire import ControlError, NodeNotRunning, decode_line, encode_line
+
+__all__ = ["AsyncControlClient", "ControlClient", "parse_event"]
+
+R = TypeVar("R")
 
 
-class ControlError(Exception):
-    """The node answered with an error, or the conversation broke.
-
-    ``code`` is a stable machine-readable slug (docs/control-api.md lists
-    them); ``str(err)`` is a sentence for a person.
-    """
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-class NodeNotRunning(ControlError):
-    """No node answers on this home's socket."""
-
-    def __init__(self, socket_path: Path) -> None:
-        home = socket_path.parent
-        super().__init__(
-            "not_running",
-            f"no p2pnet node is running for {home}; start one with: p2pnet daemon --home {home}",
-        )
-
-
-def sync_summary(sync: dict[str, Any] | None, now: float) -> str:
-    """One line of sync progress from a swarm's ``status`` ``sync`` field, for people."""
-    if not sync:
-        return "not running"
-    if sync.get("state") == "syncing":
-        peers = len(sync.get("peers") or [])
-        head = f"syncing with {peers} peer{'s' if peers != 1 else ''}: {sync.get('received', 0):,}"
-        head += f" of ~{sync.get('expected', 0):,} objects"
-    elif sync.get("last_session") is None:
-        head = "idle, no session yet"
-    else:
-        head = f"idle, last session {max(0, int(now) - int(sync['last_session']))}s ago"
-    parts = [
-        head,
-        f"{sync.get('sessions_ok', 0)} ok / {sync.get('sessions_failed', 0)} failed",
-        f"{sync.get('fetched', 0):,} fetched, {sync.get('sent', 0):,} sent",
-    ]
-    last = sync.get("last")
-    if last:
-        parts.append(f"last: {last['round_trips']} round trips, {last['bytes_in'] + last['bytes_out']:,} bytes")
-    return " · ".join(parts)
-
-
-def encode_line(obj: dict[str, Any]) -> bytes:
-    """One JSON object as one UTF-8 line."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
-
-
-def decode_line(line: bytes) -> dict[str, Any]:
-    """Parse one line into a JSON object, or raise ControlError('bad_json')."""
-    if len(line) > MAX_LINE:
-        raise ControlError("too_large", f"a control message is limited to {MAX_LINE} bytes")
-    try:
-        obj = json.loads(line)
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise ControlError("bad_json", "a control message is not valid JSON") from None
-    if not isinstance(obj, dict):
-        raise ControlError("bad_json", "a control message must be a JSON object")
-    return obj
+def _request_line(request_id: int, method: str, params: Any) -> bytes:
+    return encode_line({"v": API_VERSION, "id": request_id, "method": method, "params": params})
 
 
 def _result(reply: dict[str, Any]) -> Any:
@@ -104,8 +37,27 @@ def _result(reply: dict[str, Any]) -> Any:
     raise ControlError(str(err.get("code", "error")), str(err.get("message", "the node reported an error")))
 
 
+def _typed(request: Request[R], raw: Any) -> R:
+    try:
+        return cast(R, msgspec.convert(raw, METHODS[request.method][1]))
+    except msgspec.ValidationError as exc:
+        what = f"the node's answer to {request.method} is not what this client expects: {exc}"
+        raise ControlError("bad_reply", what) from None
+
+
+def parse_event(msg: dict[str, Any]) -> Event | None:
+    """The typed event of one event line; None for an event this client does not know (a newer node's)."""
+    kind = EVENTS.get(str(msg.get("event")))
+    if kind is None:
+        return None
+    try:
+        return msgspec.convert(msg.get("data") or {}, kind)
+    except msgspec.ValidationError:
+        return None
+
+
 class ControlClient:
-    """A blocking client, one call at a time; used by the CLI and by tests."""
+    """A blocking client, one call at a time."""
 
     def __init__(self, socket_path: Path, timeout: float | None = 60.0) -> None:
         self.socket_path = Path(socket_path)
@@ -136,25 +88,33 @@ class ControlClient:
         return decode_line(line)
 
     def call(self, method: str, **params: Any) -> Any:
-        """Call ``method`` and return its result.
+        """Call ``method`` with raw JSON params; returns the raw result.
 
         Raises:
             ControlError: the node refused the call (see ``code``).
         """
         request_id = next(self._ids)
-        self._sock.sendall(encode_line({"v": API_VERSION, "id": request_id, "method": method, "params": params}))
+        self._sock.sendall(_request_line(request_id, method, params))
         while True:
             reply = self._readline()
             if reply.get("id") == request_id:
                 return _result(reply)
 
-    def events(self) -> Iterator[dict[str, Any]]:
-        """Subscribe, then yield events as the node sends them (blocks)."""
+    def request(self, request: Request[R]) -> R:
+        """Send a typed request; returns its typed result.
+
+        Raises:
+            ControlError: the node refused it (see ``code``).
+        """
+        return _typed(request, self.call(request.method, **msgspec.to_builtins(request)))
+
+    def events(self) -> Iterator[Event]:
+        """Subscribe, then yield typed events as the node sends them (blocks)."""
         self.call("subscribe")
         while True:
             msg = self._readline()
-            if "event" in msg:
-                yield msg
+            if "event" in msg and (event := parse_event(msg)) is not None:
+                yield event
 
 
 class AsyncControlClient:
@@ -165,7 +125,7 @@ class AsyncControlClient:
         self._writer = writer
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
-        self._events: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self._events: asyncio.Queue[Event | None] = asyncio.Queue()
         self._task = asyncio.get_running_loop().create_task(self._read_loop())
 
     @classmethod
@@ -181,6 +141,11 @@ class AsyncControlClient:
             raise NodeNotRunning(Path(socket_path)) from None
         return cls(reader, writer)
 
+    @property
+    def closed(self) -> bool:
+        """True once the connection ended (the node went away, or :meth:`close`)."""
+        return self._task.done()
+
     async def _read_loop(self) -> None:
         error = ControlError("disconnected", "the node closed the connection")
         try:
@@ -190,7 +155,8 @@ class AsyncControlClient:
                     break
                 msg = decode_line(line)
                 if "event" in msg:
-                    self._events.put_nowait(msg)
+                    if (event := parse_event(msg)) is not None:
+                        self._events.put_nowait(event)
                 else:
                     future = self._pending.pop(msg.get("id"), None)  # type: ignore[arg-type]
                     if future is not None and not future.done():
@@ -205,23 +171,27 @@ class AsyncControlClient:
             self._events.put_nowait(None)
 
     async def call(self, method: str, **params: Any) -> Any:
-        """Call ``method`` and return its result; raises ControlError on refusal."""
+        """Call ``method`` with raw JSON params; returns the raw result; raises ControlError on refusal."""
         if self._task.done():
             raise ControlError("disconnected", "the node closed the connection")
         request_id = next(self._ids)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
-        self._writer.write(encode_line({"v": API_VERSION, "id": request_id, "method": method, "params": params}))
+        self._writer.write(_request_line(request_id, method, params))
         await self._writer.drain()
         return _result(await future)
 
-    async def events(self) -> AsyncIterator[dict[str, Any]]:
-        """Yield events after :meth:`call` ('subscribe'); ends when the node goes away."""
+    async def request(self, request: Request[R]) -> R:
+        """Send a typed request; returns its typed result; raises ControlError on refusal."""
+        return _typed(request, await self.call(request.method, **msgspec.to_builtins(request)))
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Yield typed events after subscribing; ends when the node goes away."""
         while True:
-            msg = await self._events.get()
-            if msg is None:
+            event = await self._events.get()
+            if event is None:
                 return
-            yield msg
+            yield event
 
     async def close(self) -> None:
         self._task.cancel()

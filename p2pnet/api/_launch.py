@@ -7,8 +7,9 @@ import subprocess
 import sys
 import time
 
-from ._client import ControlClient, ControlError, NodeNotRunning
+from ._client import ControlClient
 from ._home import Home
+from ._wire import ControlError, NodeNotRunning
 
 __all__ = ["ensure_node"]
 

@@ -4,6 +4,8 @@ Importing this package imports trio and libp2p; front-ends use :mod:`p2pnet.api`
 """
 
 from ._daemon import recover, run_daemon
+from ._errors import ApiError
+from ._inbound import Source, Verified
 from ._node import Node, NodeConfig
 
-__all__ = ["Node", "NodeConfig", "recover", "run_daemon"]
+__all__ = ["ApiError", "Node", "NodeConfig", "Source", "Verified", "recover", "run_daemon"]

@@ -1,7 +1,8 @@
 """The control API server: line-delimited JSON on a Unix socket (mode 0600).
 
 Every front-end (CLI, TUI, tests) drives the node through here, so what a test
-proves is what a user gets.  docs/control-api.md is the specification.
+proves is what a user gets.  docs/control-api.md is the specification; the
+methods behind ``dispatch`` take and return the types of :mod:`p2pnet.api`.
 """
 
 from __future__ import annotations
@@ -17,52 +18,64 @@ from typing import Any
 
 import trio
 
-from ..api import API_VERSION, MAX_LINE, ControlError, decode_line, encode_line
+from ..api import API_VERSION, MAX_LINE, ControlError, Event, Lagged, decode_line, encode_line
 
-__all__ = ["ApiError", "EventHub", "serve_control"]
+__all__ = ["EventHub", "serve_control"]
 
 log = logging.getLogger(__name__)
 
 Dispatch = Callable[[str, dict[str, Any]], Awaitable[Any]]
 MAX_INFLIGHT = 16  # concurrent requests per connection
 EVENT_BUFFER = 256  # events queued per subscriber before it is told it lagged
+BACKLOG = 1024  # connections the kernel queues before accept(); the TUI, the CLI and scripts at once
 
 
-class ApiError(ControlError):
-    """A refusal the caller should see: a stable ``code`` and a sentence."""
+class _Subscriber:
+    def __init__(self) -> None:
+        self.send, self.receive = trio.open_memory_channel[dict[str, Any]](EVENT_BUFFER)
+        self.missed = 0
 
 
 class EventHub:
     """Fans node events out to subscribed connections without ever blocking the node.
 
-    A subscriber that falls behind loses events and is sent one ``lagged``
-    event instead; it can re-read what it needs.
+    A subscriber that falls behind loses events; the next event it does get
+    comes after a ``lagged`` event saying how many it missed, so it can re-read
+    what it shows.
     """
 
     def __init__(self) -> None:
-        self._subscribers: set[trio.MemorySendChannel[dict[str, Any]]] = set()
-        self._lagged: set[trio.MemorySendChannel[dict[str, Any]]] = set()
+        self._subscribers: set[_Subscriber] = set()
 
-    def subscribe(self) -> trio.MemoryReceiveChannel[dict[str, Any]]:
-        send, receive = trio.open_memory_channel[dict[str, Any]](EVENT_BUFFER)
-        self._subscribers.add(send)
-        return receive
+    @property
+    def listening(self) -> bool:
+        """True if anyone is subscribed: events worth the cost of building them."""
+        return bool(self._subscribers)
 
-    def unsubscribe(self, receive: trio.MemoryReceiveChannel[dict[str, Any]]) -> None:
-        receive.close()
+    def subscribe(self) -> _Subscriber:
+        subscriber = _Subscriber()
+        self._subscribers.add(subscriber)
+        return subscriber
 
-    def publish(self, event: str, data: dict[str, Any]) -> None:
-        msg = {"v": API_VERSION, "event": event, "data": data}
-        for send in list(self._subscribers):
+    def unsubscribe(self, subscriber: _Subscriber) -> None:
+        self._subscribers.discard(subscriber)
+        subscriber.receive.close()
+
+    def publish(self, event: Event) -> None:
+        for subscriber in list(self._subscribers):
             try:
-                send.send_nowait(msg)
-                self._lagged.discard(send)
+                if subscriber.missed:
+                    subscriber.send.send_nowait(_message(Lagged(missed=subscriber.missed)))
+                    subscriber.missed = 0
+                subscriber.send.send_nowait(_message(event))
             except trio.WouldBlock:
-                if send not in self._lagged:
-                    self._lagged.add(send)
+                subscriber.missed += 1
             except (trio.BrokenResourceError, trio.ClosedResourceError):
-                self._subscribers.discard(send)
-                self._lagged.discard(send)
+                self._subscribers.discard(subscriber)
+
+
+def _message(event: Event) -> dict[str, Any]:
+    return {"v": API_VERSION, "event": event.event, "data": event}
 
 
 def _remove_stale(path: Path) -> None:
@@ -80,7 +93,7 @@ async def _bind_unix(path: Path) -> trio.SocketListener:
     finally:
         os.umask(old_umask)
     os.chmod(path, 0o600)
-    sock.listen(64)
+    sock.listen(BACKLOG)
     return trio.SocketListener(sock)
 
 
@@ -104,6 +117,10 @@ async def _read_lines(stream: trio.SocketStream, send: trio.MemorySendChannel[by
                 return
 
 
+def _error(request_id: Any, code: str, message: str) -> dict[str, Any]:
+    return {"v": API_VERSION, "id": request_id, "ok": False, "error": {"code": code, "message": message}}
+
+
 class _Connection:
     def __init__(self, stream: trio.SocketStream, dispatch: Dispatch, hub: EventHub) -> None:
         self.stream = stream
@@ -124,41 +141,33 @@ class _Connection:
             request = decode_line(line)
             request_id = request.get("id")
             if request.get("v", API_VERSION) != API_VERSION:
-                raise ApiError("bad_version", f"this node speaks control API version {API_VERSION}")
+                raise ControlError("bad_version", f"this node speaks control API version {API_VERSION}")
             method, params = request.get("method"), request.get("params", {})
             if not isinstance(method, str) or not isinstance(params, dict):
-                raise ApiError("bad_request", "a request needs a string 'method' and an object 'params'")
-            if method == "subscribe":
-                if not self.subscribed:
-                    self.subscribed = True
-                    nursery.start_soon(self.pump_events)
-                result: Any = {"subscribed": True}
-            else:
-                result = await self.dispatch(method, params)
+                raise ControlError("bad_request", "a request needs a string 'method' and an object 'params'")
+            if method == "subscribe" and not self.subscribed:
+                self.subscribed = True
+                nursery.start_soon(self.pump_events)
+            result = await self.dispatch(method, params)
             reply = {"v": API_VERSION, "id": request_id, "ok": True, "result": result}
         except ControlError as exc:
-            reply = {"v": API_VERSION, "id": request_id, "ok": False, "error": {"code": exc.code, "message": str(exc)}}
+            reply = _error(request_id, exc.code, str(exc))
         except Exception as exc:  # a bug must not take the node down with it
             log.exception("control request failed")
-            reply = {
-                "v": API_VERSION,
-                "id": request_id,
-                "ok": False,
-                "error": {"code": "internal", "message": f"internal error: {type(exc).__name__}: {exc}"},
-            }
+            reply = _error(request_id, "internal", f"internal error: {type(exc).__name__}: {exc}")
         with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
             await self.send(reply)
 
     async def pump_events(self) -> None:
-        receive = self.hub.subscribe()
+        subscriber = self.hub.subscribe()
         try:
             with self.events_scope:
-                async for msg in receive:
+                async for msg in subscriber.receive:
                     await self.send(msg)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass  # the client went away; nothing is owed to it
         finally:
-            self.hub.unsubscribe(receive)
+            self.hub.unsubscribe(subscriber)
 
     async def run_request(self, nursery: trio.Nursery, line: bytes) -> None:
         async with self.limiter:
@@ -170,8 +179,7 @@ class _Connection:
             nursery.start_soon(_read_lines, self.stream, send)
             async for item in receive:
                 if isinstance(item, ControlError):
-                    err = {"code": item.code, "message": str(item)}
-                    await self.send({"v": API_VERSION, "id": None, "ok": False, "error": err})
+                    await self.send(_error(None, item.code, str(item)))
                     nursery.cancel_scope.cancel()
                     return
                 if item.strip():

@@ -59,9 +59,8 @@ def run_daemon(home: Home, *, listen_ip: str = "0.0.0.0", announce_ip: str | Non
         )
         if os.environ.get("P2PNET_SYNC_INTERVAL"):
             config.sync_interval = float(os.environ["P2PNET_SYNC_INTERVAL"])
-        node = Node(config)
         try:
-            node.open()
+            node = Node.open(config)
         except StoreCorrupt as exc:
             print(f"p2pnet: error: {exc}", file=sys.stderr)
             print(f"p2pnet: to move it aside and start afresh, run: p2pnet --home {home.root} recover", file=sys.stderr)

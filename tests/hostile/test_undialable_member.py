@@ -33,6 +33,7 @@ from libp2p.utils.varint import encode_varint_prefixed
 from nodes import DaemonProcess, daemons, wait_for
 
 import protocol
+from p2pnet import api
 from p2pnet.net._host import _stock_maybe_delete_peer_record, open_swarm_host
 
 DEADLINE = 60.0
@@ -133,18 +134,18 @@ async def test_an_expired_undialable_member_is_forgotten_not_fatal(monkeypatch: 
 async def test_node_survives_the_undialable_member(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     a, b = make_node(tmp_path / "a", "127.0.10.4"), make_node(tmp_path / "b", "127.0.10.5")
     async with running_nodes(a, b):
-        created = await a.dispatch("swarm.create", {"name": "friends"})
-        await b.dispatch("swarm.join", {"invite": created["invite"]})
-        invite = protocol.decode_invite(created["invite"], now=int(time.time()))
+        created = await a.request(api.SwarmCreate(name="friends"))
+        await b.request(api.SwarmJoin(invite=created.invite))
+        invite = protocol.decode_invite(created.invite, now=int(time.time()))
         sid = protocol.swarm_id(invite.psk)
         async with _undialable_member(invite.psk, "127.0.10.6") as member:
             await member.connect(info_from_p2p_addr(multiaddr.Multiaddr(invite.bootstrap[0])))
             mid = str(member.get_id())
-            await _until(lambda: mid in b.swarms[sid].host.known_peer_addrs(), "B to learn the member")
+            await _until(lambda: mid in b.swarms.running[sid].host.known_peer_addrs(), "B to learn the member")
         monkeypatch.setattr(libp2p.peer.peerdata, "time", _ShiftedTime(7300))
-        b._save_peers()  # what the maintenance loop runs every 10 s; it raised before the fix
-        assert mid not in b.swarms[sid].host.known_peer_addrs()
-        assert (await b.dispatch("status", {}))["identity"] == "ready"
+        b.swarms.save_peers()  # what the maintenance loop runs every 10 s; it raised before the fix
+        assert mid not in b.swarms.running[sid].host.known_peer_addrs()
+        assert (await b.request(api.Status())).identity == "ready"
 
 
 # -- a garbled pubsub RPC -----------------------------------------------------------------

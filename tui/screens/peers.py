@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any, ClassVar
 
+import msgspec
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -12,6 +13,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
+
+from p2pnet.api import SyncStatus
 
 from ..node import ControlError, sync_summary
 from ..widgets import AppFooter, AppHeader
@@ -45,8 +48,8 @@ def render_status(status: dict[str, Any]) -> Table:
     table.add_row("gossip", Text(", ".join(f"{k} {v}" for k, v in gossip.items()) or "no traffic yet"))
     now = time.time()
     for swarm in status.get("swarms") or []:
-        sync = swarm.get("sync")
-        style = "cyan" if sync and sync.get("state") == "syncing" else ""
+        sync = msgspec.convert(swarm.get("sync"), SyncStatus | None)
+        style = "cyan" if sync is not None and sync.state == "syncing" else ""
         table.add_row(f"sync {swarm.get('name')}", Text(sync_summary(sync, now), style=style))
     return table
 

@@ -1,0 +1,452 @@
+"""The control API's contract: every request, result and event as a type.
+
+The node's handlers take these params and return these results, the CLI and
+the TUI send and read them, and docs/control-api.md is checked against them
+(tests/test_control_contract.py).  msgspec Structs: one declaration gives the
+JSON shape and its validation (bench/control_api.py has the measurement that
+chose them over dataclasses with a hand-written validator).
+
+A request's params are validated before any handler runs: wrong types,
+missing fields and unknown fields are refused with ``bad_request``.  Results
+may grow new fields in a later version; a client ignores what it does not know.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar, get_args, get_origin
+
+import msgspec
+
+API_VERSION = 1
+MAX_LINE = 1 << 20  # one request or response line; longer ones are refused
+
+Limit = Annotated[int, msgspec.Meta(ge=1, le=500)]
+Seconds = Annotated[int, msgspec.Meta(ge=1, le=(1 << 40))]
+Kind = Literal["post", "reply", "heart", "flag", "delete"]
+
+R = TypeVar("R")
+
+
+class Result(msgspec.Struct, kw_only=True):
+    """Base of every result and item: plain JSON objects."""
+
+
+class Request(msgspec.Struct, Generic[R], kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
+    """Base of every request's params; ``method`` names it on the wire, :data:`METHODS` its result type."""
+
+    method: ClassVar[str]
+
+
+class Event(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Base of every event's data; ``event`` names it on the wire."""
+
+    event: ClassVar[str]
+
+
+# -- items ---------------------------------------------------------------------
+
+
+class FeedItem(Result):
+    """A root post as the feed shows it."""
+
+    id: str
+    text: str
+    bg: str
+    name: str | None
+    created: int
+    expires: int | None
+    hearts: int
+    replies: int
+    flags: int
+    mine: bool
+    hearted: bool
+    kind: Literal["post"] = "post"
+
+
+class Icon(Result):
+    """A participant's per-thread icon: stable for one key within a thread, unrelated across threads."""
+
+    glyph: Annotated[int, msgspec.Meta(ge=0, le=15)]
+    colour: Annotated[int, msgspec.Meta(ge=0, le=11)]
+
+
+class ThreadItem(Result):
+    """A reply (or the root) in a thread."""
+
+    id: str
+    kind: Literal["post", "reply"]
+    pubkey: str
+    is_author: bool  # written with the original poster's key: shown with a crown
+    icon: Icon
+    text: str
+    created: int
+    hearts: int
+    flags: int
+    parent: str | None  # None on the root
+    mine: bool
+    hearted: bool
+
+
+class ThreadRoot(ThreadItem):
+    """The thread's first post: a thread item with the post's own fields."""
+
+    bg: str
+    name: str | None
+    expires: int | None
+    replies: int
+
+
+class SearchHit(Result):
+    id: str
+    kind: Literal["post", "reply"]
+    root: str  # the thread to open (the id itself for a root post)
+    text: str  # each match between U+0002 and U+0003, characters no post can contain
+    created: int
+    hearts: int
+
+
+# -- status --------------------------------------------------------------------
+
+
+class Counts(Result):
+    objects: int
+    posts: int
+    replies: int
+    hearts: int
+    flags: int
+    tombstones: int
+    pending_deletes: int
+    erased: int
+    swarms: int
+    peers: int
+    own: int
+    held: int
+
+
+class GossipCounts(Result):
+    """Objects that came by gossip since start: received, new ones stored, invalid ones refused."""
+
+    received: int = 0
+    stored: int = 0
+    invalid: int = 0
+
+
+class SyncLast(Result):
+    peer: str
+    initiator: bool
+    round_trips: int
+    bytes_in: int
+    bytes_out: int
+    fetched: int
+    sent: int
+    seconds: float
+
+
+class SyncStatus(Result):
+    state: Literal["idle", "syncing"]
+    peers: list[str]
+    received: int
+    expected: int
+    sessions_ok: int
+    sessions_failed: int
+    fetched: int
+    sent: int
+    last_session: int | None
+    last: SyncLast | None
+
+
+class SwarmStatus(Result):
+    name: str
+    peer_id: str
+    peers: int
+    sync: SyncStatus | None
+
+
+class StatusResult(Result):
+    version: int
+    home: str
+    pid: int
+    identity: Literal["none", "locked", "ready"]
+    uptime: int
+    counts: Counts
+    gossip: GossipCounts
+    failures: dict[str, int]  # exceptions survived since start, by task
+    swarms: list[SwarmStatus]
+
+
+# -- requests and their results -----------------------------------------------------
+
+
+class Status(Request[StatusResult]):
+    method: ClassVar[str] = "status"
+
+
+class IdentityCreated(Result):
+    phrase: str  # the 24-word backup phrase, shown once
+    sealed: bool
+
+
+class IdentityCreate(Request[IdentityCreated]):
+    method: ClassVar[str] = "identity.create"
+    passphrase: str | None = None
+
+
+class IdentityRestored(Result):
+    restored: bool
+
+
+class IdentityRestore(Request[IdentityRestored]):
+    method: ClassVar[str] = "identity.restore"
+    phrase: str
+    passphrase: str | None = None
+
+
+class IdentityState(Result):
+    identity: Literal["none", "locked", "ready"]
+
+
+class IdentityUnlock(Request[IdentityState]):
+    method: ClassVar[str] = "identity.unlock"
+    passphrase: str
+
+
+class SwarmCreated(Result):
+    name: str
+    invite: str
+    peer_id: str
+
+
+class SwarmCreate(Request[SwarmCreated]):
+    method: ClassVar[str] = "swarm.create"
+    name: str
+
+
+class SwarmJoined(Result):
+    name: str
+    connected: int
+    peer_id: str
+
+
+class SwarmJoin(Request[SwarmJoined]):
+    method: ClassVar[str] = "swarm.join"
+    invite: str
+    name: str | None = None  # only used when a swarm of the invite's name is already joined
+
+
+class SwarmInviteResult(Result):
+    name: str
+    invite: str
+
+
+class SwarmInvite(Request[SwarmInviteResult]):
+    method: ClassVar[str] = "swarm.invite"
+    name: str
+    expires_in: Seconds | None = None
+
+
+class SwarmLeft(Result):
+    left: str
+
+
+class SwarmLeave(Request[SwarmLeft]):
+    method: ClassVar[str] = "swarm.leave"
+    name: str
+
+
+class SwarmInfo(Result):
+    name: str
+    running: bool
+    peer_id: str | None
+    peers: int
+    addrs: list[str]
+
+
+class SwarmListResult(Result):
+    swarms: list[SwarmInfo]
+
+
+class SwarmList(Request[SwarmListResult]):
+    method: ClassVar[str] = "swarm.list"
+
+
+class Published(Result):
+    id: str
+    published_to: int  # swarms it was sent into now
+
+
+class Post(Request[Published]):
+    method: ClassVar[str] = "post"
+    text: str
+    swarm: str | None = None
+    bg: str | None = None
+    name: str | None = None
+    expires: Seconds | None = None  # self-destruct after this many seconds
+
+
+class Reply(Request[Published]):
+    method: ClassVar[str] = "reply"
+    id: str  # the root, or any reply (then it is the parent)
+    text: str
+
+
+class Heart(Request[Published]):
+    method: ClassVar[str] = "heart"
+    id: str
+
+
+class Flag(Request[Published]):
+    method: ClassVar[str] = "flag"
+    id: str
+    reason: str | None = None  # spam, abuse, illegal or other (the default)
+
+
+class Delete(Request[Published]):
+    method: ClassVar[str] = "delete"
+    id: str
+
+
+class FeedPage(Result):
+    posts: list[FeedItem]
+    cursor: list[int] | None  # pass back for the next page; None at the end
+
+
+class Feed(Request[FeedPage]):
+    method: ClassVar[str] = "feed"
+    popular: bool = False
+    swarm: str | None = None
+    limit: Limit = 50
+    cursor: list[int] | None = None
+
+
+class ThreadResult(Result):
+    root: ThreadRoot
+    replies: list[ThreadItem]
+
+
+class Thread(Request[ThreadResult]):
+    method: ClassVar[str] = "thread"
+    id: str
+
+
+class SearchResults(Result):
+    results: list[SearchHit]
+
+
+class Search(Request[SearchResults]):
+    method: ClassVar[str] = "search"
+    query: str
+    limit: Limit = 50
+
+
+class SwarmPeers(Result):
+    swarm: str
+    peer_id: str
+    connected: list[str]
+    mesh: list[str]
+    known: int  # peers remembered, to redial after a restart
+    addressed: list[str]  # peers the host holds a live address for now
+    invalid: dict[str, int]  # invalid gossip messages (and garbled RPCs) per peer
+    stem_invalid: dict[str, int]  # invalid stem frames per peer
+
+
+class PeersResult(Result):
+    swarms: list[SwarmPeers]
+
+
+class Peers(Request[PeersResult]):
+    method: ClassVar[str] = "peers"
+
+
+class Subscribed(Result):
+    subscribed: bool
+
+
+class Subscribe(Request[Subscribed]):
+    method: ClassVar[str] = "subscribe"
+
+
+class Stopping(Result):
+    stopping: bool
+
+
+class Shutdown(Request[Stopping]):
+    method: ClassVar[str] = "shutdown"
+
+
+# -- events --------------------------------------------------------------------------
+
+
+class ObjectEvent(Event):
+    """A new object was stored.  ``item``: the root post it concerns as it stands now, when there is one."""
+
+    event: ClassVar[str] = "object"
+    id: str
+    kind: Kind
+    swarm: str | None
+    root: str | None = None  # a reply's thread
+    target: str | None = None  # what a heart, flag or delete is about
+    item: FeedItem | None = None
+
+
+class JoinProgress(Event):
+    event: ClassVar[str] = "join_progress"
+    swarm: str
+    trying: str
+    n: int
+    of: int
+
+
+class SwarmEvent(Event):
+    event: ClassVar[str] = "swarm"
+    joined: str
+
+
+class Purged(Event):
+    event: ClassVar[str] = "purged"
+    count: int
+
+
+class Lagged(Event):
+    """This subscriber fell behind and missed events: re-read what it shows."""
+
+    event: ClassVar[str] = "lagged"
+    missed: int
+
+
+def result_type(request: type[Request[Any]]) -> type[Result]:
+    """The result type of a request type (``Post`` -> ``Published``), from its ``Request[...]`` base."""
+    for base in getattr(request, "__orig_bases__", ()):
+        if get_origin(base) is Request:
+            result: type[Result] = get_args(base)[0]
+            return result
+    raise TypeError(f"{request.__name__} does not name its result type")
+
+
+REQUESTS: tuple[type[Request[Any]], ...] = (
+    Status,
+    IdentityCreate,
+    IdentityRestore,
+    IdentityUnlock,
+    SwarmCreate,
+    SwarmJoin,
+    SwarmInvite,
+    SwarmLeave,
+    SwarmList,
+    Post,
+    Reply,
+    Heart,
+    Flag,
+    Delete,
+    Feed,
+    Thread,
+    Search,
+    Peers,
+    Subscribe,
+    Shutdown,
+)
+
+#: method name -> (params type, result type)
+METHODS: dict[str, tuple[type[Request[Any]], type[Result]]] = {r.method: (r, result_type(r)) for r in REQUESTS}
+
+#: event name -> data type
+EVENTS: dict[str, type[Event]] = {e.event: e for e in (ObjectEvent, JoinProgress, SwarmEvent, Purged, Lagged)}

@@ -1,0 +1,29 @@
+"""Sentences for people from API results, shared by the CLI and the TUI."""
+
+from __future__ import annotations
+
+from ._contract import SyncStatus
+
+__all__ = ["sync_summary"]
+
+
+def sync_summary(sync: SyncStatus | None, now: float) -> str:
+    """One line of sync progress from a swarm's ``status`` ``sync`` field."""
+    if sync is None:
+        return "not running"
+    if sync.state == "syncing":
+        peers = len(sync.peers)
+        head = f"syncing with {peers} peer{'s' if peers != 1 else ''}: {sync.received:,}"
+        head += f" of ~{sync.expected:,} objects"
+    elif sync.last_session is None:
+        head = "idle, no session yet"
+    else:
+        head = f"idle, last session {max(0, int(now) - sync.last_session)}s ago"
+    parts = [
+        head,
+        f"{sync.sessions_ok} ok / {sync.sessions_failed} failed",
+        f"{sync.fetched:,} fetched, {sync.sent:,} sent",
+    ]
+    if sync.last is not None:
+        parts.append(f"last: {sync.last.round_trips} round trips, {sync.last.bytes_in + sync.last.bytes_out:,} bytes")
+    return " · ".join(parts)

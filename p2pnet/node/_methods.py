@@ -1,0 +1,316 @@
+"""The control API's methods: one function per method, typed params in, typed result out.
+
+:func:`dispatch` validates a request's params against :data:`p2pnet.api.METHODS`
+before any of these runs, so each one sees well-formed values only, and turns
+every refusal into an :class:`ApiError` with a code from
+:data:`p2pnet.api.ERROR_CODES`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import msgspec
+import trio
+
+import protocol
+
+from .. import api
+from ..net import SwarmConnectError
+from ..store import StoreError
+from ._errors import ApiError
+
+if TYPE_CHECKING:
+    from ._node import Node
+
+__all__ = ["dispatch"]
+
+SEARCH_MARKERS = ("\x02", "\x03")  # around each match; never valid in post text, so unambiguous
+DEFAULT_BG = "slate"
+
+Q = TypeVar("Q", bound=api.Request[Any])
+Handler = Callable[["Node", Any], Awaitable[api.Result]]
+_HANDLERS: dict[type[api.Request[Any]], Handler] = {}
+
+
+def method(request: type[Q]) -> Callable[[Callable[[Node, Q], Awaitable[Any]]], Callable[[Node, Q], Awaitable[Any]]]:
+    def register(fn: Callable[[Node, Q], Awaitable[Any]]) -> Callable[[Node, Q], Awaitable[Any]]:
+        _HANDLERS[request] = fn
+        return fn
+
+    return register
+
+
+async def dispatch(node: Node, name: str, params: dict[str, Any]) -> api.Result:
+    """Run method ``name`` with raw JSON ``params``.
+
+    Raises:
+        ApiError: the request is refused; ``code`` says why.
+    """
+    entry = api.METHODS.get(name)
+    if entry is None:
+        raise ApiError("unknown_method", f"unknown method {name!r}")
+    try:
+        request = msgspec.convert(params, entry[0])
+    except msgspec.ValidationError as exc:
+        raise ApiError("bad_request", f"{name}: {exc}") from None
+    return await run(node, request)
+
+
+async def run(node: Node, request: api.Request[Any]) -> api.Result:
+    """Run a typed request (the node's in-process door; :func:`dispatch` is the socket's)."""
+    try:
+        return await _HANDLERS[type(request)](node, request)
+    except protocol.NotAuthor:
+        raise ApiError("not_yours", "only its author can delete a post, and this one is not yours") from None
+    except protocol.ProtocolError as exc:
+        raise ApiError("invalid", str(exc)) from None
+    except StoreError as exc:
+        raise ApiError("store", str(exc)) from None
+
+
+def _text(value: str, what: str) -> str:
+    if not value.strip():
+        raise ApiError("bad_request", f"'{what}' must not be empty")
+    return value
+
+
+# -- node and identity ---------------------------------------------------------------------
+
+
+@method(api.Status)
+async def status(node: Node, _: api.Status) -> api.StatusResult:
+    return node.status()
+
+
+@method(api.IdentityCreate)
+async def identity_create(node: Node, p: api.IdentityCreate) -> api.IdentityCreated:
+    seed = await node.identity.create(p.passphrase or None)
+    await node.swarms.start_all(seed)
+    return api.IdentityCreated(phrase=protocol.seed_to_phrase(seed), sealed=bool(p.passphrase))
+
+
+@method(api.IdentityRestore)
+async def identity_restore(node: Node, p: api.IdentityRestore) -> api.IdentityRestored:
+    seed = await node.identity.restore(_text(p.phrase, "phrase"), p.passphrase or None)
+    await node.swarms.start_all(seed)
+    return api.IdentityRestored(restored=True)
+
+
+@method(api.IdentityUnlock)
+async def identity_unlock(node: Node, p: api.IdentityUnlock) -> api.IdentityState:
+    if await node.identity.unlock(p.passphrase):
+        await node.swarms.start_all(node.identity.require())
+    return api.IdentityState(identity=node.identity.state)
+
+
+@method(api.Subscribe)
+async def subscribe(node: Node, _: api.Subscribe) -> api.Subscribed:
+    return api.Subscribed(subscribed=True)  # the control connection starts the events
+
+
+@method(api.Shutdown)
+async def shutdown(node: Node, _: api.Shutdown) -> api.Stopping:
+    node.shutdown_after_reply()
+    return api.Stopping(stopping=True)
+
+
+# -- swarms ------------------------------------------------------------------------------
+
+
+@method(api.SwarmCreate)
+async def swarm_create(node: Node, p: api.SwarmCreate) -> api.SwarmCreated:
+    seed = node.identity.require()
+    name = _text(p.name, "name").strip()
+    if node.store.swarm_by_name(name) is not None:
+        raise ApiError("swarm_exists", f"you are already in a swarm called {name!r}")
+    psk = os.urandom(32)
+    protocol.Invite(name, psk, ("/ip4/127.0.0.1/tcp/1/p2p/x",))  # the name must fit an invite
+    rec = node.store.add_swarm(name, psk, 0, node.now())
+    runtime = await node.swarms.start(seed, rec)
+    return api.SwarmCreated(name=name, invite=node.invite(runtime), peer_id=runtime.host.peer_id)
+
+
+@method(api.SwarmInvite)
+async def swarm_invite(node: Node, p: api.SwarmInvite) -> api.SwarmInviteResult:
+    rec = node.swarm_named(p.name)
+    runtime = node.swarms.running.get(rec.raw_id)
+    if runtime is None:
+        raise ApiError("swarm_stopped", "that swarm is not running (is the identity unlocked?)")
+    expires = node.now() + p.expires_in if p.expires_in else None
+    return api.SwarmInviteResult(name=runtime.name, invite=node.invite(runtime, expires))
+
+
+@method(api.SwarmJoin)
+async def swarm_join(node: Node, p: api.SwarmJoin) -> api.SwarmJoined:
+    seed = node.identity.require()
+    try:
+        invite = protocol.decode_invite(_text(p.invite, "invite"), now=node.now())
+    except protocol.InviteError as exc:
+        raise ApiError("bad_invite", str(exc)) from None
+    swarm_id = protocol.swarm_id(invite.psk)
+    if any(rec.raw_id == swarm_id for rec in node.store.swarms()):
+        raise ApiError("swarm_exists", f"you are already in this swarm ({invite.name!r})")
+    name = invite.name
+    if node.store.swarm_by_name(name) is not None:
+        name = p.name or f"{name}-{swarm_id.hex()[:4]}"
+    rec = node.store.add_swarm(name, invite.psk, 0, node.now())
+    runtime = await node.swarms.start(seed, rec)
+    connected, errors = 0, []
+    for i, addr in enumerate(invite.bootstrap, 1):
+        node.hub.publish(api.JoinProgress(swarm=name, trying=addr, n=i, of=len(invite.bootstrap)))
+        try:
+            with trio.fail_after(node.config.gossip.connect_timeout + 1):
+                await runtime.host.connect(addr)
+            connected += 1
+            node.store.save_peer(swarm_id, addr.rsplit("/p2p/", 1)[1], [addr], node.now())
+        except (SwarmConnectError, ValueError, OSError, trio.TooSlowError) as exc:
+            errors.append(f"{addr}: {exc or type(exc).__name__}")
+    if not connected:
+        node.swarms.stop(swarm_id)
+        node.store.remove_swarm(name)
+        raise ApiError(
+            "join_failed",
+            f"none of the {len(invite.bootstrap)} peers in the invite answered; "
+            "ask your friend to start their node, or for a fresh invite (" + "; ".join(errors) + ")",
+        )
+    node.hub.publish(api.SwarmEvent(joined=name))
+    return api.SwarmJoined(name=name, connected=connected, peer_id=runtime.host.peer_id)
+
+
+@method(api.SwarmLeave)
+async def swarm_leave(node: Node, p: api.SwarmLeave) -> api.SwarmLeft:
+    rec = node.swarm_named(p.name)
+    node.swarms.stop(rec.raw_id)
+    node.store.remove_swarm(rec.name)
+    return api.SwarmLeft(left=rec.name)
+
+
+@method(api.SwarmList)
+async def swarm_list(node: Node, _: api.SwarmList) -> api.SwarmListResult:
+    out = []
+    for rec in node.store.swarms():
+        runtime = node.swarms.running.get(rec.raw_id)
+        out.append(
+            api.SwarmInfo(
+                name=rec.name,
+                running=runtime is not None,
+                peer_id=runtime.host.peer_id if runtime else None,
+                peers=len(runtime.host.connected_peers()) if runtime else 0,
+                addrs=node.swarms.invite_addrs(runtime) if runtime else [],
+            )
+        )
+    return api.SwarmListResult(swarms=out)
+
+
+@method(api.Peers)
+async def peers(node: Node, _: api.Peers) -> api.PeersResult:
+    out = []
+    for runtime in node.swarms.running.values():
+        host = runtime.host
+        out.append(
+            api.SwarmPeers(
+                swarm=runtime.name,
+                peer_id=host.peer_id,
+                connected=sorted(host.connected_peers()),
+                mesh=sorted(host.mesh_peers()),
+                known=len(node.store.peers(runtime.id)),
+                addressed=sorted(host.known_peer_addrs()),
+                invalid=host.invalid_message_counts(),
+                stem_invalid=dict(runtime.stem.invalid),
+            )
+        )
+    return api.PeersResult(swarms=out)
+
+
+# -- posts ------------------------------------------------------------------------------------
+
+
+@method(api.Post)
+async def post(node: Node, p: api.Post) -> api.Published:
+    seed = node.identity.require()
+    if p.swarm:
+        swarm_ids = [node.swarm_named(p.swarm).raw_id]
+    else:
+        joined = node.store.swarms()
+        if not joined:
+            raise ApiError("no_swarm", "you are in no swarm yet: create one or join one with an invite key")
+        if len(joined) > 1:
+            names = ", ".join(s.name for s in joined)
+            raise ApiError("choose_swarm", f"you are in several swarms ({names}): say which one to post in")
+        swarm_ids = [joined[0].raw_id]
+    signed = protocol.make_post(
+        seed, _text(p.text, "text"), now=node.now(), bg=p.bg or DEFAULT_BG, name=p.name or None, expires_in=p.expires
+    )
+    return await node.outbound.commit(signed, swarm_ids)
+
+
+@method(api.Reply)
+async def reply(node: Node, p: api.Reply) -> api.Published:
+    seed = node.identity.require()
+    parent = node.get(p.id)
+    if not isinstance(parent.obj, (protocol.Post, protocol.Reply)):
+        raise ApiError("bad_request", "only a post or a reply can be answered")
+    root = node.root_of(parent)
+    signed = protocol.make_reply(seed, root, _text(p.text, "text"), now=node.now(), parent=parent.id)
+    return await node.outbound.commit(signed, node.outbound.target_swarms(root))
+
+
+@method(api.Heart)
+async def heart(node: Node, p: api.Heart) -> api.Published:
+    seed = node.identity.require()
+    target = node.get(p.id)
+    signed = protocol.make_heart(seed, target.id, now=node.now())
+    result = await node.outbound.commit(signed, node.outbound.target_swarms(target))
+    await node.outbound.reshare(target)
+    return result
+
+
+@method(api.Flag)
+async def flag(node: Node, p: api.Flag) -> api.Published:
+    seed = node.identity.require()
+    target = node.get(p.id)
+    signed = protocol.make_flag(seed, target.id, now=node.now(), reason=p.reason or "other")
+    return await node.outbound.commit(signed, node.outbound.target_swarms(target))
+
+
+@method(api.Delete)
+async def delete(node: Node, p: api.Delete) -> api.Published:
+    seed = node.identity.require()
+    target = node.get(p.id)
+    root = node.root_of(target) if isinstance(target.obj, protocol.Reply) else None
+    signed = protocol.make_delete(seed, target, now=node.now(), root=root)
+    return await node.outbound.commit(signed, node.outbound.target_swarms(target))
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+@method(api.Feed)
+async def feed(node: Node, p: api.Feed) -> api.FeedPage:
+    swarm_id = node.swarm_named(p.swarm).raw_id if p.swarm else None
+    store, now = node.store, node.now()
+    page = await node.offload(
+        lambda: store.feed(swarm=swarm_id, popular=p.popular, limit=p.limit, before=p.cursor, now=now)
+    )
+    return api.FeedPage(posts=msgspec.convert(page["items"], list[api.FeedItem]), cursor=page["next"])
+
+
+@method(api.Thread)
+async def thread(node: Node, p: api.Thread) -> api.ThreadResult:
+    root = node.root_of(node.get(p.id))
+    store, now = node.store, node.now()
+    found = await node.offload(lambda: store.thread(root.id, now=now))
+    if found is None:
+        raise ApiError("not_found", "that thread is not known here")
+    return msgspec.convert(found, api.ThreadResult)
+
+
+@method(api.Search)
+async def search(node: Node, p: api.Search) -> api.SearchResults:
+    store, now = node.store, node.now()
+    hits = await node.offload(lambda: store.search(p.query, limit=p.limit, now=now, markers=SEARCH_MARKERS))
+    return api.SearchResults(results=msgspec.convert(hits, list[api.SearchHit]))
+

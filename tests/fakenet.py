@@ -1,0 +1,256 @@
+"""An in-memory network of fake swarm hosts: the layer below the stem, sync and the node, for fast tests.
+
+A :class:`FakeHost` has the interface of :class:`p2pnet.net.SwarmHost` that the
+layers above use (publish, connect, streams, connect callbacks, tasks), and
+:meth:`FakeNet.open_host` has the signature of :func:`p2pnet.net.open_swarm_host`,
+so a real :class:`p2pnet.node.Node` runs on it unchanged.  Gossip floods over
+links: each host validates what it receives (as py-libp2p calls our
+validator), delivers it, and forwards it to its other links once.  Streams
+are memory channels.  Everything runs in the test's trio run, so a
+:class:`trio.testing.MockClock` makes embargoes, epochs and back-offs pass in
+no time.  What it does not model: scoring, meshes (every link is a mesh
+link), latency, and libp2p's own failures — the real-host tests cover those.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from functools import partial
+from typing import Any
+
+import trio
+from libp2p.io.exceptions import MessageTooLarge
+
+import protocol
+from p2pnet.net import Failures, StreamError, SwarmConnectError, message_id, supervised
+
+
+class FakeStream:
+    def __init__(self, peer_id: str, send: Any, receive: Any) -> None:
+        self.peer_id = peer_id
+        self._send, self._receive = send, receive
+
+    async def send(self, frame: bytes) -> None:
+        try:
+            await self._send.send(frame)
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            raise StreamError("closed") from exc
+
+    async def receive(self, max_len: int) -> bytes:
+        try:
+            frame: bytes = await self._receive.receive()
+        except (trio.EndOfChannel, trio.ClosedResourceError) as exc:
+            raise StreamError("end of stream") from exc
+        if len(frame) > max_len:
+            raise StreamError("too long") from MessageTooLarge("as SwarmHost's stream reports it")
+        return frame
+
+    async def aclose(self) -> None:
+        for end in (self._send, self._receive):
+            if end is not None:
+                await end.aclose()
+
+
+class FakeNet:
+    """Hosts by peer id, the links between them, and a record of what went over the wire.
+
+    Attributes:
+        published: ``(publisher, payload, time)`` of every publish (a fluff, or a node's own gossip).
+        stems: ``(from, to, frame without its version byte)`` of every stem frame sent.
+    """
+
+    def __init__(self, nursery: trio.Nursery) -> None:
+        self.nursery = nursery
+        self.hosts: dict[str, FakeHost] = {}
+        self.links: set[frozenset[str]] = set()
+        self.published: list[tuple[str, bytes, float]] = []
+        self.stems: list[tuple[str, str, bytes]] = []
+
+    def host(self, name: str, **kwargs: Any) -> FakeHost:
+        """Add a host called ``name`` (its peer id) that lives as long as the net."""
+        self.hosts[name] = FakeHost(self, name, self.nursery, **kwargs)
+        return self.hosts[name]
+
+    def link(self, a: str, b: str) -> None:
+        """Connect two hosts; both see a new connection."""
+        if frozenset((a, b)) in self.links:
+            return
+        self.links.add(frozenset((a, b)))
+        for me, other in ((a, b), (b, a)):
+            for callback in list(self.hosts[me].callbacks):
+                callback(other)
+
+    def unlink(self, a: str, b: str) -> None:
+        self.links.discard(frozenset((a, b)))
+
+    def neighbours(self, name: str) -> list[str]:
+        return sorted(next(iter(link - {name})) for link in self.links if name in link)
+
+    @asynccontextmanager
+    async def open_host(
+        self,
+        *,
+        host_key_seed: bytes,
+        psk: bytes,
+        topic: str,
+        validator: Callable[[bytes], bool],
+        on_message: Callable[[bytes], Any] | None = None,
+        listen_ip: str = "10.0.0.1",
+        port: int = 0,
+        params: Any = None,
+        failures: Failures | None = None,
+    ) -> AsyncIterator[FakeHost]:
+        """What :func:`p2pnet.net.open_swarm_host` is to a real network: a host for the block."""
+        peer_id = "Fake" + hashlib.sha256(host_key_seed).hexdigest()[:20]
+        if peer_id in self.hosts:
+            raise OSError(f"{peer_id} is already listening")
+        async with trio.open_nursery() as nursery:
+            host = FakeHost(
+                self,
+                peer_id,
+                nursery,
+                psk=psk,
+                validator=validator,
+                on_message=on_message,
+                failures=failures,
+                addr=f"/ip4/{listen_ip}/tcp/{port or 4001}/p2p/{peer_id}",
+            )
+            self.hosts[peer_id] = host
+            try:
+                yield host
+            finally:
+                del self.hosts[peer_id]
+                self.links = {link for link in self.links if peer_id not in link}
+                nursery.cancel_scope.cancel()
+
+
+class FakeHost:
+    """One host of a :class:`FakeNet`; see :class:`p2pnet.net.SwarmHost` for what each method means."""
+
+    def __init__(
+        self,
+        net: FakeNet,
+        peer_id: str,
+        nursery: trio.Nursery,
+        *,
+        psk: bytes = b"",
+        validator: Callable[[bytes], bool] | None = None,
+        on_message: Callable[[bytes], Any] | None = None,
+        failures: Failures | None = None,
+        addr: str | None = None,
+    ) -> None:
+        self.net, self.peer_id, self._nursery = net, peer_id, nursery
+        self.psk = psk
+        self.listen_addrs = [addr or f"/ip4/10.0.0.1/tcp/4001/p2p/{peer_id}"]
+        self.failures = failures if failures is not None else Failures()
+        self.handlers: dict[str, Callable[[Any], Any]] = {}
+        self.callbacks: list[Callable[[str], None]] = []
+        self.relay: Any = None  # a StemRelay to tell of gossip (for tests of the stem alone)
+        self.gossip: list[bytes] = []  # payloads delivered here
+        self.invalid = Counter[str]()
+        self._validator = validator
+        self._on_message = on_message
+        self._seen: set[bytes] = set()
+
+    # -- gossip -----------------------------------------------------------------------
+
+    async def publish(self, data: bytes) -> bytes:
+        if self._validator is not None and not self._validator(data):
+            raise ValueError("payload rejected by the validator")
+        mid = message_id(data)
+        self.net.published.append((self.peer_id, data, trio.current_time()))
+        self._seen.add(mid)
+        self._forward(data, sender=None)
+        return mid
+
+    def _forward(self, data: bytes, sender: str | None) -> None:
+        for peer in self.net.neighbours(self.peer_id):
+            other = self.net.hosts.get(peer)
+            if peer != sender and other is not None:
+                self.net.nursery.start_soon(other._receive, data, self.peer_id)
+
+    async def _receive(self, data: bytes, sender: str) -> None:
+        mid = message_id(data)
+        if mid in self._seen:
+            return
+        if self._validator is not None and not self._validator(data):
+            self.invalid[sender] += 1
+            return
+        self._seen.add(mid)
+        self.gossip.append(data)
+        if self.relay is not None:
+            self.relay.seen(protocol.decode(data, verify=False).id)
+        if self._on_message is not None:
+            await self._on_message(data)
+        self._forward(data, sender)
+
+    # -- connections ------------------------------------------------------------------
+
+    async def connect(self, addr: str) -> None:
+        peer = addr.rsplit("/p2p/", 1)[-1]
+        other = self.net.hosts.get(peer)
+        if other is None or addr not in other.listen_addrs or other.psk != self.psk:
+            raise SwarmConnectError(f"cannot connect to {peer}")
+        self.net.link(self.peer_id, peer)
+
+    def connected_peers(self) -> list[str]:
+        return self.net.neighbours(self.peer_id)
+
+    def mesh_peers(self) -> list[str]:
+        return self.connected_peers()
+
+    def known_peer_addrs(self) -> dict[str, list[str]]:
+        return {p: list(self.net.hosts[p].listen_addrs) for p in self.connected_peers() if p in self.net.hosts}
+
+    def invalid_message_counts(self) -> dict[str, int]:
+        return dict(self.invalid)
+
+    def on_connect(self, callback: Callable[[str], None]) -> None:
+        self.callbacks.append(callback)
+
+    def start_soon(self, fn: Any, *args: Any, restart: bool = False) -> None:
+        self._nursery.start_soon(partial(supervised, fn, *args, failures=self.failures, restart=restart))
+
+    # -- streams ------------------------------------------------------------------------
+
+    def serve(self, protocol: str, handler: Callable[[Any], Any]) -> None:
+        self.handlers[protocol] = handler
+
+    @asynccontextmanager
+    async def open_stream(self, peer_id: str, protocol: str) -> AsyncIterator[FakeStream]:
+        other = self.net.hosts.get(peer_id)
+        if frozenset((self.peer_id, peer_id)) not in self.net.links or other is None:
+            raise StreamError("not connected")
+        handler = other.handlers.get(protocol)
+        if handler is None:
+            raise StreamError("protocol not supported")
+        to_server, server_in = trio.open_memory_channel[bytes](16)
+        to_client, client_in = trio.open_memory_channel[bytes](16)
+        server = FakeStream(self.peer_id, to_client, server_in)
+        client = FakeStream(peer_id, to_server, client_in)
+
+        async def serve() -> None:
+            try:
+                await handler(server)
+            except Exception:
+                other.failures["inbound_stream"] += 1
+            finally:
+                await server.aclose()
+
+        other._nursery.start_soon(serve)
+        original = client.send
+
+        async def record(frame: bytes) -> None:
+            if protocol.startswith("/p2pnet/stem/"):
+                self.net.stems.append((self.peer_id, peer_id, frame[1:]))
+            await original(frame)
+
+        client.send = record  # type: ignore[method-assign]
+        try:
+            yield client
+        finally:
+            await client.aclose()
+

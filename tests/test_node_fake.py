@@ -1,0 +1,116 @@
+"""Real nodes (store, pipelines, stem, sync, control API) on the in-memory network and a MockClock.
+
+What these prove takes seconds here and minutes with real daemons: the stem's
+embargo, sync after an absence, back-offs.  The real-host and real-daemon
+tests prove the same paths over libp2p.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+import trio
+import trio.testing
+from fakenet import FakeNet
+from inproc import join, make_fake_node, running_nodes, until
+
+from p2pnet import api
+from p2pnet.node import Node
+
+pytestmark = pytest.mark.trio
+
+
+@pytest.fixture
+def clock() -> trio.testing.MockClock:
+    return trio.testing.MockClock(autojump_threshold=0)
+
+
+@asynccontextmanager
+async def fake_nodes(tmp_path: Path, count: int) -> AsyncIterator[tuple[FakeNet, list[Node]]]:
+    async with trio.open_nursery() as nursery:
+        net = FakeNet(nursery)
+        nodes = [make_fake_node(net, tmp_path / f"n{i}", i + 1) for i in range(count)]
+        async with running_nodes(*nodes):
+            yield net, nodes
+        nursery.cancel_scope.cancel()
+
+
+def stored(node: Node, ident: str) -> bool:
+    return node.store.get(ident) is not None
+
+
+async def test_post_reply_heart_and_delete_reach_every_node(tmp_path: Path, clock: trio.testing.MockClock) -> None:
+    async with fake_nodes(tmp_path, 3) as (_, (a, b, c)):
+        await join(a, [b, c])
+        post = await a.request(api.Post(text="said once, seen everywhere"))
+        await until(lambda: all(stored(n, post.id) for n in (b, c)), "the post everywhere")
+        reply = await b.request(api.Reply(id=post.id, text="and answered"))
+        heart = await c.request(api.Heart(id=post.id))
+        await until(lambda: all(stored(n, reply.id) and stored(n, heart.id) for n in (a, b, c)), "reply and heart")
+        thread = await c.request(api.Thread(id=post.id))
+        assert (thread.root.hearts, [r.text for r in thread.replies]) == (1, ["and answered"])
+        gone = await a.request(api.Delete(id=post.id))
+        await until(lambda: all(stored(n, gone.id) and not stored(n, post.id) for n in (a, b, c)), "the delete")
+        for node in (a, b, c):
+            assert (await node.request(api.Feed())).posts == []
+            assert (await node.request(api.Status())).failures == {}
+
+
+async def test_own_post_waits_alone_then_spreads_and_is_released(tmp_path: Path, clock: trio.testing.MockClock) -> None:
+    async with fake_nodes(tmp_path, 3) as (net, (a, b, c)):
+        created = await a.request(api.SwarmCreate(name="alone"))
+        post = await a.request(api.Post(text="nobody here yet"))
+        await trio.sleep(3600)
+        assert net.published == [] and net.stems == []  # an hour alone: nothing left the node
+        assert a.store.counts()["held"] == 1
+        for node in (b, c):
+            await node.request(api.SwarmJoin(invite=created.invite))
+        await until(lambda: all(stored(n, post.id) for n in (b, c)), "the post at b and c")
+        assert net.stems and net.stems[0][0] == a.swarms.running[next(iter(a.swarms.running))].host.peer_id
+        await until(lambda: a.store.counts()["held"] == 0, "a's post released once it came back")
+
+
+async def test_a_node_back_from_an_absence_catches_up_by_sync(tmp_path: Path, clock: trio.testing.MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        net = FakeNet(nursery)
+        a, c = make_fake_node(net, tmp_path / "a", 1), make_fake_node(net, tmp_path / "c", 3)
+        b = make_fake_node(net, tmp_path / "b", 2)
+        async with running_nodes(a, c):
+            async with running_nodes(b):
+                await join(a, [b, c])
+            # b is away; a's posts spread to c.
+            missed = [(await a.request(api.Post(text=f"while b was away {i}"))).id for i in range(40)]
+            await until(lambda: all(stored(c, i) for i in missed) and a.store.counts()["held"] == 0, "spread to c")
+            back = make_fake_node(net, tmp_path / "b", 2)
+            async with running_nodes(back):
+                await until(lambda: all(stored(back, i) for i in missed), "b to catch up")
+                st = await back.request(api.Status())
+                assert st.gossip.received == 0  # nobody gossips them again: only sync could bring them
+                assert st.swarms[0].sync is not None and st.swarms[0].sync.fetched >= len(missed)
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_failing_loop_is_counted_and_restarted(
+    tmp_path: Path, clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with fake_nodes(tmp_path, 2) as (_, (a, b)):
+        await join(a, [b])
+        real_peers = b.store.peers
+        calls = 0
+
+        def flaky(swarm: bytes) -> list[dict[str, object]]:
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                raise RuntimeError("a bug in one round of redialling")
+            return real_peers(swarm)
+
+        monkeypatch.setattr(b.store, "peers", flaky)
+        await until(lambda: calls >= 3, "the redial loop to run again after its failure")
+        status = await b.request(api.Status())
+        assert status.failures == {"redial_loop": 1}
+        post = await a.request(api.Post(text="still connected"))
+        await until(lambda: stored(b, post.id), "the post at b")
