@@ -85,8 +85,7 @@ def test_schema_created_and_reopened(db: Path, sid: bytes) -> None:
     with Store.open(db) as st:
         st.add_swarm("friends", PSK, 4001, NOW)
         p = post("hello there")
-        assert st.ingest(p, sid, NOW).status == "new"
-        st.mark_mine(p.id)
+        assert st.ingest_own(p, [sid], NOW).status == "new"
     assert stat.S_IMODE(db.stat().st_mode) == 0o600  # it holds swarm keys
     raw = sqlite3.connect(db)
     try:
@@ -266,8 +265,8 @@ def test_delete_by_author_erases_text_from_disk(db: Path, store: Store, sid: byt
     reply = protocol.make_reply(SEED_B, root, secret_reply, now=NOW)
     own_reply = protocol.make_reply(SEED_A, root, "author adds quixoticmarmoset", now=NOW)
     heart = protocol.make_heart(SEED_C, root.id, now=NOW)
-    store.ingest_many([(keep, sid), (root, sid), (reply, sid), (own_reply, sid), (heart, sid)], NOW)
-    store.mark_mine(root.id)
+    store.ingest_own(root, [sid], NOW)
+    store.ingest_many([(keep, sid), (reply, sid), (own_reply, sid), (heart, sid)], NOW)
     words = [b"zygomorphicquokka", b"xylographic", b"vexillologicalparrot", b"quixoticmarmoset", b"mysterioso"]
     before = disk_bytes(db)
     assert all(w in before for w in words)  # the check below is meaningful
@@ -806,15 +805,15 @@ def test_threads_share_one_store(store: Store, sid: bytes) -> None:
 def test_mine_and_hearted(store: Store, sid: bytes) -> None:
     mine, theirs = post("I wrote this", 1), post("someone else", 2, seed=SEED_B)
     heart = protocol.make_heart(SEED_A, theirs.id, now=NOW)
-    store.ingest_many([(mine, sid), (theirs, sid), (heart, sid)], NOW)
-    store.mark_mine(mine.id)
-    store.mark_mine(heart.id)
-    store.mark_mine(heart.id)  # idempotent
+    store.ingest(theirs, sid, NOW)
+    store.ingest_own(mine, [sid], NOW)
+    assert store.ingest_own(heart, [sid], NOW).status == "new"
+    assert store.ingest_own(heart, [sid], NOW).status == "duplicate"  # idempotent
     items = {i["id"]: i for i in store.feed(now=NOW)["items"]}
     assert items[mine.id.hex()]["mine"] and not items[theirs.id.hex()]["mine"]
     assert items[theirs.id.hex()]["hearted"] and not items[mine.id.hex()]["hearted"]
     with pytest.raises(InvalidArgument):
-        store.mark_mine(b"short")
+        store.ingest_own(b"short", [sid], NOW)  # type: ignore[arg-type]
 
 
 def test_swarms(store: Store, sid: bytes) -> None:

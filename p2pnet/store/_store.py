@@ -939,12 +939,6 @@ class Store:
             ).fetchall()
         return [(bytes(w), sorted(bytes.fromhex(x) for x in sw.split(","))) for w, sw in rows]
 
-    def mark_mine(self, object_id: bytes) -> None:
-        """Record that this node authored ``object_id`` (local only, never sent)."""
-        oid = _id32(object_id, "object_id")
-        with self._use() as conn, self._write(conn):
-            conn.execute("INSERT OR IGNORE INTO own(id) VALUES (?)", (oid,))
-
     # -- reads -----------------------------------------------------------------
 
     def feed(
