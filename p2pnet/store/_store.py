@@ -725,6 +725,28 @@ class Store:
         conn.executemany("UPDATE tombstones SET applied = 1 WHERE id = ?", [(t,) for t in valid])
         return self._erase(conn, oid, pubkey, "deleted")
 
+    def _store_text(
+        self, conn: sqlite3.Connection, signed: protocol.Signed, obj: Post | Reply, swarm: bytes
+    ) -> IngestResult | None:
+        """Store a post or reply with its text row and search entry, unless its author deleted it first.
+
+        Returns:
+            None once stored; the rejection if a tombstone that arrived first
+            refuses it (what hung on it is erased with it).
+        """
+        gone = self._pending_delete(conn, signed.id, obj.pubkey, signed.kind)
+        if gone is not None:
+            return IngestResult(signed.id.hex(), "rejected", "deleted by its author", erased=_hexes(gone[1:]))
+        rid = self._store_object(conn, signed, swarm)
+        shape: tuple[Any, ...]  # bg, name, expires for a post; root, parent for a reply
+        if isinstance(obj, Post):
+            shape = (obj.bg, obj.name, obj.expires, None, None)
+        else:
+            shape = (None, None, None, obj.root, obj.parent)
+        conn.execute(_INSERT_POST, (rid, signed.id, signed.kind, obj.pubkey, obj.created, obj.text, *shape))
+        conn.execute(_INSERT_FTS, (rid, obj.text))
+        return None
+
     def _ingest_post(
         self, conn: sqlite3.Connection, signed: protocol.Signed, obj: Post, swarm: bytes, now: int
     ) -> IngestResult:
@@ -733,21 +755,15 @@ class Store:
             # Remembered as erased so replies and hearts arriving later are refused too.
             gone = self._erase(conn, oid, obj.pubkey, "expired")
             return IngestResult(hid, "rejected", "expired", erased=_hexes(gone[1:]))
-        gone_or_none = self._pending_delete(conn, oid, obj.pubkey, KIND_POST)
-        if gone_or_none is not None:
-            return IngestResult(hid, "rejected", "deleted by its author", erased=_hexes(gone_or_none[1:]))
-        rid = self._store_object(conn, signed, swarm)
-        conn.execute(
-            _INSERT_POST,
-            (rid, oid, KIND_POST, obj.pubkey, obj.created, obj.text, obj.bg, obj.name, obj.expires, None, None),
-        )
-        conn.execute(_INSERT_FTS, (rid, obj.text))
+        refused = self._store_text(conn, signed, obj, swarm)
+        if refused is not None:
+            return refused
         return IngestResult(hid, "new")
 
     def _ingest_reply(
         self, conn: sqlite3.Connection, signed: protocol.Signed, obj: Reply, swarm: bytes, now: int
     ) -> IngestResult:
-        oid, hid = signed.id, signed.id.hex()
+        hid = signed.id.hex()
         root = self._lookup(conn, obj.root)
         pending = root is None
         if root is None:
@@ -762,15 +778,9 @@ class Store:
             parent = self._lookup(conn, obj.parent)
             if parent is not None and (parent.kind != KIND_REPLY or parent.root != obj.root):
                 return IngestResult(hid, "rejected", "its parent is not in the same thread")
-        gone = self._pending_delete(conn, oid, obj.pubkey, KIND_REPLY)
-        if gone is not None:
-            return IngestResult(hid, "rejected", "deleted by its author", erased=_hexes(gone[1:]))
-        rid = self._store_object(conn, signed, swarm)
-        conn.execute(
-            _INSERT_POST,
-            (rid, oid, KIND_REPLY, obj.pubkey, obj.created, obj.text, None, None, None, obj.root, obj.parent),
-        )
-        conn.execute(_INSERT_FTS, (rid, obj.text))
+        refused = self._store_text(conn, signed, obj, swarm)
+        if refused is not None:
+            return refused
         if not pending:
             conn.execute("UPDATE posts SET replies = replies + 1 WHERE id = ?", (obj.root,))
         return IngestResult(hid, "new", pending=pending)
