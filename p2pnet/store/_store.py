@@ -343,6 +343,21 @@ class _Lookup:
     root: bytes | None
 
 
+@dataclass(frozen=True)
+class _HangsOn:
+    """What a reply's root or a reaction's target may be, and the refusals when it may not."""
+
+    kinds: tuple[int, ...]
+    erased: str  # the erased reason follows
+    wrong_kind: str
+    expired: str
+
+
+_ROOT: Final = _HangsOn((KIND_POST,), "its thread was", "its root is not a post", "its thread has expired")
+_TARGET: Final = _HangsOn(
+    (KIND_POST, KIND_REPLY), "its target was", "its target is not a post or reply", "its target has expired"
+)
+
 _LOOKUP_SQL = (
     "SELECT o.rid, o.kind, o.pubkey, p.expires, p.root FROM objects o LEFT JOIN posts p ON p.rid = o.rid WHERE o.id = ?"
 )
@@ -675,6 +690,25 @@ class Store:
         row = conn.execute("SELECT reason, pubkey FROM erased WHERE id = ?", (oid,)).fetchone()
         return None if row is None else (row[0], row[1])
 
+    def _check_hangs_on(
+        self, conn: sqlite3.Connection, oid: bytes, rule: _HangsOn, now: int
+    ) -> tuple[bool, str | None]:
+        """Check the object a reply (its root) or a heart or flag (its target) hangs on.
+
+        Returns:
+            ``(pending, refusal)``: pending when ``oid`` is not stored (yet);
+            why the object is refused, or None.
+        """
+        found = self._lookup(conn, oid)
+        if found is None:
+            erased = self._erased(conn, oid)
+            return True, None if erased is None else f"{rule.erased} {erased[0]}"
+        if found.kind not in rule.kinds:
+            return False, rule.wrong_kind
+        if found.expires is not None and found.expires <= now:
+            return False, rule.expired
+        return False, None
+
     def _ingest_one(self, conn: sqlite3.Connection, signed: protocol.Signed, swarm: bytes, now: int) -> IngestResult:
         obj = signed.obj
         oid = signed.id
@@ -764,16 +798,9 @@ class Store:
         self, conn: sqlite3.Connection, signed: protocol.Signed, obj: Reply, swarm: bytes, now: int
     ) -> IngestResult:
         hid = signed.id.hex()
-        root = self._lookup(conn, obj.root)
-        pending = root is None
-        if root is None:
-            erased = self._erased(conn, obj.root)
-            if erased is not None:
-                return IngestResult(hid, "rejected", f"its thread was {erased[0]}")
-        elif root.kind != KIND_POST:
-            return IngestResult(hid, "rejected", "its root is not a post")
-        elif root.expires is not None and root.expires <= now:
-            return IngestResult(hid, "rejected", "its thread has expired")
+        pending, refusal = self._check_hangs_on(conn, obj.root, _ROOT, now)
+        if refusal is not None:
+            return IngestResult(hid, "rejected", refusal)
         if obj.parent != obj.root:
             parent = self._lookup(conn, obj.parent)
             if parent is not None and (parent.kind != KIND_REPLY or parent.root != obj.root):
@@ -791,16 +818,9 @@ class Store:
         oid, hid = signed.id, signed.id.hex()
         is_heart = isinstance(obj, Heart)
         table, word = ("hearts", "hearted") if is_heart else ("flags", "flagged")
-        target = self._lookup(conn, obj.target)
-        pending = target is None
-        if target is None:
-            erased = self._erased(conn, obj.target)
-            if erased is not None:
-                return IngestResult(hid, "rejected", f"its target was {erased[0]}")
-        elif target.kind not in (KIND_POST, KIND_REPLY):
-            return IngestResult(hid, "rejected", "its target is not a post or reply")
-        elif target.expires is not None and target.expires <= now:
-            return IngestResult(hid, "rejected", "its target has expired")
+        pending, refusal = self._check_hangs_on(conn, obj.target, _TARGET, now)
+        if refusal is not None:
+            return IngestResult(hid, "rejected", refusal)
         old = conn.execute(
             f"SELECT id, created FROM {table} WHERE target = ? AND pubkey = ?", (obj.target, obj.pubkey)
         ).fetchone()
