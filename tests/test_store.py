@@ -1,4 +1,4 @@
-"""Tests for p2pnet.store._store: the node's SQLite store.
+"""Tests for p2pnet.store: the node's SQLite store.
 
 Real database files in tmp_path, objects made with protocol.make_* from fixed
 seeds; no mocks, and no assertion ever depends on timing.
@@ -17,7 +17,7 @@ import pytest
 from nacl.signing import SigningKey
 
 import protocol
-from p2pnet.store._store import (
+from p2pnet.store import (
     SCHEMA_VERSION,
     AmbiguousId,
     InvalidArgument,
@@ -729,10 +729,10 @@ def test_held_object_erased_by_delete_leaves_no_hold(store: Store, sid: bytes) -
 
 
 def test_version_1_file_migrates_keeping_its_data(db: Path, sid: bytes) -> None:
-    import p2pnet.store._store as store_mod
+    from p2pnet.store._schema import MIGRATIONS
 
     raw = sqlite3.connect(db)
-    for statement in store_mod.MIGRATIONS[0]:
+    for statement in MIGRATIONS[0]:
         raw.execute(statement)
     raw.execute("PRAGMA user_version = 1")
     raw.commit()
