@@ -147,7 +147,10 @@ def test_garbage_file_is_corrupt_and_quarantined(db: Path) -> None:
     with pytest.raises(StoreCorrupt) as info:
         Store.open(db)
     message = str(info.value)
-    assert str(db) in message and "quarantine" in message and "corrupt-" in message
+    assert str(db) in message and "corrupt-" in message
+    # The way out is a command a user can run, not an API call.
+    assert "`p2pnet recover`" in message and "Store.quarantine" not in message
+    assert "sync" in message and "re-joined" in message
     assert db.read_bytes() == garbage  # never touched, never deleted
     moved = Store.quarantine(db)
     assert not db.exists()
@@ -165,7 +168,7 @@ def test_truncated_database_is_corrupt(db: Path) -> None:
     assert not db.with_name("node.db-wal").exists()  # closed cleanly: all in the main file
     with db.open("r+b") as f:
         f.truncate(size // 2 // 4096 * 4096 + 1234)  # mid-page
-    with pytest.raises(StoreCorrupt, match="quarantine"):
+    with pytest.raises(StoreCorrupt, match="p2pnet recover"):
         Store.open(db)
     moved = Store.quarantine(db)
     assert moved.exists() and not db.exists()

@@ -30,9 +30,11 @@ _SQLITE_HEADER: Final = b"SQLite format 3\x00"
 
 def corrupt_message(path: Path, detail: str) -> str:
     """The :class:`StoreCorrupt` message: the file, what is wrong with it, and the way out."""
+    # A user cannot call Store.quarantine; `p2pnet recover` does, after the full check.
     return (
-        f"{path} is not a usable p2pnet database ({detail}). To start afresh, move it "
-        f"aside with `Store.quarantine(path)` (it is renamed to {path.name}.corrupt-<time>, never deleted); "
+        f"{path} is not a usable p2pnet database ({detail}). To start afresh, run `p2pnet recover` "
+        f"(with the node's --home): it checks the file fully and, if it is damaged, renames it to "
+        f"{path.name}.corrupt-<time>, never deleting it; "
         f"posts come back from peers by sync, but swarms must be re-joined with their invite keys."
     )
 
@@ -66,8 +68,8 @@ class Database:
 
         Raises:
             StoreCorrupt: the file is not SQLite or fails ``PRAGMA quick_check``;
-                the message names the file and the recovery path
-                (:meth:`quarantine`).
+                the message names the file and the way out: the command
+                ``p2pnet recover`` (the full check, then :meth:`quarantine`).
             SchemaTooNew: the file was written by a newer schema version.
             StoreError: the file is another application's database, or cannot
                 be opened.
