@@ -35,7 +35,7 @@ from ._identity import (
     phrase_to_seed,
     seed_to_phrase,
 )
-from ._invite import INVITE_PREFIX, INVITE_VERSION, Invite, decode_invite, encode_invite
+from ._invite import INVITE_PREFIX, INVITE_VERSION, MAX_SWARM_NAME_CHARS, Invite, decode_invite, encode_invite
 from ._keys import (
     INFO_FLAG,
     INFO_HEART,
@@ -112,6 +112,7 @@ __all__ = [
     "KIND_REPLY",
     "MAX_NAME_CHARS",
     "MAX_STEM_FRAME",
+    "MAX_SWARM_NAME_CHARS",
     "MAX_TEXT_CHARS",
     "MAX_TTL",
     "MAX_WIRE_SIZE",

@@ -28,7 +28,7 @@ from ._errors import (
 )
 from ._text import BAD_NAME, is_blank
 
-__all__ = ["INVITE_PREFIX", "INVITE_VERSION", "Invite", "decode_invite", "encode_invite"]
+__all__ = ["INVITE_PREFIX", "INVITE_VERSION", "MAX_SWARM_NAME_CHARS", "Invite", "decode_invite", "encode_invite"]
 
 INVITE_PREFIX: Final = "p2pnet-invite1"
 INVITE_VERSION: Final = 1

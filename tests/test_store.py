@@ -846,6 +846,30 @@ def test_swarms(store: Store, sid: bytes) -> None:
             store.add_swarm(*bad)
 
 
+def test_swarm_names_fit_in_an_invite(db: Path) -> None:
+    longest = "n" * protocol.MAX_SWARM_NAME_CHARS
+    with Store.open(db) as st:
+        swarm = st.add_swarm(longest, PSK, 0, NOW)
+        with pytest.raises(InvalidArgument, match=f"at most {protocol.MAX_SWARM_NAME_CHARS} characters"):
+            st.add_swarm(longest + "n", PSK2, 0, NOW)
+    invite = protocol.Invite(swarm.name, swarm.psk, ("/ip4/127.0.0.2/tcp/4001/p2p/12D3KooWpeer",))
+    assert protocol.decode_invite(protocol.encode_invite(invite)).name == longest
+    # A longer name, stored before the limit, can still be found and left.
+    legacy = "o" * 64
+    raw = sqlite3.connect(db)
+    raw.execute(
+        "INSERT INTO swarms(id, name, psk, port, joined) VALUES (?, ?, ?, 0, ?)",
+        (protocol.swarm_id(PSK2), legacy, PSK2, NOW),
+    )
+    raw.commit()
+    raw.close()
+    with Store.open(db) as st:
+        found = st.swarm_by_name(legacy)
+        assert found is not None and found.raw_id == protocol.swarm_id(PSK2)
+        st.remove_swarm(legacy)
+        assert [s.name for s in st.swarms()] == [longest]
+
+
 def test_peers(store: Store, sid: bytes) -> None:
     store.save_peer(sid, "peerA", ["/ip4/127.0.0.2/tcp/1", "/ip4/127.0.0.2/udp/1/quic"], NOW)
     store.save_peer(sid, "peerB", ["/ip4/127.0.0.3/tcp/1"], NOW + 10)

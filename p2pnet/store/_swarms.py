@@ -19,6 +19,10 @@ from ._errors import InvalidArgument, SwarmExists, UnknownSwarm
 __all__ = ["MAX_PEERS_PER_SWARM", "Swarm", "SwarmsAndPeers"]
 
 MAX_PEERS_PER_SWARM: Final = 1000
+# A joined swarm's name must fit in an invite, or no one could be invited to
+# it; but files written before this limit may hold names up to 64 characters,
+# and those swarms must still be found and left.
+_STORED_NAME_CHARS: Final = 64
 
 
 @dataclass(frozen=True)
@@ -48,10 +52,11 @@ class SwarmsAndPeers(Database):
         """Record a joined swarm; its id is ``protocol.swarm_id(psk)``.
 
         Raises:
-            InvalidArgument: bad name (1 to 64 characters), key (32 bytes) or port.
+            InvalidArgument: bad name (1 to ``protocol.MAX_SWARM_NAME_CHARS``
+                characters, as in an invite), key (32 bytes) or port.
             SwarmExists: a swarm with this name or this key is already joined.
         """
-        name = text_arg(name, "swarm name", 64)
+        name = text_arg(name, "swarm name", protocol.MAX_SWARM_NAME_CHARS)
         if not isinstance(psk, bytes) or len(psk) != 32:
             raise InvalidArgument("a swarm key is exactly 32 bytes")
         port = int_arg(port, "port", 0, 65535)
@@ -96,7 +101,7 @@ class SwarmsAndPeers(Database):
 
     def swarm_by_name(self, name: str) -> Swarm | None:
         """The joined swarm with this name, or None."""
-        name = text_arg(name, "swarm name", 64)
+        name = text_arg(name, "swarm name", _STORED_NAME_CHARS)
         with self._use() as conn:
             r = conn.execute("SELECT id, name, port, joined, psk FROM swarms WHERE name = ?", (name,)).fetchone()
         return None if r is None else Swarm(r[0].hex(), r[1], r[2], r[3], r[4])
@@ -110,7 +115,7 @@ class SwarmsAndPeers(Database):
         Raises:
             UnknownSwarm: no swarm has this name.
         """
-        name = text_arg(name, "swarm name", 64)
+        name = text_arg(name, "swarm name", _STORED_NAME_CHARS)
         with self._use() as conn:
             row = conn.execute("SELECT id FROM swarms WHERE name = ?", (name,)).fetchone()
             if row is None:
