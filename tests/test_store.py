@@ -1,4 +1,4 @@
-"""Tests for p2pnet.store._store: the node's SQLite store.
+"""Tests for p2pnet.store: the node's SQLite store.
 
 Real database files in tmp_path, objects made with protocol.make_* from fixed
 seeds; no mocks, and no assertion ever depends on timing.
@@ -17,7 +17,7 @@ import pytest
 from nacl.signing import SigningKey
 
 import protocol
-from p2pnet.store._store import (
+from p2pnet.store import (
     SCHEMA_VERSION,
     AmbiguousId,
     InvalidArgument,
@@ -85,8 +85,7 @@ def test_schema_created_and_reopened(db: Path, sid: bytes) -> None:
     with Store.open(db) as st:
         st.add_swarm("friends", PSK, 4001, NOW)
         p = post("hello there")
-        assert st.ingest(p, sid, NOW).status == "new"
-        st.mark_mine(p.id)
+        assert st.ingest_own(p, [sid], NOW).status == "new"
     assert stat.S_IMODE(db.stat().st_mode) == 0o600  # it holds swarm keys
     raw = sqlite3.connect(db)
     try:
@@ -148,7 +147,10 @@ def test_garbage_file_is_corrupt_and_quarantined(db: Path) -> None:
     with pytest.raises(StoreCorrupt) as info:
         Store.open(db)
     message = str(info.value)
-    assert str(db) in message and "quarantine" in message and "corrupt-" in message
+    assert str(db) in message and "corrupt-" in message
+    # The way out is a command a user can run, not an API call.
+    assert "`p2pnet recover`" in message and "Store.quarantine" not in message
+    assert "sync" in message and "re-joined" in message
     assert db.read_bytes() == garbage  # never touched, never deleted
     moved = Store.quarantine(db)
     assert not db.exists()
@@ -166,7 +168,7 @@ def test_truncated_database_is_corrupt(db: Path) -> None:
     assert not db.with_name("node.db-wal").exists()  # closed cleanly: all in the main file
     with db.open("r+b") as f:
         f.truncate(size // 2 // 4096 * 4096 + 1234)  # mid-page
-    with pytest.raises(StoreCorrupt, match="quarantine"):
+    with pytest.raises(StoreCorrupt, match="p2pnet recover"):
         Store.open(db)
     moved = Store.quarantine(db)
     assert moved.exists() and not db.exists()
@@ -266,8 +268,8 @@ def test_delete_by_author_erases_text_from_disk(db: Path, store: Store, sid: byt
     reply = protocol.make_reply(SEED_B, root, secret_reply, now=NOW)
     own_reply = protocol.make_reply(SEED_A, root, "author adds quixoticmarmoset", now=NOW)
     heart = protocol.make_heart(SEED_C, root.id, now=NOW)
-    store.ingest_many([(keep, sid), (root, sid), (reply, sid), (own_reply, sid), (heart, sid)], NOW)
-    store.mark_mine(root.id)
+    store.ingest_own(root, [sid], NOW)
+    store.ingest_many([(keep, sid), (reply, sid), (own_reply, sid), (heart, sid)], NOW)
     words = [b"zygomorphicquokka", b"xylographic", b"vexillologicalparrot", b"quixoticmarmoset", b"mysterioso"]
     before = disk_bytes(db)
     assert all(w in before for w in words)  # the check below is meaningful
@@ -730,10 +732,10 @@ def test_held_object_erased_by_delete_leaves_no_hold(store: Store, sid: bytes) -
 
 
 def test_version_1_file_migrates_keeping_its_data(db: Path, sid: bytes) -> None:
-    import p2pnet.store._store as store_mod
+    from p2pnet.store._schema import MIGRATIONS
 
     raw = sqlite3.connect(db)
-    for statement in store_mod.MIGRATIONS[0]:
+    for statement in MIGRATIONS[0]:
         raw.execute(statement)
     raw.execute("PRAGMA user_version = 1")
     raw.commit()
@@ -806,15 +808,15 @@ def test_threads_share_one_store(store: Store, sid: bytes) -> None:
 def test_mine_and_hearted(store: Store, sid: bytes) -> None:
     mine, theirs = post("I wrote this", 1), post("someone else", 2, seed=SEED_B)
     heart = protocol.make_heart(SEED_A, theirs.id, now=NOW)
-    store.ingest_many([(mine, sid), (theirs, sid), (heart, sid)], NOW)
-    store.mark_mine(mine.id)
-    store.mark_mine(heart.id)
-    store.mark_mine(heart.id)  # idempotent
+    store.ingest(theirs, sid, NOW)
+    store.ingest_own(mine, [sid], NOW)
+    assert store.ingest_own(heart, [sid], NOW).status == "new"
+    assert store.ingest_own(heart, [sid], NOW).status == "duplicate"  # idempotent
     items = {i["id"]: i for i in store.feed(now=NOW)["items"]}
     assert items[mine.id.hex()]["mine"] and not items[theirs.id.hex()]["mine"]
     assert items[theirs.id.hex()]["hearted"] and not items[mine.id.hex()]["hearted"]
     with pytest.raises(InvalidArgument):
-        store.mark_mine(b"short")
+        store.ingest_own(b"short", [sid], NOW)  # type: ignore[arg-type]
 
 
 def test_swarms(store: Store, sid: bytes) -> None:
@@ -842,6 +844,30 @@ def test_swarms(store: Store, sid: bytes) -> None:
     for bad in (("", PSK2, 1, NOW), ("x", b"short", 1, NOW), ("x", PSK2, 70000, NOW), ("x", PSK2, 1, -1)):
         with pytest.raises(InvalidArgument):
             store.add_swarm(*bad)
+
+
+def test_swarm_names_fit_in_an_invite(db: Path) -> None:
+    longest = "n" * protocol.MAX_SWARM_NAME_CHARS
+    with Store.open(db) as st:
+        swarm = st.add_swarm(longest, PSK, 0, NOW)
+        with pytest.raises(InvalidArgument, match=f"at most {protocol.MAX_SWARM_NAME_CHARS} characters"):
+            st.add_swarm(longest + "n", PSK2, 0, NOW)
+    invite = protocol.Invite(swarm.name, swarm.psk, ("/ip4/127.0.0.2/tcp/4001/p2p/12D3KooWpeer",))
+    assert protocol.decode_invite(protocol.encode_invite(invite), now=0).name == longest
+    # A longer name, stored before the limit, can still be found and left.
+    legacy = "o" * 64
+    raw = sqlite3.connect(db)
+    raw.execute(
+        "INSERT INTO swarms(id, name, psk, port, joined) VALUES (?, ?, ?, 0, ?)",
+        (protocol.swarm_id(PSK2), legacy, PSK2, NOW),
+    )
+    raw.commit()
+    raw.close()
+    with Store.open(db) as st:
+        found = st.swarm_by_name(legacy)
+        assert found is not None and found.raw_id == protocol.swarm_id(PSK2)
+        st.remove_swarm(legacy)
+        assert [s.name for s in st.swarms()] == [longest]
 
 
 def test_peers(store: Store, sid: bytes) -> None:

@@ -4,24 +4,23 @@ See docs/storage.md.  Synchronous and stdlib-only (plus :mod:`protocol`): the
 node calls it from worker threads; nothing here knows trio or libp2p.
 """
 
-from ._store import (
-    FUTURE_SLACK,
-    SCHEMA_VERSION,
+from ._errors import (
     AmbiguousId,
-    IngestResult,
     InvalidArgument,
     SchemaTooNew,
-    Store,
     StoreClosed,
     StoreCorrupt,
     StoreError,
-    Swarm,
     SwarmExists,
     UnknownId,
     UnknownSwarm,
-    icon,
-    popular_score,
 )
+from ._feed import popular_score
+from ._ingest import FUTURE_SLACK, IngestResult
+from ._reads import icon
+from ._schema import SCHEMA_VERSION
+from ._store import Store
+from ._swarms import Swarm
 
 __all__ = [
     "FUTURE_SLACK",

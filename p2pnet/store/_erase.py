@@ -1,0 +1,103 @@
+"""Erasing an object with everything that hangs on it, and the purge of expired posts.
+
+An erase removes the text rows, the FTS entries and the wire bytes, and
+remembers the ids in ``erased`` so they are never taken again; the write
+transaction then scrubs the FTS index and truncates the WAL
+(docs/storage.md, "What goes with an erased object" and "Erasing from disk").
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from protocol import KIND_FLAG, KIND_HEART, KIND_POST, KIND_REPLY
+
+from ._args import int_arg
+from ._db import Database
+
+__all__ = ["Erasure", "drop_object"]
+
+
+@dataclass
+class _Lookup:
+    """What the ingest and erase rules need to know of a stored object."""
+
+    rid: int
+    kind: int
+    pubkey: bytes
+    expires: int | None
+    root: bytes | None
+
+
+_LOOKUP_SQL = (
+    "SELECT o.rid, o.kind, o.pubkey, p.expires, p.root FROM objects o LEFT JOIN posts p ON p.rid = o.rid WHERE o.id = ?"
+)
+# The FTS index is kept in step by hand (see _ingest): this removes one entry.
+_DELETE_FTS = "INSERT INTO search(search, rowid, text) SELECT 'delete', rid, text FROM posts WHERE rid = ?"
+
+
+def drop_object(conn: sqlite3.Connection, oid: bytes) -> None:
+    """Remove an object's wire bytes and where it was seen (no FK cascade: it slows every insert)."""
+    conn.execute("DELETE FROM objects WHERE id = ?", (oid,))
+    conn.execute("DELETE FROM object_swarms WHERE id = ?", (oid,))
+
+
+class Erasure(Database):
+    """Erase an object and what hangs on it: what a delete, an expired post and the purge all do."""
+
+    def _lookup(self, conn: sqlite3.Connection, oid: bytes) -> _Lookup | None:
+        row = conn.execute(_LOOKUP_SQL, (oid,)).fetchone()
+        return None if row is None else _Lookup(*row)
+
+    def _erase(self, conn: sqlite3.Connection, oid: bytes, pubkey: bytes, reason: str) -> list[bytes]:
+        """Erase an object and everything that hangs on it; remember the ids as erased.
+
+        A root post takes its replies with it (the thread is gone, as in
+        Secret); a post or reply takes the hearts and flags on it.  Text rows
+        and FTS entries are deleted, and the raw wire bytes too.  Returns the
+        erased ids, ``oid`` first (even if it was never stored).
+        """
+        victims: list[tuple[bytes, bytes]] = [(oid, pubkey)]
+        found = self._lookup(conn, oid)
+        if found is None or found.kind == KIND_POST:
+            victims += conn.execute("SELECT id, pubkey FROM posts WHERE root = ? AND kind = 2", (oid,)).fetchall()
+        for vid, _ in list(victims):
+            for table in ("hearts", "flags"):
+                victims += conn.execute(f"SELECT id, pubkey FROM {table} WHERE target = ?", (vid,)).fetchall()
+        gone = {vid for vid, _ in victims}
+        for vid, vkey in victims:
+            row = self._lookup(conn, vid) if vid != oid else found
+            if row is not None:
+                if row.kind in (KIND_POST, KIND_REPLY):
+                    # External-content FTS5: the 'delete' command needs the old text.
+                    conn.execute(_DELETE_FTS, (row.rid,))
+                    conn.execute("DELETE FROM posts WHERE rid = ?", (row.rid,))
+                    if row.kind == KIND_REPLY and row.root not in gone:
+                        conn.execute("UPDATE posts SET replies = replies - 1 WHERE id = ?", (row.root,))
+                    self._scrub_fts = True
+                elif row.kind in (KIND_HEART, KIND_FLAG):
+                    table = "hearts" if row.kind == KIND_HEART else "flags"
+                    target = conn.execute(f"SELECT target FROM {table} WHERE id = ?", (vid,)).fetchone()
+                    conn.execute(f"DELETE FROM {table} WHERE id = ?", (vid,))
+                    if target is not None and target[0] not in gone:
+                        conn.execute(f"UPDATE posts SET {table} = {table} - 1 WHERE id = ?", (target[0],))
+                drop_object(conn, vid)
+                self._checkpoint = True
+            conn.execute("DELETE FROM own WHERE id = ?", (vid,))
+            conn.execute("DELETE FROM held WHERE id = ?", (vid,))
+            conn.execute("INSERT OR IGNORE INTO erased(id, pubkey, reason) VALUES (?, ?, ?)", (vid, vkey, reason))
+        return [vid for vid, _ in victims]
+
+    def purge_expired(self, now: int) -> int:
+        """Erase every root post whose ``expires <= now``, with its replies, hearts and flags.
+
+        Returns:
+            How many objects were erased in all.
+        """
+        now = int_arg(now, "now")
+        with self._use() as conn, self._write(conn):
+            rows = conn.execute(
+                "SELECT id, pubkey FROM posts WHERE expires IS NOT NULL AND expires <= ? AND kind = 1", (now,)
+            ).fetchall()
+            return sum(len(self._erase(conn, oid, key, "expired")) for oid, key in rows)

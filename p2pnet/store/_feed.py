@@ -1,0 +1,154 @@
+"""The feed: live root posts, Latest (keyset pages) or Popular (scored in SQL, scan cut by age).
+
+docs/storage.md, section 4, has the orders, the cursors and why the Popular
+cutoff never changes the result.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from ._args import int_arg, now_arg
+from ._db import Database
+from ._errors import InvalidArgument
+
+__all__ = ["Feed", "popular_score"]
+
+
+def popular_score(hearts: int, created: int, now: int) -> float:
+    """Popular ranking: ``(hearts + 1) / (age_hours + 2) ** 1.5``, age never negative."""
+    age_hours = max(0, now - created) / 3600
+    return float((hearts + 1) / (age_hours + 2) ** 1.5)
+
+
+# Popular orders by popular_score() = (h + 1) / (age_h + 2) ** 1.5.  Squaring a
+# positive score keeps its order, and (h + 1)^2 / (age_h + 2)^3 needs no pow()
+# (an optional SQLite build feature) and no Python callback per row.
+_POPULAR_KEY = """((p.hearts + 1.0) * (p.hearts + 1.0)
+    / ((max(0, :now - p.created) / 3600.0 + 2.0) * (max(0, :now - p.created) / 3600.0 + 2.0)
+       * (max(0, :now - p.created) / 3600.0 + 2.0)))"""
+_FEED_COLUMNS = """p.id, p.text, p.bg, p.name, p.created, p.expires, p.hearts, p.replies, p.flags,
+    EXISTS (SELECT 1 FROM own o WHERE o.id = p.id),
+    EXISTS (SELECT 1 FROM hearts h JOIN own o ON o.id = h.id WHERE h.target = p.id)"""
+
+
+def _feed_item(row: sqlite3.Row | tuple[Any, ...]) -> dict[str, Any]:
+    return {
+        "id": row[0].hex(),
+        "text": row[1],
+        "bg": row[2],
+        "name": row[3],
+        "created": row[4],
+        "expires": row[5],
+        "hearts": row[6],
+        "replies": row[7],
+        "flags": row[8],
+        "mine": bool(row[9]),
+        "hearted": bool(row[10]),
+    }
+
+
+class Feed(Database):
+    """One page of the feed at a time."""
+
+    def feed(
+        self,
+        *,
+        swarm: bytes | None = None,
+        popular: bool = False,
+        limit: int = 50,
+        before: Sequence[Any] | None = None,
+        now: int | None = None,
+    ) -> dict[str, Any]:
+        """One page of root posts, not deleted and not expired.
+
+        Latest is newest ``created`` first; inside one 10-minute time step
+        (all the wire says) the post that arrived here last comes first.  It
+        is paged by keyset: the cursor is ``[created, arrival]`` of the last
+        item, ``arrival`` being a local counter that never leaves the node.  Popular
+        orders by :func:`popular_score` computed in SQL; its cursor is
+        ``[now, offset]``, so later pages score with the clock of page one.
+
+        Args:
+            swarm: only posts seen in this swarm (32-byte id); None for all.
+            popular: Popular instead of Latest.
+            limit: 1 to 500 items.
+            before: the ``next`` cursor of the previous page, or None.
+            now: the current Unix time (default: the clock).
+
+        Returns:
+            ``{"items": [item, ...], "next": cursor or None}``; each item is
+            ``{"id", "text", "bg", "name", "created", "expires", "hearts",
+            "replies", "flags", "mine", "hearted"}``.
+        """
+        now = now_arg(now)
+        limit = int_arg(limit, "limit", 1, 500)
+        with self._use() as conn:
+            where = ["p.kind = 1", "(p.expires IS NULL OR p.expires > :now)"]
+            args: dict[str, Any] = {"now": now, "limit": limit}
+            if swarm is not None:
+                args["swarm"] = self._swarm_arg(swarm)
+                where.append("EXISTS (SELECT 1 FROM object_swarms s WHERE s.swarm = :swarm AND s.id = p.id)")
+            if popular:
+                offset = 0
+                if before is not None:
+                    if not (isinstance(before, Sequence) and len(before) == 2):
+                        raise InvalidArgument("a Popular cursor is [now, offset]")
+                    args["now"] = int_arg(before[0], "cursor time")
+                    offset = int_arg(before[1], "cursor offset")
+                args["offset"] = offset
+                args["cutoff"] = self._popular_cutoff(conn, where, args, offset + limit)
+                where.append("p.created >= :cutoff")
+                # Rank from the covering index alone, then fetch the page's rows:
+                # the wide rows (text) are read for `limit` posts, not for all.
+                sql = (
+                    f"WITH top AS (SELECT p.rid, {_POPULAR_KEY} AS score, p.created, p.id FROM posts p "
+                    f"WHERE {' AND '.join(where)} ORDER BY score DESC, p.created DESC, p.id DESC "
+                    "LIMIT :limit OFFSET :offset) "
+                    f"SELECT {_FEED_COLUMNS} FROM top JOIN posts p ON p.rid = top.rid "
+                    "ORDER BY top.score DESC, top.created DESC, top.id DESC"
+                )
+                items = [_feed_item(r) for r in conn.execute(sql, args)]
+                cursor: list[Any] | None = [args["now"], offset + len(items)] if len(items) == limit else None
+            else:
+                if before is not None:
+                    if not (isinstance(before, Sequence) and len(before) == 2):
+                        raise InvalidArgument("a Latest cursor is [created, arrival]")
+                    args["bc"] = int_arg(before[0], "cursor time")
+                    args["br"] = int_arg(before[1], "cursor arrival")
+                    where.append("(p.created, p.rid) < (:bc, :br)")
+                sql = (
+                    f"SELECT {_FEED_COLUMNS} FROM posts p WHERE {' AND '.join(where)} "
+                    "ORDER BY p.created DESC, p.rid DESC LIMIT :limit"
+                )
+                items = [_feed_item(r) for r in conn.execute(sql, args)]
+                cursor = None
+                if len(items) == limit:
+                    last = conn.execute("SELECT rid FROM posts WHERE id = ?", (bytes.fromhex(items[-1]["id"]),))
+                    cursor = [items[-1]["created"], last.fetchone()[0]]
+            return {"items": items, "next": cursor}
+
+    @staticmethod
+    def _popular_cutoff(conn: sqlite3.Connection, where: list[str], args: dict[str, Any], k: int) -> int:
+        """The oldest ``created`` that can still reach the top ``k`` of Popular.
+
+        Any ``k`` posts score at least T = the lowest of their scores, so the
+        k-th best overall does too; a post ``a`` hours old scores at most
+        (max_hearts + 1) / (a + 2) ** 1.5, below T once a passes
+        ((max_hearts + 1) / T) ** (2 / 3) - 2.  Taking the newest ``k`` posts
+        for T keeps the scan to recent posts; an hour of slack covers rounding.
+        """
+        newest = conn.execute(
+            f"SELECT p.hearts, p.created FROM posts p WHERE {' AND '.join(where)} "
+            "ORDER BY p.created DESC, p.rid DESC LIMIT :k",
+            {**args, "k": k},
+        ).fetchall()
+        if len(newest) < k:
+            return 0  # fewer posts than the page reaches: scan them all
+        now: int = args["now"]
+        floor = min(popular_score(h, c, now) for h, c in newest)
+        max_hearts = conn.execute("SELECT max(hearts) FROM posts WHERE kind = 1").fetchone()[0] or 0
+        max_age_hours = ((max_hearts + 1) / floor) ** (2 / 3) - 2 + 1
+        return max(0, now - int(max_age_hours * 3600))

@@ -1,0 +1,383 @@
+"""The rules for storing each kind of object (docs/storage.md, section 3).
+
+Posts, replies, hearts, flags and deletes each have their own checks; orphans
+are kept until their root or target arrives, and a tombstone that came first
+refuses its target.  Own objects are stored *held* until they come back
+through gossip.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+import protocol
+from protocol import KIND_DELETE, KIND_POST, KIND_REPLY, Delete, Flag, Heart, Post, Reply
+
+from ._args import id32_arg, int_arg
+from ._erase import Erasure, drop_object
+from ._errors import InvalidArgument
+
+__all__ = ["FUTURE_SLACK", "Ingest", "IngestResult"]
+
+FUTURE_SLACK: Final = 600  # one time quantum of clock skew is tolerated
+
+_SEEN_SQL = """SELECT (SELECT rid FROM objects WHERE id = ?1), (SELECT reason FROM erased WHERE id = ?1),
+    EXISTS (SELECT 1 FROM tombstones WHERE target = ?1 AND applied = 0)"""
+_INSERT_OBJECT = "INSERT INTO objects(id, kind, pubkey, created, wire) VALUES (?, ?, ?, ?, ?)"
+_INSERT_SEEN = "INSERT OR IGNORE INTO object_swarms(swarm, id) VALUES (?, ?)"
+_INSERT_POST = """INSERT INTO posts(rid, id, kind, pubkey, created, text, bg, name, expires, root, parent,
+        hearts, flags, replies)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,
+        (SELECT count(*) FROM hearts WHERE target = ?2),
+        (SELECT count(*) FROM flags WHERE target = ?2),
+        (SELECT count(*) FROM posts WHERE root = ?2 AND kind = 2))"""
+# The FTS index is kept in step by hand, not by trigger: an FTS5 write inside
+# a trigger flushes FTS5's pending terms at every statement, ten times slower.
+_INSERT_FTS = "INSERT INTO search(rowid, text) VALUES (?, ?)"
+
+
+@dataclass(frozen=True)
+class _HangsOn:
+    """What a reply's root or a reaction's target may be, and the refusals when it may not."""
+
+    kinds: tuple[int, ...]
+    erased: str  # the erased reason follows
+    wrong_kind: str
+    expired: str
+
+
+_ROOT: Final = _HangsOn((KIND_POST,), "its thread was", "its root is not a post", "its thread has expired")
+_TARGET: Final = _HangsOn(
+    (KIND_POST, KIND_REPLY), "its target was", "its target is not a post or reply", "its target has expired"
+)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What :meth:`Store.ingest` did with one object.
+
+    Attributes:
+        id: the object id, lowercase hex.
+        status: ``"new"`` (stored now: gossip it on), ``"duplicate"`` (already
+            held, or an equivalent heart/flag by the same key), or
+            ``"rejected"`` (not stored; ``reason`` says why).
+        reason: why it was rejected or counted as a duplicate.
+        pending: stored, but its root/target is not known yet (an orphan reply,
+            heart or flag, or a delete waiting for its target).
+        erased: ids erased as a consequence (the target of a delete and what
+            went with it, or orphans of a refused post).
+    """
+
+    id: str
+    status: Literal["new", "duplicate", "rejected"]
+    reason: str | None = None
+    pending: bool = False
+    erased: tuple[str, ...] = ()
+
+    @property
+    def is_new(self) -> bool:
+        """True when the object was stored by this call."""
+        return self.status == "new"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "id": self.id,
+            "status": self.status,
+            "reason": self.reason,
+            "pending": self.pending,
+            "erased": list(self.erased),
+        }
+
+
+def _hexes(ids: Iterable[bytes]) -> tuple[str, ...]:
+    return tuple(i.hex() for i in ids)
+
+
+class Ingest(Erasure):
+    """Store verified objects by the rules of their kind."""
+
+    # Whether tombstones wait for the object being ingested: looked up with
+    # its duplicate check, read by _pending_delete.
+    _has_tombstone = False
+
+    def ingest(self, signed: protocol.Signed, swarm: bytes, now: int) -> IngestResult:
+        """Store one verified object seen in ``swarm``.
+
+        Args:
+            signed: an object from :func:`protocol.decode` (signature already
+                verified) or one this node just made.
+            swarm: the 32-byte id of the joined swarm it came from.
+            now: the current Unix time.
+
+        Returns:
+            An :class:`IngestResult`.  Rejections are results, not exceptions.
+
+        Raises:
+            InvalidArgument: ``signed`` is not a Signed, or ``now`` not an int.
+            UnknownSwarm: ``swarm`` is not joined.
+        """
+        return self.ingest_many([(signed, swarm)], now)[0]
+
+    def ingest_many(self, items: Sequence[tuple[protocol.Signed, bytes]], now: int) -> list[IngestResult]:
+        """Store many objects in ONE transaction (one fsync); results in input order.
+
+        Args:
+            items: ``(signed, swarm_id)`` pairs.
+            now: the current Unix time.
+
+        Returns:
+            One :class:`IngestResult` per item.  An object listed twice is
+            ``"new"`` the first time and ``"duplicate"`` after.
+
+        Raises:
+            InvalidArgument / UnknownSwarm: as for :meth:`ingest`; checked for
+                every item before anything is written.
+        """
+        now = int_arg(now, "now")
+        if not isinstance(items, Sequence) or isinstance(items, (str, bytes)):
+            raise InvalidArgument("items must be a sequence of (Signed, swarm id) pairs")
+        with self._use() as conn:
+            checked: list[tuple[protocol.Signed, bytes]] = []
+            for item in items:
+                if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], protocol.Signed)):
+                    raise InvalidArgument("each item must be a (protocol.Signed, swarm id) pair")
+                checked.append((item[0], self._swarm_arg(item[1])))
+            if not checked:
+                return []
+            with self._write(conn):
+                return [self._ingest_one(conn, signed, swarm, now) for signed, swarm in checked]
+
+    def _erased(self, conn: sqlite3.Connection, oid: bytes) -> tuple[str, bytes] | None:
+        row = conn.execute("SELECT reason, pubkey FROM erased WHERE id = ?", (oid,)).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def _check_hangs_on(
+        self, conn: sqlite3.Connection, oid: bytes, rule: _HangsOn, now: int
+    ) -> tuple[bool, str | None]:
+        """Check the object a reply (its root) or a heart or flag (its target) hangs on.
+
+        Returns:
+            ``(pending, refusal)``: pending when ``oid`` is not stored (yet);
+            why the object is refused, or None.
+        """
+        found = self._lookup(conn, oid)
+        if found is None:
+            erased = self._erased(conn, oid)
+            return True, None if erased is None else f"{rule.erased} {erased[0]}"
+        if found.kind not in rule.kinds:
+            return False, rule.wrong_kind
+        if found.expires is not None and found.expires <= now:
+            return False, rule.expired
+        return False, None
+
+    def _ingest_one(self, conn: sqlite3.Connection, signed: protocol.Signed, swarm: bytes, now: int) -> IngestResult:
+        obj = signed.obj
+        oid = signed.id
+        hid = oid.hex()
+        if obj.created > now + FUTURE_SLACK:
+            return IngestResult(hid, "rejected", f"created {obj.created - now} s in the future")
+        rid, erased, self._has_tombstone = conn.execute(_SEEN_SQL, (oid,)).fetchone()
+        if rid is not None:
+            conn.execute(_INSERT_SEEN, (swarm, oid))
+            return IngestResult(hid, "duplicate", "already stored")
+        if erased is not None:
+            return IngestResult(hid, "rejected", "expired" if erased == "expired" else "deleted by its author")
+        if isinstance(obj, Post):
+            return self._ingest_post(conn, signed, obj, swarm, now)
+        if isinstance(obj, Reply):
+            return self._ingest_reply(conn, signed, obj, swarm, now)
+        if isinstance(obj, (Heart, Flag)):
+            return self._ingest_reaction(conn, signed, obj, swarm, now)
+        if isinstance(obj, Delete):
+            return self._ingest_delete(conn, signed, obj, swarm)
+        raise InvalidArgument(f"cannot store an object of type {type(obj).__name__}")
+
+    def _store_object(self, conn: sqlite3.Connection, signed: protocol.Signed, swarm: bytes) -> int:
+        obj = signed.obj
+        rid = conn.execute(_INSERT_OBJECT, (signed.id, signed.kind, obj.pubkey, obj.created, signed.wire)).lastrowid
+        conn.execute(_INSERT_SEEN, (swarm, signed.id))
+        assert rid is not None
+        return rid
+
+    def _pending_delete(self, conn: sqlite3.Connection, oid: bytes, pubkey: bytes, kind: int) -> list[bytes] | None:
+        """Apply tombstones that arrived before their target; None if none is valid.
+
+        Tombstones signed by another key turn out to be forgeries once the
+        target is known, and are dropped.
+        """
+        if not self._has_tombstone:  # looked up with the duplicate check, saving a query per object
+            return None
+        rows = conn.execute("SELECT id, pubkey FROM tombstones WHERE target = ? AND applied = 0", (oid,)).fetchall()
+        if not rows:
+            return None
+        valid = [tid for tid, key in rows if key == pubkey and kind != KIND_DELETE]
+        for tid, key in rows:
+            if key != pubkey or kind == KIND_DELETE:
+                conn.execute("DELETE FROM tombstones WHERE id = ?", (tid,))
+                drop_object(conn, tid)
+        if not valid:
+            return None
+        conn.executemany("UPDATE tombstones SET applied = 1 WHERE id = ?", [(t,) for t in valid])
+        return self._erase(conn, oid, pubkey, "deleted")
+
+    def _store_text(
+        self, conn: sqlite3.Connection, signed: protocol.Signed, obj: Post | Reply, swarm: bytes
+    ) -> IngestResult | None:
+        """Store a post or reply with its text row and search entry, unless its author deleted it first.
+
+        Returns:
+            None once stored; the rejection if a tombstone that arrived first
+            refuses it (what hung on it is erased with it).
+        """
+        gone = self._pending_delete(conn, signed.id, obj.pubkey, signed.kind)
+        if gone is not None:
+            return IngestResult(signed.id.hex(), "rejected", "deleted by its author", erased=_hexes(gone[1:]))
+        rid = self._store_object(conn, signed, swarm)
+        shape: tuple[Any, ...]  # bg, name, expires for a post; root, parent for a reply
+        if isinstance(obj, Post):
+            shape = (obj.bg, obj.name, obj.expires, None, None)
+        else:
+            shape = (None, None, None, obj.root, obj.parent)
+        conn.execute(_INSERT_POST, (rid, signed.id, signed.kind, obj.pubkey, obj.created, obj.text, *shape))
+        conn.execute(_INSERT_FTS, (rid, obj.text))
+        return None
+
+    def _ingest_post(
+        self, conn: sqlite3.Connection, signed: protocol.Signed, obj: Post, swarm: bytes, now: int
+    ) -> IngestResult:
+        oid, hid = signed.id, signed.id.hex()
+        if obj.expires is not None and obj.expires <= now:
+            # Remembered as erased so replies and hearts arriving later are refused too.
+            gone = self._erase(conn, oid, obj.pubkey, "expired")
+            return IngestResult(hid, "rejected", "expired", erased=_hexes(gone[1:]))
+        refused = self._store_text(conn, signed, obj, swarm)
+        if refused is not None:
+            return refused
+        return IngestResult(hid, "new")
+
+    def _ingest_reply(
+        self, conn: sqlite3.Connection, signed: protocol.Signed, obj: Reply, swarm: bytes, now: int
+    ) -> IngestResult:
+        hid = signed.id.hex()
+        pending, refusal = self._check_hangs_on(conn, obj.root, _ROOT, now)
+        if refusal is not None:
+            return IngestResult(hid, "rejected", refusal)
+        if obj.parent != obj.root:
+            parent = self._lookup(conn, obj.parent)
+            if parent is not None and (parent.kind != KIND_REPLY or parent.root != obj.root):
+                return IngestResult(hid, "rejected", "its parent is not in the same thread")
+        refused = self._store_text(conn, signed, obj, swarm)
+        if refused is not None:
+            return refused
+        if not pending:
+            conn.execute("UPDATE posts SET replies = replies + 1 WHERE id = ?", (obj.root,))
+        return IngestResult(hid, "new", pending=pending)
+
+    def _ingest_reaction(
+        self, conn: sqlite3.Connection, signed: protocol.Signed, obj: Heart | Flag, swarm: bytes, now: int
+    ) -> IngestResult:
+        oid, hid = signed.id, signed.id.hex()
+        is_heart = isinstance(obj, Heart)
+        table, word = ("hearts", "hearted") if is_heart else ("flags", "flagged")
+        pending, refusal = self._check_hangs_on(conn, obj.target, _TARGET, now)
+        if refusal is not None:
+            return IngestResult(hid, "rejected", refusal)
+        old = conn.execute(
+            f"SELECT id, created FROM {table} WHERE target = ? AND pubkey = ?", (obj.target, obj.pubkey)
+        ).fetchone()
+        if old is not None and (old[1], old[0]) <= (obj.created, oid):
+            return IngestResult(hid, "duplicate", f"this key already {word} the target")
+        gone = self._pending_delete(conn, oid, obj.pubkey, signed.kind)
+        if gone is not None:
+            return IngestResult(hid, "rejected", "deleted by its author")
+        if old is not None:
+            # Every node keeps the earliest of one key's reactions (by created,
+            # then id), so all nodes converge on the same object set whatever
+            # order gossip delivers them in.
+            conn.execute(f"DELETE FROM {table} WHERE id = ?", (old[0],))
+            drop_object(conn, old[0])
+        self._store_object(conn, signed, swarm)
+        if is_heart:
+            conn.execute(
+                "INSERT INTO hearts(target, pubkey, id, created) VALUES (?, ?, ?, ?)",
+                (obj.target, obj.pubkey, oid, obj.created),
+            )
+        else:
+            assert isinstance(obj, Flag)
+            conn.execute(
+                "INSERT INTO flags(target, pubkey, id, created, reason) VALUES (?, ?, ?, ?, ?)",
+                (obj.target, obj.pubkey, oid, obj.created, obj.reason),
+            )
+        if old is None and not pending:
+            conn.execute(f"UPDATE posts SET {table} = {table} + 1 WHERE id = ?", (obj.target,))
+        return IngestResult(hid, "new", pending=pending)
+
+    def _ingest_delete(
+        self, conn: sqlite3.Connection, signed: protocol.Signed, obj: Delete, swarm: bytes
+    ) -> IngestResult:
+        oid, hid = signed.id, signed.id.hex()
+        target = self._lookup(conn, obj.target)
+        insert = "INSERT INTO tombstones(id, target, pubkey, created, applied) VALUES (?, ?, ?, ?, ?)"
+        if target is not None:
+            if target.kind == KIND_DELETE:
+                return IngestResult(hid, "rejected", "a delete cannot be deleted")
+            if target.pubkey != obj.pubkey:
+                return IngestResult(hid, "rejected", "delete not signed by the target's key")
+            self._store_object(conn, signed, swarm)
+            conn.execute(insert, (oid, obj.target, obj.pubkey, obj.created, 1))
+            return IngestResult(hid, "new", erased=_hexes(self._erase(conn, obj.target, obj.pubkey, "deleted")))
+        erased = self._erased(conn, obj.target)
+        if erased is not None and erased[1] != obj.pubkey:
+            return IngestResult(hid, "rejected", "delete not signed by the target's key")
+        # Kept even when the target is unknown: it refuses the target if that
+        # arrives later, and it is re-served so other nodes learn of it.
+        self._store_object(conn, signed, swarm)
+        conn.execute(insert, (oid, obj.target, obj.pubkey, obj.created, int(erased is not None)))
+        return IngestResult(hid, "new", pending=erased is None)
+
+    def ingest_own(self, signed: protocol.Signed, swarms: Sequence[bytes], now: int) -> IngestResult:
+        """Store an object this node just made, in every swarm of ``swarms``, in ONE transaction.
+
+        It is marked as ours and *held*: :meth:`object_ids` and :meth:`wires`
+        leave it out until :meth:`release`, so no peer can learn it from us
+        before it has spread.  After a crash :meth:`held` lists what to re-send.
+
+        Returns:
+            The result for the first swarm.
+
+        Raises:
+            InvalidArgument / UnknownSwarm: as for :meth:`ingest`.
+        """
+        now = int_arg(now, "now")
+        if not isinstance(signed, protocol.Signed):
+            raise InvalidArgument("signed must be a protocol.Signed")
+        if not swarms:
+            raise InvalidArgument("at least one swarm is needed")
+        with self._use() as conn:
+            raws = [self._swarm_arg(s) for s in swarms]
+            with self._write(conn):
+                results = [self._ingest_one(conn, signed, raw, now) for raw in raws]
+                if results[0].status != "rejected":
+                    conn.execute("INSERT OR IGNORE INTO own(id) VALUES (?)", (signed.id,))
+                    conn.execute("INSERT OR IGNORE INTO held(id) VALUES (?)", (signed.id,))
+        return results[0]
+
+    def release(self, object_id: bytes) -> bool:
+        """Stop holding ``object_id``; True if it was held."""
+        oid = id32_arg(object_id, "object_id")
+        with self._use() as conn, self._write(conn):
+            return conn.execute("DELETE FROM held WHERE id = ?", (oid,)).rowcount > 0
+
+    def held(self) -> list[tuple[bytes, list[bytes]]]:
+        """Held own objects still stored: ``(wire, sorted swarm ids)``, oldest first."""
+        with self._use() as conn:
+            rows = conn.execute(
+                """SELECT o.wire, group_concat(hex(s.swarm)) FROM held h
+                JOIN objects o ON o.id = h.id JOIN object_swarms s ON s.id = h.id
+                GROUP BY o.rid ORDER BY o.rid"""
+            ).fetchall()
+        return [(bytes(w), sorted(bytes.fromhex(x) for x in sw.split(","))) for w, sw in rows]

@@ -1,0 +1,106 @@
+"""The database schema, as the migrations that build it (docs/storage.md, section 2)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = ["APPLICATION_ID", "MIGRATIONS", "SCHEMA_VERSION"]
+
+SCHEMA_VERSION: Final = 2
+APPLICATION_ID: Final = 0x7032706E  # "p2pn": tells our files from other SQLite files
+# Each entry migrates the schema from version i to i + 1, inside one transaction.
+# Never edit a released entry: append a new one.
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
+    (
+        f"PRAGMA application_id = {APPLICATION_ID}",
+        """CREATE TABLE swarms (
+            id      BLOB PRIMARY KEY CHECK (length(id) = 32),
+            name    TEXT NOT NULL UNIQUE,
+            psk     BLOB NOT NULL CHECK (length(psk) = 32),
+            port    INTEGER NOT NULL CHECK (port BETWEEN 0 AND 65535),
+            joined  INTEGER NOT NULL
+        )""",
+        """CREATE TABLE objects (
+            rid     INTEGER PRIMARY KEY,
+            id      BLOB NOT NULL UNIQUE,
+            kind    INTEGER NOT NULL,
+            pubkey  BLOB NOT NULL,
+            created INTEGER NOT NULL,
+            wire    BLOB NOT NULL
+        )""",
+        """CREATE TABLE object_swarms (
+            swarm   BLOB NOT NULL REFERENCES swarms(id) ON DELETE CASCADE,
+            id      BLOB NOT NULL,
+            PRIMARY KEY (swarm, id)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX object_swarms_id ON object_swarms(id)",
+        """CREATE TABLE posts (
+            rid     INTEGER PRIMARY KEY,
+            id      BLOB NOT NULL UNIQUE,
+            kind    INTEGER NOT NULL CHECK (kind IN (1, 2)),
+            pubkey  BLOB NOT NULL,
+            created INTEGER NOT NULL,
+            text    TEXT NOT NULL,
+            bg      TEXT,
+            name    TEXT,
+            expires INTEGER,
+            root    BLOB,
+            parent  BLOB,
+            hearts  INTEGER NOT NULL DEFAULT 0,
+            flags   INTEGER NOT NULL DEFAULT 0,
+            replies INTEGER NOT NULL DEFAULT 0
+        )""",
+        # Latest walks this index; Popular scans it without touching the wide rows.
+        # rid is local arrival order: it orders posts inside one 10-minute time step.
+        "CREATE INDEX posts_latest ON posts(created DESC, rid DESC, hearts, expires) WHERE kind = 1",
+        "CREATE INDEX posts_hearts ON posts(hearts) WHERE kind = 1",  # max(hearts) bounds the Popular scan
+        "CREATE INDEX posts_thread ON posts(root, created, id) WHERE kind = 2",
+        "CREATE INDEX posts_expires ON posts(expires) WHERE expires IS NOT NULL",
+        """CREATE VIRTUAL TABLE search USING fts5(
+            text, content='posts', content_rowid='rid', tokenize='unicode61 remove_diacritics 2'
+        )""",
+        """CREATE TABLE hearts (
+            target  BLOB NOT NULL,
+            pubkey  BLOB NOT NULL,
+            id      BLOB NOT NULL UNIQUE,
+            created INTEGER NOT NULL,
+            PRIMARY KEY (target, pubkey)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE flags (
+            target  BLOB NOT NULL,
+            pubkey  BLOB NOT NULL,
+            id      BLOB NOT NULL UNIQUE,
+            created INTEGER NOT NULL,
+            reason  TEXT NOT NULL,
+            PRIMARY KEY (target, pubkey)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE tombstones (
+            id      BLOB PRIMARY KEY,
+            target  BLOB NOT NULL,
+            pubkey  BLOB NOT NULL,
+            created INTEGER NOT NULL,
+            applied INTEGER NOT NULL CHECK (applied IN (0, 1))
+        ) WITHOUT ROWID""",
+        "CREATE INDEX tombstones_target ON tombstones(target)",
+        """CREATE TABLE erased (
+            id      BLOB PRIMARY KEY,
+            pubkey  BLOB NOT NULL,
+            reason  TEXT NOT NULL CHECK (reason IN ('deleted', 'expired'))
+        ) WITHOUT ROWID""",
+        """CREATE TABLE peers (
+            swarm     BLOB NOT NULL REFERENCES swarms(id) ON DELETE CASCADE,
+            peer_id   TEXT NOT NULL,
+            addrs     TEXT NOT NULL,
+            last_seen INTEGER NOT NULL,
+            failures  INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (swarm, peer_id)
+        ) WITHOUT ROWID""",
+        "CREATE TABLE own (id BLOB PRIMARY KEY) WITHOUT ROWID",
+    ),
+    (
+        # Own objects not yet seen coming back through gossip (still on the
+        # stem): never listed or handed to peers, re-sent after a restart.
+        "CREATE TABLE held (id BLOB PRIMARY KEY) WITHOUT ROWID",
+    ),
+)
+assert len(MIGRATIONS) == SCHEMA_VERSION

@@ -1,0 +1,191 @@
+"""The joined swarms (name, key, port) and the address book of peers to redial.
+
+docs/storage.md, section 5.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import protocol
+
+from ._args import id32_arg, int_arg, text_arg
+from ._db import Database
+from ._errors import InvalidArgument, SwarmExists, UnknownSwarm
+
+__all__ = ["MAX_PEERS_PER_SWARM", "Swarm", "SwarmsAndPeers"]
+
+MAX_PEERS_PER_SWARM: Final = 1000
+# A joined swarm's name must fit in an invite, or no one could be invited to
+# it; but files written before this limit may hold names up to 64 characters,
+# and those swarms must still be found and left.
+_STORED_NAME_CHARS: Final = 64
+
+
+@dataclass(frozen=True)
+class Swarm:
+    """A joined swarm.  ``psk`` is secret: it is not in :meth:`to_dict` or ``repr``."""
+
+    id: str
+    name: str
+    port: int
+    joined: int
+    psk: bytes = field(repr=False)
+
+    @property
+    def raw_id(self) -> bytes:
+        """The 32-byte swarm id, as :meth:`Store.ingest` takes it."""
+        return bytes.fromhex(self.id)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form without the key."""
+        return {"id": self.id, "name": self.name, "port": self.port, "joined": self.joined}
+
+
+class SwarmsAndPeers(Database):
+    """Joined swarms and their peers."""
+
+    def add_swarm(self, name: str, psk: bytes, port: int, now: int) -> Swarm:
+        """Record a joined swarm; its id is ``protocol.swarm_id(psk)``.
+
+        Raises:
+            InvalidArgument: bad name (1 to ``protocol.MAX_SWARM_NAME_CHARS``
+                characters, as in an invite), key (32 bytes) or port.
+            SwarmExists: a swarm with this name or this key is already joined.
+        """
+        name = text_arg(name, "swarm name", protocol.MAX_SWARM_NAME_CHARS)
+        if not isinstance(psk, bytes) or len(psk) != 32:
+            raise InvalidArgument("a swarm key is exactly 32 bytes")
+        port = int_arg(port, "port", 0, 65535)
+        now = int_arg(now, "now")
+        sid = protocol.swarm_id(psk)
+        with self._use() as conn:
+            clash = conn.execute("SELECT name FROM swarms WHERE id = ? OR name = ?", (sid, name)).fetchone()
+            if clash is not None:
+                raise SwarmExists(
+                    f"swarm {name!r} is already joined"
+                    if clash[0] == name
+                    else f"this swarm key is already joined as {clash[0]!r}"
+                )
+            with self._write(conn):
+                conn.execute(
+                    "INSERT INTO swarms(id, name, psk, port, joined) VALUES (?, ?, ?, ?, ?)",
+                    (sid, name, psk, port, now),
+                )
+            self._swarm_ids.add(sid)
+        return Swarm(sid.hex(), name, port, now, psk)
+
+    def set_swarm_port(self, swarm: bytes, port: int) -> None:
+        """Remember the port a swarm's host listens on, so peers find it again after a restart."""
+        port = int_arg(port, "port", 0, 65535)
+        with self._use() as conn:
+            sid = self._swarm_arg(swarm)
+            with self._write(conn):
+                conn.execute("UPDATE swarms SET port = ? WHERE id = ?", (port, sid))
+
+    def object_swarms(self, object_id: bytes) -> list[bytes]:
+        """The swarms an object was seen in (or published to)."""
+        oid = id32_arg(object_id, "object_id")
+        with self._use() as conn:
+            rows = conn.execute("SELECT swarm FROM object_swarms WHERE id = ?", (oid,)).fetchall()
+        return [bytes(r[0]) for r in rows]
+
+    def swarms(self) -> list[Swarm]:
+        """Every joined swarm, in the order they were joined."""
+        with self._use() as conn:
+            rows = conn.execute("SELECT id, name, port, joined, psk FROM swarms ORDER BY joined, name").fetchall()
+        return [Swarm(r[0].hex(), r[1], r[2], r[3], r[4]) for r in rows]
+
+    def swarm_by_name(self, name: str) -> Swarm | None:
+        """The joined swarm with this name, or None."""
+        name = text_arg(name, "swarm name", _STORED_NAME_CHARS)
+        with self._use() as conn:
+            r = conn.execute("SELECT id, name, port, joined, psk FROM swarms WHERE name = ?", (name,)).fetchone()
+        return None if r is None else Swarm(r[0].hex(), r[1], r[2], r[3], r[4])
+
+    def remove_swarm(self, name: str) -> None:
+        """Leave a swarm: forget its key, its peers and which objects were seen in it.
+
+        Objects stay (they may be in other swarms, and a post read is a post
+        read); they no longer show in that swarm's feed or sync.
+
+        Raises:
+            UnknownSwarm: no swarm has this name.
+        """
+        name = text_arg(name, "swarm name", _STORED_NAME_CHARS)
+        with self._use() as conn:
+            row = conn.execute("SELECT id FROM swarms WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise UnknownSwarm(f"no joined swarm is called {name!r}")
+            with self._write(conn):
+                conn.execute("DELETE FROM swarms WHERE id = ?", (row[0],))  # cascades to peers, object_swarms
+                self._checkpoint = True  # the key should not linger in the WAL either
+            self._swarm_ids.discard(row[0])
+
+    def save_peer(self, swarm: bytes, peer_id: str, addrs: Sequence[str], now: int) -> None:
+        """Remember a peer that was reachable now (resets its failure count).
+
+        At most 1,000 peers are kept per swarm: the most failing, then least
+        recently seen, are dropped.
+        """
+        peer_id = text_arg(peer_id, "peer id", 128)
+        if (
+            isinstance(addrs, str)
+            or not isinstance(addrs, Sequence)
+            or not all(isinstance(a, str) and 0 < len(a) <= 512 for a in addrs)
+            or len(addrs) > 64
+        ):
+            raise InvalidArgument("addrs must be a list of at most 64 multiaddr strings")
+        now = int_arg(now, "now")
+        with self._use() as conn:
+            raw = self._swarm_arg(swarm)
+            with self._write(conn):
+                conn.execute(
+                    """INSERT INTO peers(swarm, peer_id, addrs, last_seen, failures) VALUES (?, ?, ?, ?, 0)
+                    ON CONFLICT (swarm, peer_id) DO UPDATE SET
+                        addrs = excluded.addrs, last_seen = excluded.last_seen, failures = 0""",
+                    (raw, peer_id, json.dumps(list(addrs)), now),
+                )
+                if conn.execute("SELECT count(*) FROM peers WHERE swarm = ?", (raw,)).fetchone()[0] > (
+                    MAX_PEERS_PER_SWARM
+                ):
+                    conn.execute(
+                        """DELETE FROM peers WHERE swarm = ?1 AND peer_id NOT IN (
+                            SELECT peer_id FROM peers WHERE swarm = ?1
+                            ORDER BY failures, last_seen DESC LIMIT ?2)""",
+                        (raw, MAX_PEERS_PER_SWARM),
+                    )
+
+    def peers(self, swarm: bytes) -> list[dict[str, Any]]:
+        """Known peers of a swarm, best redial candidates first (fewest failures, then most recent).
+
+        Returns:
+            ``[{"peer_id", "addrs": [str], "last_seen", "failures"}, ...]``
+        """
+        with self._use() as conn:
+            raw = self._swarm_arg(swarm)
+            rows = conn.execute(
+                """SELECT peer_id, addrs, last_seen, failures FROM peers WHERE swarm = ?
+                ORDER BY failures, last_seen DESC, peer_id""",
+                (raw,),
+            ).fetchall()
+        return [{"peer_id": p, "addrs": json.loads(a), "last_seen": s, "failures": f} for p, a, s, f in rows]
+
+    def note_peer_failure(self, swarm: bytes, peer_id: str) -> int:
+        """Count one failed dial of a peer.
+
+        Returns:
+            The peer's failure count now (0 if the peer is not known).
+        """
+        peer_id = text_arg(peer_id, "peer id", 128)
+        with self._use() as conn:
+            raw = self._swarm_arg(swarm)
+            with self._write(conn):
+                conn.execute("UPDATE peers SET failures = failures + 1 WHERE swarm = ? AND peer_id = ?", (raw, peer_id))
+                row = conn.execute(
+                    "SELECT failures FROM peers WHERE swarm = ? AND peer_id = ?", (raw, peer_id)
+                ).fetchone()
+        return 0 if row is None else int(row[0])
