@@ -114,3 +114,30 @@ async def test_a_failing_loop_is_counted_and_restarted(
         assert status.failures == {"redial_loop": 1}
         post = await a.request(api.Post(text="still connected"))
         await until(lambda: stored(b, post.id), "the post at b")
+
+
+async def test_object_events_carry_the_post_as_it_stands(tmp_path: Path, clock: trio.testing.MockClock) -> None:
+    async with fake_nodes(tmp_path, 2) as (_, (a, b)):
+        await join(a, [b])
+        events = b.hub.subscribe()
+
+        async def next_event(kind: str) -> api.ObjectEvent:
+            with trio.fail_after(600):
+                while True:
+                    event = (await events.receive.receive())["data"]
+                    if isinstance(event, api.ObjectEvent) and event.kind == kind:
+                        return event
+
+        post = await a.request(api.Post(text="watch this one", bg="teal"))
+        seen = await next_event("post")
+        assert seen.id == post.id and seen.item is not None
+        assert (seen.item.text, seen.item.bg) == ("watch this one", "teal")
+        await a.request(api.Reply(id=post.id, text="a reply"))
+        replied = await next_event("reply")
+        assert replied.root == post.id and replied.item is not None and replied.item.replies == 1
+        await a.request(api.Heart(id=post.id))
+        hearted = await next_event("heart")
+        assert hearted.target == post.id and hearted.item is not None and hearted.item.hearts == 1
+        await a.request(api.Delete(id=post.id))
+        deleted = await next_event("delete")
+        assert deleted.target == post.id and deleted.item is None

@@ -233,23 +233,43 @@ class Node:
     # -- events ------------------------------------------------------------------------------
 
     def _stored(self, batch: list[tuple[Verified, IngestResult]]) -> None:
-        for item, result in batch:
-            if result.is_new:
-                self._announce(item.signed, item.swarm)
+        self._announce_all([(item.signed, item.swarm) for item, result in batch if result.is_new])
 
     def _announce(self, signed: protocol.Signed, swarm_id: bytes) -> None:
-        if not self.hub.listening:
+        self._announce_all([(signed, swarm_id)])
+
+    def _announce_all(self, new: list[tuple[protocol.Signed, bytes]]) -> None:
+        """Tell subscribers of new objects, each with the root post it concerns as it stands now.
+
+        One store read per batch, and none while nobody listens.
+        """
+        if not new or not self.hub.listening:
             return
-        obj = signed.obj
-        runtime = self.swarms.running.get(swarm_id)
-        event = api.ObjectEvent(
-            id=signed.id.hex(),
-            kind=_KIND[type(obj)],
-            swarm=runtime.name if runtime else None,
-            root=obj.root.hex() if isinstance(obj, protocol.Reply) else None,
-            target=obj.target.hex() if isinstance(obj, (protocol.Heart, protocol.Flag, protocol.Delete)) else None,
-        )
-        self.hub.publish(event)
+        concerns = {signed.id: _concerns(signed.obj) or signed.id for signed, _ in new}
+        items = self.store.feed_items(list(set(concerns.values())), now=self.now())
+        for signed, swarm_id in new:
+            obj = signed.obj
+            runtime = self.swarms.running.get(swarm_id)
+            item = None if isinstance(obj, protocol.Delete) else items.get(concerns[signed.id])
+            self.hub.publish(
+                api.ObjectEvent(
+                    id=signed.id.hex(),
+                    kind=_KIND[type(obj)],
+                    swarm=runtime.name if runtime else None,
+                    root=obj.root.hex() if isinstance(obj, protocol.Reply) else None,
+                    target=None if isinstance(obj, protocol.Post | protocol.Reply) else concerns[signed.id].hex(),
+                    item=None if item is None else msgspec.convert(item, api.FeedItem),
+                )
+            )
+
+
+def _concerns(obj: protocol.WireObject) -> bytes | None:
+    """The post an object is about: a reply's root, what a heart, flag or delete targets."""
+    if isinstance(obj, protocol.Reply):
+        return obj.root
+    if isinstance(obj, protocol.Heart | protocol.Flag | protocol.Delete):
+        return obj.target
+    return None
 
 
 _KIND: dict[type, Any] = {

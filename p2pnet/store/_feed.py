@@ -130,6 +130,21 @@ class Feed(Database):
                     cursor = [items[-1]["created"], last.fetchone()[0]]
             return {"items": items, "next": cursor}
 
+    def feed_items(self, ids: Sequence[bytes], *, now: int | None = None) -> dict[bytes, dict[str, Any]]:
+        """The feed item of each live root post among ``ids``, as :meth:`feed` shapes it; others are left out."""
+        now = now_arg(now)
+        wanted = [bytes(i) for i in ids]
+        if not wanted:
+            return {}
+        with self._use() as conn:
+            marks = ",".join("?" * len(wanted))
+            rows = conn.execute(
+                f"SELECT {_FEED_COLUMNS} FROM posts p WHERE p.id IN ({marks}) AND p.kind = 1 "
+                "AND (p.expires IS NULL OR p.expires > ?)",
+                [*wanted, now],
+            ).fetchall()
+        return {bytes(r[0]): _feed_item(r) for r in rows}
+
     @staticmethod
     def _popular_cutoff(conn: sqlite3.Connection, where: list[str], args: dict[str, Any], k: int) -> int:
         """The oldest ``created`` that can still reach the top ``k`` of Popular.
