@@ -17,7 +17,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    os.environ["P2PNET_FUZZ_SCALE"] = "10" if config.getoption("--slow") else "1"
+    os.environ["P2PNET_FUZZ_EXAMPLES"] = "100000" if config.getoption("--slow") else "2000"
     settings.load_profile("slow" if config.getoption("--slow") else "default")
 
 
