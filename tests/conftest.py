@@ -21,6 +21,13 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.load_profile("slow" if config.getoption("--slow") else "default")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Before any fixture runs: a daemon process may start only in a test marked
+    # integration, so `pytest -m "not integration"` is really the fast part.
+    os.environ["P2PNET_TEST_INTEGRATION"] = "1" if item.get_closest_marker("integration") else ""
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if config.getoption("--slow"):
         return

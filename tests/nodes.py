@@ -74,6 +74,8 @@ class DaemonProcess:
         return json.loads(self.cli(*args, "--json").stdout)
 
     def start(self) -> DaemonProcess:
+        if "PYTEST_CURRENT_TEST" in os.environ and not os.environ.get("P2PNET_TEST_INTEGRATION"):
+            raise AssertionError("a test that starts daemon processes must be marked @pytest.mark.integration")
         self.home.mkdir(parents=True, exist_ok=True)
         log = open(self.log, "ab")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import multiaddr
+import pytest
 import trio
 from libp2p.peer.peerinfo import info_from_p2p_addr
 from libp2p.utils.varint import encode_varint_prefixed
@@ -20,6 +21,8 @@ from nodes import DaemonProcess, daemons
 
 import protocol
 from p2pnet.net import open_swarm_host
+
+pytestmark = pytest.mark.integration  # real daemon processes
 
 FIRST_IP = 10  # 127.0.0.10 .. 127.0.0.13
 

@@ -16,6 +16,8 @@ from nodes import DEADLINE, DaemonProcess, start_node
 
 from p2pnet.api import MAX_LINE, ControlError
 
+pytestmark = pytest.mark.integration  # real daemon processes
+
 IP = "127.0.0.20"
 
 

@@ -11,10 +11,13 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from nodes import DaemonProcess, wait_for
 
 from p2pnet.api import ControlClient
 from p2pnet.store import Store
+
+pytestmark = pytest.mark.integration  # real daemon processes
 
 KILLS = 20
 

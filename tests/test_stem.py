@@ -288,6 +288,7 @@ async def test_real_hosts_black_holed_stem_delivers() -> None:
 # -- real daemons ------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 async def test_daemons_with_the_stem_deliver_every_post_everywhere(tmp_path: Path) -> None:
     await trio.to_thread.run_sync(_four_daemons_post, tmp_path)
 
@@ -311,6 +312,7 @@ def _four_daemons_post(tmp_path: Path) -> None:
             node.stop()
 
 
+@pytest.mark.integration
 async def test_own_post_is_held_alone_and_released_once_it_comes_back(tmp_path: Path) -> None:
     await trio.to_thread.run_sync(_one_then_two_daemons, tmp_path)
 

@@ -15,6 +15,8 @@ from nodes import DaemonProcess, daemons, start_node, wait_for
 
 import protocol
 
+pytestmark = pytest.mark.integration  # real daemon processes
+
 FIRST_IP = 2  # this file uses 127.0.0.2 .. 127.0.0.9
 
 

@@ -169,6 +169,7 @@ def test_oversized_and_endless_input_is_refused() -> None:
         done.receive(b"\x01\x04\x00")
 
 
+@pytest.mark.integration
 def test_held_and_erased_objects_are_never_offered(tmp_path: Path) -> None:
     """Sync serves only what the store lists: own posts still on the stem and erased ones stay home."""
     seed, now = os.urandom(32), int(time.time())
@@ -207,6 +208,7 @@ def _sync(node: DaemonProcess) -> dict:
     return node.call("status")["swarms"][0]["sync"]
 
 
+@pytest.mark.integration
 def test_restarted_node_catches_up_by_sync(tmp_path: Path) -> None:
     # c is up while a posts: a's posts need another node to spread through (a
     # node alone holds its own posts, and a held post is never offered by sync).
@@ -247,6 +249,7 @@ def test_restarted_node_catches_up_by_sync(tmp_path: Path) -> None:
         assert "sync" in b.cli("status").stdout
 
 
+@pytest.mark.integration
 def test_garbage_and_slow_peers_stall_no_one(tmp_path: Path) -> None:
     """A peer speaking garbage is cut off; a peer trickling frames holds only its own session."""
     import trio
@@ -301,6 +304,7 @@ def test_garbage_and_slow_peers_stall_no_one(tmp_path: Path) -> None:
         assert _sync(a)["sessions_failed"] >= 1 and a.call("status")["identity"] == "ready"
 
 
+@pytest.mark.integration
 def test_partition_heals(tmp_path: Path) -> None:
     """Two halves post 200 each while apart; after they meet, every node holds the same set.
 
@@ -314,6 +318,7 @@ def test_partition_heals(tmp_path: Path) -> None:
         assert all(s == sets[0] for s in sets)
 
 
+@pytest.mark.integration
 def test_churn_every_post_reaches_every_node_up(tmp_path: Path) -> None:
     """Five nodes, one (20 %) killed and restarted again and again while the others post."""
     nodes = [_node(tmp_path, f"c{i}", 20 + i) for i in range(5)]
