@@ -19,6 +19,7 @@ from inproc import join, make_fake_node, running_nodes, until
 
 from p2pnet import api
 from p2pnet.node import Node
+from p2pnet.store import PeerRow
 
 pytestmark = pytest.mark.trio
 
@@ -101,7 +102,7 @@ async def test_a_failing_loop_is_counted_and_restarted(
         real_peers = b.store.peers
         calls = 0
 
-        def flaky(swarm: bytes) -> list[dict[str, object]]:
+        def flaky(swarm: bytes) -> list[PeerRow]:
             nonlocal calls
             calls += 1
             if calls == 1:

@@ -20,6 +20,7 @@ import protocol
 from .. import api
 from ..net import SwarmConnectError
 from ..store import StoreError
+from . import _shape
 from ._errors import ApiError
 
 if TYPE_CHECKING:
@@ -295,7 +296,7 @@ async def feed(node: Node, p: api.Feed) -> api.FeedPage:
     page = await node.offload(
         lambda: store.feed(swarm=swarm_id, popular=p.popular, limit=p.limit, before=p.cursor, now=now)
     )
-    return api.FeedPage(posts=msgspec.convert(page["items"], list[api.FeedItem]), cursor=page["next"])
+    return _shape.feed_page(page)
 
 
 @method(api.Thread)
@@ -305,12 +306,12 @@ async def thread(node: Node, p: api.Thread) -> api.ThreadResult:
     found = await node.offload(lambda: store.thread(root.id, now=now))
     if found is None:
         raise ApiError("not_found", "that thread is not known here")
-    return msgspec.convert(found, api.ThreadResult)
+    return _shape.thread_result(found)
 
 
 @method(api.Search)
 async def search(node: Node, p: api.Search) -> api.SearchResults:
     store, now = node.store, node.now()
     hits = await node.offload(lambda: store.search(p.query, limit=p.limit, now=now, markers=SEARCH_MARKERS))
-    return api.SearchResults(results=msgspec.convert(hits, list[api.SearchHit]))
+    return api.SearchResults(results=[_shape.search_hit(hit) for hit in hits])
 
