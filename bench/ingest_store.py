@@ -120,13 +120,13 @@ def main() -> None:
         first = store.feed(now=NOW)
         popular = store.feed(popular=True, now=NOW)
         for _ in range(3):
-            popular = store.feed(popular=True, now=NOW, before=popular["next"])
+            popular = store.feed(popular=True, now=NOW, before=popular.next)
         reads: list[tuple[str, Callable[[], object]]] = [
             ("feed Latest, page 1", lambda: store.feed(now=NOW)),
-            ("feed Latest, page 2 (keyset cursor)", lambda: store.feed(now=NOW, before=first["next"])),
+            ("feed Latest, page 2 (keyset cursor)", lambda: store.feed(now=NOW, before=first.next)),
             ("feed Latest, one swarm", lambda: store.feed(swarm=sid, now=NOW)),
             ("feed Popular, page 1", lambda: store.feed(popular=True, now=NOW)),
-            ("feed Popular, page 5", lambda: store.feed(popular=True, now=NOW, before=popular["next"])),
+            ("feed Popular, page 5", lambda: store.feed(popular=True, now=NOW, before=popular.next)),
             ("thread with 20 replies", lambda: store.thread(decoded[0].id, now=NOW)),
             ("search one word", lambda: store.search("lanbit", now=NOW)),
             ("get by 8-char prefix", lambda: store.get(decoded[1].id.hex()[:8])),

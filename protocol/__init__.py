@@ -43,6 +43,7 @@ from ._invite import (
     MAX_INVITE_ADDRS,
     MAX_SWARM_NAME_CHARS,
     Invite,
+    check_swarm_name,
     decode_invite,
     encode_invite,
 )
@@ -172,6 +173,7 @@ __all__ = [
     "UsageError",
     "WireObject",
     "WrongPassphrase",
+    "check_swarm_name",
     "coarsen",
     "decode",
     "decode_identity_file",

@@ -35,6 +35,7 @@ __all__ = [
     "MAX_INVITE_ADDRS",
     "MAX_SWARM_NAME_CHARS",
     "Invite",
+    "check_swarm_name",
     "decode_invite",
     "encode_invite",
 ]
@@ -51,6 +52,21 @@ _HEAD = struct.Struct(">BH")
 _ADDR = re.compile(r"/[\x21-\x7e]*/p2p/[0-9A-Za-z]+")
 
 
+def check_swarm_name(name: str) -> None:
+    """Refuse a swarm name an invite could not carry: every joined swarm must be invitable to.
+
+    Args:
+        name: The name of a swarm to create, join or invite to.
+
+    Raises:
+        UsageError: The name is blank, longer than :data:`MAX_SWARM_NAME_CHARS`,
+            or holds a control character, a bidi control or an invisible mark;
+            the message states the rule.
+    """
+    if is_blank(name) or len(name) > MAX_SWARM_NAME_CHARS or BAD_NAME.search(name):
+        raise UsageError(f"a swarm name is 1 to {MAX_SWARM_NAME_CHARS} printable characters")
+
+
 @dataclass(frozen=True)
 class Invite:
     """A swarm's name, its 32-byte pre-shared key, and peers to dial first."""
@@ -61,8 +77,7 @@ class Invite:
     expires: int | None = None
 
     def __post_init__(self) -> None:
-        if is_blank(self.name) or len(self.name) > MAX_SWARM_NAME_CHARS or BAD_NAME.search(self.name):
-            raise UsageError(f"a swarm name is 1 to {MAX_SWARM_NAME_CHARS} printable characters")
+        check_swarm_name(self.name)
         if len(self.psk) != 32:
             raise UsageError("a swarm key is exactly 32 bytes")
         if not 1 <= len(self.bootstrap) <= MAX_INVITE_ADDRS:

@@ -149,3 +149,14 @@ def test_invite_refuses_bad_fields() -> None:
     ):
         with pytest.raises(protocol.UsageError):
             _invite(**kw)
+
+
+def test_check_swarm_name_is_the_invite_rule() -> None:
+    for name in ("friends", "x" * protocol.MAX_SWARM_NAME_CHARS, "日本語の友達", "a b"):
+        protocol.check_swarm_name(name)
+        assert _invite(name=name).name == name
+    for name in ("", "   ", "\u200b", "x" * (protocol.MAX_SWARM_NAME_CHARS + 1), "a\u202eb", "line\nbreak"):
+        with pytest.raises(protocol.UsageError, match="a swarm name is 1 to 32 printable characters"):
+            protocol.check_swarm_name(name)
+        with pytest.raises(protocol.UsageError):
+            _invite(name=name)

@@ -17,8 +17,10 @@ import trio.testing
 from fakenet import FakeNet
 from inproc import join, make_fake_node, running_nodes, until
 
+import protocol
 from p2pnet import api
-from p2pnet.node import Node
+from p2pnet.node import ApiError, Node
+from p2pnet.store import PeerRow
 
 pytestmark = pytest.mark.trio
 
@@ -101,7 +103,7 @@ async def test_a_failing_loop_is_counted_and_restarted(
         real_peers = b.store.peers
         calls = 0
 
-        def flaky(swarm: bytes) -> list[dict[str, object]]:
+        def flaky(swarm: bytes) -> list[PeerRow]:
             nonlocal calls
             calls += 1
             if calls == 1:
@@ -141,3 +143,36 @@ async def test_object_events_carry_the_post_as_it_stands(tmp_path: Path, clock: 
         await a.request(api.Delete(id=post.id))
         deleted = await next_event("delete")
         assert deleted.target == post.id and deleted.item is None
+
+
+async def test_swarm_create_refuses_a_name_no_invite_could_carry(tmp_path: Path, clock: trio.testing.MockClock) -> None:
+    async with fake_nodes(tmp_path, 1) as (_, (a,)):
+        for bad in ("x" * 33, "x" * 70, "a\u202eb", "tab\there"):
+            with pytest.raises(ApiError) as refused:
+                await a.request(api.SwarmCreate(name=bad))
+            assert refused.value.code == "bad_request"
+            assert str(refused.value) == "a swarm name is 1 to 32 printable characters"
+        assert (await a.request(api.SwarmList())).swarms == []
+
+
+async def test_a_second_swarm_of_a_taken_name_is_joined_under_a_name_that_fits(
+    tmp_path: Path, clock: trio.testing.MockClock
+) -> None:
+    longest = "x" * protocol.MAX_SWARM_NAME_CHARS
+    async with fake_nodes(tmp_path, 3) as (_, (a, b, c)):
+        for node in (b, c):
+            await node.request(api.SwarmCreate(name=longest))
+        created = await a.request(api.SwarmCreate(name=longest))
+        sid = protocol.swarm_id(protocol.decode_invite(created.invite, now=a.now()).psk)
+        for bad in ("y" * 33, "\u200b", "tab\there"):
+            with pytest.raises(ApiError) as refused:
+                await b.request(api.SwarmJoin(invite=created.invite, name=bad))
+            assert refused.value.code == "bad_request"
+            assert str(refused.value) == "a swarm name is 1 to 32 printable characters"
+        assert [s.name for s in (await b.request(api.SwarmList())).swarms] == [longest]  # nothing kept
+
+        joined = await b.request(api.SwarmJoin(invite=created.invite))
+        assert joined.name == "x" * 27 + "-" + sid.hex()[:4]
+        invite = await b.request(api.SwarmInvite(name=joined.name))  # every joined swarm can be invited to
+        assert protocol.decode_invite(invite.invite, now=b.now()).name == joined.name
+        assert (await c.request(api.SwarmJoin(invite=created.invite, name="theirs"))).name == "theirs"

@@ -6,6 +6,7 @@ seeds; no mocks, and no assertion ever depends on timing.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sqlite3
 import stat
@@ -21,6 +22,7 @@ from p2pnet.store import (
     SCHEMA_VERSION,
     AmbiguousId,
     InvalidArgument,
+    PeerRow,
     SchemaTooNew,
     Store,
     StoreClosed,
@@ -29,7 +31,6 @@ from p2pnet.store import (
     SwarmExists,
     UnknownId,
     UnknownSwarm,
-    icon,
     popular_score,
 )
 
@@ -114,9 +115,9 @@ def test_schema_created_and_reopened(db: Path, sid: bytes) -> None:
         assert [s.name for s in st.swarms()] == ["friends"]
         assert st.swarms()[0].psk == PSK
         assert st.get(p.id.hex()) == p
-        items = st.feed(now=NOW)["items"]
-        assert [i["id"] for i in items] == [p.id.hex()]
-        assert items[0]["mine"] is True
+        items = st.feed(now=NOW).rows
+        assert [i.id for i in items] == [p.id]
+        assert items[0].mine is True
         assert st.ingest(p, sid, NOW).status == "duplicate"
 
 
@@ -212,7 +213,7 @@ def test_ingest_is_idempotent(store: Store, sid: bytes) -> None:
     assert store.counts()["posts"] == 1 and store.counts()["objects"] == 1
     assert store.object_ids(sid) == [(p.obj.created, p.id)]
     assert store.object_ids(sid2) == [(p.obj.created, p.id)]
-    assert store.feed(swarm=sid2, now=NOW)["items"][0]["id"] == p.id.hex()
+    assert store.feed(swarm=sid2, now=NOW).rows[0].id == p.id
     assert first.to_dict() == {"id": p.id.hex(), "status": "new", "reason": None, "pending": False, "erased": []}
 
 
@@ -231,7 +232,7 @@ def test_hearts_counted_once_per_key(store: Store, sid: bytes) -> None:
     assert res.status == "new"
     assert store.ingest(b_late, sid, NOW + HOUR).status == "duplicate"
     assert "already hearted" in (store.ingest(b_late, sid, NOW + HOUR).reason or "")
-    assert store.feed(now=NOW + HOUR)["items"][0]["hearts"] == 2
+    assert store.feed(now=NOW + HOUR).rows[0].hearts == 2
     assert store.wires([b_early.id, b_late.id]) == [b_early.wire]
     assert store.counts()["hearts"] == 2
 
@@ -243,7 +244,7 @@ def test_flags_counted_once_per_key(store: Store, sid: bytes) -> None:
     res = store.ingest(protocol.make_flag(SEED_B, p.id, now=NOW + HOUR, reason="abuse"), sid, NOW + HOUR)
     assert res.status == "duplicate"
     store.ingest(protocol.make_flag(SEED_C, p.id, now=NOW), sid, NOW)
-    assert store.feed(now=NOW)["items"][0]["flags"] == 2
+    assert store.feed(now=NOW).rows[0].flags == 2
 
 
 def test_orphans_are_kept_and_counted_when_root_arrives(store: Store, sid: bytes) -> None:
@@ -254,10 +255,10 @@ def test_orphans_are_kept_and_counted_when_root_arrives(store: Store, sid: bytes
     assert store.ingest(heart, sid, NOW).pending
     assert store.thread(root.id, now=NOW) is None
     assert store.ingest(root, sid, NOW).status == "new"
-    item = store.feed(now=NOW)["items"][0]
-    assert (item["hearts"], item["replies"]) == (1, 1)
+    item = store.feed(now=NOW).rows[0]
+    assert (item.hearts, item.replies) == (1, 1)
     thread = store.thread(root.id, now=NOW)
-    assert thread is not None and [r["id"] for r in thread["replies"]] == [reply.id.hex()]
+    assert thread is not None and [r.id for r in thread.replies] == [reply.id]
 
 
 def test_delete_by_author_erases_text_from_disk(db: Path, store: Store, sid: bytes) -> None:
@@ -286,7 +287,7 @@ def test_delete_by_author_erases_text_from_disk(db: Path, store: Store, sid: byt
     assert secret.encode() not in after and root.wire not in after
     # Gone from every view, never served, never taken back.
     assert store.thread(root.id, now=NOW) is None
-    assert [i["id"] for i in store.feed(now=NOW)["items"]] == [keep.id.hex()]
+    assert [i.id for i in store.feed(now=NOW).rows] == [keep.id]
     assert store.search("zygomorphicquokka", now=NOW) == []
     assert store.search("vexillologicalparrot", now=NOW) == []
     assert store.get(root.id.hex()) is None
@@ -309,21 +310,21 @@ def test_delete_reply_keeps_thread(store: Store, sid: bytes) -> None:
     reply = protocol.make_reply(SEED_B, root, "regrettable words", now=NOW)
     other = protocol.make_reply(SEED_C, root, "fine words", now=NOW)
     store.ingest_many([(root, sid), (reply, sid), (other, sid)], NOW)
-    assert store.feed(now=NOW)["items"][0]["replies"] == 2
+    assert store.feed(now=NOW).rows[0].replies == 2
     res = store.ingest(protocol.make_delete(SEED_B, reply, now=NOW, root=root), sid, NOW)
     assert res.erased == (reply.id.hex(),)
     thread = store.thread(root.id, now=NOW)
-    assert thread is not None and [r["id"] for r in thread["replies"]] == [other.id.hex()]
-    assert thread["root"]["replies"] == 1
+    assert thread is not None and [r.id for r in thread.replies] == [other.id]
+    assert thread.root.replies == 1
 
 
 def test_delete_of_heart_withdraws_it(store: Store, sid: bytes) -> None:
     p = post("withdrawn heart")
     heart = protocol.make_heart(SEED_B, p.id, now=NOW)
     store.ingest_many([(p, sid), (heart, sid)], NOW)
-    assert store.feed(now=NOW)["items"][0]["hearts"] == 1
+    assert store.feed(now=NOW).rows[0].hearts == 1
     assert store.ingest(protocol.make_delete(SEED_B, heart, now=NOW), sid, NOW).status == "new"
-    assert store.feed(now=NOW)["items"][0]["hearts"] == 0
+    assert store.feed(now=NOW).rows[0].hearts == 0
 
 
 def forged_delete(target: protocol.Signed, seed: bytes = SEED_B) -> protocol.Signed:
@@ -384,9 +385,9 @@ def test_expired_refused_and_purged(db: Path, store: Store, sid: bytes) -> None:
     store.ingest_many([(short, sid), (forever, sid), (reply, sid)], NOW)
     assert isinstance(short.obj, protocol.Post) and short.obj.expires is not None
     gone_at = short.obj.expires
-    assert len(store.feed(now=gone_at - 1)["items"]) == 2
+    assert len(store.feed(now=gone_at - 1).rows) == 2
     # Past its time it is hidden even before the purge...
-    assert [i["id"] for i in store.feed(now=gone_at)["items"]] == [forever.id.hex()]
+    assert [i.id for i in store.feed(now=gone_at).rows] == [forever.id]
     assert store.thread(short.id, now=gone_at) is None
     assert store.search("ephemeralpangolin", now=gone_at) == []
     late_heart = protocol.make_heart(SEED_C, short.id, now=NOW)
@@ -422,22 +423,22 @@ def test_latest_order_and_keyset_pagination(store: Store, sid: bytes) -> None:
     arrival = posts[::-1]
     store.ingest_many([(p, sid) for p in arrival], NOW)
     order = {p.id: n for n, p in enumerate(arrival)}
-    expected = [p.id.hex() for p in sorted(posts, key=lambda p: (p.obj.created, order[p.id]), reverse=True)]
-    seen: list[str] = []
+    expected = [p.id for p in sorted(posts, key=lambda p: (p.obj.created, order[p.id]), reverse=True)]
+    seen: list[bytes] = []
     cursor = None
     pages = 0
     while True:
         page = store.feed(now=NOW, limit=50, before=cursor)
-        seen += [i["id"] for i in page["items"]]
+        seen += [i.id for i in page.rows]
         pages += 1
-        cursor = page["next"]
+        cursor = page.next
         if cursor is None:
             break
         cursor = list(cursor)  # as it comes back through JSON
     assert seen == expected
     assert pages == 5
-    item = store.feed(now=NOW, limit=1)["items"][0]
-    assert set(item) == {
+    item = store.feed(now=NOW, limit=1).rows[0]
+    assert {f.name for f in dataclasses.fields(item)} >= {
         "id",
         "text",
         "bg",
@@ -456,9 +457,9 @@ def test_feed_excludes_replies_and_other_swarms(store: Store, sid: bytes) -> Non
     sid2 = store.add_swarm("work", PSK2, 4002, NOW).raw_id
     a, b = post("in friends", 1), post("in work", 2)
     store.ingest_many([(a, sid), (b, sid2), (protocol.make_reply(SEED_B, a, "a reply", now=NOW), sid)], NOW)
-    assert [i["id"] for i in store.feed(swarm=sid, now=NOW)["items"]] == [a.id.hex()]
-    assert [i["id"] for i in store.feed(swarm=sid2, now=NOW)["items"]] == [b.id.hex()]
-    assert len(store.feed(now=NOW)["items"]) == 2
+    assert [i.id for i in store.feed(swarm=sid, now=NOW).rows] == [a.id]
+    assert [i.id for i in store.feed(swarm=sid2, now=NOW).rows] == [b.id]
+    assert len(store.feed(now=NOW).rows) == 2
     with pytest.raises(UnknownSwarm):
         store.feed(swarm=bytes(32), now=NOW)
 
@@ -469,14 +470,14 @@ def test_popular_order_and_decay(store: Store, sid: bytes) -> None:
     middle = post("a bit older", 3, now=NOW - HOUR)
     hearts = [protocol.make_heart(bytes([i]) * 32, old.id, now=NOW) for i in range(10)]
     store.ingest_many([(old, sid), (fresh, sid), (middle, sid)] + [(h, sid) for h in hearts], NOW)
-    ids = [i["id"] for i in store.feed(popular=True, now=NOW)["items"]]
-    assert ids == [old.id.hex(), fresh.id.hex(), middle.id.hex()]
-    assert store.feed(popular=True, now=NOW)["items"][0]["hearts"] == 10
+    ids = [i.id for i in store.feed(popular=True, now=NOW).rows]
+    assert ids == [old.id, fresh.id, middle.id]
+    assert store.feed(popular=True, now=NOW).rows[0].hearts == 10
     # Hearts decay with age: ten days on, a post from then with none beats it.
     later = NOW + 10 * 24 * HOUR
     newer = post("today's post", 4, now=later)
     store.ingest(newer, sid, later)
-    assert store.feed(popular=True, now=later)["items"][0]["id"] == newer.id.hex()
+    assert store.feed(popular=True, now=later).rows[0].id == newer.id
     assert popular_score(10, NOW - 6 * HOUR, NOW) == pytest.approx(11 / 8**1.5)
     assert popular_score(0, NOW + 600, NOW) == pytest.approx(1 / 2**1.5)  # skewed clocks: age 0
 
@@ -485,16 +486,16 @@ def test_popular_pagination_covers_everything_once(store: Store, sid: bytes) -> 
     posts = [post(f"p {i}", i, now=NOW - i * 600) for i in range(120)]
     hearts = [protocol.make_heart(SEED_B, p.id, now=NOW) for p in posts[::7]]
     store.ingest_many([(p, sid) for p in posts] + [(h, sid) for h in hearts], NOW)
-    seen: list[str] = []
+    seen: list[bytes] = []
     cursor = None
     while True:
         page = store.feed(popular=True, limit=25, before=cursor, now=NOW + 5)
-        seen += [i["id"] for i in page["items"]]
-        if page["next"] is None:
+        seen += [i.id for i in page.rows]
+        if page.next is None:
             break
-        cursor = page["next"]
+        cursor = page.next
         assert cursor[0] == NOW + 5  # pages keep scoring with page one's clock
-    assert sorted(seen) == sorted(p.id.hex() for p in posts) and len(seen) == 120
+    assert sorted(seen) == sorted(p.id for p in posts) and len(seen) == 120
 
 
 def test_popular_matches_a_full_sort(store: Store, sid: bytes) -> None:
@@ -518,15 +519,15 @@ def test_popular_matches_a_full_sort(store: Store, sid: bytes) -> None:
         h, age = counts[p.id] + 1.0, max(0, now - p.obj.created) / 3600.0
         return (h * h / ((age + 2.0) * (age + 2.0) * (age + 2.0)), p.obj.created, p.id)  # as the SQL computes it
 
-    expected = [p.id.hex() for p in sorted(posts, key=key, reverse=True)]
-    assert expected.index(loved.id.hex()) > 20  # not on page one, so page one really is pruned
+    expected = [p.id for p in sorted(posts, key=key, reverse=True)]
+    assert expected.index(loved.id) > 20  # not on page one, so page one really is pruned
     for limit in (20, 50):
-        seen: list[str] = []
+        seen: list[bytes] = []
         cursor = None
         while True:
             page = store.feed(popular=True, limit=limit, before=cursor, now=now)
-            seen += [i["id"] for i in page["items"]]
-            cursor = page["next"]
+            seen += [i.id for i in page.rows]
+            cursor = page.next
             if cursor is None:
                 break
         assert seen == expected
@@ -535,7 +536,8 @@ def test_popular_matches_a_full_sort(store: Store, sid: bytes) -> None:
 # -- threads -------------------------------------------------------------------
 
 
-def test_thread_icons_and_crown(store: Store, sid: bytes) -> None:
+def test_thread_rows_and_keys(store: Store, sid: bytes) -> None:
+    # The node draws the crown and the icons from these keys (tests/test_shape.py).
     root = post("who said what", 1)
     r1 = protocol.make_reply(SEED_B, root, "first from B", now=NOW)
     r2 = protocol.make_reply(SEED_A, root, "author answers", now=NOW + 600, parent=r1.id)
@@ -545,22 +547,18 @@ def test_thread_icons_and_crown(store: Store, sid: bytes) -> None:
     store.ingest(protocol.make_heart(SEED_C, r1.id, now=NOW), sid, NOW + 1200)
     thread = store.thread(root.id, now=NOW + 1200)
     assert thread is not None
-    head, replies = thread["root"], thread["replies"]
-    assert head["is_author"] is True and head["parent"] is None and head["replies"] == 4
-    assert head["icon"] == icon(root.obj.pubkey)
+    head, replies = thread.root, thread.replies
+    assert head.kind == protocol.KIND_POST and head.parent is None and head.replies == 4
+    assert head.pubkey == root.obj.pubkey
     middle = sorted([r2, r3], key=lambda r: r.id)
-    assert [r["id"] for r in replies] == [r.id.hex() for r in (r1, *middle, r4)]
-    by_id = {r["id"]: r for r in replies}
-    assert by_id[r2.id.hex()]["is_author"] is True  # the crown: the root's own key
-    assert by_id[r2.id.hex()]["icon"] == head["icon"]
-    assert not by_id[r1.id.hex()]["is_author"] and not by_id[r3.id.hex()]["is_author"]
-    assert by_id[r1.id.hex()]["icon"] == by_id[r4.id.hex()]["icon"]  # B keeps one icon in the thread
-    assert by_id[r1.id.hex()]["pubkey"] == by_id[r4.id.hex()]["pubkey"]
-    assert by_id[r1.id.hex()]["hearts"] == 1
-    assert by_id[r4.id.hex()]["parent"] == r2.id.hex()
-    for r in replies:
-        assert 0 <= r["icon"]["glyph"] < 16 and 0 <= r["icon"]["colour"] < 12
-    # Stable across calls and reopenings: derived only from the key.
+    assert [r.id for r in replies] == [r.id for r in (r1, *middle, r4)]
+    by_id = {r.id: r for r in replies}
+    assert by_id[r2.id].pubkey == head.pubkey  # the crown: the root's own key
+    assert by_id[r1.id].pubkey != head.pubkey and by_id[r3.id].pubkey != head.pubkey
+    assert by_id[r1.id].pubkey == by_id[r4.id].pubkey  # B keeps one key in the thread
+    assert by_id[r1.id].hearts == 1
+    assert by_id[r4.id].parent == r2.id
+    assert all(r.kind == protocol.KIND_REPLY for r in replies)
     assert store.thread(root.id.hex(), now=NOW + 1200) == thread
     assert store.thread(bytes(32), now=NOW) is None
 
@@ -640,22 +638,22 @@ def test_search_finds_with_highlights(store: Store, sid: bytes) -> None:
     store.ingest_many([(x, sid) for x in (a, b, c, d, reply)], NOW)
 
     hits = store.search("NEAR(", now=NOW)
-    assert [h["id"] for h in hits] == [a.id.hex()]
-    assert hits[0]["text"] == "meet me [near] the station AND bring (snacks)"
-    assert [h["id"] for h in store.search("bring AND", now=NOW)] == [a.id.hex()]  # "and" is a word here
-    assert [h["id"] for h in store.search("(snacks*", now=NOW)] == [a.id.hex()]
+    assert [h.id for h in hits] == [a.id]
+    assert hits[0].text == "meet me [near] the station AND bring (snacks)"
+    assert [h.id for h in store.search("bring AND", now=NOW)] == [a.id]  # "and" is a word here
+    assert [h.id for h in store.search("(snacks*", now=NOW)] == [a.id]
     # Diacritics fold both ways; a reply maps back to its thread's root.
-    cafe = {h["id"]: h for h in store.search("cafe", now=NOW)}
-    assert set(cafe) == {b.id.hex(), reply.id.hex()}
-    assert cafe[b.id.hex()]["text"] == "a [café] in the old town"
-    assert cafe[reply.id.hex()]["root"] == d.id.hex() and cafe[reply.id.hex()]["kind"] == "reply"
-    assert cafe[b.id.hex()]["root"] == b.id.hex()
-    assert {h["id"] for h in store.search("CAFÉ", now=NOW)} == set(cafe)
-    assert [h["id"] for h in store.search("日本語", now=NOW)] == [c.id.hex()]
+    cafe = {h.id: h for h in store.search("cafe", now=NOW)}
+    assert set(cafe) == {b.id, reply.id}
+    assert cafe[b.id].text == "a [café] in the old town"
+    assert cafe[reply.id].root == d.id and cafe[reply.id].kind == protocol.KIND_REPLY
+    assert cafe[b.id].root == b.id
+    assert {h.id for h in store.search("CAFÉ", now=NOW)} == set(cafe)
+    assert [h.id for h in store.search("日本語", now=NOW)] == [c.id]
     # Words are ANDed; markers are configurable.
     both = store.search('station "closed', now=NOW, markers=("\x02", "\x03"))
-    assert [h["text"] for h in both] == ["the \x02station\x03 was \x02closed\x03"]
-    assert store.search("station", limit=1, now=NOW)[0]["id"] in {a.id.hex(), d.id.hex(), reply.id.hex()}
+    assert [h.text for h in both] == ["the \x02station\x03 was \x02closed\x03"]
+    assert store.search("station", limit=1, now=NOW)[0].id in {a.id, d.id, reply.id}
     assert len(store.search("station", now=NOW)) == 3
     assert store.search("station", swarm=sid, now=NOW)
     with pytest.raises(InvalidArgument):
@@ -711,7 +709,7 @@ def test_own_objects_are_held_until_released(db: Path, store: Store, sid: bytes)
     assert store.object_ids(sid2) == []
     assert store.wires([mine.id, other.id]) == [other.wire]
     # ...but the user sees it, and a restart finds it to re-send.
-    assert store.feed(now=NOW)["items"][0]["mine"]
+    assert store.feed(now=NOW).rows[0].mine
     assert store.counts()["held"] == 1
     store.close()
     with Store.open(db) as again:
@@ -768,8 +766,8 @@ def test_ingest_many_2000_posts(store: Store, sid: bytes) -> None:
     assert [r.id for r in results[:2000]] == [p.id.hex() for p in posts]
     counts = store.counts()
     assert (counts["posts"], counts["replies"], counts["hearts"], counts["objects"]) == (2000, 1, 1, 2002)
-    item = next(i for i in store.feed(now=NOW, limit=500)["items"] if i["id"] == posts[7].id.hex())
-    assert (item["hearts"], item["replies"]) == (1, 1)
+    item = next(i for i in store.feed(now=NOW, limit=500).rows if i.id == posts[7].id)
+    assert (item.hearts, item.replies) == (1, 1)
     assert store.ingest_many([], NOW) == []
 
 
@@ -812,9 +810,9 @@ def test_mine_and_hearted(store: Store, sid: bytes) -> None:
     store.ingest_own(mine, [sid], NOW)
     assert store.ingest_own(heart, [sid], NOW).status == "new"
     assert store.ingest_own(heart, [sid], NOW).status == "duplicate"  # idempotent
-    items = {i["id"]: i for i in store.feed(now=NOW)["items"]}
-    assert items[mine.id.hex()]["mine"] and not items[theirs.id.hex()]["mine"]
-    assert items[theirs.id.hex()]["hearted"] and not items[mine.id.hex()]["hearted"]
+    items = {i.id: i for i in store.feed(now=NOW).rows}
+    assert items[mine.id].mine and not items[theirs.id].mine
+    assert items[theirs.id].hearted and not items[mine.id].hearted
     with pytest.raises(InvalidArgument):
         store.ingest_own(b"short", [sid], NOW)  # type: ignore[arg-type]
 
@@ -873,25 +871,15 @@ def test_swarm_names_fit_in_an_invite(db: Path) -> None:
 def test_peers(store: Store, sid: bytes) -> None:
     store.save_peer(sid, "peerA", ["/ip4/127.0.0.2/tcp/1", "/ip4/127.0.0.2/udp/1/quic"], NOW)
     store.save_peer(sid, "peerB", ["/ip4/127.0.0.3/tcp/1"], NOW + 10)
-    assert [p["peer_id"] for p in store.peers(sid)] == ["peerB", "peerA"]
+    assert [p.peer_id for p in store.peers(sid)] == ["peerB", "peerA"]
     assert store.note_peer_failure(sid, "peerB") == 1
     assert store.note_peer_failure(sid, "peerB") == 2
     assert store.note_peer_failure(sid, "nobody") == 0
     peers = store.peers(sid)
-    assert [p["peer_id"] for p in peers] == ["peerA", "peerB"]
-    assert peers[0] == {
-        "peer_id": "peerA",
-        "addrs": ["/ip4/127.0.0.2/tcp/1", "/ip4/127.0.0.2/udp/1/quic"],
-        "last_seen": NOW,
-        "failures": 0,
-    }
+    assert [p.peer_id for p in peers] == ["peerA", "peerB"]
+    assert peers[0] == PeerRow("peerA", ("/ip4/127.0.0.2/tcp/1", "/ip4/127.0.0.2/udp/1/quic"), NOW, 0)
     store.save_peer(sid, "peerB", ["/ip4/127.0.0.9/tcp/2"], NOW + 20)  # reachable again: failures reset
-    assert store.peers(sid)[0] == {
-        "peer_id": "peerB",
-        "addrs": ["/ip4/127.0.0.9/tcp/2"],
-        "last_seen": NOW + 20,
-        "failures": 0,
-    }
+    assert store.peers(sid)[0] == PeerRow("peerB", ("/ip4/127.0.0.9/tcp/2",), NOW + 20, 0)
     with pytest.raises(InvalidArgument):
         store.save_peer(sid, "peerC", "/ip4/1.2.3.4/tcp/1", NOW)  # a str is a Sequence[str] to mypy
     with pytest.raises(UnknownSwarm):

@@ -20,6 +20,7 @@ import protocol
 from .. import api
 from ..net import SwarmConnectError
 from ..store import StoreError
+from . import _shape
 from ._errors import ApiError
 
 if TYPE_CHECKING:
@@ -77,6 +78,15 @@ def _text(value: str, what: str) -> str:
     return value
 
 
+def _swarm_name(name: str) -> str:
+    """``name`` if an invite can carry it (so the swarm can be invited to); else refused, saying the rule."""
+    try:
+        protocol.check_swarm_name(name)
+    except protocol.UsageError as exc:
+        raise ApiError("bad_request", str(exc)) from None
+    return name
+
+
 # -- node and identity ---------------------------------------------------------------------
 
 
@@ -123,11 +133,10 @@ async def shutdown(node: Node, _: api.Shutdown) -> api.Stopping:
 @method(api.SwarmCreate)
 async def swarm_create(node: Node, p: api.SwarmCreate) -> api.SwarmCreated:
     seed = node.identity.require()
-    name = _text(p.name, "name").strip()
+    name = _swarm_name(_text(p.name, "name").strip())
     if node.store.swarm_by_name(name) is not None:
         raise ApiError("swarm_exists", f"you are already in a swarm called {name!r}")
     psk = os.urandom(32)
-    protocol.Invite(name, psk, ("/ip4/127.0.0.1/tcp/1/p2p/x",))  # the name must fit an invite
     rec = node.store.add_swarm(name, psk, 0, node.now())
     runtime = await node.swarms.start(seed, rec)
     return api.SwarmCreated(name=name, invite=node.invite(runtime), peer_id=runtime.host.peer_id)
@@ -155,7 +164,9 @@ async def swarm_join(node: Node, p: api.SwarmJoin) -> api.SwarmJoined:
         raise ApiError("swarm_exists", f"you are already in this swarm ({invite.name!r})")
     name = invite.name
     if node.store.swarm_by_name(name) is not None:
-        name = p.name or f"{name}-{swarm_id.hex()[:4]}"
+        # Taken here: the caller's name, or the invite's cut so that a suffix from the swarm id still fits.
+        suffix = f"-{swarm_id.hex()[:4]}"
+        name = _swarm_name(p.name or name[: protocol.MAX_SWARM_NAME_CHARS - len(suffix)] + suffix)
     rec = node.store.add_swarm(name, invite.psk, 0, node.now())
     runtime = await node.swarms.start(seed, rec)
     connected, errors = 0, []
@@ -295,7 +306,7 @@ async def feed(node: Node, p: api.Feed) -> api.FeedPage:
     page = await node.offload(
         lambda: store.feed(swarm=swarm_id, popular=p.popular, limit=p.limit, before=p.cursor, now=now)
     )
-    return api.FeedPage(posts=msgspec.convert(page["items"], list[api.FeedItem]), cursor=page["next"])
+    return _shape.feed_page(page)
 
 
 @method(api.Thread)
@@ -305,12 +316,12 @@ async def thread(node: Node, p: api.Thread) -> api.ThreadResult:
     found = await node.offload(lambda: store.thread(root.id, now=now))
     if found is None:
         raise ApiError("not_found", "that thread is not known here")
-    return msgspec.convert(found, api.ThreadResult)
+    return _shape.thread_result(found)
 
 
 @method(api.Search)
 async def search(node: Node, p: api.Search) -> api.SearchResults:
     store, now = node.store, node.now()
     hits = await node.offload(lambda: store.search(p.query, limit=p.limit, now=now, markers=SEARCH_MARKERS))
-    return api.SearchResults(results=msgspec.convert(hits, list[api.SearchHit]))
+    return api.SearchResults(results=[_shape.search_hit(hit) for hit in hits])
 

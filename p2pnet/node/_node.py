@@ -25,7 +25,7 @@ from .. import api
 from ..api import Home
 from ..net import SYNC_INTERVAL, Failures, GossipParams, open_swarm_host, supervised
 from ..store import AmbiguousId, IngestResult, Store, StoreError, Swarm
-from . import _methods
+from . import _methods, _shape
 from ._control import EventHub, serve_control
 from ._errors import ApiError
 from ._identity import Identity
@@ -254,11 +254,11 @@ class Node:
             self.hub.publish(
                 api.ObjectEvent(
                     id=signed.id.hex(),
-                    kind=_KIND[type(obj)],
+                    kind=_shape.KIND_NAMES[signed.kind],
                     swarm=runtime.name if runtime else None,
                     root=obj.root.hex() if isinstance(obj, protocol.Reply) else None,
                     target=None if isinstance(obj, protocol.Post | protocol.Reply) else concerns[signed.id].hex(),
-                    item=None if item is None else msgspec.convert(item, api.FeedItem),
+                    item=None if item is None else _shape.feed_item(item),
                 )
             )
 
@@ -270,12 +270,3 @@ def _concerns(obj: protocol.WireObject) -> bytes | None:
     if isinstance(obj, protocol.Heart | protocol.Flag | protocol.Delete):
         return obj.target
     return None
-
-
-_KIND: dict[type, Any] = {
-    protocol.Post: "post",
-    protocol.Reply: "reply",
-    protocol.Heart: "heart",
-    protocol.Flag: "flag",
-    protocol.Delete: "delete",
-}

@@ -292,21 +292,21 @@ class Swarms:
             connected = set(runtime.host.connected_peers())
             now = trio.current_time()
             for peer in self._store.peers(runtime.id):
-                pid = peer["peer_id"]
+                pid = peer.peer_id
                 if pid in connected or pid == runtime.host.peer_id:
                     runtime.backoff.pop(pid, None)
                     continue
                 next_try, delay = runtime.backoff.get(pid, (0.0, REDIAL_MIN))
                 if now < next_try:
                     continue
-                if await self._dial_any(runtime, pid, peer["addrs"]):
+                if await self._dial_any(runtime, pid, peer.addrs):
                     runtime.backoff.pop(pid, None)
                 else:
                     self._store.note_peer_failure(runtime.id, pid)
                     runtime.backoff[pid] = (now + delay, min(delay * 2, REDIAL_MAX))
             await trio.sleep(REDIAL_MIN)
 
-    async def _dial_any(self, runtime: SwarmRuntime, pid: str, addrs: list[str]) -> bool:
+    async def _dial_any(self, runtime: SwarmRuntime, pid: str, addrs: Sequence[str]) -> bool:
         for addr in addrs:
             with trio.move_on_after(self.settings.gossip.connect_timeout):
                 try:

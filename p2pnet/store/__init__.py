@@ -17,7 +17,7 @@ from ._errors import (
 )
 from ._feed import popular_score
 from ._ingest import FUTURE_SLACK, IngestResult
-from ._reads import icon
+from ._rows import FeedPage, PeerRow, PostRow, RootRow, SearchRow, ThreadRows
 from ._schema import SCHEMA_VERSION
 from ._store import Store
 from ._swarms import Swarm
@@ -26,17 +26,22 @@ __all__ = [
     "FUTURE_SLACK",
     "SCHEMA_VERSION",
     "AmbiguousId",
+    "FeedPage",
     "IngestResult",
     "InvalidArgument",
+    "PeerRow",
+    "PostRow",
+    "RootRow",
     "SchemaTooNew",
+    "SearchRow",
     "Store",
     "StoreClosed",
     "StoreCorrupt",
     "StoreError",
     "Swarm",
     "SwarmExists",
+    "ThreadRows",
     "UnknownId",
     "UnknownSwarm",
-    "icon",
     "popular_score",
 ]

@@ -13,6 +13,7 @@ from typing import Any
 from ._args import int_arg, now_arg
 from ._db import Database
 from ._errors import InvalidArgument
+from ._rows import ROOT_COLUMNS, FeedPage, RootRow, root_row
 
 __all__ = ["Feed", "popular_score"]
 
@@ -29,25 +30,6 @@ def popular_score(hearts: int, created: int, now: int) -> float:
 _POPULAR_KEY = """((p.hearts + 1.0) * (p.hearts + 1.0)
     / ((max(0, :now - p.created) / 3600.0 + 2.0) * (max(0, :now - p.created) / 3600.0 + 2.0)
        * (max(0, :now - p.created) / 3600.0 + 2.0)))"""
-_FEED_COLUMNS = """p.id, p.text, p.bg, p.name, p.created, p.expires, p.hearts, p.replies, p.flags,
-    EXISTS (SELECT 1 FROM own o WHERE o.id = p.id),
-    EXISTS (SELECT 1 FROM hearts h JOIN own o ON o.id = h.id WHERE h.target = p.id)"""
-
-
-def _feed_item(row: sqlite3.Row | tuple[Any, ...]) -> dict[str, Any]:
-    return {
-        "id": row[0].hex(),
-        "text": row[1],
-        "bg": row[2],
-        "name": row[3],
-        "created": row[4],
-        "expires": row[5],
-        "hearts": row[6],
-        "replies": row[7],
-        "flags": row[8],
-        "mine": bool(row[9]),
-        "hearted": bool(row[10]),
-    }
 
 
 class Feed(Database):
@@ -61,7 +43,7 @@ class Feed(Database):
         limit: int = 50,
         before: Sequence[Any] | None = None,
         now: int | None = None,
-    ) -> dict[str, Any]:
+    ) -> FeedPage:
         """One page of root posts, not deleted and not expired.
 
         Latest is newest ``created`` first; inside one 10-minute time step
@@ -79,9 +61,7 @@ class Feed(Database):
             now: the current Unix time (default: the clock).
 
         Returns:
-            ``{"items": [item, ...], "next": cursor or None}``; each item is
-            ``{"id", "text", "bg", "name", "created", "expires", "hearts",
-            "replies", "flags", "mine", "hearted"}``.
+            The page's rows and the ``next`` cursor (None after the last page).
         """
         now = now_arg(now)
         limit = int_arg(limit, "limit", 1, 500)
@@ -107,11 +87,9 @@ class Feed(Database):
                     f"WITH top AS (SELECT p.rid, {_POPULAR_KEY} AS score, p.created, p.id FROM posts p "
                     f"WHERE {' AND '.join(where)} ORDER BY score DESC, p.created DESC, p.id DESC "
                     "LIMIT :limit OFFSET :offset) "
-                    f"SELECT {_FEED_COLUMNS} FROM top JOIN posts p ON p.rid = top.rid "
+                    f"SELECT {ROOT_COLUMNS} FROM top JOIN posts p ON p.rid = top.rid "
                     "ORDER BY top.score DESC, top.created DESC, top.id DESC"
                 )
-                items = [_feed_item(r) for r in conn.execute(sql, args)]
-                cursor: list[Any] | None = [args["now"], offset + len(items)] if len(items) == limit else None
             else:
                 if before is not None:
                     if not (isinstance(before, Sequence) and len(before) == 2):
@@ -120,18 +98,20 @@ class Feed(Database):
                     args["br"] = int_arg(before[1], "cursor arrival")
                     where.append("(p.created, p.rid) < (:bc, :br)")
                 sql = (
-                    f"SELECT {_FEED_COLUMNS} FROM posts p WHERE {' AND '.join(where)} "
+                    f"SELECT {ROOT_COLUMNS} FROM posts p WHERE {' AND '.join(where)} "
                     "ORDER BY p.created DESC, p.rid DESC LIMIT :limit"
                 )
-                items = [_feed_item(r) for r in conn.execute(sql, args)]
-                cursor = None
-                if len(items) == limit:
-                    last = conn.execute("SELECT rid FROM posts WHERE id = ?", (bytes.fromhex(items[-1]["id"]),))
-                    cursor = [items[-1]["created"], last.fetchone()[0]]
-            return {"items": items, "next": cursor}
+            rows = tuple(root_row(r) for r in conn.execute(sql, args))
+            cursor: tuple[int, int] | None = None
+            if len(rows) == limit and popular:
+                cursor = (args["now"], args["offset"] + limit)
+            elif len(rows) == limit:
+                last = conn.execute("SELECT rid FROM posts WHERE id = ?", (rows[-1].id,)).fetchone()
+                cursor = (rows[-1].created, last[0])
+            return FeedPage(rows, cursor)
 
-    def feed_items(self, ids: Sequence[bytes], *, now: int | None = None) -> dict[bytes, dict[str, Any]]:
-        """The feed item of each live root post among ``ids``, as :meth:`feed` shapes it; others are left out."""
+    def feed_items(self, ids: Sequence[bytes], *, now: int | None = None) -> dict[bytes, RootRow]:
+        """The row of each live root post among ``ids``, as :meth:`feed` reads it; others are left out."""
         now = now_arg(now)
         wanted = [bytes(i) for i in ids]
         if not wanted:
@@ -139,11 +119,11 @@ class Feed(Database):
         with self._use() as conn:
             marks = ",".join("?" * len(wanted))
             rows = conn.execute(
-                f"SELECT {_FEED_COLUMNS} FROM posts p WHERE p.id IN ({marks}) AND p.kind = 1 "
+                f"SELECT {ROOT_COLUMNS} FROM posts p WHERE p.id IN ({marks}) AND p.kind = 1 "
                 "AND (p.expires IS NULL OR p.expires > ?)",
                 [*wanted, now],
             ).fetchall()
-        return {bytes(r[0]): _feed_item(r) for r in rows}
+        return {row.id: row for row in map(root_row, rows)}
 
     @staticmethod
     def _popular_cutoff(conn: sqlite3.Connection, where: list[str], args: dict[str, Any], k: int) -> int:

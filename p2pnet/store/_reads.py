@@ -1,47 +1,26 @@
 """Reads other than the feed: a thread, search, ids and objects, what sync serves, counts.
 
-Every read returns plain JSON-ready values: ids lowercase hex, times ints.
+A thread and search hits come back as the records of ``_rows``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable
 from typing import Any, Final
 
 import protocol
-from protocol import KIND_DELETE, KIND_FLAG, KIND_HEART, KIND_POST, KIND_REPLY
 
 from ._args import HEX, id32_arg, int_arg, now_arg
 from ._db import Database, corrupt_message
 from ._errors import AmbiguousId, InvalidArgument, StoreCorrupt, UnknownId
+from ._rows import POST_COLUMNS, ROOT_COLUMNS, SearchRow, ThreadRows, post_row, root_row
 
-__all__ = ["Reads", "icon"]
+__all__ = ["Reads"]
 
 MIN_PREFIX: Final = 6
-ICON_GLYPHS: Final = 16
-ICON_COLOURS: Final = 12
-_ICON_INFO: Final = b"p2pnet/v1/icon"
-_KIND_NAME: Final = {
-    KIND_POST: "post",
-    KIND_REPLY: "reply",
-    KIND_HEART: "heart",
-    KIND_FLAG: "flag",
-    KIND_DELETE: "delete",
-}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _CHUNK = 500  # ids per IN (...) query, far below SQLite's variable limit
-
-
-def icon(pubkey: bytes) -> dict[str, int]:
-    """The per-thread icon of a participant: ``{"glyph": 0..15, "colour": 0..11}``.
-
-    Derived from the thread key alone, so it is stable for one person within a
-    thread and unrelated across threads (the keys are).
-    """
-    digest = hashlib.sha256(_ICON_INFO + pubkey).digest()
-    return {"glyph": digest[0] % ICON_GLYPHS, "colour": digest[1] % ICON_COLOURS}
 
 
 def _fts_query(text: str) -> str:
@@ -60,7 +39,7 @@ def _fts_query(text: str) -> str:
 class Reads(Database):
     """Threads, search, ids, the sync helpers and counts."""
 
-    def thread(self, root_id: bytes | str, *, now: int | None = None) -> dict[str, Any] | None:
+    def thread(self, root_id: bytes | str, *, now: int | None = None) -> ThreadRows | None:
         """A root post and its replies (ordered by created, then id).
 
         Args:
@@ -68,49 +47,22 @@ class Reads(Database):
             now: the current Unix time (default: the clock), for expiry.
 
         Returns:
-            None if the root is unknown, deleted or expired; else
-            ``{"root": item, "replies": [item, ...]}``.  Every item has
-            ``id, kind, pubkey, is_author, icon {glyph, colour}, text, created,
-            hearts, flags, parent, mine, hearted``; the root adds ``bg, name,
-            expires, replies``.  ``parent`` is None on the root.
+            None if the root is unknown, deleted or expired; else its rows.
         """
         oid = id32_arg(root_id, "root_id")
         now = now_arg(now)
-        cols = """p.id, p.kind, p.pubkey, p.text, p.created, p.hearts, p.flags, p.parent,
-            EXISTS (SELECT 1 FROM own o WHERE o.id = p.id),
-            EXISTS (SELECT 1 FROM hearts h JOIN own o ON o.id = h.id WHERE h.target = p.id),
-            p.bg, p.name, p.expires, p.replies"""
         with self._use() as conn:
             root = conn.execute(
-                f"SELECT {cols} FROM posts p WHERE p.id = ? AND p.kind = 1 AND (p.expires IS NULL OR p.expires > ?)",
+                f"SELECT {ROOT_COLUMNS} FROM posts p WHERE p.id = ? AND p.kind = 1 "
+                "AND (p.expires IS NULL OR p.expires > ?)",
                 (oid, now),
             ).fetchone()
             if root is None:
                 return None
             replies = conn.execute(
-                f"SELECT {cols} FROM posts p WHERE p.root = ? AND p.kind = 2 ORDER BY p.created, p.id", (oid,)
+                f"SELECT {POST_COLUMNS} FROM posts p WHERE p.root = ? AND p.kind = 2 ORDER BY p.created, p.id", (oid,)
             ).fetchall()
-        author = root[2]
-
-        def item(row: tuple[Any, ...]) -> dict[str, Any]:
-            return {
-                "id": row[0].hex(),
-                "kind": _KIND_NAME[row[1]],
-                "pubkey": row[2].hex(),
-                "is_author": row[2] == author,
-                "icon": icon(row[2]),
-                "text": row[3],
-                "created": row[4],
-                "hearts": row[5],
-                "flags": row[6],
-                "parent": None if row[7] is None else row[7].hex(),
-                "mine": bool(row[8]),
-                "hearted": bool(row[9]),
-            }
-
-        head = item(root)
-        head.update(bg=root[10], name=root[11], expires=root[12], replies=root[13])
-        return {"root": head, "replies": [item(r) for r in replies]}
+        return ThreadRows(root_row(root), tuple(map(post_row, replies)))
 
     def search(
         self,
@@ -120,7 +72,7 @@ class Reads(Database):
         markers: tuple[str, str] = ("[", "]"),
         swarm: bytes | None = None,
         now: int | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[SearchRow]:
         """Full-text search over the text of live posts and replies, best match first.
 
         The query is user text, never FTS5 syntax: every word is quoted, so
@@ -137,10 +89,8 @@ class Reads(Database):
             now: the current Unix time (default: the clock), for expiry.
 
         Returns:
-            ``[{"id", "kind", "root", "text", "created", "hearts"}, ...]``:
-            ``text`` is highlighted, ``root`` is the thread to open (the id
-            itself for a root post).  Replies whose thread is unknown or
-            expired are left out.
+            The hits, ``text`` highlighted.  Replies whose thread is unknown
+            or expired are left out.
         """
         if not isinstance(query, str):
             raise InvalidArgument("query must be a string")
@@ -165,17 +115,7 @@ class Reads(Database):
                 ORDER BY search.rank, p.id LIMIT :limit""",
                 args,
             ).fetchall()
-        return [
-            {
-                "id": r[0].hex(),
-                "kind": _KIND_NAME[r[1]],
-                "root": r[2].hex(),
-                "text": r[3],
-                "created": r[4],
-                "hearts": r[5],
-            }
-            for r in rows
-        ]
+        return [SearchRow(*r) for r in rows]
 
     def resolve_id(self, prefix: str | bytes) -> bytes:
         """The full id of a stored object from a full id or a unique hex prefix.

@@ -12,7 +12,8 @@ What it guarantees (docs/storage.md has the schema and the reasons):
   database file and the WAL (``secure_delete``, an FTS5 rebuild of the index
   segments, ``wal_checkpoint(TRUNCATE)``), and the object is never stored or
   served again;
-* every read returns plain JSON-ready values: ids are lowercase hex, times ints;
+* every read returns plain records (``_rows``, :class:`Swarm`) and no display
+  rule: the node shapes them for the control API;
 * nothing raises :class:`sqlite3.Error`: every failure is a :class:`StoreError`.
 """
 

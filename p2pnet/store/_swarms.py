@@ -15,6 +15,7 @@ import protocol
 from ._args import id32_arg, int_arg, text_arg
 from ._db import Database
 from ._errors import InvalidArgument, SwarmExists, UnknownSwarm
+from ._rows import PeerRow
 
 __all__ = ["MAX_PEERS_PER_SWARM", "Swarm", "SwarmsAndPeers"]
 
@@ -159,12 +160,8 @@ class SwarmsAndPeers(Database):
                         (raw, MAX_PEERS_PER_SWARM),
                     )
 
-    def peers(self, swarm: bytes) -> list[dict[str, Any]]:
-        """Known peers of a swarm, best redial candidates first (fewest failures, then most recent).
-
-        Returns:
-            ``[{"peer_id", "addrs": [str], "last_seen", "failures"}, ...]``
-        """
+    def peers(self, swarm: bytes) -> list[PeerRow]:
+        """Known peers of a swarm, best redial candidates first (fewest failures, then most recent)."""
         with self._use() as conn:
             raw = self._swarm_arg(swarm)
             rows = conn.execute(
@@ -172,7 +169,7 @@ class SwarmsAndPeers(Database):
                 ORDER BY failures, last_seen DESC, peer_id""",
                 (raw,),
             ).fetchall()
-        return [{"peer_id": p, "addrs": json.loads(a), "last_seen": s, "failures": f} for p, a, s, f in rows]
+        return [PeerRow(p, tuple(json.loads(a)), s, f) for p, a, s, f in rows]
 
     def note_peer_failure(self, swarm: bytes, peer_id: str) -> int:
         """Count one failed dial of a peer.
