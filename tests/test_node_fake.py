@@ -176,3 +176,15 @@ async def test_a_second_swarm_of_a_taken_name_is_joined_under_a_name_that_fits(
         invite = await b.request(api.SwarmInvite(name=joined.name))  # every joined swarm can be invited to
         assert protocol.decode_invite(invite.invite, now=b.now()).name == joined.name
         assert (await c.request(api.SwarmJoin(invite=created.invite, name="theirs"))).name == "theirs"
+
+
+async def test_a_swarm_left_can_be_joined_again_at_once(tmp_path: Path, clock: trio.testing.MockClock) -> None:
+    async with fake_nodes(tmp_path, 2) as (_, (a, b)):
+        created = await a.request(api.SwarmCreate(name="friends"))
+        await b.request(api.SwarmJoin(invite=created.invite))
+        await b.request(api.SwarmLeave(name="friends"))
+        assert (await b.request(api.SwarmList())).swarms == []
+        again = await b.request(api.SwarmJoin(invite=created.invite))  # the old host is gone: nothing in the way
+        assert again.connected == 1
+        post = await a.request(api.Post(text="welcome back"))
+        await until(lambda: stored(b, post.id), "the post at b")

@@ -180,7 +180,7 @@ async def swarm_join(node: Node, p: api.SwarmJoin) -> api.SwarmJoined:
         except (SwarmConnectError, ValueError, OSError, trio.TooSlowError) as exc:
             errors.append(f"{addr}: {exc or type(exc).__name__}")
     if not connected:
-        node.swarms.stop(swarm_id)
+        await node.swarms.stop(swarm_id)
         node.store.remove_swarm(name)
         raise ApiError(
             "join_failed",
@@ -194,7 +194,7 @@ async def swarm_join(node: Node, p: api.SwarmJoin) -> api.SwarmJoined:
 @method(api.SwarmLeave)
 async def swarm_leave(node: Node, p: api.SwarmLeave) -> api.SwarmLeft:
     rec = node.swarm_named(p.name)
-    node.swarms.stop(rec.raw_id)
+    await node.swarms.stop(rec.raw_id)
     node.store.remove_swarm(rec.name)
     return api.SwarmLeft(left=rec.name)
 

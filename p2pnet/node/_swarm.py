@@ -118,7 +118,8 @@ class Swarms:
         self._failures = failures
         self._now = now
         self.running: dict[bytes, SwarmRuntime] = {}
-        self._scopes: dict[bytes, trio.CancelScope] = {}  # running or waiting to restart
+        # Running or waiting to restart: cancelling the scope stops it; the event says it is gone.
+        self._scopes: dict[bytes, tuple[trio.CancelScope, trio.Event]] = {}
         self._nursery: trio.Nursery | None = None
 
     async def serve(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
@@ -144,11 +145,17 @@ class Swarms:
             if rec.raw_id not in self._scopes:
                 await self.start(seed, rec)
 
-    def stop(self, swarm_id: bytes) -> None:
-        """Stop a swarm's host (leaving it, or giving up a join); a restart waiting is called off too."""
-        scope = self._scopes.get(swarm_id)
-        if scope is not None:
+    async def stop(self, swarm_id: bytes) -> None:
+        """Stop a swarm's host (leaving it, or giving up a join) and wait until it is closed.
+
+        A restart waiting is called off too.  Once this returns the host's
+        port and peer id are free again, so the swarm can be joined anew.
+        """
+        entry = self._scopes.get(swarm_id)
+        if entry is not None:
+            scope, gone = entry
             scope.cancel()
+            await gone.wait()
 
     def invite_addrs(self, runtime: SwarmRuntime) -> list[str]:
         """The addresses an invite to this swarm names."""
@@ -177,8 +184,9 @@ class Swarms:
             ran[:] = [runtime]
 
         port, delay = rec.port, RESTART_MIN
+        gone = trio.Event()
         with trio.CancelScope() as scope:
-            self._scopes[rec.raw_id] = scope
+            self._scopes[rec.raw_id] = (scope, gone)
             try:
                 while True:
                     began = trio.current_time()
@@ -197,6 +205,7 @@ class Swarms:
                     delay = min(delay * 2, RESTART_MAX)
             finally:
                 self._scopes.pop(rec.raw_id, None)
+                gone.set()
 
     async def _serve_one(self, seed: bytes, rec: Swarm, port: int, started: Callable[[SwarmRuntime], None]) -> None:
         swarm_id = rec.raw_id
