@@ -1,15 +1,19 @@
-"""Protocol core throughput: encode, sign, decode+verify per object kind.
+"""Protocol core throughput: encode, sign, decode+verify per object kind; what minting a stamp costs.
 
 Prints one row per kind with operations per second and, beside decode+verify,
 the floor: PyNaCl's Ed25519 verify alone over the same bytes.  The target is
-decode+verify at no less than 70 % of that floor.
+decode+verify at no less than 70 % of that floor.  Then the time to mint a
+proof-of-work stamp at a few difficulties over many objects (target for the
+default: about 0.2 to 0.5 s), and what checking one costs.
 
-    python bench/protocol.py [--seconds 0.5]
+    python bench/protocol.py [--seconds 0.5] [--stamps 40]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -83,6 +87,7 @@ def samples() -> dict[str, tuple[protocol.Signed, SigningKey]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=0.3, help="rough time per measurement round")
+    parser.add_argument("--stamps", type=int, default=40, help="objects to mint a stamp for, per difficulty")
     args = parser.parse_args()
     header = (
         f"{'object':<16}{'bytes':>6}{'encode/s':>12}{'sign/s':>10}"
@@ -107,6 +112,27 @@ def main() -> None:
         worst = min(worst, dec / floor)
         print(f"{name:<16}{len(wire):>6}{enc:>12,.0f}{sgn:>10,.0f}{dec:>17,.0f}{floor:>16,.0f}{dec / floor:>7.0%}")
     print(f"\nworst decode+verify / floor: {worst:.0%} (target >= 70%)")
+    stamps(args.stamps)
+
+
+def stamps(count: int) -> None:
+    """Mint ``count`` stamps per difficulty on distinct objects: minting time is geometric, so spread matters."""
+    print(f"\n{'difficulty':<12}{'median s':>10}{'p90 s':>9}{'max s':>9}   ({count} objects each)")
+    for difficulty in (16, protocol.DEFAULT_DIFFICULTY, 20):
+        times = []
+        for i in range(count):
+            oid = hashlib.sha256(b"bench %d" % i).digest()
+            start = time.perf_counter()
+            protocol.mint_stamp(oid, difficulty)
+            times.append(time.perf_counter() - start)
+        times.sort()
+        mark = "  <- default" if difficulty == protocol.DEFAULT_DIFFICULTY else ""
+        p90 = times[int(0.9 * (count - 1))]
+        print(f"{difficulty:<12}{statistics.median(times):>10.3f}{p90:>9.3f}{times[-1]:>9.3f}{mark}")
+    heart = protocol.make_heart(SEED, bytes(32), now=NOW)
+    stamp = protocol.mint_stamp(heart.id, 12) or b""
+    check = rates({"check": lambda: protocol.stamp_bits(heart.id, stamp)}, 0.2)["check"]
+    print(f"checking a stamp: {1e6 / check:.2f} us (one SHA-256, before the signature)")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "BadPhrase",
     "BadSignature",
+    "BadStamp",
     "CorruptIdentityFile",
     "DecodeError",
     "IdentityError",
@@ -63,6 +64,10 @@ class UnknownKind(DecodeError):
 
 class SyncError(DecodeError):
     """A sync peer sent a malformed frame, broke a limit, or spoke out of turn."""
+
+
+class BadStamp(ProtocolError):
+    """Well-formed, but the proof-of-work stamp is missing or weaker than the swarm asks."""
 
 
 class BadSignature(ProtocolError):

@@ -2,8 +2,8 @@
 
 ``p2pnet-invite1`` followed by lowercase base32 (RFC 4648, no padding) of::
 
-    version u8 | length u16 | psk 32 | expires u64 | name_len u8 | name
-    | n_addrs u8 | (addr_len u8 | addr)*  ...then a 4-byte checksum
+    version u8 | length u16 | psk 32 | expires u64 | difficulty u8 (version 2)
+    | name_len u8 | name | n_addrs u8 | (addr_len u8 | addr)*  ...then a 4-byte checksum
 
 The checksum is the first four bytes of SHA-256("p2pnet-invite" || payload),
 so a mistyped or altered character is caught before anything is dialled.
@@ -27,11 +27,13 @@ from ._errors import (
     InviteVersionError,
     UsageError,
 )
+from ._stamp import DEFAULT_DIFFICULTY, MAX_DIFFICULTY
 from ._text import BAD_NAME, is_blank
 
 __all__ = [
     "INVITE_PREFIX",
     "INVITE_VERSION",
+    "INVITE_VERSIONS",
     "MAX_INVITE_ADDRS",
     "MAX_SWARM_NAME_CHARS",
     "Invite",
@@ -41,7 +43,8 @@ __all__ = [
 ]
 
 INVITE_PREFIX: Final = "p2pnet-invite1"
-INVITE_VERSION: Final = 1
+INVITE_VERSION: Final = 2  # what this code writes; version 1 (no difficulty) is still read
+INVITE_VERSIONS: Final = (1, 2)
 MAX_SWARM_NAME_CHARS: Final = 32
 MAX_INVITE_ADDRS: Final = 8
 MAX_ADDR_BYTES: Final = 255
@@ -75,9 +78,12 @@ class Invite:
     psk: bytes
     bootstrap: tuple[str, ...]
     expires: int | None = None
+    difficulty: int = DEFAULT_DIFFICULTY  # the proof-of-work stamp every object in the swarm needs, in bits
 
     def __post_init__(self) -> None:
         check_swarm_name(self.name)
+        if not 0 <= self.difficulty <= MAX_DIFFICULTY:
+            raise UsageError(f"a swarm's stamp difficulty is 0 to {MAX_DIFFICULTY} bits")
         if len(self.psk) != 32:
             raise UsageError("a swarm key is exactly 32 bytes")
         if not 1 <= len(self.bootstrap) <= MAX_INVITE_ADDRS:
@@ -96,7 +102,12 @@ def _checksum(payload: bytes) -> bytes:
 def encode_invite(invite: Invite, *, version: int = INVITE_VERSION) -> str:
     """The invite key string for ``invite`` (``version`` is overridable for tests)."""
     name = invite.name.encode()
-    parts = [invite.psk, struct.pack(">Q", invite.expires or 0), bytes((len(name),)), name]
+    parts = [invite.psk, struct.pack(">Q", invite.expires or 0)]
+    if version >= 2:
+        parts.append(bytes((invite.difficulty,)))
+    elif invite.difficulty != DEFAULT_DIFFICULTY:
+        raise UsageError(f"a version 1 invite cannot carry a difficulty other than {DEFAULT_DIFFICULTY}")
+    parts += [bytes((len(name),)), name]
     parts.append(bytes((len(invite.bootstrap),)))
     for addr in invite.bootstrap:
         raw = addr.encode()
@@ -150,23 +161,28 @@ def decode_invite(text: str, *, now: int) -> Invite:
     if base64.b32encode(raw).decode().rstrip("=") != b32:
         # unused low bits of the last character were set: not what we wrote
         raise InviteTampered("the invite key's last character was altered or mistyped")
-    if version != INVITE_VERSION:
+    if version not in INVITE_VERSIONS:
         raise InviteVersionError(
-            f"this invite key has format version {version}; this p2pnet reads version {INVITE_VERSION}: upgrade p2pnet"
+            f"this invite key has format version {version}; this p2pnet reads versions up to {INVITE_VERSION}: "
+            "upgrade p2pnet"
         )
     if len(payload) != _HEAD.size + length:
         raise InviteMalformed("the invite key's length field does not match its contents")
-    invite = _parse(payload[_HEAD.size :])
+    invite = _parse(payload[_HEAD.size :], version)
     if invite.expires is not None and now >= invite.expires:
         raise InviteExpired("this invite key has expired: ask your friend for a new one")
     return invite
 
 
-def _parse(body: bytes) -> Invite:
+def _parse(body: bytes, version: int) -> Invite:
     try:
         pos = 32 + 8
         psk = body[:32]
         (expires,) = struct.unpack_from(">Q", body, 32)
+        difficulty = DEFAULT_DIFFICULTY  # what a version 1 key, which names none, means
+        if version >= 2:
+            difficulty = body[pos]
+            pos += 1
         name_len = body[pos]
         name = body[pos + 1 : pos + 1 + name_len].decode("utf-8")
         pos += 1 + name_len
@@ -179,6 +195,6 @@ def _parse(body: bytes) -> Invite:
             pos += 1 + size
         if pos != len(body) or len(name.encode()) != name_len:
             raise UsageError("length mismatch")
-        return Invite(name, psk, tuple(addrs), expires or None)
+        return Invite(name, psk, tuple(addrs), expires or None, difficulty)
     except (IndexError, struct.error, UnicodeDecodeError, ValueError) as exc:
         raise InviteMalformed(f"the invite key's contents are invalid ({exc})") from None

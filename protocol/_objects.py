@@ -26,6 +26,7 @@ from nacl.signing import SigningKey, VerifyKey
 
 from ._errors import (
     BadSignature,
+    BadStamp,
     DecodeError,
     NotAuthor,
     ObjectTooLarge,
@@ -34,6 +35,7 @@ from ._errors import (
     UsageError,
 )
 from ._keys import flag_key, heart_key, post_key, thread_key_for_other
+from ._stamp import stamp_bits
 from ._text import BAD_NAME as _BAD_NAME
 from ._text import BAD_TEXT as _BAD_TEXT
 from ._text import is_blank
@@ -58,7 +60,9 @@ __all__ = [
     "Reply",
     "Signed",
     "TIME_QUANTUM",
+    "STAMP_SIZE",
     "VERSION",
+    "VERSIONS",
     "WireObject",
     "coarsen",
     "decode",
@@ -73,7 +77,9 @@ __all__ = [
     "thread_key",
 ]
 
-VERSION: Final = 1
+VERSION: Final = 2  # what this code writes: objects with a proof-of-work stamp (docs/protocol.md, section 13)
+VERSIONS: Final = (1, 2)  # what it reads; version 1 has no stamp
+STAMP_SIZE: Final = 8
 
 KIND_POST: Final = 0x01
 KIND_REPLY: Final = 0x02
@@ -289,10 +295,10 @@ def _body(obj: WireObject) -> bytes:
     return obj.pubkey + obj.target + _U64.pack(obj.created)
 
 
-def encode_signed(obj: WireObject) -> bytes:
+def encode_signed(obj: WireObject, version: int = VERSION) -> bytes:
     """The exact bytes a signature covers: version, kind, body length, body."""
     body = _body(obj)
-    return _HEADER.pack(VERSION, _KIND_OF[type(obj)], len(body)) + body
+    return _HEADER.pack(version, _KIND_OF[type(obj)], len(body)) + body
 
 
 def _bucket(size: int) -> int:
@@ -307,7 +313,9 @@ class Signed:
     """A signed object as it travels: the object, its signature, and derived bytes.
 
     ``signed_bytes`` is what the signature covers, ``id`` its SHA-256, and
-    ``wire`` the padded bytes sent to peers.
+    ``wire`` the padded bytes sent to peers.  ``stamp`` is the proof-of-work
+    stamp of a version 2 object (None in version 1); it is not signed, so the
+    author mints it after signing and the id does not depend on it.
     """
 
     obj: WireObject
@@ -315,21 +323,43 @@ class Signed:
     signed_bytes: bytes = field(repr=False, compare=False)
     id: bytes = field(repr=False, compare=False)
     wire: bytes = field(repr=False, compare=False)
+    stamp: bytes | None = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def _build(cls, obj: WireObject, signature: bytes, signed_bytes: bytes, wire: bytes | None = None) -> Signed:
+    def _build(
+        cls,
+        obj: WireObject,
+        signature: bytes,
+        signed_bytes: bytes,
+        wire: bytes | None = None,
+        stamp: bytes | None = None,
+        object_id: bytes | None = None,
+    ) -> Signed:
         if wire is None:
-            raw = signed_bytes + signature
+            raw = signed_bytes + signature + (stamp or b"")
             wire = raw + bytes(_bucket(len(raw)) - len(raw))
-        return cls(obj, signature, signed_bytes, hashlib.sha256(signed_bytes).digest(), wire)
+        return cls(obj, signature, signed_bytes, object_id or hashlib.sha256(signed_bytes).digest(), wire, stamp)
 
     @property
     def kind(self) -> int:
         return _KIND_OF[type(self.obj)]
 
+    @property
+    def version(self) -> int:
+        return self.signed_bytes[0]
 
-def sign(obj: WireObject, key: SigningKey) -> Signed:
+    def with_stamp(self, stamp: bytes) -> Signed:
+        """The same object with another proof-of-work stamp (version 2 only)."""
+        if self.version < 2 or len(stamp) != STAMP_SIZE:
+            raise UsageError(f"only a version 2 object carries a stamp, of {STAMP_SIZE} bytes")
+        return Signed._build(self.obj, self.signature, self.signed_bytes, stamp=stamp, object_id=self.id)
+
+
+def sign(obj: WireObject, key: SigningKey, *, version: int = VERSION) -> Signed:
     """Sign ``obj`` with ``key``, which must be the key of ``obj.pubkey``.
+
+    A version 2 object comes with an all-zero stamp: mint one for the swarm's
+    difficulty (:func:`mint_stamp`, :meth:`Signed.with_stamp`) before it is sent.
 
     Raises:
         UsageError: the key does not match the object's public key.
@@ -337,9 +367,12 @@ def sign(obj: WireObject, key: SigningKey) -> Signed:
     """
     if bytes(key.verify_key) != obj.pubkey:
         raise UsageError("signing key does not match the object's pubkey")
-    signed_bytes = encode_signed(obj)
-    _bucket(len(signed_bytes) + SIG_SIZE)
-    return Signed._build(obj, key.sign(signed_bytes).signature, signed_bytes)
+    if version not in VERSIONS:
+        raise UsageError(f"objects are version {' or '.join(map(str, VERSIONS))}")
+    signed_bytes = encode_signed(obj, version)
+    stamp = bytes(STAMP_SIZE) if version >= 2 else None  # unminted: see mint_stamp
+    _bucket(len(signed_bytes) + SIG_SIZE + len(stamp or b""))
+    return Signed._build(obj, key.sign(signed_bytes).signature, signed_bytes, stamp=stamp)
 
 
 # Fixed-size leading fields of each body, read with one unpack each.
@@ -404,15 +437,19 @@ def _parse_body(kind: int, body: bytes) -> WireObject:
     return obj
 
 
-def decode(wire: bytes, *, verify: bool = True) -> Signed:
+def decode(wire: bytes, *, verify: bool = True, difficulty: int | None = None) -> Signed:
     """Parse padded wire bytes into a :class:`Signed` object and verify it.
 
     Args:
         wire: the bytes as received from a peer.
         verify: check the signature (skip only for bytes this node stored itself).
+        difficulty: the stamp this object needs, in leading zero bits (the
+            swarm's); None skips the check (bytes this node stored itself).
+            Checked before the signature: one hash, not one Ed25519 verify.
 
     Raises:
         DecodeError: the bytes are malformed (subclasses say how).
+        BadStamp: well-formed, but the stamp is missing or weaker than ``difficulty``.
         BadSignature: well-formed, but the signature does not verify.
     """
     if not isinstance(wire, bytes):
@@ -423,10 +460,11 @@ def decode(wire: bytes, *, verify: bool = True) -> Signed:
     if size < _HEADER.size:
         raise DecodeError("object is shorter than its header")
     version, kind, body_len = _HEADER.unpack_from(wire)
-    if version != VERSION:
-        raise UnknownVersion(f"object version {version} is not supported (this node speaks {VERSION})")
+    if version not in VERSIONS:
+        raise UnknownVersion(f"object version {version} is not supported (this node reads {VERSIONS})")
     signed_end = _HEADER.size + body_len
-    raw_end = signed_end + SIG_SIZE
+    stamp_end = signed_end + SIG_SIZE
+    raw_end = stamp_end + (STAMP_SIZE if version >= 2 else 0)
     if raw_end > size:
         raise DecodeError("object is shorter than its declared length")
     if size != _bucket(raw_end):
@@ -435,13 +473,20 @@ def decode(wire: bytes, *, verify: bool = True) -> Signed:
         raise DecodeError("padding bytes are not zero")
     obj = _parse_body(kind, wire[_HEADER.size : signed_end])
     signed_bytes = wire[:signed_end]
-    signature = wire[signed_end:raw_end]
+    signature = wire[signed_end:stamp_end]
+    stamp = wire[stamp_end:raw_end] if version >= 2 else None
+    object_id = hashlib.sha256(signed_bytes).digest()
+    if difficulty:
+        if stamp is None:
+            raise BadStamp(f"a version {version} object carries no stamp; this swarm needs {difficulty} bits")
+        if (bits := stamp_bits(object_id, stamp)) < difficulty:
+            raise BadStamp(f"the stamp is worth {bits} bits; this swarm needs {difficulty}")
     if verify:
         try:
             VerifyKey(obj.pubkey).verify(signed_bytes, signature)
         except CryptoError:
             raise BadSignature("signature does not verify") from None
-    return Signed._build(obj, signature, signed_bytes, wire)
+    return Signed._build(obj, signature, signed_bytes, wire, stamp, object_id)
 
 
 # -- making objects from an identity seed -----------------------------------

@@ -6,6 +6,7 @@ change; tests/test_vectors.py checks that the files and the code agree.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import sys
@@ -61,6 +62,7 @@ def objects() -> dict[str, Any]:
     flag = protocol.make_flag(OTHER_SEED, post.id, now=NOW, reason="spam")
     delete = protocol.make_delete(SEED, post, now=NOW)
     return {
+        "stamps": stamps(heart, post),
         "version": protocol.VERSION,
         "seed": SEED.hex(),
         "other_seed": OTHER_SEED.hex(),
@@ -98,6 +100,29 @@ def objects() -> dict[str, Any]:
     }
 
 
+def stamps(heart: protocol.Signed, post: protocol.Signed) -> dict[str, Any]:
+    """Minted stamps, and stamps that must be refused, on the vectors' heart and post."""
+    key = protocol.own_key(OTHER_SEED, heart)
+    assert key is not None
+    legacy = protocol.sign(heart.obj, key, version=1)
+    valid, invalid = [], []
+    for name, signed, difficulty in (("heart", heart, 8), ("heart", heart, 16), ("post", post, 12)):
+        stamp = protocol.mint_stamp(signed.id, difficulty)
+        assert stamp is not None
+        wire = signed.with_stamp(stamp).wire
+        valid.append({"object": name, "difficulty": difficulty, "stamp": stamp.hex(), "wire": wire.hex()})
+        weaker = protocol.mint_stamp(signed.id, 0)
+        assert weaker is not None and protocol.stamp_bits(signed.id, weaker) < difficulty
+        invalid.append({"object": name, "difficulty": difficulty, "wire": signed.with_stamp(weaker).wire.hex()})
+    invalid.append({"object": "heart-version-1", "difficulty": 1, "wire": legacy.wire.hex()})
+    return {
+        "info": protocol.STAMP_INFO.hex(),
+        "valid": valid,
+        "invalid": invalid,  # each must raise BadStamp at its difficulty
+        "legacy_heart": legacy.wire.hex(),  # version 1: no stamp, accepted where the difficulty is 0
+    }
+
+
 def keys() -> dict[str, Any]:
     nonce, target = bytes(16), bytes(range(32))
 
@@ -107,7 +132,7 @@ def keys() -> dict[str, Any]:
     from nacl.signing import SigningKey
 
     return {
-        "version": protocol.VERSION,
+        "version": 1,  # the key scheme ("p2pnet/v1/..." labels), not the object version
         "seed": SEED.hex(),
         "vectors": [
             {"name": "post", "info": (protocol.INFO_POST + nonce).hex(), "pubkey": pub(_keys.post_key(SEED, nonce))},
@@ -136,25 +161,58 @@ def keys() -> dict[str, Any]:
 
 def invites() -> dict[str, Any]:
     addrs = (f"/ip4/127.0.0.2/tcp/4001/p2p/{PEER}", f"/ip4/127.0.0.3/tcp/4002/p2p/{PEER}")
-    inv = protocol.Invite("night shift", PSK, addrs, 1_900_000_000)
+    inv = protocol.Invite("night shift", PSK, addrs, 1_900_000_000, difficulty=20)
     key = protocol.encode_invite(inv)
     plain = protocol.encode_invite(protocol.Invite("friends", PSK, addrs[:1]))
+    legacy = protocol.encode_invite(protocol.Invite("old friends", PSK, addrs[:1]), version=1)
     flipped = key[:40] + ("a" if key[40] != "a" else "b") + key[41:]
+    text = key[len("p2pnet-invite1") :].upper()
+    too_hard = bytearray(base64.b32decode(text + "=" * (-len(text) % 8))[:-4])
+    too_hard[3 + 40] = protocol.MAX_DIFFICULTY + 1  # the difficulty byte, after psk and expires
     return {
         "version": protocol.INVITE_VERSION,
         "valid": [
-            {"key": key, "name": inv.name, "psk": PSK.hex(), "bootstrap": list(addrs), "expires": inv.expires},
-            {"key": plain, "name": "friends", "psk": PSK.hex(), "bootstrap": list(addrs[:1]), "expires": None},
+            {
+                "key": key,
+                "name": inv.name,
+                "psk": PSK.hex(),
+                "bootstrap": list(addrs),
+                "expires": inv.expires,
+                "difficulty": 20,
+            },
+            {
+                "key": plain,
+                "name": "friends",
+                "psk": PSK.hex(),
+                "bootstrap": list(addrs[:1]),
+                "expires": None,
+                "difficulty": protocol.DEFAULT_DIFFICULTY,
+            },
+            {
+                "key": legacy,
+                "name": "old friends",
+                "psk": PSK.hex(),
+                "bootstrap": list(addrs[:1]),
+                "expires": None,
+                "difficulty": protocol.DEFAULT_DIFFICULTY,
+            },
         ],
         "invalid": [
             {"key": flipped, "error": "InviteTampered"},
             {"key": key[:-12], "error": "InviteTruncated"},
-            {"key": protocol.encode_invite(inv, version=2), "error": "InviteVersionError"},
+            {"key": protocol.encode_invite(inv, version=3), "error": "InviteVersionError"},
+            {"key": _rekey(bytes(too_hard)), "error": "InviteMalformed"},
             {"key": key, "now": 1_900_000_000, "error": "InviteExpired"},
             {"key": "p2pnet-invite1" + "0" * 20, "error": "InviteMalformed"},
             {"key": "hello", "error": "InviteMalformed"},
         ],
     }
+
+
+def _rekey(payload: bytes) -> str:
+    """An invite key around ``payload`` with a correct checksum (for keys wrong inside)."""
+    checksum = hashlib.sha256(b"p2pnet-invite" + payload).digest()[:4]
+    return "p2pnet-invite1" + base64.b32encode(payload + checksum).decode().rstrip("=").lower()
 
 
 def identity() -> dict[str, Any]:

@@ -85,7 +85,7 @@ def test_times_are_coarsened() -> None:
 def test_unknown_version_and_kind() -> None:
     heart = protocol.make_heart(bytes(32), bytes(32), now=NOW)
     with pytest.raises(protocol.UnknownVersion):
-        protocol.decode(b"\x02" + heart.wire[1:])
+        protocol.decode(b"\x03" + heart.wire[1:])
     with pytest.raises(protocol.UnknownKind):
         protocol.decode(heart.wire[:1] + b"\x10" + heart.wire[2:])
 
@@ -154,3 +154,59 @@ def test_sign_refuses_a_mismatched_key() -> None:
     post = protocol.make_post(protocol.new_seed(), "hi", now=NOW)
     with pytest.raises(protocol.UsageError):
         protocol.sign(post.obj, SigningKey(bytes(32)))
+
+
+# -- proof-of-work stamps (docs/protocol.md, section 13) -------------------------------------------
+
+
+def test_a_minted_stamp_meets_its_difficulty_and_is_checked_before_the_signature() -> None:
+    heart = protocol.make_heart(bytes(32), bytes(32), now=NOW)
+    assert heart.version == 2 and heart.stamp == bytes(protocol.STAMP_SIZE)  # unminted
+    stamp = protocol.mint_stamp(heart.id, 12)
+    assert stamp is not None and protocol.stamp_bits(heart.id, stamp) >= 12
+    minted = heart.with_stamp(stamp)
+    assert minted.id == heart.id and minted.signed_bytes == heart.signed_bytes and minted.wire != heart.wire
+    assert protocol.decode(minted.wire, difficulty=12).stamp == stamp
+    weak = protocol.mint_stamp(heart.id, 0)
+    assert weak == bytes(8) and protocol.stamp_bits(heart.id, weak) < 12  # nonce 0 is not enough, whp
+    with pytest.raises(protocol.BadStamp, match="needs 12"):
+        protocol.decode(heart.wire, difficulty=12)
+    # A bad stamp is refused even when the signature is also bad: the cheap check comes first.
+    forged = bytearray(heart.wire)
+    forged[len(heart.signed_bytes)] ^= 1
+    with pytest.raises(protocol.BadStamp):
+        protocol.decode(bytes(forged), difficulty=12)
+    with pytest.raises(protocol.BadSignature):
+        protocol.decode(bytes(forged))
+
+
+def test_the_stamp_is_outside_the_signature_and_anyone_can_restamp() -> None:
+    post = protocol.make_post(bytes(32), "a post", now=NOW)
+    stamp = protocol.mint_stamp(post.id, 10)
+    assert stamp is not None
+    restamped = protocol.decode(post.with_stamp(stamp).wire, difficulty=10)
+    assert restamped == post and restamped.id == post.id  # same object, same signature
+
+
+def test_minting_is_deterministic_and_can_be_sliced() -> None:
+    oid = bytes(range(32))
+    whole = protocol.mint_stamp(oid, 14)
+    assert whole is not None
+    nonce = int.from_bytes(whole, "big")
+    assert protocol.mint_stamp(oid, 14, attempts=nonce) is None  # not found before it
+    assert protocol.mint_stamp(oid, 14, start=nonce, attempts=1) == whole
+    with pytest.raises(protocol.UsageError):
+        protocol.mint_stamp(oid, protocol.MAX_DIFFICULTY + 1)
+
+
+def test_version_1_objects_carry_no_stamp_and_pass_only_where_none_is_needed() -> None:
+    heart = protocol.make_heart(bytes(32), bytes(32), now=NOW)
+    key = protocol.own_key(bytes(32), heart)
+    assert key is not None
+    legacy = protocol.sign(heart.obj, key, version=1)
+    assert legacy.version == 1 and legacy.stamp is None and len(legacy.wire) == 256
+    assert protocol.decode(legacy.wire) == legacy and protocol.decode(legacy.wire, difficulty=0) == legacy
+    with pytest.raises(protocol.BadStamp, match="no stamp"):
+        protocol.decode(legacy.wire, difficulty=1)
+    with pytest.raises(protocol.UsageError):
+        legacy.with_stamp(bytes(8))
