@@ -25,10 +25,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from rich.console import Console
 
 import protocol
+from p2pnet import api
 from tests.nodes import DEADLINE, DaemonProcess, start_node, wait_for
 
 pytest.importorskip("textual")
@@ -94,11 +96,11 @@ def at(app: Any, screen_type: type[Any]) -> bool:
 
 
 def feed_texts(app: P2PApp) -> list[str]:
-    return [item["text"] for item in app.screen.query_one(FeedList).items]
+    return [item.text for item in app.screen.query_one(FeedList).items]
 
 
-def feed_item(app: P2PApp, text: str) -> dict[str, Any]:
-    return next(item for item in app.screen.query_one(FeedList).items if item["text"] == text)
+def feed_item(app: P2PApp, text: str) -> api.FeedItem:
+    return next(item for item in app.screen.query_one(FeedList).items if item.text == text)
 
 
 def swarm_of(node: DaemonProcess, name: str = "friends") -> str:
@@ -160,20 +162,16 @@ def test_post_age_admits_the_ten_minute_rounding(seconds: int, shown: str) -> No
     assert posted(1_000_000, 1_000_000 + seconds) == shown
 
 
-def test_snippet_highlighting_only_marks_matches() -> None:
-    text = snippet_text("we [love] this [1] list", "love")
-    assert text.plain == "we love this [1] list"
-    assert [(s.start, s.end) for s in text.spans] == [(3, 7)]
-    stx = snippet_text("a \x02b\x03 c")
-    assert stx.plain == "a b c" and [(s.start, s.end) for s in stx.spans] == [(2, 3)]
-    plain = snippet_text("nothing marked here", "marked")
-    assert [(s.start, s.end) for s in plain.spans] == [(8, 14)]
+def test_snippet_highlighting_marks_the_node_s_matches_only() -> None:
+    text = snippet_text("we \x02love\x03 this [1] list, \x02love\x03")
+    assert text.plain == "we love this [1] list, love"
+    assert [(s.start, s.end) for s in text.spans] == [(3, 7), (23, 27)]
+    assert not snippet_text("nothing marked here").spans
 
 
-def test_icons_from_node_indexes_and_pairs() -> None:
-    glyph, colour = icon_parts({"glyph": 4, "colour": 5})
-    assert glyph == "★" and colour.startswith("#")
-    assert icon_parts(["x", "teal"])[0] == "x"
+def test_icons_from_the_node_s_indexes() -> None:
+    assert icon_parts(api.Icon(glyph=4, colour=5)) == ("★", "#2dd4bf")  # a star, teal
+    assert icon_parts(api.Icon(glyph=15, colour=11)) == ("◈", "#a1a1aa")  # the last glyph, charcoal
 
 
 def _plain(renderable: Any) -> str:
@@ -190,7 +188,11 @@ def test_status_shows_sync_progress() -> None:
     idle = zero | {"state": "idle", "last_session": 1000, "sessions_ok": 3, "sessions_failed": 1, "fetched": 10000}
     last = {"peer": "p1", "initiator": True, "fetched": 10000, "sent": 0, "seconds": 1.5}
     idle["last"] = last | {"round_trips": 3, "bytes_in": 2_500_000, "bytes_out": 900}
-    table = render_status({"swarms": [{"name": "a", "sync": syncing}, {"name": "b", "sync": idle}]})
+    counts = dict.fromkeys(api.Counts.__struct_fields__, 0)
+    status = {"version": 1, "home": "/h", "pid": 1, "identity": "ready", "uptime": 90, "counts": counts}
+    status |= {"gossip": {}, "failures": {}}
+    status["swarms"] = [{"name": n, "peer_id": "x", "peers": 0, "sync": s} for n, s in (("a", syncing), ("b", idle))]
+    table = render_status(msgspec.convert(status, api.StatusResult))
     shown = _plain(table)
     assert "syncing with 1 peer: 1,200 of ~10,000 objects" in shown
     assert "3 ok / 1 failed" in shown and "10,000 fetched" in shown and "3 round trips" in shown
@@ -332,12 +334,12 @@ def test_compose_post_then_thread_reply_heart_flag_delete(node: DaemonProcess) -
             await until(pilot, lambda: at(app, FeedScreen), "back on the feed")
             await until(pilot, lambda: "hi there, a thought on teal" in feed_texts(app), "the new post in the feed")
             item = feed_item(app, "hi there, a thought on teal")
-            assert item["bg"] == "teal" and item["name"] == "Ann" and item["mine"]
-            assert item["expires"]
+            assert item.bg == "teal" and item.name == "Ann" and item.mine
+            assert item.expires
 
             # Open the thread with Enter on the card.
             feed_list = app.screen.query_one(FeedList)
-            feed_list.select(feed_list.index[item["id"]])
+            feed_list.select(feed_list.index[item.id])
             await pilot.press("enter")
             await until(pilot, lambda: at(app, ThreadScreen), "the thread")
             thread = app.screen
@@ -346,21 +348,21 @@ def test_compose_post_then_thread_reply_heart_flag_delete(node: DaemonProcess) -
             await pilot.press(*"my own answer", "enter")
             await until(pilot, lambda: thread.query(ReplyRow), "the reply")
             reply = thread.query_one(ReplyRow)
-            assert reply.item["text"] == "my own answer"
-            assert reply.item["is_author"], "the post's author replying wears the crown"
+            assert reply.item.text == "my own answer"
+            assert reply.item.is_author, "the post's author replying wears the crown"
             assert "♛" in str(reply.render().renderables[0])  # type: ignore[attr-defined]
 
             # Heart the root with h.
             thread.query_one("#root", PostCard).focus()
             await pilot.press("h")
-            await until(pilot, lambda: thread.query_one("#root", PostCard).item["hearts"] == 1, "the heart")
+            await until(pilot, lambda: thread.query_one("#root", PostCard).item.hearts == 1, "the heart")
 
             # Flag the reply through the dialog.
             thread.query_one(ReplyRow).focus()
             await pilot.press("f")
             await until(pilot, lambda: at(app, FlagDialog), "the flag dialog")
             await pilot.press("down", "enter")  # abuse
-            await until(pilot, lambda: thread.query_one(ReplyRow).item["flags"] == 1, "the flag")
+            await until(pilot, lambda: thread.query_one(ReplyRow).item.flags == 1, "the flag")
 
             # Delete the own reply (with confirmation).
             thread.query_one(ReplyRow).focus()
@@ -372,7 +374,7 @@ def test_compose_post_then_thread_reply_heart_flag_delete(node: DaemonProcess) -
             await pilot.press("escape")
             await until(pilot, lambda: at(app, FeedScreen), "back on the feed")
             await until(
-                pilot, lambda: feed_item(app, "hi there, a thought on teal")["hearts"] == 1, "the heart on the feed"
+                pilot, lambda: feed_item(app, "hi there, a thought on teal").hearts == 1, "the heart on the feed"
             )
 
     run(main)
@@ -514,7 +516,8 @@ def test_virtual_feed_walks_to_the_end_and_back_with_few_widgets(many_node: Daem
         for _ in range(12):
             await pilot.press("j")
         assert feed_list.selected == 12 and feed_list.scroll_y > 0 and selected_in_view(feed_list)
-        assert feed_list.current_item()["text"].startswith("many 12:")  # type: ignore[index]
+        current = feed_list.current_item()
+        assert current is not None and current.text.startswith("many 12:")
         await pilot.press("k")
         assert feed_list.selected == 11 and selected_in_view(feed_list)
         # Page by page, pages loading on the way, to the very end.
@@ -527,7 +530,7 @@ def test_virtual_feed_walks_to_the_end_and_back_with_few_widgets(many_node: Daem
                 await pilot.press("G")
             pages += 1
             assert pages < 400, "the end of the feed was never reached"
-        texts = [item["text"].split(":")[0] for item in feed_list.items]
+        texts = [item.text.split(":")[0] for item in feed_list.items]
         assert [text for text in texts if text.startswith("many ")] == [f"many {i}" for i in range(MANY)]
         assert selected_in_view(feed_list) and feed_list.scroll_y == feed_list.max_scroll_y
         # However many posts are loaded, the screen holds the same few widgets and no card widgets.
@@ -559,25 +562,25 @@ def test_virtual_feed_click_new_posts_bar_and_keys_on_the_selected_post(many_nod
         await until(pilot, lambda: at(app, ThreadScreen), "the thread of the clicked card")
         await until(pilot, lambda: app.screen.query("#root"), "the root card")
         root = app.screen.query_one("#root", PostCard)
-        assert root.item["text"].startswith("many 1:")
+        assert root.item.text.startswith("many 1:")
         await pilot.press("escape")
         await until(pilot, lambda: at(app, FeedScreen) and feed.focused is feed_list, "back on the feed")
         assert feed_list.selected == 1
         # Delete is only offered on your own posts; heart acts on the selected one.
         assert feed_list.check_action("delete", ()) is False and feed_list.check_action("heart", ())
         await pilot.press("h")
-        await until(pilot, lambda: feed_list.items[1]["hearts"] == 1, "the heart on the selected card")
+        await until(pilot, lambda: feed_list.items[1].hearts == 1, "the heart on the selected card")
         # Scrolled down a few pages, a new post waits behind the bar and nothing moves.
         for _ in range(4):
             await pilot.press("pagedown")
         await until(pilot, lambda: len(feed.shown) > 30, "a second page")
-        before_y, before_first = feed_list.scroll_y, feed_list.items[0]["id"]
+        before_y, before_first = feed_list.scroll_y, feed_list.items[0].id
         posted = many_node.call("post", text="a newcomer while deep in the feed", bg="rose")
         bar = feed.query_one(NewPostsBar)
         await until(pilot, lambda: bar.count == 1, "the new posts bar")
-        assert feed_list.scroll_y == before_y and feed_list.items[0]["id"] == before_first
+        assert feed_list.scroll_y == before_y and feed_list.items[0].id == before_first
         await pilot.press("n")
-        await until(pilot, lambda: feed_list.items[0]["id"] == posted["id"], "the new post on top")
+        await until(pilot, lambda: feed_list.items[0].id == posted["id"], "the new post on top")
         assert feed_list.selected == 0 and feed_list.scroll_y == 0 and bar.count == 0
 
     run_on_feed(many_node, LARGE, use)
@@ -603,7 +606,7 @@ def test_search_highlights_matches_and_opens_thread(node: DaemonProcess) -> None
             await pilot.press("down", "enter")
             await until(pilot, lambda: at(app, ThreadScreen), "the thread from search")
             await until(
-                pilot, lambda: "zebras" in app.screen.query_one("#root", PostCard).item["text"], "the right thread"
+                pilot, lambda: "zebras" in app.screen.query_one("#root", PostCard).item.text, "the right thread"
             )
 
     run(main)

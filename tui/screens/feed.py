@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -10,6 +10,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Static, Tab, Tabs
+
+from p2pnet import api
 
 from ..messages import ScreenNodeEvent
 from ..node import PAGE, ControlError
@@ -55,7 +57,7 @@ class FeedScreen(ItemActions):
         self.popular = False
         self.swarm: str | None = None
         self.swarm_names: list[str] = []
-        self.cursor: Any = None
+        self.cursor: list[int] | None = None
         self.at_end = False
         self.loading_page = False
         self.pending: list[str] = []  # ids of new posts waiting behind the yellow bar, oldest first
@@ -98,7 +100,7 @@ class FeedScreen(ItemActions):
         if reset:
             feed.loading = True
         try:
-            posts, cursor = await self.node.feed(popular=self.popular, swarm=self.swarm, cursor=self.cursor)
+            page = await self.node.feed(popular=self.popular, swarm=self.swarm, cursor=self.cursor)
         except ControlError as exc:
             self.loading_page = feed.loading = False
             self.show_error(exc, "could not load the feed")
@@ -107,11 +109,11 @@ class FeedScreen(ItemActions):
         try:
             if reset:
                 self.set_pending([])
-                feed.set_items(posts)
+                feed.set_items(page.posts)
             else:
-                feed.extend(posts)
-            self.cursor = cursor
-            self.at_end = cursor is None or not posts
+                feed.extend(page.posts)
+            self.cursor = page.cursor
+            self.at_end = page.cursor is None or not page.posts
             await self._show_empty(not feed.items)
         finally:
             self.loading_page = False
@@ -135,7 +137,7 @@ class FeedScreen(ItemActions):
     @work(group="swarms")
     async def load_swarms(self) -> None:
         try:
-            self.swarm_names = [s["name"] for s in await self.node.swarms()]
+            self.swarm_names = [s.name for s in await self.node.swarms()]
         except ControlError:
             return
         if self.swarm is not None and self.swarm not in self.swarm_names:
@@ -154,34 +156,32 @@ class FeedScreen(ItemActions):
         self.query_one(NewPostsBar).set_count(len(ids))
 
     def on_screen_node_event(self, message: ScreenNodeEvent) -> None:
-        data = message.data
-        if message.event == "swarm":
+        event = message.event
+        if isinstance(event, api.SwarmEvent):
             self.load_swarms()
             self.reload()
-            return
-        if message.event == "purged":
+        elif isinstance(event, api.Purged):
             self.refresh_cards(list(self.shown))
-            return
-        if message.event != "object":
-            return
-        kind = data.get("kind")
-        if kind == "post":
-            if self.swarm is not None and data.get("swarm") != self.swarm:
+        elif isinstance(event, api.ObjectEvent):
+            self._object_stored(event)
+
+    def _object_stored(self, event: api.ObjectEvent) -> None:
+        if event.kind == "post":
+            if self.swarm is not None and event.swarm != self.swarm:
                 return
-            post_id = str(data.get("id"))
-            if post_id in self.shown or post_id in self.pending:
+            if event.id in self.shown or event.id in self.pending:
                 return
             at_top = self.feed_list.scroll_y <= 0.5
             if not self.popular and at_top and not self.pending:
-                self.insert_new(post_id)
+                self.insert_new(event.id)
             else:
-                self.set_pending([*self.pending, post_id])
-        elif kind == "reply" and data.get("root") in self.shown:
-            self.refresh_cards([str(data["root"])])
-        elif kind in ("heart", "flag") and data.get("target") in self.shown:
-            self.refresh_cards([str(data["target"])])
-        elif kind == "delete" and data.get("target") in self.shown:
-            self.feed_list.remove_item(str(data["target"]))
+                self.set_pending([*self.pending, event.id])
+        elif event.kind == "reply" and event.root is not None and event.root in self.shown:
+            self.refresh_cards([event.root])
+        elif event.kind in ("heart", "flag") and event.target is not None and event.target in self.shown:
+            self.refresh_cards([event.target])
+        elif event.kind == "delete" and event.target is not None and event.target in self.shown:
+            self.feed_list.remove_item(event.target)
             self.call_later(self._show_empty, not self.shown)
 
     @work(group="live")
@@ -198,7 +198,7 @@ class FeedScreen(ItemActions):
         feed = self.feed_list
         for post_id in ids:
             try:
-                item = await self.node.item(post_id)
+                item = await self.node.post_item(post_id)
             except ControlError:
                 continue
             if item is None or post_id in self.shown:
@@ -212,7 +212,7 @@ class FeedScreen(ItemActions):
     async def refresh_cards(self, ids: list[str]) -> None:
         for post_id in ids:
             try:
-                item = await self.node.item(post_id)
+                item = await self.node.post_item(post_id)
             except ControlError:
                 continue
             if post_id not in self.shown:

@@ -77,12 +77,12 @@ class CreateIdentityScreen(_WizardStep):
         button.disabled = True
         status.update("creating your keys…")
         try:
-            phrase = await self.node.create_identity(passphrase or None)
+            created = await self.node.create_identity(passphrase or None)
         except ControlError as exc:
             button.disabled = False
             status.update(Text(describe_error(exc), style="bold red"))
             return
-        await self.app.push_screen_wait(BackupPhraseScreen(phrase))
+        await self.app.push_screen_wait(BackupPhraseScreen(created.phrase))
         self.dismiss(True)
 
 

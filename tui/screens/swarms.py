@@ -15,6 +15,8 @@ from textual.containers import Center, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
 
+from p2pnet import api
+
 from ..messages import ScreenNodeEvent
 from ..node import ControlError
 from ..widgets import AppFooter, AppHeader, QRCode
@@ -77,14 +79,12 @@ class SwarmsScreen(ItemActions):
         except ControlError as exc:
             self._status(describe_error(exc), error=True)
             return
-        self.names = [s["name"] for s in swarms]
+        self.names = [s.name for s in swarms]
         table = self.query_one(DataTable)
         cursor = table.cursor_row
         table.clear()
         for s in swarms:
-            table.add_row(
-                s["name"], str(s.get("peers", 0)), "running" if s.get("running") else "stopped", key=s["name"]
-            )
+            table.add_row(s.name, str(s.peers), "running" if s.running else "stopped", key=s.name)
         if swarms:
             table.move_cursor(row=min(cursor, len(swarms) - 1))
         has = bool(swarms)
@@ -122,9 +122,9 @@ class SwarmsScreen(ItemActions):
             self._status(describe_error(exc), error=True)
             return
         self.query_one("#create-name", Input).value = ""
-        self._status(f"created {result['name']}")
+        self._status(f"created {result.name}")
         self.refresh_list()
-        await self.app.push_screen_wait(InviteScreen(str(result["name"]), str(result["invite"])))
+        await self.app.push_screen_wait(InviteScreen(result.name, result.invite))
         self._done()
 
     # -- join ---------------------------------------------------------------------------
@@ -155,16 +155,16 @@ class SwarmsScreen(ItemActions):
         finally:
             button.disabled = False
         self.query_one("#join-invite", Input).value = ""
-        self._status(f"joined {result['name']}: connected to {result['connected']} peer(s)")
-        self.notify(f"joined {result['name']}", timeout=4)
+        self._status(f"joined {result.name}: connected to {result.connected} peer(s)")
+        self.notify(f"joined {result.name}", timeout=4)
         self.refresh_list()
         self._done()
 
     def on_screen_node_event(self, message: ScreenNodeEvent) -> None:
-        if message.event == "join_progress":
-            d = message.data
-            self._status(f"joining {d.get('swarm')}: trying peer {d.get('n')} of {d.get('of')}…")
-        elif message.event == "swarm":
+        event = message.event
+        if isinstance(event, api.JoinProgress):
+            self._status(f"joining {event.swarm}: trying peer {event.n} of {event.of}…")
+        elif isinstance(event, api.SwarmEvent):
             self.refresh_list()
 
     def _done(self) -> None:
@@ -186,7 +186,7 @@ class SwarmsScreen(ItemActions):
         except ControlError as exc:
             self._status(describe_error(exc), error=True)
             return
-        await self.app.push_screen_wait(InviteScreen(name, invite))
+        await self.app.push_screen_wait(InviteScreen(invite.name, invite.invite))
 
     @on(Button.Pressed, "#btn-leave")
     def action_leave(self) -> None:
