@@ -21,7 +21,6 @@ __all__ = [
     "card_colour",
     "icon_parts",
     "meta_line",
-    "short_id",
     "snippet_text",
 ]
 
@@ -108,10 +107,6 @@ def until(expires: int | float, now: float) -> str:
     if left <= 60:
         return "soon"
     return age(0, left)
-
-
-def short_id(ident: str) -> str:
-    return ident[:8]
 
 
 def meta_line(item: api.FeedItem | api.ThreadItem | api.SearchHit, now: float) -> Text:

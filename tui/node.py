@@ -35,10 +35,6 @@ class Node:
         self._events: AsyncControlClient | None = None
         self._closing = False
 
-    @property
-    def connected(self) -> bool:
-        return self._client is not None
-
     async def connect(self) -> None:
         """Open the call connection (raises NodeNotRunning)."""
         if self._client is None:

@@ -17,7 +17,7 @@ from p2pnet import api
 
 from ..format import CARD_COLOURS, EXPIRY_CHOICES, card_colour
 from ..node import ControlError, Node
-from ._base import describe_error, node_of
+from ._base import node_of
 
 __all__ = ["ComposeScreen"]
 
@@ -127,8 +127,8 @@ class ComposeScreen(ModalScreen[str | None]):
         try:
             result = await self.node.post(draft)
         except ControlError as exc:
-            self._status(describe_error(exc), error=True)
-            self.notify(describe_error(exc), title="not posted", severity="error", timeout=8)
+            self._status(exc.message, error=True)
+            self.notify(exc.message, title="not posted", severity="error", timeout=8)
             return
         finally:
             self.sending = False

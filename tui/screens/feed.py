@@ -253,9 +253,6 @@ class FeedScreen(ItemActions):
     def action_tab(self, tab: str) -> None:
         self.query_one(Tabs).active = tab
 
-    def action_toggle_tab(self) -> None:
-        self.action_tab("latest" if self.popular else "popular")
-
     @on(ScopeLabel.Pressed)
     def action_next_swarm(self) -> None:
         scopes: list[str | None] = [None, *self.swarm_names]

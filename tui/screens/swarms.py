@@ -20,7 +20,7 @@ from p2pnet import api
 from ..messages import ScreenNodeEvent
 from ..node import ControlError
 from ..widgets import AppFooter, AppHeader, QRCode
-from ._base import ItemActions, describe_error
+from ._base import ItemActions
 
 __all__ = ["InviteScreen", "SwarmsScreen"]
 
@@ -77,7 +77,7 @@ class SwarmsScreen(ItemActions):
         try:
             swarms = await self.node.swarms()
         except ControlError as exc:
-            self._status(describe_error(exc), error=True)
+            self._status(exc.message, error=True)
             return
         self.names = [s.name for s in swarms]
         table = self.query_one(DataTable)
@@ -119,7 +119,7 @@ class SwarmsScreen(ItemActions):
         try:
             result = await self.node.create_swarm(name)
         except ControlError as exc:
-            self._status(describe_error(exc), error=True)
+            self._status(exc.message, error=True)
             return
         self.query_one("#create-name", Input).value = ""
         self._status(f"created {result.name}")
@@ -184,7 +184,7 @@ class SwarmsScreen(ItemActions):
         try:
             invite = await self.node.invite(name)
         except ControlError as exc:
-            self._status(describe_error(exc), error=True)
+            self._status(exc.message, error=True)
             return
         await self.app.push_screen_wait(InviteScreen(invite.name, invite.invite))
 
@@ -209,7 +209,7 @@ class SwarmsScreen(ItemActions):
         try:
             await self.node.leave_swarm(name)
         except ControlError as exc:
-            self._status(describe_error(exc), error=True)
+            self._status(exc.message, error=True)
             return
         self._status(f"left {name}")
         self.refresh_list()

@@ -103,10 +103,6 @@ class _ItemWidget(ItemKeys, can_focus=True):
     def current_item(self) -> api.ThreadItem:
         return self.item
 
-    def set_item(self, item: api.ThreadItem) -> None:
-        self.item = item
-        self.refresh(layout=True)
-
 
 def _colour_rules(selector: str, prop: str) -> str:
     """One CSS rule per palette colour, so a card's colour is a class set before it mounts."""

@@ -92,17 +92,15 @@ class FeedList(ScrollView, ItemKeys, can_focus=True):
         self.scroll_to(y=0, animate=False, immediate=True)
         self._keys_changed()
 
-    def extend(self, items: list[api.FeedItem]) -> int:
-        """Append the posts not shown yet (a new page); returns how many were new."""
-        new = [item for item in items if item.id not in self.index]
-        for item in new:
+    def extend(self, items: list[api.FeedItem]) -> None:
+        """Append the posts not shown yet (a new page)."""
+        for item in [item for item in items if item.id not in self.index]:
             self.index[item.id] = len(self.items)
             self.items.append(item)
             self._heights.append(self._measure(item))
         if len(self._heights) != len(self.items):  # not laid out yet (no width)
             self._heights = [self._measure(item) for item in self.items]
         self._retop()
-        return len(new)
 
     def insert_top(self, item: api.FeedItem) -> None:
         """Put a post above all others; the selection stays on its post."""
