@@ -112,7 +112,10 @@ class Node:
         return await self._request(api.Thread(id=ident))
 
     async def post_item(self, ident: str) -> api.FeedItem | None:
-        """The feed item of a root post as it stands now (hearts, replies…), or None if it is gone."""
+        """The feed item of a root post as it stands now (hearts, replies…), or None if it is gone.
+
+        One ``thread`` call: the API has no call for a post's feed item alone.
+        """
         try:
             root = (await self.thread(ident)).root
         except ControlError as exc:

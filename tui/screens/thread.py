@@ -107,6 +107,8 @@ class ThreadScreen(ItemActions):
         return text
 
     def on_screen_node_event(self, message: ScreenNodeEvent) -> None:
+        # Read the thread again: an event carries the root's feed item, not the
+        # replies, their hearts and flags, or the per-thread icons this screen shows.
         event = message.event
         if not isinstance(event, api.ObjectEvent):
             return
