@@ -42,6 +42,7 @@ class SwarmsScreen(ItemActions):
         super().__init__()
         self.onboarding = onboarding
         self.names: list[str] = []
+        self.joining = False
 
     def compose(self) -> ComposeResult:
         yield AppHeader()
@@ -141,7 +142,7 @@ class SwarmsScreen(ItemActions):
     @work(exclusive=True, group="swarm-action")
     async def join(self, invite: str) -> None:
         button = self.query_one("#btn-join", Button)
-        button.disabled = True
+        button.disabled = self.joining = True
         self._status("joining: dialling the peers in the invite…")
         try:
             result = await self.node.join_swarm(invite)
@@ -153,7 +154,7 @@ class SwarmsScreen(ItemActions):
             self.notify(exc.message, title=title, severity="error", timeout=10)
             return
         finally:
-            button.disabled = False
+            button.disabled = self.joining = False
         self.query_one("#join-invite", Input).value = ""
         self._status(f"joined {result.name}: connected to {result.connected} peer(s)")
         self.notify(f"joined {result.name}", timeout=4)
@@ -162,7 +163,9 @@ class SwarmsScreen(ItemActions):
 
     def on_screen_node_event(self, message: ScreenNodeEvent) -> None:
         event = message.event
-        if isinstance(event, api.JoinProgress):
+        # Progress comes on the event connection, which may deliver it after the
+        # join's own answer: it is news only while the join runs.
+        if isinstance(event, api.JoinProgress) and self.joining:
             self._status(f"joining {event.swarm}: trying peer {event.n} of {event.of}…")
         elif isinstance(event, api.SwarmEvent):
             self.refresh_list()
