@@ -20,7 +20,10 @@ import pytest
 
 from tests.nodes import DEADLINE, start_node, wait_for
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed: the TUI e2e test needs it")
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed: the TUI e2e test needs it"),
+]
 
 REPO = Path(__file__).resolve().parent.parent
 
