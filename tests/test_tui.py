@@ -1,16 +1,19 @@
-"""The TUI driven by Textual's Pilot against REAL p2pnet daemons (tests/nodes.py).
+"""The TUI driven by Textual's Pilot the way a user drives it: keys, clicks, typed text.
 
-Each test starts real nodes (own homes, own 127.0.0.6x addresses) and drives the
-app the way a user does: keys, clicks, typed text.  Waits poll the app with
-generous deadlines; nothing asserts on wall-clock time.
+Most tests run the app against a fake node (tests/fakenode.py): the real
+control API on a Unix socket, served in-process from an in-memory model, so a
+test takes about a second.  A few, marked ``integration``, run it against REAL
+daemons (tests/nodes.py): the first-run wizard, writing a post and using its
+thread, and a check that the fake answers the snapshot data exactly as a
+daemon does.  tests/test_tui_e2e.py drives two real TUIs in tmux.  Waits poll
+the app with generous deadlines; nothing asserts on wall-clock time.
 
 Textual runs on asyncio while pytest here runs in trio mode, so every Pilot test
 is a plain synchronous function that runs its coroutine with ``asyncio.run``.
 
 Snapshot tests need deterministic screens, so their node serves fixed data: a
-fixed identity seed, fixed post nonces and fixed creation times, ingested into
-the node's SQLite store before the daemon starts, and the app gets a fixed
-clock.  The data still comes from a real daemon over the control API.
+fixed identity seed, fixed post nonces and fixed creation times, and the app
+gets a fixed clock.
 """
 
 from __future__ import annotations
@@ -21,18 +24,23 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from rich.console import Console
+from rich.text import Text
 
 import protocol
-from tests.nodes import DEADLINE, DaemonProcess, start_node, wait_for
+from p2pnet import api
+from tests.fakenode import FakeNode, Model, fake_node, invite_to
+from tests.nodes import DEADLINE, DaemonProcess, start_node
 
 pytest.importorskip("textual")
 
+from textual.app import App
+from textual.command import CommandList
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, DataTable, Input, Select, Static, TextArea
@@ -93,16 +101,12 @@ def at(app: Any, screen_type: type[Any]) -> bool:
     return isinstance(app.screen, screen_type) and app.screen.is_mounted
 
 
-def feed_texts(app: P2PApp) -> list[str]:
-    return [item["text"] for item in app.screen.query_one(FeedList).items]
+def feed_texts(app: App[Any]) -> list[str]:
+    return [item.text for item in app.screen.query_one(FeedList).items]
 
 
-def feed_item(app: P2PApp, text: str) -> dict[str, Any]:
-    return next(item for item in app.screen.query_one(FeedList).items if item["text"] == text)
-
-
-def swarm_of(node: DaemonProcess, name: str = "friends") -> str:
-    return str(node.call("swarm.create", name=name)["invite"])
+def feed_item(app: App[Any], text: str) -> api.FeedItem:
+    return next(item for item in app.screen.query_one(FeedList).items if item.text == text)
 
 
 @pytest.fixture(scope="module")
@@ -111,15 +115,22 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("tui")
 
 
-@pytest.fixture(scope="module")
-def node(base: Path) -> Iterator[DaemonProcess]:
-    """One node with an identity and the swarm 'friends'."""
-    n = start_node(base / "a", "127.0.0.61")
-    try:
-        swarm_of(n)
-        yield n
-    finally:
-        n.stop()
+@pytest.fixture
+def fake() -> Iterator[FakeNode]:
+    """A fake node with an identity and the swarm 'friends'."""
+    with fake_node() as node:
+        node.call("swarm.create", name="friends")
+        yield node
+
+
+def arrive(fake: FakeNode, signed: protocol.Signed, swarm: str = "friends") -> None:
+    """A peer's object reaches the fake node through ``swarm``."""
+    fake.run(fake.model.arrive, signed, swarm)
+
+
+def asked(fake: FakeNode, method: str) -> int:
+    """How many times the TUI (or the test) called ``method`` on the fake node."""
+    return fake.run(lambda: fake.model.calls[method])
 
 
 # -- pure pieces --------------------------------------------------------------------------
@@ -160,20 +171,16 @@ def test_post_age_admits_the_ten_minute_rounding(seconds: int, shown: str) -> No
     assert posted(1_000_000, 1_000_000 + seconds) == shown
 
 
-def test_snippet_highlighting_only_marks_matches() -> None:
-    text = snippet_text("we [love] this [1] list", "love")
-    assert text.plain == "we love this [1] list"
-    assert [(s.start, s.end) for s in text.spans] == [(3, 7)]
-    stx = snippet_text("a \x02b\x03 c")
-    assert stx.plain == "a b c" and [(s.start, s.end) for s in stx.spans] == [(2, 3)]
-    plain = snippet_text("nothing marked here", "marked")
-    assert [(s.start, s.end) for s in plain.spans] == [(8, 14)]
+def test_snippet_highlighting_marks_the_node_s_matches_only() -> None:
+    text = snippet_text("we \x02love\x03 this [1] list, \x02love\x03")
+    assert text.plain == "we love this [1] list, love"
+    assert [(s.start, s.end) for s in text.spans] == [(3, 7), (23, 27)]
+    assert not snippet_text("nothing marked here").spans
 
 
-def test_icons_from_node_indexes_and_pairs() -> None:
-    glyph, colour = icon_parts({"glyph": 4, "colour": 5})
-    assert glyph == "★" and colour.startswith("#")
-    assert icon_parts(["x", "teal"])[0] == "x"
+def test_icons_from_the_node_s_indexes() -> None:
+    assert icon_parts(api.Icon(glyph=4, colour=5)) == ("★", "#2dd4bf")  # a star, teal
+    assert icon_parts(api.Icon(glyph=15, colour=11)) == ("◈", "#a1a1aa")  # the last glyph, charcoal
 
 
 def _plain(renderable: Any) -> str:
@@ -190,7 +197,11 @@ def test_status_shows_sync_progress() -> None:
     idle = zero | {"state": "idle", "last_session": 1000, "sessions_ok": 3, "sessions_failed": 1, "fetched": 10000}
     last = {"peer": "p1", "initiator": True, "fetched": 10000, "sent": 0, "seconds": 1.5}
     idle["last"] = last | {"round_trips": 3, "bytes_in": 2_500_000, "bytes_out": 900}
-    table = render_status({"swarms": [{"name": "a", "sync": syncing}, {"name": "b", "sync": idle}]})
+    counts = dict.fromkeys(api.Counts.__struct_fields__, 0)
+    status = {"version": 1, "home": "/h", "pid": 1, "identity": "ready", "uptime": 90, "counts": counts}
+    status |= {"gossip": {}, "failures": {}}
+    status["swarms"] = [{"name": n, "peer_id": "x", "peers": 0, "sync": s} for n, s in (("a", syncing), ("b", idle))]
+    table = render_status(msgspec.convert(status, api.StatusResult))
     shown = _plain(table)
     assert "syncing with 1 peer: 1,200 of ~10,000 objects" in shown
     assert "3 ok / 1 failed" in shown and "10,000 fetched" in shown and "3 round trips" in shown
@@ -210,6 +221,7 @@ def test_qr_code_of_an_invite_fits_80_columns() -> None:
 # -- first run ----------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_first_run_wizard_creates_identity_shows_phrase_once_then_onboarding(base: Path) -> None:
     fresh = start_node(base / "w", "127.0.0.62", init=False)
     try:
@@ -270,13 +282,9 @@ def test_first_run_wizard_creates_identity_shows_phrase_once_then_onboarding(bas
         fresh.stop()
 
 
-def test_locked_identity_is_unlocked_with_clear_error_on_wrong_passphrase(base: Path) -> None:
-    locked = start_node(base / "l", "127.0.0.63", init=False)
-    try:
-        locked.call("identity.create", passphrase="right horse")
-        locked.call("swarm.create", name="friends")
-        locked.stop()
-        locked.start()
+def test_locked_identity_is_unlocked_with_clear_error_on_wrong_passphrase() -> None:
+    model = Model(seed=protocol.new_seed(), passphrase="right horse", swarms={"friends": os.urandom(32)})
+    with fake_node(model) as locked:
         assert locked.call("status")["identity"] == "locked"
 
         async def main() -> None:
@@ -292,14 +300,12 @@ def test_locked_identity_is_unlocked_with_clear_error_on_wrong_passphrase(base: 
 
         run(main)
         assert locked.call("status")["identity"] == "ready"
-    finally:
-        locked.stop()
 
 
 # -- feed, compose, thread ----------------------------------------------------------------
 
 
-async def open_feed(pilot: Pilot[Any], app: P2PApp) -> FeedScreen:
+async def open_feed(pilot: Pilot[Any], app: App[Any]) -> FeedScreen:
     await until(pilot, lambda: at(app, FeedScreen), "the feed")
     screen = app.screen
     assert isinstance(screen, FeedScreen)
@@ -307,179 +313,263 @@ async def open_feed(pilot: Pilot[Any], app: P2PApp) -> FeedScreen:
     return screen
 
 
-def test_compose_post_then_thread_reply_heart_flag_delete(node: DaemonProcess) -> None:
+def run_on_feed(
+    socket: Path,
+    body: Callable[[Pilot[Any], FeedScreen, FeedList], Awaitable[None]],
+    size: tuple[int, int] = SMALL,
+) -> None:
+    """Open the app on the feed of the node at ``socket`` and run ``body`` on it."""
+
     async def main() -> None:
-        app = P2PApp(node.socket)
-        async with app.run_test(size=SMALL) as pilot:
-            await open_feed(pilot, app)
-            await pilot.press("c")
-            await until(pilot, lambda: at(app, ComposeScreen), "the composer")
-            await pilot.press(*"hi")
-            count = app.screen.query_one("#compose-count", Static)
-            await until(pilot, lambda: str(count.render()).startswith("2 / 1000"), "the live count")
-            area = app.screen.query_one(TextArea)
-            area.insert(" there, a thought on teal")
-            area.insert("x" * 1000)
-            await until(pilot, lambda: "too long" in str(count.render()), "the too-long warning")
-            await pilot.press("ctrl+s")
-            assert isinstance(app.screen, ComposeScreen), "an over-long post is not sent"
-            area.text = "hi there, a thought on teal"
-            app.screen.query_one("#compose-bg", Select).value = "teal"
-            app.screen.query_one("#compose-expires", Select).value = 86400
-            await pilot.click("#compose-name")
-            await pilot.press(*"Ann")
-            await pilot.press("ctrl+s")
-            await until(pilot, lambda: at(app, FeedScreen), "back on the feed")
-            await until(pilot, lambda: "hi there, a thought on teal" in feed_texts(app), "the new post in the feed")
-            item = feed_item(app, "hi there, a thought on teal")
-            assert item["bg"] == "teal" and item["name"] == "Ann" and item["mine"]
-            assert item["expires"]
-
-            # Open the thread with Enter on the card.
-            feed_list = app.screen.query_one(FeedList)
-            feed_list.select(feed_list.index[item["id"]])
-            await pilot.press("enter")
-            await until(pilot, lambda: at(app, ThreadScreen), "the thread")
-            thread = app.screen
-            await until(pilot, lambda: thread.query("#root"), "the root card")
-            await pilot.press("r")
-            await pilot.press(*"my own answer", "enter")
-            await until(pilot, lambda: thread.query(ReplyRow), "the reply")
-            reply = thread.query_one(ReplyRow)
-            assert reply.item["text"] == "my own answer"
-            assert reply.item["is_author"], "the post's author replying wears the crown"
-            assert "♛" in str(reply.render().renderables[0])  # type: ignore[attr-defined]
-
-            # Heart the root with h.
-            thread.query_one("#root", PostCard).focus()
-            await pilot.press("h")
-            await until(pilot, lambda: thread.query_one("#root", PostCard).item["hearts"] == 1, "the heart")
-
-            # Flag the reply through the dialog.
-            thread.query_one(ReplyRow).focus()
-            await pilot.press("f")
-            await until(pilot, lambda: at(app, FlagDialog), "the flag dialog")
-            await pilot.press("down", "enter")  # abuse
-            await until(pilot, lambda: thread.query_one(ReplyRow).item["flags"] == 1, "the flag")
-
-            # Delete the own reply (with confirmation).
-            thread.query_one(ReplyRow).focus()
-            await pilot.press("d")
-            await until(pilot, lambda: at(app, ConfirmDialog), "the confirmation")
-            await pilot.click("#yes")
-            await until(pilot, lambda: not thread.query(ReplyRow), "the reply gone")
-
-            await pilot.press("escape")
-            await until(pilot, lambda: at(app, FeedScreen), "back on the feed")
-            await until(
-                pilot, lambda: feed_item(app, "hi there, a thought on teal")["hearts"] == 1, "the heart on the feed"
-            )
+        app = P2PApp(socket)
+        async with app.run_test(size=size) as pilot:
+            feed = await open_feed(pilot, app)
+            await body(pilot, feed, feed.feed_list)
 
     run(main)
 
 
-def test_compose_shows_node_errors(base: Path) -> None:
-    """Two swarms: the composer offers a swarm selector; an error from the node is shown in it."""
-    two = start_node(base / "t", "127.0.0.64")
+def test_compose_post_then_thread_reply_heart_flag_delete(fake: FakeNode) -> None:
+    run_on_feed(fake.socket, compose_post_then_use_its_thread)
+
+
+@pytest.mark.integration
+def test_compose_post_then_thread_reply_heart_flag_delete_on_a_real_daemon(base: Path) -> None:
+    node = start_node(base / "a", "127.0.0.61")
     try:
+        node.call("swarm.create", name="friends")
+        run_on_feed(node.socket, compose_post_then_use_its_thread)
+    finally:
+        node.stop()
+
+
+async def compose_post_then_use_its_thread(pilot: Pilot[Any], feed: FeedScreen, feed_list: FeedList) -> None:
+    """Write a post in the composer, open its thread, reply, heart, flag, delete the reply."""
+    app = pilot.app
+    await pilot.press("c")
+    await until(pilot, lambda: at(app, ComposeScreen), "the composer")
+    await pilot.press(*"hi")
+    count = app.screen.query_one("#compose-count", Static)
+    await until(pilot, lambda: str(count.render()).startswith("2 / 1000"), "the live count")
+    area = app.screen.query_one(TextArea)
+    area.insert(" there, a thought on teal")
+    area.insert("x" * 1000)
+    await until(pilot, lambda: "too long" in str(count.render()), "the too-long warning")
+    await pilot.press("ctrl+s")
+    assert isinstance(app.screen, ComposeScreen), "an over-long post is not sent"
+    area.text = "hi there, a thought on teal"
+    app.screen.query_one("#compose-bg", Select).value = "teal"
+    app.screen.query_one("#compose-expires", Select).value = 86400
+    await pilot.click("#compose-name")
+    await pilot.press(*"Ann")
+    await pilot.press("ctrl+s")
+    await until(pilot, lambda: at(app, FeedScreen), "back on the feed")
+    await until(pilot, lambda: "hi there, a thought on teal" in feed_texts(app), "the new post in the feed")
+    item = feed_item(app, "hi there, a thought on teal")
+    assert item.bg == "teal" and item.name == "Ann" and item.mine
+    assert item.expires
+
+    # Open the thread with Enter on the card.
+    feed_list.select(feed_list.index[item.id])
+    await pilot.press("enter")
+    await until(pilot, lambda: at(app, ThreadScreen), "the thread")
+    thread = app.screen
+    await until(pilot, lambda: thread.query("#root"), "the root card")
+    await pilot.press("r")
+    await pilot.press(*"my own answer", "enter")
+    await until(pilot, lambda: thread.query(ReplyRow), "the reply")
+    reply = thread.query_one(ReplyRow)
+    assert reply.item.text == "my own answer"
+    assert reply.item.is_author, "the post's author replying wears the crown"
+    assert "♛" in str(reply.render().renderables[0])
+
+    # Heart the root with h.
+    thread.query_one("#root", PostCard).focus()
+    await pilot.press("h")
+    await until(pilot, lambda: thread.query_one("#root", PostCard).item.hearts == 1, "the heart")
+
+    # Flag the reply through the dialog.
+    thread.query_one(ReplyRow).focus()
+    await pilot.press("f")
+    await until(pilot, lambda: at(app, FlagDialog), "the flag dialog")
+    await pilot.press("down", "enter")  # abuse
+    await until(pilot, lambda: thread.query_one(ReplyRow).item.flags == 1, "the flag")
+
+    # Delete the own reply (with confirmation).
+    thread.query_one(ReplyRow).focus()
+    await pilot.press("d")
+    await until(pilot, lambda: at(app, ConfirmDialog), "the confirmation")
+    await pilot.click("#yes")
+    await until(pilot, lambda: not thread.query(ReplyRow), "the reply gone")
+
+    await pilot.press("escape")
+    await until(pilot, lambda: at(app, FeedScreen), "back on the feed")
+    await until(pilot, lambda: feed_item(app, "hi there, a thought on teal").hearts == 1, "the heart on the feed")
+
+
+def test_compose_shows_node_errors() -> None:
+    """Two swarms: the composer offers a swarm selector; an error from the node is shown in it."""
+    with fake_node() as two:
         two.call("swarm.create", name="one")
         two.call("swarm.create", name="two")
 
-        async def main() -> None:
-            app = P2PApp(two.socket)
-            async with app.run_test(size=SMALL) as pilot:
-                feed = await open_feed(pilot, app)
-                await until(pilot, lambda: feed.swarm_names == ["one", "two"] or sorted(feed.swarm_names), "swarms")
-                await pilot.press("c")
-                await until(pilot, lambda: at(app, ComposeScreen), "the composer")
-                select = app.screen.query_one("#compose-swarm", Select)
-                select.value = "two"
-                app.screen.query_one(TextArea).text = "to the second circle"
-                two.call("swarm.leave", name="two")  # the node now refuses the chosen swarm
-                await pilot.press("ctrl+s")
-                status = app.screen.query_one("#compose-status", Static)
-                await until(pilot, lambda: "two" in str(status.render()) and status.has_class("-error"), "the error")
-                assert isinstance(app.screen, ComposeScreen)
-                select.value = "one"
-                await pilot.press("ctrl+s")
-                await until(pilot, lambda: at(app, FeedScreen), "sent")
-                await until(pilot, lambda: "to the second circle" in feed_texts(app), "the post")
+        async def body(pilot: Pilot[Any], feed: FeedScreen, feed_list: FeedList) -> None:
+            app = pilot.app
+            await until(pilot, lambda: feed.swarm_names == ["one", "two"], "swarms")
+            await pilot.press("c")
+            await until(pilot, lambda: at(app, ComposeScreen), "the composer")
+            select = app.screen.query_one("#compose-swarm", Select)
+            select.value = "two"
+            app.screen.query_one(TextArea).text = "to the second circle"
+            two.call("swarm.leave", name="two")  # the node now refuses the chosen swarm
+            await pilot.press("ctrl+s")
+            status = app.screen.query_one("#compose-status", Static)
+            await until(pilot, lambda: "two" in str(status.render()) and status.has_class("-error"), "the error")
+            assert isinstance(app.screen, ComposeScreen)
+            select.value = "one"
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: at(app, FeedScreen), "sent")
+            await until(pilot, lambda: "to the second circle" in feed_texts(app), "the post")
 
-        run(main)
-    finally:
-        two.stop()
+        run_on_feed(two.socket, body)
 
 
-def test_live_posts_new_posts_indicator_and_lazy_pages(base: Path) -> None:
-    busy = start_node(base / "b", "127.0.0.65")
-    try:
-        busy.call("swarm.create", name="friends")
-        for i in range(45):
-            busy.call("post", text=f"older post number {i}", bg=protocol.PALETTE[i % 12])
+async def scroll_down(pilot: Pilot[Any], feed_list: FeedList) -> None:
+    """Scroll the feed a little way down, off its top, where new posts wait behind the yellow bar."""
+    feed_list.scroll_to(y=20, animate=False, immediate=True)
+    await until(pilot, lambda: feed_list.scroll_y > 0.5, "the feed scrolled down")
 
-        async def main() -> None:
-            app = P2PApp(busy.socket)
-            async with app.run_test(size=SMALL) as pilot:
-                feed = await open_feed(pilot, app)
-                assert len(feed.shown) == 30, "the first page only"
-                # At the top, a new post slides in at the top.
-                busy.call("post", text="fresh while at the top")
-                await until(pilot, lambda: feed_texts(app)[0] == "fresh while at the top", "the live post")
-                # Scrolled down, new posts wait behind the indicator and the view stays put.
-                feed_list = app.screen.query_one(FeedList)
-                feed_list.scroll_to(y=20, animate=False)
-                await pilot.pause(0.2)
-                before_y, before_first = feed_list.scroll_y, feed_texts(app)[0]
-                busy.call("post", text="arrived while reading 1")
-                busy.call("post", text="arrived while reading 2")
-                bar = app.screen.query_one(NewPostsBar)
-                await until(pilot, lambda: bar.count == 2, "the 2 new posts indicator")
-                assert bar.display
-                assert "2 new posts" in str(bar.render())
-                assert feed_list.scroll_y == before_y and feed_texts(app)[0] == before_first
-                # Scrolling near the end loads the next page.
-                feed_list.scroll_end(animate=False)
-                await until(pilot, lambda: len(feed.shown) >= 46, "the second page")
-                # n shows the new posts from the top.
-                await pilot.press("n")
-                await until(pilot, lambda: feed_texts(app)[:1] == ["arrived while reading 2"], "the new posts")
-                assert bar.count == 0 and feed_list.scroll_y == 0
-                # Popular tab, by key and by click.
-                await pilot.press("p")
-                await until(pilot, lambda: feed.popular and not feed.loading_page and feed.shown, "popular")
-                await pilot.click("#latest")
-                await until(pilot, lambda: not feed.popular and feed.shown, "latest")
-                # Swarm scope: all -> friends.
-                await pilot.press("w")
-                await until(pilot, lambda: feed.swarm == "friends" and feed.shown, "scoped to friends")
 
-        run(main)
-    finally:
-        busy.stop()
+def test_live_posts_new_posts_indicator_and_lazy_pages(fake: FakeNode) -> None:
+    for i in range(45):
+        fake.call("post", text=f"older post number {i}", bg=protocol.PALETTE[i % 12])
+
+    async def body(pilot: Pilot[Any], feed: FeedScreen, feed_list: FeedList) -> None:
+        app = pilot.app
+        assert len(feed.shown) == 30, "the first page only"
+        # At the top, a new post slides in at the top.
+        fake.call("post", text="fresh while at the top")
+        await until(pilot, lambda: feed_texts(app)[0] == "fresh while at the top", "the live post")
+        # Scrolled down, new posts wait behind the indicator and the view stays put.
+        await scroll_down(pilot, feed_list)
+        before_y, before_first = feed_list.scroll_y, feed_texts(app)[0]
+        fake.call("post", text="arrived while reading 1")
+        fake.call("post", text="arrived while reading 2")
+        bar = app.screen.query_one(NewPostsBar)
+        await until(pilot, lambda: bar.count == 2, "the 2 new posts indicator")
+        assert bar.display
+        assert "2 new posts" in str(bar.render())
+        assert feed_list.scroll_y == before_y and feed_texts(app)[0] == before_first
+        # Scrolling near the end loads the next page.
+        feed_list.scroll_end(animate=False)
+        await until(pilot, lambda: len(feed.shown) >= 46, "the second page")
+        # n shows the new posts from the top.
+        await pilot.press("n")
+        await until(pilot, lambda: feed_texts(app)[:1] == ["arrived while reading 2"], "the new posts")
+        assert bar.count == 0 and feed_list.scroll_y == 0
+        # Popular tab, by key and by click.
+        await pilot.press("p")
+        await until(pilot, lambda: feed.popular and not feed.loading_page and feed.shown, "popular")
+        await pilot.click("#latest")
+        await until(pilot, lambda: not feed.popular and feed.shown, "latest")
+        # Swarm scope: all -> friends.
+        await pilot.press("w")
+        await until(pilot, lambda: feed.swarm == "friends" and feed.shown, "scoped to friends")
+
+    run_on_feed(fake.socket, body)
+
+
+def test_live_updates_come_with_the_events_and_ask_the_node_nothing(fake: FakeNode) -> None:
+    """Every object event carries its post as it stands now: the feed shows new posts and their changes
+    from that alone, with no thread call per event."""
+    for i in range(40):
+        fake.call("post", text=f"older post number {i}")
+    friend, others = protocol.new_seed(), [protocol.new_seed() for _ in range(2)]
+    now = int(time.time())
+
+    async def body(pilot: Pilot[Any], feed: FeedScreen, feed_list: FeedList) -> None:
+        app = pilot.app
+        # A friend's post slides in on top; a heart and a reply from others redraw its card.
+        news = protocol.make_post(friend, "from a friend", now=now, bg="teal")
+        arrive(fake, news)
+        await until(pilot, lambda: feed_texts(app)[0] == "from a friend", "the friend's post on top")
+        arrive(fake, protocol.make_heart(others[0], news.id, now=now))
+        arrive(fake, protocol.make_reply(others[1], news, "an answer", now=now))
+
+        def top() -> api.FeedItem:
+            return feed_list.items[0]
+
+        await until(pilot, lambda: (top().hearts, top().replies) == (1, 1), "the heart and the reply counted")
+        # Scrolled down, new posts wait behind the bar, kept as the later events say they stand.
+        await scroll_down(pilot, feed_list)
+        later = protocol.make_post(friend, "while reading", now=now)
+        gone = protocol.make_post(friend, "taken back", now=now)
+        arrive(fake, later)
+        arrive(fake, gone)
+        bar = feed.query_one(NewPostsBar)
+        await until(pilot, lambda: bar.count == 2, "two new posts behind the bar")
+        arrive(fake, protocol.make_heart(others[0], later.id, now=now))
+        arrive(fake, protocol.make_delete(friend, gone, now=now))
+        await until(pilot, lambda: bar.count == 1, "the deleted one no longer counted")
+        await pilot.press("n")
+        await until(pilot, lambda: feed_texts(app)[0] == "while reading", "the waiting post on top")
+        assert top().hearts == 1 and "taken back" not in feed_texts(app)
+        # A delete takes a post off the feed.
+        arrive(fake, protocol.make_delete(friend, news, now=now))
+        await until(pilot, lambda: "from a friend" not in feed_texts(app), "the deleted post gone")
+        assert asked(fake, "thread") == 0
+
+    run_on_feed(fake.socket, body)
+
+
+def test_a_purge_reads_again_only_the_posts_that_can_self_destruct() -> None:
+    """A purged event says how many objects went, not which: the feed asks after its expiring posts only."""
+    clock = [time.time()]
+    with fake_node(Model(seed=protocol.new_seed(), clock=lambda: clock[0])) as fake:
+        fake.call("swarm.create", name="friends")
+        fake.call("post", text="stays")
+        fake.call("post", text="gone in an hour", expires=3600)
+        fake.call("post", text="gone in a day", expires=86400)
+
+        async def body(pilot: Pilot[Any], feed: FeedScreen, feed_list: FeedList) -> None:
+            app = pilot.app
+            assert feed_texts(app) == ["gone in a day", "gone in an hour", "stays"]
+            clock[0] += 2 * 3600
+            assert fake.run(fake.model.purge) == 1
+            await until(pilot, lambda: feed_texts(app) == ["gone in a day", "stays"], "the expired post gone")
+            await until(pilot, lambda: not [w for w in app.workers if w.group == "live"], "the re-reading done")
+            assert asked(fake, "thread") == 2, "the two expiring posts, not the third"
+
+        run_on_feed(fake.socket, body)
 
 
 MANY = 300
 
 
 @pytest.fixture(scope="module")
-def many_node(base: Path) -> Iterator[DaemonProcess]:
-    """A node holding MANY posts, written into its store before it starts (posting them would be slow)."""
-    n = DaemonProcess(base / "m", "127.0.8.1")
+def many_posts() -> list[protocol.Signed]:
+    """MANY posts from someone else, one per 10-minute quantum (a known Latest order), newest first."""
     now = int(time.time())
-    with fixed_identity_store(n.home) as store:
-        swarm = store.add_swarm("friends", bytes(range(32)), 0, now)
-        posts = [
-            protocol.make_post(
-                bytes(range(1, 33)),
-                f"many {i}: " + "word " * (i % 40),  # cards of one to a few lines
-                now=now - i * 600,  # one post per 10-minute quantum: a known Latest order
-                bg=protocol.PALETTE[i % len(protocol.PALETTE)],
-                nonce=i.to_bytes(16, "big"),
-            )
-            for i in range(MANY)
-        ]
-        store.ingest_many([(post, swarm.raw_id) for post in posts], now)
-    yield from running(n)
+    return [
+        protocol.make_post(
+            bytes(range(1, 33)),
+            f"many {i}: " + "word " * (i % 40),  # cards of one to a few lines
+            now=now - i * 600,
+            bg=protocol.PALETTE[i % len(protocol.PALETTE)],
+            nonce=i.to_bytes(16, "big"),
+        )
+        for i in range(MANY)
+    ]
+
+
+@pytest.fixture
+def many_node(many_posts: list[protocol.Signed]) -> Iterator[FakeNode]:
+    """A node holding MANY posts."""
+    model = Model(seed=protocol.new_seed(), swarms={"friends": os.urandom(32)})
+    for post in many_posts:
+        model.arrive(post, "friends")
+    with fake_node(model) as node:
+        yield node
 
 
 def selected_in_view(feed_list: FeedList) -> bool:
@@ -492,21 +582,7 @@ def widgets_outside_the_footer(screen: Screen[Any]) -> int:
     return len(list(screen.walk_children())) - len(list(screen.query_one(AppFooter).walk_children()))
 
 
-def run_on_feed(
-    node: DaemonProcess, size: tuple[int, int], body: Callable[[Pilot[Any], FeedScreen, FeedList], Awaitable[None]]
-) -> None:
-    """Open the app on the node's feed and run ``body`` on it."""
-
-    async def main() -> None:
-        app = P2PApp(node.socket)
-        async with app.run_test(size=size) as pilot:
-            feed = await open_feed(pilot, app)
-            await body(pilot, feed, feed.query_one(FeedList))
-
-    run(main)
-
-
-def test_virtual_feed_walks_to_the_end_and_back_with_few_widgets(many_node: DaemonProcess) -> None:
+def test_virtual_feed_walks_to_the_end_and_back_with_few_widgets(many_node: FakeNode) -> None:
     async def walk(pilot: Pilot[Any], feed: FeedScreen, feed_list: FeedList) -> None:
         assert len(feed.shown) == 30 and feed_list.selected == 0
         widgets = widgets_outside_the_footer(feed)
@@ -514,7 +590,8 @@ def test_virtual_feed_walks_to_the_end_and_back_with_few_widgets(many_node: Daem
         for _ in range(12):
             await pilot.press("j")
         assert feed_list.selected == 12 and feed_list.scroll_y > 0 and selected_in_view(feed_list)
-        assert feed_list.current_item()["text"].startswith("many 12:")  # type: ignore[index]
+        current = feed_list.current_item()
+        assert current is not None and current.text.startswith("many 12:")
         await pilot.press("k")
         assert feed_list.selected == 11 and selected_in_view(feed_list)
         # Page by page, pages loading on the way, to the very end.
@@ -527,7 +604,7 @@ def test_virtual_feed_walks_to_the_end_and_back_with_few_widgets(many_node: Daem
                 await pilot.press("G")
             pages += 1
             assert pages < 400, "the end of the feed was never reached"
-        texts = [item["text"].split(":")[0] for item in feed_list.items]
+        texts = [item.text.split(":")[0] for item in feed_list.items]
         assert [text for text in texts if text.startswith("many ")] == [f"many {i}" for i in range(MANY)]
         assert selected_in_view(feed_list) and feed_list.scroll_y == feed_list.max_scroll_y
         # However many posts are loaded, the screen holds the same few widgets and no card widgets.
@@ -546,10 +623,10 @@ def test_virtual_feed_walks_to_the_end_and_back_with_few_widgets(many_node: Daem
         await pilot.press("end")
         assert feed_list.selected == MANY - 1 and selected_in_view(feed_list)
 
-    run_on_feed(many_node, SMALL, walk)
+    run_on_feed(many_node.socket, walk)
 
 
-def test_virtual_feed_click_new_posts_bar_and_keys_on_the_selected_post(many_node: DaemonProcess) -> None:
+def test_virtual_feed_click_new_posts_bar_and_keys_on_the_selected_post(many_node: FakeNode) -> None:
     async def use(pilot: Pilot[Any], feed: FeedScreen, feed_list: FeedList) -> None:
         app = pilot.app
         # A click on the second card opens its thread.
@@ -559,165 +636,153 @@ def test_virtual_feed_click_new_posts_bar_and_keys_on_the_selected_post(many_nod
         await until(pilot, lambda: at(app, ThreadScreen), "the thread of the clicked card")
         await until(pilot, lambda: app.screen.query("#root"), "the root card")
         root = app.screen.query_one("#root", PostCard)
-        assert root.item["text"].startswith("many 1:")
+        assert root.item.text.startswith("many 1:")
         await pilot.press("escape")
         await until(pilot, lambda: at(app, FeedScreen) and feed.focused is feed_list, "back on the feed")
         assert feed_list.selected == 1
         # Delete is only offered on your own posts; heart acts on the selected one.
         assert feed_list.check_action("delete", ()) is False and feed_list.check_action("heart", ())
         await pilot.press("h")
-        await until(pilot, lambda: feed_list.items[1]["hearts"] == 1, "the heart on the selected card")
+        await until(pilot, lambda: feed_list.items[1].hearts == 1, "the heart on the selected card")
         # Scrolled down a few pages, a new post waits behind the bar and nothing moves.
         for _ in range(4):
             await pilot.press("pagedown")
         await until(pilot, lambda: len(feed.shown) > 30, "a second page")
-        before_y, before_first = feed_list.scroll_y, feed_list.items[0]["id"]
+        before_y, before_first = feed_list.scroll_y, feed_list.items[0].id
         posted = many_node.call("post", text="a newcomer while deep in the feed", bg="rose")
         bar = feed.query_one(NewPostsBar)
         await until(pilot, lambda: bar.count == 1, "the new posts bar")
-        assert feed_list.scroll_y == before_y and feed_list.items[0]["id"] == before_first
+        assert feed_list.scroll_y == before_y and feed_list.items[0].id == before_first
         await pilot.press("n")
-        await until(pilot, lambda: feed_list.items[0]["id"] == posted["id"], "the new post on top")
+        await until(pilot, lambda: feed_list.items[0].id == posted["id"], "the new post on top")
         assert feed_list.selected == 0 and feed_list.scroll_y == 0 and bar.count == 0
 
-    run_on_feed(many_node, LARGE, use)
+    run_on_feed(many_node.socket, use, LARGE)
 
 
-def test_search_highlights_matches_and_opens_thread(node: DaemonProcess) -> None:
-    node.call("post", text="zebras are striped and zebras are fast", bg="forest")
-    node.call("post", text="nothing to see", bg="amber")
+def test_search_highlights_matches_and_opens_thread(fake: FakeNode) -> None:
+    fake.call("post", text="zebras are striped and zebras are fast", bg="forest")
+    fake.call("post", text="nothing to see", bg="amber")
 
-    async def main() -> None:
-        app = P2PApp(node.socket)
-        async with app.run_test(size=SMALL) as pilot:
-            await open_feed(pilot, app)
-            await pilot.press("slash")
-            await until(pilot, lambda: at(app, SearchScreen), "search")
-            await pilot.press(*"zebras", "enter")
-            await until(pilot, lambda: app.screen.query(SearchResult), "results")
-            result = app.screen.query_one(SearchResult)
-            body = result.render().renderables[0]  # type: ignore[attr-defined]
-            assert "zebras are striped" in body.plain
-            highlighted = {body.plain[s.start : s.end].lower() for s in body.spans}
-            assert highlighted == {"zebras"}
-            await pilot.press("down", "enter")
-            await until(pilot, lambda: at(app, ThreadScreen), "the thread from search")
-            await until(
-                pilot, lambda: "zebras" in app.screen.query_one("#root", PostCard).item["text"], "the right thread"
-            )
+    async def body(pilot: Pilot[Any], feed: FeedScreen, feed_list: FeedList) -> None:
+        app = pilot.app
+        await pilot.press("slash")
+        await until(pilot, lambda: at(app, SearchScreen), "search")
+        await pilot.press(*"zebras", "enter")
+        await until(pilot, lambda: app.screen.query(SearchResult), "results")
+        result = app.screen.query_one(SearchResult)
+        text = result.render().renderables[0]
+        assert isinstance(text, Text)
+        assert "zebras are striped" in text.plain
+        highlighted = {text.plain[s.start : s.end].lower() for s in text.spans}
+        assert highlighted == {"zebras"}
+        await pilot.press("down", "enter")
+        await until(pilot, lambda: at(app, ThreadScreen), "the thread from search")
+        await until(pilot, lambda: "zebras" in app.screen.query_one("#root", PostCard).item.text, "the right thread")
 
-    run(main)
+    run_on_feed(fake.socket, body)
 
 
 # -- swarms, peers, help, palette ---------------------------------------------------------
 
 
-def test_join_with_invite_progress_errors_and_leave(base: Path) -> None:
-    host = start_node(base / "h", "127.0.0.66")
-    guest = start_node(base / "g", "127.0.0.67")
-    try:
-        invite = swarm_of(host, "club")
+def test_join_with_invite_progress_errors_and_leave() -> None:
+    club = os.urandom(32)
+    invite = invite_to("club", club)
+    with fake_node(Model(seed=protocol.new_seed(), out_there={club})) as guest:
         guest.call("swarm.create", name="own")
 
-        async def main() -> None:
-            app = P2PApp(guest.socket)
-            async with app.run_test(size=SMALL) as pilot:
-                await open_feed(pilot, app)
-                await pilot.press("s")
-                await until(pilot, lambda: at(app, SwarmsScreen), "swarms")
-                screen = app.screen
-                status = screen.query_one("#swarms-status", Static)
-                # A broken key: a clear error, nothing joined.
-                await pilot.click("#join-invite")
-                await pilot.press(*"p2pnet1garbage", "enter")
-                await until(pilot, lambda: status.has_class("-error"), "the bad-invite error")
-                assert "invite key does not work" in str(status.render())
-                # The real key.
-                screen.query_one("#join-invite", Input).value = invite
-                await pilot.click("#btn-join")
-                await until(pilot, lambda: "joined club" in str(status.render()), "joined")
-                table = screen.query_one(DataTable)
-                await until(pilot, lambda: table.row_count == 2, "two swarms listed")
-                # Invite screen with QR for the selected swarm.
-                table.focus()
-                await pilot.press("i")
-                await until(pilot, lambda: at(app, InviteScreen), "the invite")
-                await pilot.press("escape")
-                # Back on the feed, a post the host writes now arrives live.  (The node has no
-                # catch-up sync yet, so the host posts once the guest is in its gossip mesh.)
-                await pilot.press("escape")
-                await until(pilot, lambda: at(app, FeedScreen), "the feed")
-                await until(pilot, lambda: host.in_mesh("club"), "the guest in the host's mesh")
-                host.call("post", text="welcome to the club", bg="violet")
-                await until(pilot, lambda: "welcome to the club" in feed_texts(app), "the host's post", limit=90)
-                # Leave 'own'.
-                await pilot.press("s")
-                await until(pilot, lambda: at(app, SwarmsScreen), "swarms")
-                table = app.screen.query_one(DataTable)
-                await until(pilot, lambda: table.row_count == 2, "rows")
-                row = [table.get_row_at(i)[0] for i in range(2)].index("own")
-                table.move_cursor(row=row)
-                await pilot.click("#btn-leave")
-                await until(pilot, lambda: at(app, ConfirmDialog), "confirm leave")
-                await pilot.press("y")
-                await until(pilot, lambda: table.row_count == 1, "left")
-
-        run(main)
-        assert [s["name"] for s in guest.call("swarm.list")["swarms"]] == ["club"]
-    finally:
-        guest.stop()
-        host.stop()
-
-
-def test_join_failed_is_explained(base: Path) -> None:
-    lonely = start_node(base / "x", "127.0.0.68")
-    gone = start_node(base / "y", "127.0.0.69")
-    try:
-        lonely.call("swarm.create", name="mine")
-        dead_invite = swarm_of(gone, "gone")
-        gone.stop()
-
-        async def main() -> None:
-            app = P2PApp(lonely.socket)
-            async with app.run_test(size=SMALL) as pilot:
-                await open_feed(pilot, app)
-                await pilot.press("s")
-                await until(pilot, lambda: at(app, SwarmsScreen), "swarms")
-                app.screen.query_one("#join-invite", Input).value = dead_invite
-                await pilot.click("#btn-join")
-                status = app.screen.query_one("#swarms-status", Static)
-                await until(pilot, lambda: "nobody answered" in str(status.render()), "join_failed", limit=120)
-
-        run(main)
-    finally:
-        lonely.stop()
-        gone.stop()
-
-
-def test_peers_help_and_command_palette(node: DaemonProcess) -> None:
-    async def main() -> None:
-        app = P2PApp(node.socket)
-        async with app.run_test(size=LARGE) as pilot:
-            await open_feed(pilot, app)
+        async def body(pilot: Pilot[Any], feed: FeedScreen, feed_list: FeedList) -> None:
+            app = pilot.app
+            await pilot.press("s")
+            await until(pilot, lambda: at(app, SwarmsScreen), "swarms")
+            screen = app.screen
+            status = screen.query_one("#swarms-status", Static)
+            # A broken key: a clear error, nothing joined.
+            await pilot.click("#join-invite")
+            await pilot.press(*"p2pnet1garbage", "enter")
+            await until(pilot, lambda: status.has_class("-error"), "the bad-invite error")
+            assert "invite key does not work" in str(status.render())
+            # The real key.
+            screen.query_one("#join-invite", Input).value = invite
+            await pilot.click("#btn-join")
+            await until(pilot, lambda: "joined club" in str(status.render()), "joined")
+            table = screen.query_one(DataTable)
+            await until(pilot, lambda: table.row_count == 2, "two swarms listed")
+            # Invite screen with QR for the selected swarm.
+            table.focus()
             await pilot.press("i")
-            await until(pilot, lambda: at(app, PeersScreen), "peers")
-            status = app.screen.query_one("#node-status", Static)
-            await until(pilot, lambda: "loading" not in str(status.render()), "the status")
-            shown = _plain(status.content)
-            assert "sync friends" in shown and "ok / 0 failed" in shown  # sync progress per swarm
+            await until(pilot, lambda: at(app, InviteScreen), "the invite")
             await pilot.press("escape")
-            await pilot.press("question_mark")
-            await until(pilot, lambda: at(app, HelpScreen), "help")
+            # Back on the feed, a post a member of the club writes now arrives live.
             await pilot.press("escape")
-            await until(pilot, lambda: at(app, FeedScreen), "feed")
-            # The command palette lists our actions and runs them.
-            await pilot.press("ctrl+p")
-            await pilot.press(*"search posts")
-            await pilot.pause(0.5)
-            await pilot.press("enter")
-            await until(pilot, lambda: at(app, SearchScreen), "search from the palette")
+            await until(pilot, lambda: at(app, FeedScreen), "the feed")
+            welcome = protocol.make_post(protocol.new_seed(), "welcome to the club", now=int(time.time()))
+            arrive(guest, welcome, "club")
+            await until(pilot, lambda: "welcome to the club" in feed_texts(app), "the member's post")
+            # Leave 'own'.
+            await pilot.press("s")
+            await until(pilot, lambda: at(app, SwarmsScreen), "swarms")
+            table = app.screen.query_one(DataTable)
+            await until(pilot, lambda: table.row_count == 2, "rows")
+            row = [table.get_row_at(i)[0] for i in range(2)].index("own")
+            table.move_cursor(row=row)
+            await pilot.click("#btn-leave")
+            await until(pilot, lambda: at(app, ConfirmDialog), "confirm leave")
+            await pilot.press("y")
+            await until(pilot, lambda: table.row_count == 1, "left")
 
-    run(main)
+        run_on_feed(guest.socket, body)
+        assert [s["name"] for s in guest.call("swarm.list")["swarms"]] == ["club"]
+
+
+def test_join_failed_is_explained(fake: FakeNode) -> None:
+    dead_invite = invite_to("gone")  # a swarm whose peers do not answer
+
+    async def body(pilot: Pilot[Any], feed: FeedScreen, feed_list: FeedList) -> None:
+        app = pilot.app
+        await pilot.press("s")
+        await until(pilot, lambda: at(app, SwarmsScreen), "swarms")
+        app.screen.query_one("#join-invite", Input).value = dead_invite
+        await pilot.click("#btn-join")
+        status = app.screen.query_one("#swarms-status", Static)
+        await until(pilot, lambda: "nobody answered" in str(status.render()), "join_failed")
+        assert "gone" not in [s.name for s in await feed.node.swarms()], "nothing kept"
+
+    run_on_feed(fake.socket, body)
+
+
+def test_peers_help_and_command_palette(fake: FakeNode) -> None:
+    async def body(pilot: Pilot[Any], feed: FeedScreen, feed_list: FeedList) -> None:
+        app = pilot.app
+        await pilot.press("i")
+        await until(pilot, lambda: at(app, PeersScreen), "peers")
+        status = app.screen.query_one("#node-status", Static)
+        await until(pilot, lambda: "loading" not in str(status.render()), "the status")
+        shown = _plain(status.content)
+        assert "sync friends" in shown and "ok / 0 failed" in shown  # sync progress per swarm
+        await pilot.press("escape")
+        await pilot.press("question_mark")
+        await until(pilot, lambda: at(app, HelpScreen), "help")
+        await pilot.press("escape")
+        await until(pilot, lambda: at(app, FeedScreen), "feed")
+        # The command palette lists our actions and runs them.
+        await pilot.press("ctrl+p")
+        await pilot.press(*"search posts")
+        await until(pilot, lambda: hit_shown(app, "Search posts"), "the palette's hit")
+        await pilot.press("enter")
+        await until(pilot, lambda: at(app, SearchScreen), "search from the palette")
+
+    run_on_feed(fake.socket, body, LARGE)
+
+
+def hit_shown(app: App[Any], name: str) -> bool:
+    """The command palette highlights its hit called ``name``."""
+    hits = app.screen.query_one(CommandList)
+    if hits.highlighted is None:
+        return False
+    prompt = hits.get_option_at_index(hits.highlighted).prompt  # the hit's name, then its help on a line below
+    return str(prompt).splitlines()[0] == name
 
 
 def test_unreachable_node_shows_retry(tmp_path: Path) -> None:
@@ -743,9 +808,33 @@ FIXED_POSTS: list[tuple[str, str, str | None, int]] = [
 ]
 
 
-@contextmanager
-def fixed_identity_store(home: Path) -> Iterator[Any]:
-    """A new home with the fixed identity, its store open to be filled before the daemon starts."""
+def fixed_objects() -> list[protocol.Signed]:
+    """The snapshots' posts (someone else's), two replies to the first (one by us, one by its author), three hearts."""
+    other = bytes(range(1, 33))
+    posts = [
+        protocol.make_post(other, text, now=FIXED_NOW - ago, bg=bg, name=name, nonce=bytes([i]) * 16)
+        for i, (text, bg, name, ago) in enumerate(FIXED_POSTS)
+    ]
+    replies = [
+        protocol.make_reply(seed, posts[0], text, now=FIXED_NOW - 60, nonce=bytes([100 + j]) * 16)
+        for j, (seed, text) in enumerate(
+            [(FIXED_SEED, "Every single day. I win all of them."), (other, "Same. I even rehearse the small talk.")]
+        )
+    ]
+    hearts = [protocol.make_heart(bytes([k + 7]) * 32, posts[1].id, now=FIXED_NOW - 60) for k in range(3)]
+    return [*posts, *replies, *hearts]
+
+
+def fixed_model(clock: Callable[[], float] = lambda: FIXED_NOW) -> Model:
+    """A fake node with the fixed identity, the swarm 'friends' and the fixed objects, come from peers."""
+    model = Model(seed=FIXED_SEED, clock=clock, swarms={"friends": bytes(32)})
+    for signed in fixed_objects():
+        model.arrive(signed, "friends")
+    return model
+
+
+def build_fixed_home(home: Path) -> None:
+    """The same for a real daemon: a home with the fixed identity, the swarm and the objects in its store."""
     from p2pnet.api import Home
     from p2pnet.store import Store
 
@@ -754,49 +843,20 @@ def fixed_identity_store(home: Path) -> Iterator[Any]:
     h.write_private(h.identity, protocol.encode_identity_file(FIXED_SEED, None))
     store = Store.open(h.database)
     try:
-        yield store
+        swarm = store.add_swarm("friends", bytes(32), 0, FIXED_NOW)
+        for signed in fixed_objects():
+            store.ingest(signed, swarm.raw_id, FIXED_NOW)
     finally:
         store.close()
 
 
-def running(n: DaemonProcess) -> Iterator[DaemonProcess]:
-    n.start()
-    try:
-        yield n
-    finally:
-        n.stop()
-
-
-def build_fixed_home(home: Path) -> None:
-    """A home with a fixed identity, a swarm and fixed posts, written before the daemon starts."""
-    other = bytes(range(1, 33))
-    with fixed_identity_store(home) as store:
-        swarm = store.add_swarm("friends", bytes(32), 0, FIXED_NOW)
-        posts = []
-        for i, (text, bg, name, ago) in enumerate(FIXED_POSTS):
-            signed = protocol.make_post(other, text, now=FIXED_NOW - ago, bg=bg, name=name, nonce=bytes([i]) * 16)
-            posts.append(signed)
-            store.ingest(signed, swarm.raw_id, FIXED_NOW)
-        root = posts[0]
-        for j, (seed, text) in enumerate(
-            [(FIXED_SEED, "Every single day. I win all of them."), (other, "Same. I even rehearse the small talk.")]
-        ):
-            reply = protocol.make_reply(seed, root, text, now=FIXED_NOW - 60, nonce=bytes([100 + j]) * 16)
-            store.ingest(reply, swarm.raw_id, FIXED_NOW)
-        for k in range(3):
-            store.ingest(
-                protocol.make_heart(bytes([k + 7]) * 32, posts[1].id, now=FIXED_NOW - 60), swarm.raw_id, FIXED_NOW
-            )
-
-
 @pytest.fixture(scope="module")
-def fixed_node(base: Path) -> Iterator[DaemonProcess]:
-    n = DaemonProcess(base / "f", "127.0.0.70")
-    build_fixed_home(n.home)
-    yield from running(n)
+def fixed_node() -> Iterator[FakeNode]:
+    with fake_node(fixed_model()) as node:
+        yield node
 
 
-def fixed_app(node: DaemonProcess) -> P2PApp:
+def fixed_app(node: FakeNode) -> P2PApp:
     return P2PApp(node.socket, clock=lambda: FIXED_NOW)
 
 
@@ -812,12 +872,12 @@ async def feed_ready(pilot: Pilot[Any]) -> None:
 
 
 @pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "120x40"])
-def test_snapshot_feed(fixed_node: DaemonProcess, snap_compare: Any, size: tuple[int, int]) -> None:
+def test_snapshot_feed(fixed_node: FakeNode, snap_compare: Any, size: tuple[int, int]) -> None:
     assert snap_compare(fixed_app(fixed_node), terminal_size=size, run_before=feed_ready)
 
 
 @pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "120x40"])
-def test_snapshot_thread(fixed_node: DaemonProcess, snap_compare: Any, size: tuple[int, int]) -> None:
+def test_snapshot_thread(fixed_node: FakeNode, snap_compare: Any, size: tuple[int, int]) -> None:
     async def open_thread(pilot: Pilot[Any]) -> None:
         await feed_ready(pilot)
         await pilot.press("enter")
@@ -828,7 +888,7 @@ def test_snapshot_thread(fixed_node: DaemonProcess, snap_compare: Any, size: tup
 
 
 @pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "120x40"])
-def test_snapshot_compose(fixed_node: DaemonProcess, snap_compare: Any, size: tuple[int, int]) -> None:
+def test_snapshot_compose(fixed_node: FakeNode, snap_compare: Any, size: tuple[int, int]) -> None:
     async def open_compose(pilot: Pilot[Any]) -> None:
         await feed_ready(pilot)
         await pilot.press("c")
@@ -841,7 +901,7 @@ def test_snapshot_compose(fixed_node: DaemonProcess, snap_compare: Any, size: tu
     assert snap_compare(fixed_app(fixed_node), terminal_size=size, run_before=open_compose)
 
 
-def test_snapshot_search(fixed_node: DaemonProcess, snap_compare: Any) -> None:
+def test_snapshot_search(fixed_node: FakeNode, snap_compare: Any) -> None:
     async def search(pilot: Pilot[Any]) -> None:
         await feed_ready(pilot)
         await pilot.press("slash")
@@ -854,7 +914,7 @@ def test_snapshot_search(fixed_node: DaemonProcess, snap_compare: Any) -> None:
     assert snap_compare(fixed_app(fixed_node), terminal_size=SMALL, run_before=search)
 
 
-def test_snapshot_help(fixed_node: DaemonProcess, snap_compare: Any) -> None:
+def test_snapshot_help(fixed_node: FakeNode, snap_compare: Any) -> None:
     async def help_screen(pilot: Pilot[Any]) -> None:
         await feed_ready(pilot)
         await pilot.press("question_mark")
@@ -864,38 +924,47 @@ def test_snapshot_help(fixed_node: DaemonProcess, snap_compare: Any) -> None:
     assert snap_compare(fixed_app(fixed_node), terminal_size=SMALL, run_before=help_screen)
 
 
-def test_fixed_node_serves_the_fixed_data(fixed_node: DaemonProcess) -> None:
-    """Guards the snapshots: if the node's data changed, they would fail for the wrong reason."""
-    wait_for(lambda: fixed_node.call("status")["identity"] == "ready", what="ready")
-    posts = fixed_node.call("feed", limit=50)
-    items = posts.get("posts", posts.get("items"))
-    assert [p["text"] for p in items] == [p[0] for p in FIXED_POSTS]
+@pytest.mark.integration
+def test_the_fake_node_answers_the_fixed_data_as_a_daemon_does(base: Path) -> None:
+    """What lets the snapshots run on the fake: for the same objects, a real daemon gives the same answers."""
+    daemon = DaemonProcess(base / "f", "127.0.0.70")
+    build_fixed_home(daemon.home)
+    daemon.start()
+    try:
+        with fake_node(fixed_model(clock=time.time)) as fake:  # the daemon's clock is the real one
+            root = fixed_objects()[0].id.hex()
+            asks: list[tuple[str, dict[str, Any]]] = [
+                ("feed", {}),
+                ("feed", {"popular": True}),
+                ("feed", {"swarm": "friends", "limit": 2}),
+                ("thread", {"id": root}),
+                ("thread", {"id": root[:8]}),
+                ("search", {"query": "rehearse"}),
+                ("search", {"query": "the"}),
+            ]
+            for method, params in asks:
+                assert fake.call(method, **params) == daemon.call(method, **params), (method, params)
+            assert [p["text"] for p in fake.call("feed")["posts"]] == [p[0] for p in FIXED_POSTS]
+    finally:
+        daemon.stop()
 
 
 def write_feed_screenshot(path: Path, size: tuple[int, int] = (100, 30)) -> None:
-    """docs/screenshot-feed.svg: the feed of a real daemon serving the fixed data.
+    """docs/screenshot-feed.svg: the feed of the snapshots' fixed data.
 
     python -m tests.test_tui docs/screenshot-feed.svg
     """
-    import tempfile
+    svg: list[str] = []
 
-    with tempfile.TemporaryDirectory(prefix="p2pshot") as tmp:
-        daemon = DaemonProcess(Path(tmp) / "f", "127.0.0.76")
-        build_fixed_home(daemon.home)
-        daemon.start()
-        try:
-            svg: list[str] = []
+    async def main() -> None:
+        with fake_node(fixed_model()) as node:
+            app = fixed_app(node)
+            async with app.run_test(size=size) as pilot:
+                await feed_ready(pilot)
+                svg.append(app.export_screenshot(title="p2pnet"))
 
-            async def main() -> None:
-                app = fixed_app(daemon)
-                async with app.run_test(size=size) as pilot:
-                    await feed_ready(pilot)
-                    svg.append(app.export_screenshot(title="p2pnet"))
-
-            run(main)
-            path.write_text(svg[0])
-        finally:
-            daemon.stop()
+    run(main)
+    path.write_text(svg[0])
 
 
 if __name__ == "__main__":

@@ -71,9 +71,9 @@ class P2PApp(App[int]):
         try:
             await self.node.connect()
             status = await self.node.status()
-            if status.get("identity") == "none":
+            if status.identity == "none":
                 await self.push_screen_wait(CreateIdentityScreen())
-            elif status.get("identity") == "locked":
+            elif status.identity == "locked":
                 await self.push_screen_wait(UnlockScreen())
             if not await self.node.swarms():
                 await self.push_screen_wait(SwarmsScreen(onboarding=True))
@@ -95,7 +95,7 @@ class P2PApp(App[int]):
         if isinstance(message, ScreenNodeEvent):
             return
         for screen in self.screen_stack:
-            screen.post_message(ScreenNodeEvent(message.event, message.data))
+            screen.post_message(ScreenNodeEvent(message.event))
 
     def on_node_disconnected(self, message: NodeDisconnected) -> None:
         if self.is_running:

@@ -7,22 +7,20 @@ screens and widgets share one idea of how a post looks.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from rich.style import Style
 from rich.text import Text
 
 import protocol
+from p2pnet import api
 
 __all__ = [
     "CARD_COLOURS",
     "EXPIRY_CHOICES",
     "age",
     "card_colour",
-    "icon_colour",
     "icon_parts",
     "meta_line",
-    "short_id",
     "snippet_text",
 ]
 
@@ -68,47 +66,19 @@ EXPIRY_CHOICES: tuple[tuple[str, int | None], ...] = (
     ("30 days", protocol.MAX_TTL),
 )
 
-_HEX = re.compile(r"#[0-9a-fA-F]{6}")
 
-
-def card_colour(bg: Any) -> str:
+def card_colour(bg: str) -> str:
     """The background colour of a card for a palette name (slate for anything unknown)."""
-    return CARD_COLOURS.get(str(bg), CARD_COLOURS["slate"])
+    return CARD_COLOURS.get(bg, CARD_COLOURS["slate"])
 
 
 # Per-thread icon glyphs, indexed by the node's ``icon.glyph`` (0..15); all single-width.
 ICON_GLYPHS: tuple[str, ...] = ("●", "▲", "■", "◆", "★", "♣", "♠", "♞", "✚", "✿", "♪", "✦", "◉", "▼", "◐", "◈")
 
 
-def icon_parts(icon: Any) -> tuple[str, str]:
-    """(glyph, colour) of a per-thread icon.
-
-    Accepts the node's ``{"glyph": 0..15, "colour": 0..11}`` (indexes into
-    :data:`ICON_GLYPHS` and :data:`protocol.PALETTE`) as well as the
-    ``[glyph, colour]`` pair that docs/control-api.md describes.
-    """
-    glyph: Any = "●"
-    colour: Any = None
-    if isinstance(icon, dict):
-        glyph, colour = icon.get("glyph", 0), icon.get("colour", icon.get("color"))
-    elif isinstance(icon, (list, tuple)) and icon:
-        glyph = icon[0]
-        colour = icon[1] if len(icon) > 1 else None
-    if isinstance(glyph, int):
-        glyph = ICON_GLYPHS[glyph % len(ICON_GLYPHS)]
-    return str(glyph)[:2] or "●", icon_colour(colour)
-
-
-def icon_colour(colour: Any) -> str:
-    """The colour of a per-thread icon: a palette index or name, a #rrggbb value, or grey."""
-    if isinstance(colour, int) and not isinstance(colour, bool):
-        colour = protocol.PALETTE[colour % len(protocol.PALETTE)]
-    if isinstance(colour, str):
-        if colour in _ICON_COLOURS:
-            return _ICON_COLOURS[colour]
-        if _HEX.fullmatch(colour):
-            return colour
-    return "#a1a1aa"
+def icon_parts(icon: api.Icon) -> tuple[str, str]:
+    """(glyph, colour) of a per-thread icon: the node's indexes into :data:`ICON_GLYPHS` and the palette."""
+    return ICON_GLYPHS[icon.glyph], _ICON_COLOURS[protocol.PALETTE[icon.colour]]
 
 
 def age(created: int | float, now: float) -> str:
@@ -139,25 +109,23 @@ def until(expires: int | float, now: float) -> str:
     return age(0, left)
 
 
-def short_id(ident: str) -> str:
-    return ident[:8]
-
-
-def meta_line(item: dict[str, Any], now: float, *, replies: bool = True) -> Text:
-    """The small line under a post: name · age · hearts · replies · self-destruct."""
+def meta_line(item: api.FeedItem | api.ThreadItem | api.SearchHit, now: float) -> Text:
+    """The small line under a post, reply or search hit: name · age · hearts · replies · self-destruct · flags."""
+    post = item if isinstance(item, api.FeedItem | api.ThreadRoot) else None
     parts: list[tuple[str, str]] = []
-    if item.get("name"):
-        parts.append((str(item["name"]), "bold"))
-    parts.append((posted(item.get("created", now), now), ""))
-    parts.append((f"♥ {item.get('hearts', 0)}", "bold #fda4af" if item.get("hearts") else ""))
-    if replies and item.get("kind", "post") == "post":
-        parts.append((f"↩ {item.get('replies', 0)}", ""))
-    if item.get("expires"):
-        parts.append((f"⏳ {until(item['expires'], now)}", ""))
-    if item.get("flags"):
-        parts.append((f"⚑ {item['flags']}", "#fcd34d"))
-    if item.get("mine"):
-        parts.append(("yours", "italic"))
+    if post is not None and post.name:
+        parts.append((post.name, "bold"))
+    parts.append((posted(item.created, now), ""))
+    parts.append((f"♥ {item.hearts}", "bold #fda4af" if item.hearts else ""))
+    if post is not None:
+        parts.append((f"↩ {post.replies}", ""))
+        if post.expires:
+            parts.append((f"⏳ {until(post.expires, now)}", ""))
+    if not isinstance(item, api.SearchHit):
+        if item.flags:
+            parts.append((f"⚑ {item.flags}", "#fcd34d"))
+        if item.mine:
+            parts.append(("yours", "italic"))
     text = Text(style="#e5e7eb")
     for i, (part, style) in enumerate(parts):
         if i:
@@ -166,53 +134,13 @@ def meta_line(item: dict[str, Any], now: float, *, replies: bool = True) -> Text
     return text
 
 
-# Unambiguous markers a search snippet may put around a match (STX/ETX can never
-# occur in post text).  The node currently uses "[" and "]", handled below.
-_MARKERS: tuple[tuple[str, str], ...] = (("\x02", "\x03"),)
-
-_BRACKETED = re.compile(r"\[([^\[\]\n]{1,200})\]")
 HIGHLIGHT = Style(bold=True, color="black", bgcolor="#fde047")
+_MATCH_MARKERS = re.compile("[\x02\x03]")  # the node puts U+0002 before and U+0003 after each match
 
 
-def snippet_text(snippet: str, query: str = "") -> Text:
-    """Render a search snippet with its marked matches highlighted.
-
-    If the snippet carries none of the known markers, the words of ``query``
-    are highlighted instead, so a result is never shown without its match.
-    """
-    for start, end in _MARKERS:
-        if start in snippet and end in snippet[snippet.index(start) + len(start) :]:
-            text = Text()
-            pos = 0
-            while True:
-                i = snippet.find(start, pos)
-                j = snippet.find(end, i + len(start)) if i >= 0 else -1
-                if i < 0 or j < 0:
-                    text.append(snippet[pos:])
-                    return text
-                text.append(snippet[pos:i])
-                text.append(snippet[i + len(start) : j], style=HIGHLIGHT)
-                pos = j + len(end)
-    words = [re.escape(w) for w in re.findall(r"\w+", query) if len(w) > 1]
-    if "[" in snippet and "]" in snippet:
-        # The node's default markers are square brackets, which user text may also hold:
-        # a bracketed span is a match only if it contains one of the query's words.
-        terms = [w.lower() for w in re.findall(r"\w+", query)]
-        text = Text()
-        pos = 0
-        found = False
-        for m in _BRACKETED.finditer(snippet):
-            inner = m.group(1)
-            if terms and not any(t in inner.lower() or inner.lower() in t for t in terms):
-                continue
-            text.append(snippet[pos : m.start()])
-            text.append(inner, style=HIGHLIGHT)
-            pos = m.end()
-            found = True
-        if found:
-            text.append(snippet[pos:])
-            return text
-    text = Text(snippet)
-    if words:
-        text.highlight_regex(re.compile("|".join(words), re.IGNORECASE), style=HIGHLIGHT)
+def snippet_text(snippet: str) -> Text:
+    """A search hit's text with its marked matches highlighted."""
+    text = Text()
+    for i, part in enumerate(_MATCH_MARKERS.split(snippet)):
+        text.append(part, style=HIGHLIGHT if i % 2 else "")
     return text

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.message import Message
+
+from p2pnet import api
 
 __all__ = [
     "DeleteRequested",
@@ -20,10 +20,9 @@ __all__ = [
 class NodeEvent(Message):
     """An event from the node (docs/control-api.md, Events), posted to the app."""
 
-    def __init__(self, event: str, data: dict[str, Any]) -> None:
+    def __init__(self, event: api.Event) -> None:
         super().__init__()
         self.event = event
-        self.data = data
 
 
 class ScreenNodeEvent(NodeEvent):

@@ -1,18 +1,20 @@
 """The TUI's one door to the node: every control-API call goes through here.
 
-Screens ask a :class:`Node` for data and actions; nothing else in the TUI
-touches the socket.  Node events are turned into :class:`~tui.messages.NodeEvent`
-messages posted to the app, so widgets never see the wire.
+Screens ask a :class:`Node` for data and actions and get the API's own types
+back (:mod:`p2pnet.api`); nothing else in the TUI touches the socket.  Node
+events are posted to the app as :class:`~tui.messages.NodeEvent` messages
+carrying the typed event, so widgets never see the wire.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 import msgspec
 
+from p2pnet import api
 from p2pnet.api import AsyncControlClient, ControlError, NodeNotRunning, sync_summary
 
 from .messages import NodeDisconnected, NodeEvent
@@ -20,6 +22,8 @@ from .messages import NodeDisconnected, NodeEvent
 __all__ = ["ControlError", "Node", "NodeNotRunning", "sync_summary"]
 
 PAGE = 30  # posts per feed page
+
+R = TypeVar("R")
 
 
 class Node:
@@ -30,10 +34,6 @@ class Node:
         self._client: AsyncControlClient | None = None
         self._events: AsyncControlClient | None = None
         self._closing = False
-
-    @property
-    def connected(self) -> bool:
-        return self._client is not None
 
     async def connect(self) -> None:
         """Open the call connection (raises NodeNotRunning)."""
@@ -47,22 +47,22 @@ class Node:
                 await client.close()
         self._client = self._events = None
 
-    async def _call(self, method: str, **params: Any) -> Any:
+    async def _request(self, request: api.Request[R]) -> R:
         if self._client is None:
             await self.connect()
         assert self._client is not None
-        return await self._client.call(method, **{k: v for k, v in params.items() if v is not None})
+        return await self._client.request(request)
 
-    async def pump_events(self, post: Callable[[Any], object]) -> None:
+    async def pump_events(self, post: Callable[[NodeEvent | NodeDisconnected], object]) -> None:
         """Subscribe on a connection of its own and post each event as a NodeEvent until it closes.
 
         A separate connection keeps a slow reader of events from delaying replies.
         """
         self._events = await AsyncControlClient.connect(self.socket_path)
         try:
-            await self._events.call("subscribe")
+            await self._events.request(api.Subscribe())
             async for event in self._events.events():
-                post(NodeEvent(event.event, msgspec.to_builtins(event)))
+                post(NodeEvent(event))
         except ControlError:
             pass  # the stream ended; the check below tells who ended it
         if not self._closing:  # the node went away, not us
@@ -70,82 +70,74 @@ class Node:
 
     # -- node and identity ----------------------------------------------------------
 
-    async def status(self) -> dict[str, Any]:
-        return await self._call("status")  # type: ignore[no-any-return]
+    async def status(self) -> api.StatusResult:
+        return await self._request(api.Status())
 
-    async def create_identity(self, passphrase: str | None) -> str:
-        """Create the identity; returns the 24-word backup phrase (shown once)."""
-        result = await self._call("identity.create", passphrase=passphrase or None)
-        return str(result["phrase"])
+    async def create_identity(self, passphrase: str | None) -> api.IdentityCreated:
+        """Create the identity; the result holds the 24-word backup phrase (shown once)."""
+        return await self._request(api.IdentityCreate(passphrase=passphrase or None))
 
-    async def unlock(self, passphrase: str) -> None:
-        await self._call("identity.unlock", passphrase=passphrase)
+    async def unlock(self, passphrase: str) -> api.IdentityState:
+        return await self._request(api.IdentityUnlock(passphrase=passphrase))
 
     # -- swarms ------------------------------------------------------------------------
 
-    async def swarms(self) -> list[dict[str, Any]]:
-        return list((await self._call("swarm.list"))["swarms"])
+    async def swarms(self) -> list[api.SwarmInfo]:
+        return (await self._request(api.SwarmList())).swarms
 
-    async def create_swarm(self, name: str) -> dict[str, Any]:
-        return await self._call("swarm.create", name=name)  # type: ignore[no-any-return]
+    async def create_swarm(self, name: str) -> api.SwarmCreated:
+        return await self._request(api.SwarmCreate(name=name))
 
-    async def join_swarm(self, invite: str) -> dict[str, Any]:
-        return await self._call("swarm.join", invite=invite.strip())  # type: ignore[no-any-return]
+    async def join_swarm(self, invite: str) -> api.SwarmJoined:
+        return await self._request(api.SwarmJoin(invite=invite.strip()))
 
-    async def invite(self, name: str) -> str:
-        return str((await self._call("swarm.invite", name=name))["invite"])
+    async def invite(self, name: str) -> api.SwarmInviteResult:
+        return await self._request(api.SwarmInvite(name=name))
 
-    async def leave_swarm(self, name: str) -> None:
-        await self._call("swarm.leave", name=name)
+    async def leave_swarm(self, name: str) -> api.SwarmLeft:
+        return await self._request(api.SwarmLeave(name=name))
 
-    async def peers(self) -> list[dict[str, Any]]:
-        return list((await self._call("peers"))["swarms"])
+    async def peers(self) -> list[api.SwarmPeers]:
+        return (await self._request(api.Peers())).swarms
 
     # -- posts -------------------------------------------------------------------------
 
     async def feed(
-        self, *, popular: bool = False, swarm: str | None = None, cursor: Any = None, limit: int = PAGE
-    ) -> tuple[list[dict[str, Any]], Any]:
-        """One page of the feed and the cursor of the next (None at the end)."""
-        result = await self._call("feed", popular=popular or None, swarm=swarm, cursor=cursor, limit=limit)
-        # docs/control-api.md names them posts/cursor; the store's own names are items/next.
-        posts = result.get("posts", result.get("items", []))
-        return list(posts), result.get("cursor", result.get("next"))
+        self, *, popular: bool = False, swarm: str | None = None, cursor: list[int] | None = None
+    ) -> api.FeedPage:
+        """One page of the feed; its cursor asks for the next (None at the end)."""
+        return await self._request(api.Feed(popular=popular, swarm=swarm, cursor=cursor, limit=PAGE))
 
-    async def thread(self, ident: str) -> dict[str, Any]:
-        return await self._call("thread", id=ident)  # type: ignore[no-any-return]
+    async def thread(self, ident: str) -> api.ThreadResult:
+        return await self._request(api.Thread(id=ident))
 
-    async def item(self, ident: str) -> dict[str, Any] | None:
-        """The current feed item of a post or reply (hearts, replies…), or None if unknown."""
+    async def post_item(self, ident: str) -> api.FeedItem | None:
+        """The feed item of a root post as it stands now (hearts, replies…), or None if it is gone.
+
+        One ``thread`` call: the API has no call for a post's feed item alone.
+        """
         try:
-            thread = await self.thread(ident)
+            root = (await self.thread(ident)).root
         except ControlError as exc:
             if exc.code == "not_found":
                 return None
             raise
-        for item in [thread["root"], *thread["replies"]]:
-            if item["id"] == ident:
-                return dict(item)
-        return None
+        return msgspec.convert(root, api.FeedItem, from_attributes=True) if root.id == ident else None
 
-    async def search(self, query: str, limit: int = 50) -> list[dict[str, Any]]:
-        return list((await self._call("search", query=query, limit=limit))["results"])
+    async def search(self, query: str) -> list[api.SearchHit]:
+        return (await self._request(api.Search(query=query))).results
 
-    async def post(
-        self, text: str, *, bg: str, swarm: str | None = None, name: str | None = None, expires: int | None = None
-    ) -> dict[str, Any]:
-        return await self._call(  # type: ignore[no-any-return]
-            "post", text=text, bg=bg, swarm=swarm, name=name or None, expires=expires
-        )
+    async def post(self, draft: api.Post) -> api.Published:
+        return await self._request(draft)
 
-    async def reply(self, ident: str, text: str) -> dict[str, Any]:
-        return await self._call("reply", id=ident, text=text)  # type: ignore[no-any-return]
+    async def reply(self, ident: str, text: str) -> api.Published:
+        return await self._request(api.Reply(id=ident, text=text))
 
-    async def heart(self, ident: str) -> dict[str, Any]:
-        return await self._call("heart", id=ident)  # type: ignore[no-any-return]
+    async def heart(self, ident: str) -> api.Published:
+        return await self._request(api.Heart(id=ident))
 
-    async def flag(self, ident: str, reason: str) -> dict[str, Any]:
-        return await self._call("flag", id=ident, reason=reason)  # type: ignore[no-any-return]
+    async def flag(self, ident: str, reason: str) -> api.Published:
+        return await self._request(api.Flag(id=ident, reason=reason))
 
-    async def delete(self, ident: str) -> dict[str, Any]:
-        return await self._call("delete", id=ident)  # type: ignore[no-any-return]
+    async def delete(self, ident: str) -> api.Published:
+        return await self._request(api.Delete(id=ident))

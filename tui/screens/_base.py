@@ -13,18 +13,11 @@ from ..node import ControlError, Node
 if TYPE_CHECKING:
     from ..app import P2PApp
 
-__all__ = ["ItemActions", "describe_error", "node_of"]
+__all__ = ["ItemActions", "node_of"]
 
 
 def node_of(screen: Screen[Any]) -> Node:
     return cast("P2PApp", screen.app).node
-
-
-def describe_error(exc: BaseException) -> str:
-    """One sentence for a person; the node's own message when it sent one."""
-    if isinstance(exc, ControlError):
-        return exc.message
-    return f"{type(exc).__name__}: {exc}"
 
 
 class ItemActions(Screen[Any]):
@@ -34,8 +27,8 @@ class ItemActions(Screen[Any]):
     def node(self) -> Node:
         return node_of(self)
 
-    def show_error(self, exc: BaseException, title: str = "the node said no") -> None:
-        self.notify(describe_error(exc), title=title, severity="error", timeout=8)
+    def show_error(self, exc: ControlError, title: str) -> None:
+        self.notify(exc.message, title=title, severity="error", timeout=8)
 
     @on(OpenThread)
     def _open_thread(self, message: OpenThread) -> None:

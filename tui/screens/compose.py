@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -13,10 +13,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 import protocol
+from p2pnet import api
 
 from ..format import CARD_COLOURS, EXPIRY_CHOICES, card_colour
 from ..node import ControlError, Node
-from ._base import describe_error, node_of
+from ._base import node_of
 
 __all__ = ["ComposeScreen"]
 
@@ -108,29 +109,29 @@ class ComposeScreen(ModalScreen[str | None]):
         if len(text) > protocol.MAX_TEXT_CHARS:
             self._status(f"at most {protocol.MAX_TEXT_CHARS} characters", error=True)
             return
-        params: dict[str, Any] = {
-            "bg": self.query_one("#compose-bg", Select).value,
-            "name": self.query_one("#compose-name", Input).value.strip() or None,
-            "expires": self.query_one("#compose-expires", Select).value or None,
-            "swarm": self.query_one("#compose-swarm", Select).value if len(self.swarms) > 1 else None,
-        }
-        self.send(text, params)
+        draft = api.Post(
+            text=text,
+            bg=self.query_one("#compose-bg", Select).selection,
+            name=self.query_one("#compose-name", Input).value.strip() or None,
+            expires=self.query_one("#compose-expires", Select).selection or None,  # 0: never
+            swarm=self.query_one("#compose-swarm", Select).selection if len(self.swarms) > 1 else None,
+        )
+        self.send(draft)
 
     @work(exclusive=True, group="compose")
-    async def send(self, text: str, params: dict[str, Any]) -> None:
+    async def send(self, draft: api.Post) -> None:
         self.sending = True
         button = self.query_one("#compose-send", Button)
         button.disabled = True
         self._status("sending… storing and handing it to your peers")
         try:
-            result = await self.node.post(text, **params)
+            result = await self.node.post(draft)
         except ControlError as exc:
-            self._status(describe_error(exc), error=True)
-            self.notify(describe_error(exc), title="not posted", severity="error", timeout=8)
+            self._status(exc.message, error=True)
+            self.notify(exc.message, title="not posted", severity="error", timeout=8)
             return
         finally:
             self.sending = False
             button.disabled = False
-        post_id = str(result["id"])
-        self.app.notify(f"posted · id {post_id[:12]}", title="sent", timeout=4)
-        self.dismiss(post_id)
+        self.app.notify(f"posted · id {result.id[:12]}", title="sent", timeout=4)
+        self.dismiss(result.id)

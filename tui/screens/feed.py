@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -10,6 +10,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Static, Tab, Tabs
+
+from p2pnet import api
 
 from ..messages import ScreenNodeEvent
 from ..node import PAGE, ControlError
@@ -55,10 +57,10 @@ class FeedScreen(ItemActions):
         self.popular = False
         self.swarm: str | None = None
         self.swarm_names: list[str] = []
-        self.cursor: Any = None
+        self.cursor: list[int] | None = None
         self.at_end = False
         self.loading_page = False
-        self.pending: list[str] = []  # ids of new posts waiting behind the yellow bar, oldest first
+        self.pending: dict[str, api.FeedItem] = {}  # new posts waiting behind the yellow bar, oldest first
 
     def compose(self) -> ComposeResult:
         yield AppHeader()
@@ -98,7 +100,7 @@ class FeedScreen(ItemActions):
         if reset:
             feed.loading = True
         try:
-            posts, cursor = await self.node.feed(popular=self.popular, swarm=self.swarm, cursor=self.cursor)
+            page = await self.node.feed(popular=self.popular, swarm=self.swarm, cursor=self.cursor)
         except ControlError as exc:
             self.loading_page = feed.loading = False
             self.show_error(exc, "could not load the feed")
@@ -106,12 +108,12 @@ class FeedScreen(ItemActions):
         feed.loading = False
         try:
             if reset:
-                self.set_pending([])
-                feed.set_items(posts)
+                self.set_pending({})
+                feed.set_items(page.posts)
             else:
-                feed.extend(posts)
-            self.cursor = cursor
-            self.at_end = cursor is None or not posts
+                feed.extend(page.posts)
+            self.cursor = page.cursor
+            self.at_end = page.cursor is None or not page.posts
             await self._show_empty(not feed.items)
         finally:
             self.loading_page = False
@@ -135,7 +137,7 @@ class FeedScreen(ItemActions):
     @work(group="swarms")
     async def load_swarms(self) -> None:
         try:
-            self.swarm_names = [s["name"] for s in await self.node.swarms()]
+            self.swarm_names = [s.name for s in await self.node.swarms()]
         except ControlError:
             return
         if self.swarm is not None and self.swarm not in self.swarm_names:
@@ -149,79 +151,86 @@ class FeedScreen(ItemActions):
 
     # -- live updates -----------------------------------------------------------------
 
-    def set_pending(self, ids: list[str]) -> None:
-        self.pending = ids
-        self.query_one(NewPostsBar).set_count(len(ids))
+    def set_pending(self, posts: dict[str, api.FeedItem]) -> None:
+        self.pending = posts
+        self.query_one(NewPostsBar).set_count(len(posts))
 
     def on_screen_node_event(self, message: ScreenNodeEvent) -> None:
-        data = message.data
-        if message.event == "swarm":
+        event = message.event
+        if isinstance(event, api.SwarmEvent):
             self.load_swarms()
             self.reload()
-            return
-        if message.event == "purged":
-            self.refresh_cards(list(self.shown))
-            return
-        if message.event != "object":
-            return
-        kind = data.get("kind")
-        if kind == "post":
-            if self.swarm is not None and data.get("swarm") != self.swarm:
+        elif isinstance(event, api.Purged):
+            self.recheck_expiring()
+        elif isinstance(event, api.ObjectEvent):
+            self._object_stored(event)
+
+    def _object_stored(self, event: api.ObjectEvent) -> None:
+        """Show what a new object changes, from the post the event carries as it stands now."""
+        if event.kind == "post":
+            if event.item is None or (self.swarm is not None and event.swarm != self.swarm):
                 return
-            post_id = str(data.get("id"))
-            if post_id in self.shown or post_id in self.pending:
+            if event.id in self.shown or event.id in self.pending:
                 return
             at_top = self.feed_list.scroll_y <= 0.5
             if not self.popular and at_top and not self.pending:
-                self.insert_new(post_id)
+                self._insert_at_top([event.item])
             else:
-                self.set_pending([*self.pending, post_id])
-        elif kind == "reply" and data.get("root") in self.shown:
-            self.refresh_cards([str(data["root"])])
-        elif kind in ("heart", "flag") and data.get("target") in self.shown:
-            self.refresh_cards([str(data["target"])])
-        elif kind == "delete" and data.get("target") in self.shown:
-            self.feed_list.remove_item(str(data["target"]))
-            self.call_later(self._show_empty, not self.shown)
+                self.set_pending({**self.pending, event.id: event.item})
+        elif event.kind == "reply" and event.root is not None:
+            self._post_changed(event.root, event.item)
+        elif event.kind in ("heart", "flag") and event.target is not None:
+            self._post_changed(event.target, event.item)
+        elif event.kind == "delete" and event.target is not None:
+            self._post_changed(event.target, None)
 
-    @work(group="live")
-    async def insert_new(self, post_id: str) -> None:
-        await self._insert_at_top([post_id])
+    def _post_changed(self, post_id: str, item: api.FeedItem | None) -> None:
+        """A post on the feed or behind the yellow bar now stands as ``item``; None: it is gone here."""
+        if post_id in self.pending:
+            pending = dict(self.pending)
+            if item is None:
+                del pending[post_id]
+            else:
+                pending[post_id] = item
+            self.set_pending(pending)
+        elif post_id in self.shown:
+            if item is None:
+                self.feed_list.remove_item(post_id)
+                self.call_later(self._show_empty, not self.shown)
+            else:
+                self.feed_list.update_item(item)
 
-    async def _insert_at_top(self, ids: list[str]) -> None:
-        """Fetch these posts and put them at the top, the last one first (newest on top).
+    def _insert_at_top(self, posts: list[api.FeedItem]) -> None:
+        """Put these posts at the top, the last one first (newest on top).
 
         Post times are coarsened to 10 minutes on the wire, so the node's Latest
         order cannot tell which of several recent posts came in last; the feed
         shows them in the order they arrived here instead.
         """
         feed = self.feed_list
-        for post_id in ids:
-            try:
-                item = await self.node.item(post_id)
-            except ControlError:
-                continue
-            if item is None or post_id in self.shown:
-                continue
-            feed.insert_top(item)
-            await self._show_empty(False)
-            if feed.current_item() is None:
-                feed.select(0, scroll=False)
+        for item in posts:
+            if item.id not in self.shown:
+                feed.insert_top(item)
+        if feed.current_item() is None:
+            feed.select(0, scroll=False)
+        self.call_later(self._show_empty, not self.shown)
 
     @work(group="live")
-    async def refresh_cards(self, ids: list[str]) -> None:
-        for post_id in ids:
+    async def recheck_expiring(self) -> None:
+        """After a purge, read again the posts that have a self-destruct time.
+
+        The purged event says how many objects were erased, not which; only a
+        post with a self-destruct time (with its replies and hearts) can be
+        among them, so only those are asked for.
+        """
+        for item in [*self.feed_list.items, *self.pending.values()]:
+            if item.expires is None:
+                continue
             try:
-                item = await self.node.item(post_id)
+                current = await self.node.post_item(item.id)
             except ControlError:
                 continue
-            if post_id not in self.shown:
-                continue
-            if item is None:
-                self.feed_list.remove_item(post_id)
-            else:
-                self.feed_list.update_item(item)
-        await self._show_empty(not self.shown)
+            self._post_changed(item.id, current)
 
     @on(NewPostsBar.Pressed)
     def action_show_new(self) -> None:
@@ -230,14 +239,13 @@ class FeedScreen(ItemActions):
         else:
             self.show_pending()
 
-    @work(exclusive=True, group="feed")
-    async def show_pending(self) -> None:
+    def show_pending(self) -> None:
         """The new posts slide in at the top and the view jumps there, the newest selected."""
-        ids = self.pending
-        self.set_pending([])
+        posts = list(self.pending.values())
+        self.set_pending({})
         feed = self.feed_list
         feed.scroll_home(animate=False, immediate=True)
-        await self._insert_at_top(ids)
+        self._insert_at_top(posts)
         feed.action_first()
 
     # -- actions ------------------------------------------------------------------------
@@ -252,9 +260,6 @@ class FeedScreen(ItemActions):
 
     def action_tab(self, tab: str) -> None:
         self.query_one(Tabs).active = tab
-
-    def action_toggle_tab(self) -> None:
-        self.action_tab("latest" if self.popular else "popular")
 
     @on(ScopeLabel.Pressed)
     def action_next_swarm(self) -> None:

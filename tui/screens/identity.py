@@ -15,7 +15,7 @@ from textual.widgets import Button, Checkbox, Input, Static
 
 from ..node import ControlError, Node
 from ..widgets import AppHeader
-from ._base import describe_error, node_of
+from ._base import node_of
 
 __all__ = ["BackupPhraseScreen", "CreateIdentityScreen", "UnlockScreen", "phrase_table"]
 
@@ -77,12 +77,12 @@ class CreateIdentityScreen(_WizardStep):
         button.disabled = True
         status.update("creating your keys…")
         try:
-            phrase = await self.node.create_identity(passphrase or None)
+            created = await self.node.create_identity(passphrase or None)
         except ControlError as exc:
             button.disabled = False
-            status.update(Text(describe_error(exc), style="bold red"))
+            status.update(Text(exc.message, style="bold red"))
             return
-        await self.app.push_screen_wait(BackupPhraseScreen(phrase))
+        await self.app.push_screen_wait(BackupPhraseScreen(created.phrase))
         self.dismiss(True)
 
 
@@ -169,7 +169,7 @@ class UnlockScreen(_WizardStep):
         try:
             await self.node.unlock(passphrase)
         except ControlError as exc:
-            message = describe_error(exc)
+            message = exc.message
             if exc.code in ("invalid", "bad_request", "bad_passphrase"):
                 message = f"wrong passphrase ({message})"
             status.update(Text(message, style="bold red"))

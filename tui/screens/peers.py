@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import msgspec
 from rich.table import Table
@@ -14,7 +14,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from p2pnet.api import SyncStatus
+from p2pnet import api
 
 from ..node import ControlError, sync_summary
 from ..widgets import AppFooter, AppHeader
@@ -34,27 +34,28 @@ def _duration(seconds: int) -> str:
     return " ".join(out) or f"{seconds}s"
 
 
-def render_status(status: dict[str, Any]) -> Table:
+def _counted(counts: msgspec.Struct) -> str:
+    return ", ".join(f"{name} {value}" for name, value in msgspec.structs.asdict(counts).items())
+
+
+def render_status(status: api.StatusResult) -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
     table.add_column()
-    identity = str(status.get("identity", "?"))
-    table.add_row("node", Text(f"running · pid {status.get('pid')} · up {_duration(int(status.get('uptime', 0)))}"))
-    table.add_row("identity", Text(identity, style="green" if identity == "ready" else "yellow"))
-    table.add_row("home", Text(str(status.get("home", "")), overflow="fold"))
-    counts = status.get("counts") or {}
-    table.add_row("stored", Text(", ".join(f"{k} {v}" for k, v in counts.items()) or "nothing yet"))
-    gossip = status.get("gossip") or {}
-    table.add_row("gossip", Text(", ".join(f"{k} {v}" for k, v in gossip.items()) or "no traffic yet"))
+    table.add_row("node", Text(f"running · pid {status.pid} · up {_duration(status.uptime)}"))
+    table.add_row("identity", Text(status.identity, style="green" if status.identity == "ready" else "yellow"))
+    table.add_row("home", Text(status.home, overflow="fold"))
+    table.add_row("stored", Text(_counted(status.counts)))
+    table.add_row("gossip", Text(_counted(status.gossip)))
     now = time.time()
-    for swarm in status.get("swarms") or []:
-        sync = msgspec.convert(swarm.get("sync"), SyncStatus | None)
+    for swarm in status.swarms:
+        sync = swarm.sync
         style = "cyan" if sync is not None and sync.state == "syncing" else ""
-        table.add_row(f"sync {swarm.get('name')}", Text(sync_summary(sync, now), style=style))
+        table.add_row(f"sync {swarm.name}", Text(sync_summary(sync, now), style=style))
     return table
 
 
-def render_peers(swarms: list[dict[str, Any]]) -> Table | Text:
+def render_peers(swarms: list[api.SwarmPeers]) -> Table | Text:
     if not swarms:
         return Text("You are in no swarm yet (s on the feed to create or join one).", style="dim")
     table = Table(expand=True, show_edge=False, pad_edge=False)
@@ -64,16 +65,8 @@ def render_peers(swarms: list[dict[str, Any]]) -> Table | Text:
     table.add_column("known", justify="right")
     table.add_column("peers (connected)", overflow="fold", ratio=1)
     for s in swarms:
-        connected = list(s.get("connected") or [])
-        invalid = s.get("invalid") or {}
-        peers = "\n".join(p[-12:] + (f" ⚠ {invalid[p]} invalid" if invalid.get(p) else "") for p in connected)
-        table.add_row(
-            str(s.get("swarm")),
-            str(len(connected)),
-            str(len(s.get("mesh") or [])),
-            str(s.get("known", 0)),
-            peers or "—",
-        )
+        peers = "\n".join(p[-12:] + (f" ⚠ {s.invalid[p]} invalid" if s.invalid.get(p) else "") for p in s.connected)
+        table.add_row(s.swarm, str(len(s.connected)), str(len(s.mesh)), str(s.known), peers or "—")
     return table
 
 

@@ -62,7 +62,7 @@ class SearchScreen(ItemActions):
         summary.update(
             f"{n} match{'es' if n != 1 else ''} for “{query}”" + (" — ↓ to pick, Enter to open" if n else "")
         )
-        await results_box.mount_all([SearchResult(r, query) for r in results])
+        await results_box.mount_all([SearchResult(hit) for hit in results])
 
     def action_move(self, delta: int) -> None:
         results = list(self.query(SearchResult))

@@ -15,10 +15,12 @@ from textual.containers import Center, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
 
+from p2pnet import api
+
 from ..messages import ScreenNodeEvent
 from ..node import ControlError
 from ..widgets import AppFooter, AppHeader, QRCode
-from ._base import ItemActions, describe_error
+from ._base import ItemActions
 
 __all__ = ["InviteScreen", "SwarmsScreen"]
 
@@ -40,6 +42,7 @@ class SwarmsScreen(ItemActions):
         super().__init__()
         self.onboarding = onboarding
         self.names: list[str] = []
+        self.joining = False
 
     def compose(self) -> ComposeResult:
         yield AppHeader()
@@ -75,16 +78,14 @@ class SwarmsScreen(ItemActions):
         try:
             swarms = await self.node.swarms()
         except ControlError as exc:
-            self._status(describe_error(exc), error=True)
+            self._status(exc.message, error=True)
             return
-        self.names = [s["name"] for s in swarms]
+        self.names = [s.name for s in swarms]
         table = self.query_one(DataTable)
         cursor = table.cursor_row
         table.clear()
         for s in swarms:
-            table.add_row(
-                s["name"], str(s.get("peers", 0)), "running" if s.get("running") else "stopped", key=s["name"]
-            )
+            table.add_row(s.name, str(s.peers), "running" if s.running else "stopped", key=s.name)
         if swarms:
             table.move_cursor(row=min(cursor, len(swarms) - 1))
         has = bool(swarms)
@@ -119,12 +120,12 @@ class SwarmsScreen(ItemActions):
         try:
             result = await self.node.create_swarm(name)
         except ControlError as exc:
-            self._status(describe_error(exc), error=True)
+            self._status(exc.message, error=True)
             return
         self.query_one("#create-name", Input).value = ""
-        self._status(f"created {result['name']}")
+        self._status(f"created {result.name}")
         self.refresh_list()
-        await self.app.push_screen_wait(InviteScreen(str(result["name"]), str(result["invite"])))
+        await self.app.push_screen_wait(InviteScreen(result.name, result.invite))
         self._done()
 
     # -- join ---------------------------------------------------------------------------
@@ -141,7 +142,7 @@ class SwarmsScreen(ItemActions):
     @work(exclusive=True, group="swarm-action")
     async def join(self, invite: str) -> None:
         button = self.query_one("#btn-join", Button)
-        button.disabled = True
+        button.disabled = self.joining = True
         self._status("joining: dialling the peers in the invite…")
         try:
             result = await self.node.join_swarm(invite)
@@ -153,18 +154,20 @@ class SwarmsScreen(ItemActions):
             self.notify(exc.message, title=title, severity="error", timeout=10)
             return
         finally:
-            button.disabled = False
+            button.disabled = self.joining = False
         self.query_one("#join-invite", Input).value = ""
-        self._status(f"joined {result['name']}: connected to {result['connected']} peer(s)")
-        self.notify(f"joined {result['name']}", timeout=4)
+        self._status(f"joined {result.name}: connected to {result.connected} peer(s)")
+        self.notify(f"joined {result.name}", timeout=4)
         self.refresh_list()
         self._done()
 
     def on_screen_node_event(self, message: ScreenNodeEvent) -> None:
-        if message.event == "join_progress":
-            d = message.data
-            self._status(f"joining {d.get('swarm')}: trying peer {d.get('n')} of {d.get('of')}…")
-        elif message.event == "swarm":
+        event = message.event
+        # Progress comes on the event connection, which may deliver it after the
+        # join's own answer: it is news only while the join runs.
+        if isinstance(event, api.JoinProgress) and self.joining:
+            self._status(f"joining {event.swarm}: trying peer {event.n} of {event.of}…")
+        elif isinstance(event, api.SwarmEvent):
             self.refresh_list()
 
     def _done(self) -> None:
@@ -184,9 +187,9 @@ class SwarmsScreen(ItemActions):
         try:
             invite = await self.node.invite(name)
         except ControlError as exc:
-            self._status(describe_error(exc), error=True)
+            self._status(exc.message, error=True)
             return
-        await self.app.push_screen_wait(InviteScreen(name, invite))
+        await self.app.push_screen_wait(InviteScreen(invite.name, invite.invite))
 
     @on(Button.Pressed, "#btn-leave")
     def action_leave(self) -> None:
@@ -209,7 +212,7 @@ class SwarmsScreen(ItemActions):
         try:
             await self.node.leave_swarm(name)
         except ControlError as exc:
-            self._status(describe_error(exc), error=True)
+            self._status(exc.message, error=True)
             return
         self._status(f"left {name}")
         self.refresh_list()

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
+from textual.widget import Widget
 from textual.widgets import Button, Input, Static
+
+from p2pnet import api
 
 from ..format import icon_parts
 from ..messages import DeleteRequested, FlagRequested, HeartRequested, ScreenNodeEvent
@@ -69,11 +72,10 @@ class ThreadScreen(ItemActions):
         box.loading = False
         focused_id = getattr(self.focused, "post_id", None)
         scroll_y = box.scroll_y
-        root: dict[str, Any] = thread["root"]
-        replies: list[dict[str, Any]] = thread["replies"]
-        self.root_id = str(root["id"])
-        self.ids = {self.root_id, *(str(r["id"]) for r in replies)}
-        widgets: list[Any] = [PostCard(root, full=True, id="root")]
+        root, replies = thread.root, thread.replies
+        self.root_id = root.id
+        self.ids = {root.id, *(r.id for r in replies)}
+        widgets: list[Widget] = [PostCard(root, id="root")]
         widgets.append(Static(self._participants(root, replies), id="thread-info"))
         widgets += [ReplyRow(reply) for reply in replies]
         if not replies:
@@ -88,13 +90,13 @@ class ThreadScreen(ItemActions):
                 widget.focus(scroll_visible=focus)
                 break
 
-    def _participants(self, root: dict[str, Any], replies: list[dict[str, Any]]) -> Text:
+    def _participants(self, root: api.ThreadRoot, replies: list[api.ThreadItem]) -> Text:
         n = len(replies)
         text = Text(f" {n} repl{'y' if n == 1 else 'ies'} · ", style="dim")
         seen: list[tuple[str, str, bool]] = []
         for item in [root, *replies]:
-            glyph, colour = icon_parts(item.get("icon"))
-            key = (glyph, colour, bool(item.get("is_author")))
+            glyph, colour = icon_parts(item.icon)
+            key = (glyph, colour, item.is_author)
             if key not in seen:
                 seen.append(key)
         for glyph, colour, author in seen:
@@ -105,10 +107,12 @@ class ThreadScreen(ItemActions):
         return text
 
     def on_screen_node_event(self, message: ScreenNodeEvent) -> None:
-        if message.event != "object":
+        # Read the thread again: an event carries the root's feed item, not the
+        # replies, their hearts and flags, or the per-thread icons this screen shows.
+        event = message.event
+        if not isinstance(event, api.ObjectEvent):
             return
-        data = message.data
-        related = {data.get("root"), data.get("target"), data.get("id")}
+        related = {event.root, event.target, event.id}
         if related & (self.ids | {self.root_id, self.post_id}):
             self.load()
 
@@ -151,7 +155,7 @@ class ThreadScreen(ItemActions):
     def _delete(self) -> None:
         item = self._selected()
         if item is not None:
-            if item.item.get("mine"):
+            if item.item.mine:
                 self.post_message(DeleteRequested(item.post_id))
             else:
                 self.notify("only your own posts can be deleted", severity="warning")
@@ -176,5 +180,5 @@ class ThreadScreen(ItemActions):
             box.disabled = False
         box.value = ""
         box.focus()
-        self.notify(f"replied · id {str(result['id'])[:12]}", timeout=3)
+        self.notify(f"replied · id {result.id[:12]}", timeout=3)
         self.load()

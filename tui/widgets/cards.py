@@ -12,11 +12,12 @@ from typing import Any, ClassVar
 from rich.console import Group
 from rich.text import Text
 from textual.binding import Binding, BindingType
-from textual.events import Click
 from textual.message import Message
 from textual.widget import Widget
 
-from ..format import CARD_COLOURS, card_colour, icon_parts, meta_line, snippet_text
+from p2pnet import api
+
+from ..format import CARD_COLOURS, icon_parts, meta_line, snippet_text
 from ..messages import DeleteRequested, FlagRequested, HeartRequested, OpenThread
 
 __all__ = [
@@ -51,12 +52,12 @@ class ItemKeys(Widget):
         Binding("d", "delete", "Delete"),
     ]
 
-    def current_item(self) -> dict[str, Any] | None:
+    def current_item(self) -> api.FeedItem | api.ThreadItem | None:
         raise NotImplementedError
 
     def _current_id(self) -> str | None:
         item = self.current_item()
-        return None if item is None else str(item["id"])
+        return None if item is None else item.id
 
     def action_open(self) -> None:
         if (post_id := self._current_id()) is not None:
@@ -74,8 +75,8 @@ class ItemKeys(Widget):
         item = self.current_item()
         if item is None:
             return
-        if item.get("mine"):
-            self.post_message(DeleteRequested(str(item["id"])))
+        if item.mine:
+            self.post_message(DeleteRequested(item.id))
         else:
             self.notify("only your own posts can be deleted", severity="warning")
 
@@ -85,26 +86,22 @@ class ItemKeys(Widget):
         if action not in ("open", "heart", "flag", "delete"):
             return True
         item = self.current_item()
-        return item is not None and (action != "delete" or bool(item.get("mine")))
+        return item is not None and (action != "delete" or item.mine)
 
 
 class _ItemWidget(ItemKeys, can_focus=True):
     """Something that shows one feed/thread item and can be hearted, flagged, deleted."""
 
-    def __init__(self, item: dict[str, Any], **kwargs: Any) -> None:
+    def __init__(self, item: api.ThreadItem, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.item = item
 
     @property
     def post_id(self) -> str:
-        return str(self.item["id"])
+        return self.item.id
 
-    def current_item(self) -> dict[str, Any]:
+    def current_item(self) -> api.ThreadItem:
         return self.item
-
-    def set_item(self, item: dict[str, Any]) -> None:
-        self.item = item
-        self.refresh(layout=True)
 
 
 def _colour_rules(selector: str, prop: str) -> str:
@@ -112,32 +109,31 @@ def _colour_rules(selector: str, prop: str) -> str:
     return "\n".join(f"{selector}.-bg-{name} {{ {prop}: {value}; }}" for name, value in CARD_COLOURS.items())
 
 
-def colour_class(bg: Any) -> str:
+def colour_class(bg: str) -> str:
     return f"-bg-{bg if bg in CARD_COLOURS else 'slate'}"
 
 
-def card_body(item: dict[str, Any], now: float, *, full: bool = False) -> Group:
-    """What a post card shows: its text (a preview on the feed) over the meta line."""
-    text = str(item.get("text", ""))
-    if not full and len(text) > FEED_PREVIEW_CHARS:
+def card_body(item: api.FeedItem | api.ThreadRoot, now: float) -> Group:
+    """What a post card shows: on the feed a preview of its text, in a thread all of it, over the meta line."""
+    text = item.text
+    if isinstance(item, api.FeedItem) and len(text) > FEED_PREVIEW_CHARS:
         text = text[:FEED_PREVIEW_CHARS].rstrip() + " …"
     body = Text(text, style="bold")
     meta = meta_line(item, now)
-    if full and item.get("icon") is not None:
+    if isinstance(item, api.ThreadRoot):
         # In a thread the original poster's per-thread icon and crown lead the meta line.
-        glyph, colour = icon_parts(item.get("icon"))
+        glyph, colour = icon_parts(item.icon)
         meta = Text.assemble((glyph, f"bold {colour}"), ("♛", "bold #fde047"), (" · ", "dim"), meta)
     return Group(body, meta)
 
 
 class PostCard(_ItemWidget):
-    """A root post on its own coloured background, as in Whisper/Secret."""
+    """A thread's post on its own coloured background, as in Whisper/Secret."""
 
     DEFAULT_CSS = """
     PostCard {
         height: auto;
         padding: 1 2;
-        margin: 0 0 1 0;
         color: #f8fafc;
         border-left: blank;
         background: #475569;
@@ -146,28 +142,16 @@ class PostCard(_ItemWidget):
         border-left: outer #fde047;
         text-style: none;
     }
-    PostCard.-full { margin: 0; }
     """ + _colour_rules("PostCard", "background")
 
-    def __init__(self, item: dict[str, Any], *, full: bool = False, **kwargs: Any) -> None:
-        super().__init__(item, **kwargs)
-        self.full = full
-        self.add_class(colour_class(item.get("bg")))
-        if full:
-            self.add_class("-full")
+    item: api.ThreadRoot
 
-    def set_item(self, item: dict[str, Any]) -> None:
-        if item.get("bg") != self.item.get("bg"):
-            self.remove_class(colour_class(self.item.get("bg")))
-            self.add_class(colour_class(item.get("bg")))
-        super().set_item(item)
+    def __init__(self, item: api.ThreadRoot, **kwargs: Any) -> None:
+        super().__init__(item, **kwargs)
+        self.add_class(colour_class(item.bg))
 
     def render(self) -> Group:
-        return card_body(self.item, now_of(self), full=self.full)
-
-    def on_click(self, event: Click) -> None:
-        if not self.full:
-            self.post_message(OpenThread(self.post_id))
+        return card_body(self.item, now_of(self))
 
 
 class ReplyRow(_ItemWidget):
@@ -184,48 +168,40 @@ class ReplyRow(_ItemWidget):
     """
 
     def render(self) -> Group:
-        glyph, colour = icon_parts(self.item.get("icon"))
+        glyph, colour = icon_parts(self.item.icon)
         head = Text()
         head.append(f"{glyph} ", style=f"bold {colour}")
-        if self.item.get("is_author"):
+        if self.item.is_author:
             head.append("♛ ", style="bold #fde047")
-        head.append(str(self.item.get("text", "")))
-        return Group(head, meta_line(self.item, now_of(self), replies=False))
+        head.append(self.item.text)
+        return Group(head, meta_line(self.item, now_of(self)))
 
 
 class SearchResult(Widget, can_focus=True):
-    """A search hit: the snippet with the matches highlighted; Enter opens the thread."""
+    """A search hit: the text with the matches highlighted; Enter opens the thread."""
 
+    # A hit does not carry its post's colour: every edge has the default card colour (slate).
     DEFAULT_CSS = """
     SearchResult {
         height: auto;
         padding: 0 1;
         margin: 0 0 1 0;
-        border-left: outer transparent;
+        border-left: outer #475569;
     }
-    SearchResult:focus { border-left: outer #fde047; background: $boost; }
+    SearchResult:focus { background: $boost; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "open", "Open thread")]
 
-    def __init__(self, result: dict[str, Any], query: str, **kwargs: Any) -> None:
+    def __init__(self, hit: api.SearchHit, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.result = result
-        self.query_text = query
-
-    def on_mount(self) -> None:
-        self.styles.border_left = ("outer", card_colour(self.result.get("bg")))
+        self.hit = hit
 
     def render(self) -> Group:
-        snippet = str(self.result.get("snippet") or self.result.get("text") or "")
-        parts: list[Text] = [snippet_text(snippet.replace("\n", " "), self.query_text)]
-        if "created" in self.result:
-            parts.append(meta_line(self.result, now_of(self), replies=False))
-        return Group(*parts)
+        return Group(snippet_text(self.hit.text.replace("\n", " ")), meta_line(self.hit, now_of(self)))
 
     def action_open(self) -> None:
-        root = self.result.get("root") or self.result["id"]
-        self.post_message(OpenThread(str(root)))
+        self.post_message(OpenThread(self.hit.root))
 
     def on_click(self) -> None:
         self.action_open()

@@ -24,6 +24,8 @@ from textual.strip import Strip
 from textual.style import Style
 from textual.visual import Visual, visualize
 
+from p2pnet import api
+
 from ..format import card_colour
 from ..messages import OpenThread
 from .cards import ItemKeys, card_body, now_of
@@ -66,7 +68,7 @@ class FeedList(ScrollView, ItemKeys, can_focus=True):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.items: list[dict[str, Any]] = []
+        self.items: list[api.FeedItem] = []
         self.index: dict[str, int] = {}  # post id -> position in items
         self.selected = -1
         self._heights: list[int] = []  # rows of each card, the gap below it included
@@ -79,7 +81,7 @@ class FeedList(ScrollView, ItemKeys, can_focus=True):
 
     # -- what the screen changes ------------------------------------------------------
 
-    def set_items(self, items: list[dict[str, Any]]) -> None:
+    def set_items(self, items: list[api.FeedItem]) -> None:
         """Show these posts from the top, the first one selected."""
         self.items, self._heights = [], []
         self.index.clear()
@@ -90,19 +92,17 @@ class FeedList(ScrollView, ItemKeys, can_focus=True):
         self.scroll_to(y=0, animate=False, immediate=True)
         self._keys_changed()
 
-    def extend(self, items: list[dict[str, Any]]) -> int:
-        """Append the posts not shown yet (a new page); returns how many were new."""
-        new = [item for item in items if str(item["id"]) not in self.index]
-        for item in new:
-            self.index[str(item["id"])] = len(self.items)
+    def extend(self, items: list[api.FeedItem]) -> None:
+        """Append the posts not shown yet (a new page)."""
+        for item in [item for item in items if item.id not in self.index]:
+            self.index[item.id] = len(self.items)
             self.items.append(item)
             self._heights.append(self._measure(item))
         if len(self._heights) != len(self.items):  # not laid out yet (no width)
             self._heights = [self._measure(item) for item in self.items]
         self._retop()
-        return len(new)
 
-    def insert_top(self, item: dict[str, Any]) -> None:
+    def insert_top(self, item: api.FeedItem) -> None:
         """Put a post above all others; the selection stays on its post."""
         self.items.insert(0, item)
         self._heights.insert(0, self._measure(item))
@@ -111,14 +111,14 @@ class FeedList(ScrollView, ItemKeys, can_focus=True):
         self._reindex()
         self._retop()
 
-    def update_item(self, item: dict[str, Any]) -> None:
+    def update_item(self, item: api.FeedItem) -> None:
         """A post changed (hearts, replies, …): redraw its card."""
-        position = self.index.get(str(item["id"]))
+        position = self.index.get(item.id)
         if position is None:
             return
         self.items[position] = item
-        self._content.pop(str(item["id"]), None)
-        self._cards.pop(str(item["id"]), None)
+        self._content.pop(item.id, None)
+        self._cards.pop(item.id, None)
         self._heights[position] = self._measure(item)
         self._retop()
         self._keys_changed()
@@ -137,7 +137,7 @@ class FeedList(ScrollView, ItemKeys, can_focus=True):
         self._retop()
         self._keys_changed()
 
-    def current_item(self) -> dict[str, Any] | None:
+    def current_item(self) -> api.FeedItem | None:
         return self.items[self.selected] if 0 <= self.selected < len(self.items) else None
 
     def select(self, position: int, *, scroll: bool = True) -> None:
@@ -160,7 +160,7 @@ class FeedList(ScrollView, ItemKeys, can_focus=True):
     def _keys_changed(self) -> None:
         """Tell the footer when the keys on offer change (delete is for own posts only)."""
         item = self.current_item()
-        state = (item is not None, bool(item and item.get("mine")))
+        state = (item is not None, item is not None and item.mine)
         if state != self._keys_state:
             self._keys_state = state
             self.refresh_bindings()
@@ -204,7 +204,7 @@ class FeedList(ScrollView, ItemKeys, can_focus=True):
         position = bisect_right(self._tops, row) - 1
         if 0 <= position < len(self.items) and row < self._tops[position + 1] - GAP:
             self.select(position, scroll=False)
-            self.post_message(OpenThread(str(self.items[position]["id"])))
+            self.post_message(OpenThread(self.items[position].id))
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
@@ -230,7 +230,7 @@ class FeedList(ScrollView, ItemKeys, can_focus=True):
                 self.select(self.selected)
 
     def _reindex(self) -> None:
-        self.index = {str(item["id"]): position for position, item in enumerate(self.items)}
+        self.index = {item.id: position for position, item in enumerate(self.items)}
 
     def _retop(self) -> None:
         self._tops = [0, *accumulate(self._heights)]
@@ -242,7 +242,7 @@ class FeedList(ScrollView, ItemKeys, can_focus=True):
             self._scroll_update(size)
         self.refresh()
 
-    def _measure(self, item: dict[str, Any]) -> int:
+    def _measure(self, item: api.FeedItem) -> int:
         """The card's rows: its text wrapped to the card's width (cheaper than drawing it)."""
         if self._width <= CHROME_X:
             return 0
@@ -251,15 +251,15 @@ class FeedList(ScrollView, ItemKeys, can_focus=True):
         assert isinstance(body, Text) and isinstance(meta, Text)
         return len(body.wrap(console, width)) + len(meta.wrap(console, width)) + CHROME_Y
 
-    def _text_lines(self, item: dict[str, Any]) -> list[Strip]:
+    def _text_lines(self, item: api.FeedItem) -> list[Strip]:
         """The card's text and meta line, wrapped to the card's width (cached per minute, for the age)."""
         now = now_of(self)
         key = (self._width, int(now // 60))
-        post_id = str(item["id"])
+        post_id = item.id
         cached = self._content.get(post_id)
         if cached is not None and cached[0] == key:
             return cached[1]
-        style = Style(background=Color.parse(card_colour(item.get("bg"))), foreground=TEXT)
+        style = Style(background=Color.parse(card_colour(item.bg)), foreground=TEXT)
         width = max(1, self._width - CHROME_X)
         lines = Visual.to_strips(self, visualize(self, card_body(item, now)), width, None, style, pad=True)
         self._content[post_id] = (key, lines)
@@ -269,19 +269,19 @@ class FeedList(ScrollView, ItemKeys, can_focus=True):
         item = self.items[position]
         selected = position == self.selected
         text = self._text_lines(item)
-        key = (*self._content[str(item["id"])][0], selected)
-        cached = self._cards.get(str(item["id"]))
+        key = (*self._content[item.id][0], selected)
+        cached = self._cards.get(item.id)
         if cached is not None and cached[0] == key:
             return cached[1]
         width = self._width
-        background = RichStyle(bgcolor=card_colour(item.get("bg")))
+        background = RichStyle(bgcolor=card_colour(item.bg))
         edge = Segment("▌", background + RichStyle(color=SELECTED_EDGE)) if selected else Segment(" ", background)
         pad = Strip([Segment(" " * PAD_X, background)], PAD_X)
         blank = Strip([edge, Segment(" " * (width - EDGE), background)], width)
         lines = [blank] * PAD_Y
         lines += [Strip.join([Strip([edge], EDGE), pad, line, pad]) for line in text]
         lines += [blank] * PAD_Y + [Strip.blank(width, self.rich_style)] * GAP
-        self._cards[str(item["id"])] = (key, lines)
+        self._cards[item.id] = (key, lines)
         if len(lines) != self._heights[position]:  # the meta line grew a row as the post aged
             self._heights[position] = len(lines)
             self.call_later(self._retop)
