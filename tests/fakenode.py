@@ -42,7 +42,8 @@ import msgspec
 import protocol
 from p2pnet import api
 from p2pnet.api import ControlClient, ControlError, decode_line, encode_line
-from p2pnet.store import icon, popular_score
+from p2pnet.node._shape import icon
+from p2pnet.store import popular_score
 
 __all__ = ["FakeNode", "Model", "fake_node", "invite_to"]
 
@@ -473,7 +474,7 @@ class Model:
             "kind": _kind(obj),
             "pubkey": obj.pubkey.hex(),
             "is_author": obj.pubkey == root.signed.obj.pubkey,
-            "icon": api.Icon(**icon(obj.pubkey)),
+            "icon": icon(obj.pubkey),
             "text": obj.text,
             "created": obj.created,
             "parent": obj.parent.hex() if isinstance(obj, protocol.Reply) else None,
