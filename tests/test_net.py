@@ -1,4 +1,4 @@
-"""Tests for p2pnet.net._host: private-network swarm hosts with anonymous gossip.
+"""Tests for p2pnet.net's swarm hosts: private networks, anonymous gossip, peer exchange.
 
 Every node listens on its own loopback address 127.0.0.N; waits poll with a
 generous deadline and never assert on timing.
@@ -15,23 +15,18 @@ from typing import Any
 import multiaddr
 import pytest
 import trio
-import trio.testing
 from hostile.stock_peer import open_stock_peer
-from libp2p.io.abc import ReadWriteCloser
-from libp2p.network.connection.raw_connection import RawConnection
 from libp2p.network.exceptions import SwarmException
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
 from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import Pubsub
-from libp2p.security.pnet.psk_conn import PskConn
 
-from p2pnet.net._host import (
+from p2pnet.net import (
     GossipParams,
     StreamError,
     SwarmConnectError,
     SwarmHost,
-    _install_pnet_write_fix,
     message_id,
     open_swarm_host,
     peer_id_from_seed,
@@ -195,46 +190,6 @@ async def test_connect_rejects_bad_multiaddr() -> None:
             await a.host.connect("/ip4/127.0.0.1/tcp/1")  # no /p2p/
         with pytest.raises(ValueError):
             await a.host.connect(a.host.listen_addrs[0])  # ourselves
-
-
-class _Pipe(ReadWriteCloser):
-    """A trio memory stream as the ReadWriteCloser a RawConnection wraps."""
-
-    def __init__(self, stream: Any) -> None:
-        self._stream = stream
-
-    async def write(self, data: bytes) -> None:
-        await self._stream.send_all(data)
-
-    async def read(self, n: int | None = None) -> bytes:
-        return bytes(await self._stream.receive_some(n))
-
-    async def close(self) -> None:
-        await self._stream.aclose()
-
-    def get_remote_address(self) -> None:
-        return None
-
-
-async def test_pnet_stream_survives_a_cancelled_write() -> None:
-    # Stock PskConn.write advances the keystream, then awaits the socket: a
-    # cancelled write desynchronises the peer for good. _net patches it.
-    _install_pnet_write_fix()
-    left, right = trio.testing.memory_stream_pair()
-    key = os.urandom(32).hex()
-    writer = PskConn(RawConnection(_Pipe(left), True), key)
-    reader = PskConn(RawConnection(_Pipe(right), False), key)
-    await writer.write(b"hello ")
-    with trio.CancelScope() as scope:
-        scope.cancel()
-        await writer.write(b"cancelled ")
-    await writer.write(b"in sync")
-    await writer.close()
-    got = b""
-    with trio.fail_after(DEADLINE):
-        while chunk := await reader.read(1024):
-            got += chunk
-    assert got == b"hello cancelled in sync"
 
 
 # -- 2. anonymous envelopes on the wire ----------------------------------------
