@@ -195,17 +195,6 @@ class SwarmHost:
         """Return the peers in our gossipsub mesh for the swarm topic."""
         return [str(p) for p in self._router.mesh.get(self._topic, set())]
 
-    async def exchange_peers(self, peer_id: str) -> int:
-        """Ask one connected peer for the peers it knows and dial some of them.
-
-        Args:
-            peer_id: A connected peer.
-
-        Returns:
-            How many new connections were made.
-        """
-        return await self._peer_exchange.exchange(ID.from_base58(peer_id))
-
     # -- extra stream protocols ------------------------------------------
 
     def serve(self, protocol: str, handler: Callable[[Stream], Awaitable[None]]) -> None:
