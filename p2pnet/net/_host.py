@@ -88,6 +88,7 @@ class SwarmHost:
         self._router = router
         self._params = params
         self._nursery = nursery
+        self._closing = False
         self._topic = pubsub.topic
         self.peer_id: str = str(host.get_id())
         # Failures of this host's tasks and inbound streams, by name, for status.
@@ -120,7 +121,7 @@ class SwarmHost:
             raise ValueError("cannot connect to ourselves")
         await dial(self._host, info, self._params)
         # Learn the peer's neighbours straight away instead of at the next round.
-        self._nursery.start_soon(self._peer_exchange.exchange_quietly, info.peer_id)
+        self._spawn(partial(self._peer_exchange.exchange_quietly, info.peer_id))
 
     async def publish(self, data: bytes) -> bytes:
         """Publish an anonymous message to the swarm.
@@ -243,11 +244,26 @@ class SwarmHost:
 
         An exception in it is logged and counted in :attr:`failures`, never
         raised into the host; with ``restart`` (for loops) it runs again
-        after a back-off.
+        after a back-off. Once the host is closing, the task is not started.
         """
-        self._nursery.start_soon(partial(supervised, fn, *args, failures=self.failures, restart=restart))
+        self._spawn(partial(supervised, fn, *args, failures=self.failures, restart=restart))
 
     # -- internals -------------------------------------------------------
+
+    def _spawn(self, task: Callable[[], Awaitable[Any]]) -> None:
+        # The swarm outlives this nursery: until it stops, inbound stream
+        # handlers, connect callbacks and callers of connect() still run and
+        # ask for tasks. Such a task would be cancelled at once; started into
+        # the closed nursery, it would raise instead.
+        if self._closing:
+            logger.debug("host closing: %s not started", task)
+            return
+        self._nursery.start_soon(task)
+
+    def _close(self) -> None:
+        """Cancel every task of this host and start no more."""
+        self._closing = True
+        self._nursery.cancel_scope.cancel()
 
     async def _wait_for_queue_room(self) -> None:
         # Back-pressure for local bursts: forwarding never blocks, so a burst
@@ -361,13 +377,23 @@ async def open_swarm_host(
                     try:
                         yield swarm
                     finally:
-                        nursery.cancel_scope.cancel()
+                        swarm._close()
                         send.close()
                         receive.close()
+                        # The network first: until its connections are closed,
+                        # their stream handlers and connect events still hand
+                        # work to pubsub and to this nursery, and either one,
+                        # once stopped, raises "Nursery is closed to new
+                        # arrivals" into the connection and the host.
+                        await _close_network(host)
         finally:
-            # host.run() only stops the swarm service, whose clean-up then runs
-            # cancelled and leaks every dialed socket (ResourceWarning). An
-            # explicit close() while not cancelled shuts connections down.
-            with trio.move_on_after(_CLOSE_TIMEOUT) as scope:
-                scope.shield = True
-                await host.close()
+            await _close_network(host)  # if setup failed; a no-op after the close above
+
+
+async def _close_network(host: IHost) -> None:
+    # host.run() only stops the swarm service, whose clean-up then runs
+    # cancelled and leaks every dialed socket (ResourceWarning). An explicit
+    # close() while not cancelled shuts connections down; it is idempotent.
+    with trio.move_on_after(_CLOSE_TIMEOUT) as scope:
+        scope.shield = True
+        await host.close()
