@@ -1,7 +1,7 @@
 """First-spy precision and stem latency on real p2pnet hosts.
 
 N real swarm hosts (default 50, at least 30) run in ONE trio process on
-127.0.6.x: :func:`p2pnet.net._host.open_swarm_host` with the production gossip
+127.0.6.x: :func:`p2pnet.net.open_swarm_host` with the production gossip
 settings (except ``target_peers=0``, so the graph stays as built) and the real
 :class:`p2pnet.net._stem.StemRelay` with the production :class:`protocol.StemParams`.
 Node i dials 4 random earlier nodes (mean degree about 8).  Posts (real

@@ -22,7 +22,7 @@ same random nodes at the same pace. Per system it prints:
 Both networks are up at once; posts go out in batches, the systems taking
 turns, so that load from other processes on the machine hits both alike.
 
-"ours" is :func:`p2pnet.net._host.open_swarm_host` with the production
+"ours" is :func:`p2pnet.net.open_swarm_host` with the production
 :class:`GossipParams` except ``target_peers=0`` (no peer-exchange dials, so the
 graph stays as built) and a validator that fully decodes and verifies every
 payload (``protocol.decode``). "bare" is stock ``Pubsub`` + ``GossipSub``:
@@ -35,8 +35,8 @@ to 30-60 s) and its 10 msg/s per-peer rate limiter raised to 10^6/s so that a
 burst after a scheduler stall cannot drop messages. Both use the same
 transport stack: TCP + the same swarm PSK (pnet) + Noise + yamux, so the
 difference measured is the pubsub layer. The process-wide py-libp2p fixes in
-``p2pnet.net._host`` (pnet writes, yamux window updates, cached peer records, task
-parents; docs/gossip-notes.md) apply to bare too, since both share one process.
+``p2pnet.net.libp2p_patches`` (pnet writes, yamux window updates, cached peer records,
+task parents; docs/gossip-notes.md) apply to bare too, since both share one process.
 
 Not part of the test suite (tests/ never imports it); run it by hand:
 

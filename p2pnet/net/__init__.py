@@ -2,7 +2,8 @@
 
 * :func:`open_swarm_host` / :class:`SwarmHost`: a libp2p host in one swarm's
   private network with anonymous gossip and peer exchange (py-libp2p, fixed
-  where it needs fixing: ``docs/gossip-notes.md``);
+  where it needs fixing: :mod:`p2pnet.net.libp2p_patches` and
+  ``docs/gossip-notes.md``);
 * :class:`StemRelay`: the Dandelion++ stem before gossip (``/p2pnet/stem/1``);
 * :class:`SwarmSync`: catch-up sync between two peers (``/p2pnet/sync/1``);
 * :func:`supervised`: how every long-running task runs, so none can end the daemon.
@@ -10,18 +11,12 @@
 Nothing here knows the store or the node.
 """
 
-from ._host import (
-    PEERS_PROTOCOL,
-    GossipParams,
-    Stream,
-    StreamError,
-    SwarmConnectError,
-    SwarmHost,
-    message_id,
-    open_swarm_host,
-    peer_id_from_seed,
-)
+from ._host import SwarmHost, open_swarm_host, peer_id_from_seed
+from ._params import GossipParams
+from ._peer_exchange import PEERS_PROTOCOL
+from ._pubsub import message_id
 from ._stem import STEM_PROTOCOL, StemRelay
+from ._stream import Stream, StreamError, SwarmConnectError
 from ._sync import SYNC_INTERVAL, SYNC_PROTOCOL, SwarmSync, SyncStats
 from ._tasks import RESTART_MAX, RESTART_MIN, Failures, supervised, task_name
 

@@ -23,7 +23,7 @@ from libp2p.io.exceptions import MessageTooLarge
 
 import protocol
 
-from ._host import StreamError
+from ._stream import StreamError
 
 __all__ = ["STEM_PROTOCOL", "StemHost", "StemRelay"]
 

@@ -23,7 +23,8 @@ import trio
 
 import protocol
 
-from ._host import Stream, StreamError, SwarmHost
+from ._host import SwarmHost
+from ._stream import Stream, StreamError
 
 __all__ = ["SYNC_PROTOCOL", "SwarmSync", "SyncStats"]
 

@@ -8,17 +8,38 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import libp2p.peer.peerdata
 import multiaddr
+import pytest
 import trio
 from libp2p import new_host
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.pubsub.gossipsub import PROTOCOL_ID_V11, PROTOCOL_ID_V12, GossipSub
 from libp2p.pubsub.pubsub import Pubsub
 from libp2p.tools.anyio_service import background_trio_service
+
+
+class _ShiftedTime:
+    """Stands in for the ``time`` module of py-libp2p's peer data: its clock runs ``ahead`` seconds fast."""
+
+    def __init__(self, ahead: float) -> None:
+        self.ahead = ahead
+
+    def time(self) -> float:
+        return time.time() + self.ahead
+
+
+def move_peerstore_clock(monkeypatch: pytest.MonkeyPatch, ahead: float) -> None:
+    """Run the clock of every py-libp2p peerstore ``ahead`` seconds fast for the rest of the test.
+
+    Its TTLs are wall time; moving the clock expires them without waiting.
+    """
+    monkeypatch.setattr(libp2p.peer.peerdata, "time", _ShiftedTime(ahead))
 
 
 def dead_port(ip: str) -> int:

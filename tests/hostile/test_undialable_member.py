@@ -7,6 +7,8 @@ the record's address TTL to 120 s.  Two minutes later B's peer saving read the
 expired record, py-libp2p raised ``PeerStoreError("peer ID is expired")``, and
 the daemon exited.  The peerstore's clock is wall time, so the in-process tests
 move it forward instead of waiting; the real-daemon test waits the two minutes.
+The stock peerstore method and its replacement are tested in
+``tests/test_libp2p_patches.py``.
 
 Addresses: 127.0.10.x.
 """
@@ -21,33 +23,21 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import libp2p.peer.peerdata
 import multiaddr
 import pytest
 import trio
-from hostile.stock_peer import dead_port, open_stock_peer
+from hostile.stock_peer import dead_port, move_peerstore_clock, open_stock_peer
 from inproc import FAST_PX, make_node, running_nodes
 from libp2p.peer.peerinfo import info_from_p2p_addr
-from libp2p.peer.peerstore import PeerStore, PeerStoreError
 from libp2p.utils.varint import encode_varint_prefixed
 from nodes import DaemonProcess, daemons, wait_for
 
 import protocol
 from p2pnet import api
-from p2pnet.net._host import _stock_maybe_delete_peer_record, open_swarm_host
+from p2pnet.net import open_swarm_host
 
 DEADLINE = 60.0
 PX = FAST_PX  # B learns of the member quickly
-
-
-class _ShiftedTime:
-    """Stands in for the ``time`` module of py-libp2p's peer data: its clock runs ``ahead`` seconds fast."""
-
-    def __init__(self, ahead: float) -> None:
-        self.ahead = ahead
-
-    def time(self) -> float:
-        return time.time() + self.ahead
 
 
 async def _until(predicate: Callable[[], Any], what: str) -> Any:
@@ -71,40 +61,6 @@ async def _undialable_member(psk: bytes, ip: str) -> AsyncIterator[Any]:
         yield host
 
 
-# -- the py-libp2p behaviour, and the patch ------------------------------------------
-
-
-def _expired_store(monkeypatch: pytest.MonkeyPatch) -> tuple[PeerStore, Any]:
-    """A peerstore holding a signed record of a peer whose addresses have expired."""
-    from libp2p.crypto.ed25519 import create_new_key_pair
-    from libp2p.peer.envelope import seal_record
-    from libp2p.peer.id import ID
-    from libp2p.peer.peer_record import PeerRecord
-
-    keys = create_new_key_pair(os.urandom(32))
-    peer = ID.from_pubkey(keys.public_key)
-    record = PeerRecord(peer, [multiaddr.Multiaddr("/ip4/127.0.10.9/tcp/9")])
-    store = PeerStore()
-    store.consume_peer_record(seal_record(record, keys.private_key), 7200)
-    store.add_addrs(peer, record.addrs, 120)  # what a failed dial does (BasicHost.connect)
-    monkeypatch.setattr(libp2p.peer.peerdata, "time", _ShiftedTime(121))
-    return store, peer
-
-
-def test_stock_peerstore_raises_on_an_expired_record(monkeypatch: pytest.MonkeyPatch) -> None:
-    store, peer = _expired_store(monkeypatch)
-    with pytest.raises(PeerStoreError, match="expired"):
-        _stock_maybe_delete_peer_record(store, peer)
-
-
-async def test_patched_peerstore_drops_an_expired_record(monkeypatch: pytest.MonkeyPatch) -> None:
-    async with open_swarm_host(host_key_seed=os.urandom(32), psk=os.urandom(32), topic="t", validator=bool):
-        pass  # installs the process-wide fixes, as every swarm host does
-    store, peer = _expired_store(monkeypatch)
-    assert store.get_peer_record(peer) is None
-    assert peer not in store.peer_record_map
-
-
 # -- in process: real hosts and a real node, the peerstore's clock moved on --------------
 
 
@@ -123,12 +79,12 @@ async def test_an_expired_undialable_member_is_forgotten_not_fatal(monkeypatch: 
         # B learns the member's record from A, and cannot dial it.
         await _until(lambda: mid in b.known_peer_addrs(), "B to learn the member")
         assert mid not in b.connected_peers()
-        monkeypatch.setattr(libp2p.peer.peerdata, "time", _ShiftedTime(7300))  # past every TTL
+        move_peerstore_clock(monkeypatch, 7300)  # past every TTL
         known = b.known_peer_addrs()  # raised PeerStoreError before the fix
         assert mid not in known
         # Peer exchange still answers with what is left.
         assert a.known_peer_addrs() is not None
-        await b._exchange(a._host.get_id())
+        await b._peer_exchange.exchange(a._host.get_id())
 
 
 async def test_node_survives_the_undialable_member(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -142,7 +98,7 @@ async def test_node_survives_the_undialable_member(tmp_path: Path, monkeypatch: 
             await member.connect(info_from_p2p_addr(multiaddr.Multiaddr(invite.bootstrap[0])))
             mid = str(member.get_id())
             await _until(lambda: mid in b.swarms.running[sid].host.known_peer_addrs(), "B to learn the member")
-        monkeypatch.setattr(libp2p.peer.peerdata, "time", _ShiftedTime(7300))
+        move_peerstore_clock(monkeypatch, 7300)
         b.swarms.save_peers()  # what the maintenance loop runs every 10 s; it raised before the fix
         assert mid not in b.swarms.running[sid].host.known_peer_addrs()
         assert (await b.request(api.Status())).identity == "ready"

@@ -1,0 +1,56 @@
+"""Addresses of a swarm host: what it listens on, advertises, and hands out for dialing."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterable
+
+import multiaddr
+from libp2p.peer.id import ID
+from libp2p.utils.address_validation import expand_wildcard_address
+
+__all__ = ["advertised_addrs", "check_can_listen", "with_p2p"]
+
+
+def with_p2p(addrs: Iterable[multiaddr.Multiaddr], peer_id: ID) -> list[str]:
+    """Return ``addrs`` as dialable text ending in ``/p2p/<peer_id>``, without wildcards or repeats."""
+    out: list[str] = []
+    for addr in addrs:
+        text = str(addr)
+        if text.startswith(("/ip4/0.0.0.0/", "/ip6/::/")):
+            continue  # "any address" is not a place to dial
+        if "/p2p/" not in text:
+            text = f"{text}/p2p/{peer_id}"
+        if text not in out:
+            out.append(text)
+    return out
+
+
+def advertised_addrs(addrs: list[multiaddr.Multiaddr]) -> list[multiaddr.Multiaddr]:
+    """The host's ``addrs_factory``: listen addresses, with 0.0.0.0 expanded to the interfaces' IPv4 addresses.
+
+    A host listening on 0.0.0.0 would otherwise advertise (and sign into its
+    peer record) 0.0.0.0, which others cannot dial.
+    """
+    out: list[multiaddr.Multiaddr] = []
+    for addr in addrs:
+        if str(addr).startswith("/ip4/0.0.0.0/"):
+            out.extend(a for a in expand_wildcard_address(addr) if str(a).startswith("/ip4/"))
+        else:
+            out.append(addr)
+    return out
+
+
+def check_can_listen(ip: str, port: int) -> None:
+    """Raise OSError if ip:port cannot be listened on by us alone.
+
+    py-libp2p's TCP listener sets SO_REUSEPORT (transport/tcp/tcp.py
+    _open_reuseport_listeners), so binding a port that another host of the same
+    user already listens on *succeeds* and the kernel splits incoming
+    connections between the two. A plain bind first turns that into the usual
+    EADDRINUSE.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # SO_REUSEADDR tolerates TIME_WAIT leftovers, never a live listener.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((ip, port))

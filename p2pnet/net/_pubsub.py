@@ -1,0 +1,283 @@
+"""Anonymous gossip on one topic: py-libp2p's Pubsub and GossipSub, fixed where they leak or drop.
+
+What goes on the wire for every post is an ``rpc_pb2.Message`` with only
+``data``, ``topicIDs=[topic]`` and a fresh random 8-byte ``seqno``; its id is
+:func:`message_id` of the data. Why each piece below exists, with py-libp2p
+line references: ``docs/gossip-notes.md``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+
+import trio
+from libp2p.abc import IHost, INetStream
+from libp2p.exceptions import ValidationError
+from libp2p.peer.id import ID
+from libp2p.pubsub.gossipsub import PROTOCOL_ID_V11, GossipSub
+from libp2p.pubsub.mcache import CacheEntry, MessageCache
+from libp2p.pubsub.pb import rpc_pb2
+from libp2p.pubsub.pubsub import Pubsub
+from libp2p.pubsub.rpc_queue import DefaultMaxMessageSize, RpcQueue
+from libp2p.pubsub.score import ScoreParams, TopicScoreParams
+
+from ._params import GossipParams
+
+__all__ = ["MAX_DATA_LEN", "AnonPubsub", "deliver_loop", "message_id", "new_router"]
+
+logger = logging.getLogger(__name__)
+
+_SEQNO_LEN = 8
+_MSG_ID_LEN = 20
+#: Largest payload: room for the envelope around it inside one 1 MiB pubsub RPC frame.
+MAX_DATA_LEN = DefaultMaxMessageSize - 4096
+# Queued RPCs to one peer are merged up to this size (well under the 1 MiB frame).
+_MERGE_BYTES = 64 * 1024
+
+
+def message_id(data: bytes) -> bytes:
+    """Return the gossip message id of a payload.
+
+    Args:
+        data: The opaque payload.
+
+    Returns:
+        The first 20 bytes of SHA-256(data); the same payload always has the
+        same id, whoever publishes it.
+    """
+    return hashlib.sha256(data).digest()[:_MSG_ID_LEN]
+
+
+def _pb_message_id(msg: rpc_pb2.Message) -> bytes:
+    return message_id(msg.data)
+
+
+def new_router(params: GossipParams) -> GossipSub:
+    """Return a GossipSub router with our settings instead of py-libp2p's defaults.
+
+    Args:
+        params: Mesh degrees, heartbeat, gossip window and score settings.
+    """
+    router = GossipSub(
+        # Not 1.2: py-libp2p sends an IDONTWANT RPC per message per mesh peer,
+        # whatever the size (go: only above 1 KiB), which halves throughput for
+        # our small posts while remembering at most 10 ids per peer.
+        [PROTOCOL_ID_V11],
+        degree=params.d,
+        degree_low=params.d_low,
+        degree_high=params.d_high,
+        gossip_window=params.gossip_window,
+        gossip_history=params.gossip_history,
+        heartbeat_interval=params.heartbeat_interval,
+        score_params=_score_params(params),
+        # The 10 msg/s per-peer-per-topic limiter drops valid messages after
+        # they are marked seen and delivered, so they are never forwarded.
+        spam_protection_enabled=False,
+        # Adaptive mode rewrites heartbeat_interval to 30-60 s and D bounds.
+        adaptive_gossip_enabled=False,
+        # Grafts beyond D_high for IP diversity; fights mesh maintenance.
+        eclipse_protection_enabled=False,
+    )
+    router.mcache = _ContentIdMessageCache(params.gossip_window, params.gossip_history)
+    return router
+
+
+def _score_params(p: GossipParams) -> ScoreParams:
+    # py-libp2p ships every weight at 0 and every threshold at -inf, i.e. no
+    # scoring at all. The positive terms (P1-P3) stay at 0 on purpose: they only
+    # drive GossipSub._consider_peer_replacement churn in small swarms.
+    return ScoreParams(
+        p4_invalid_messages=TopicScoreParams(
+            weight=p.invalid_message_weight,
+            cap=p.invalid_message_cap,
+            decay=p.invalid_message_decay,
+        ),
+        p5_behavior_penalty_weight=p.behaviour_penalty_weight,
+        p5_behavior_penalty_threshold=p.behaviour_penalty_threshold,
+        p5_behavior_penalty_decay=p.behaviour_penalty_decay,
+        gossip_threshold=p.gossip_threshold,
+        publish_threshold=p.publish_threshold,
+        graylist_threshold=p.graylist_threshold,
+        accept_px_threshold=0.0,
+    )
+
+
+class _RoomyQueues(dict[ID, RpcQueue]):
+    """Pubsub.peer_queues that deepens every queue as it is registered.
+
+    Pubsub._handle_new_peer builds ``RpcQueue()`` whose 32-deep bound was fixed
+    at import time (rpc_queue.py OutBoundQueueSize); a full queue silently drops
+    the RPC. Setting the bound in __setitem__ leaves no window at 32.
+    """
+
+    def __init__(self, max_size: int) -> None:
+        super().__init__()
+        self._max_size = max_size
+
+    def __setitem__(self, peer_id: ID, queue: RpcQueue) -> None:
+        queue._queue.max_size = self._max_size
+        super().__setitem__(peer_id, queue)
+
+
+class _ContentIdMessageCache(MessageCache):
+    """MessageCache keyed by our content id instead of ``from + seqno``.
+
+    Stock MessageCache.put ignores Pubsub's msg_id_constructor (mcache.py
+    default_msg_id_fn), so IHAVE would advertise ids that never match the seen
+    cache and every gossip round would IWANT the whole window again.
+    """
+
+    def put(self, msg: rpc_pb2.Message) -> None:
+        mid = _pb_message_id(msg)
+        if mid in self.msgs:
+            return
+        self.msgs[mid] = msg
+        self.history[0].append(CacheEntry(mid, msg.topicIDs))
+
+
+class AnonPubsub(Pubsub):
+    """Pubsub that accepts only anonymous envelopes for one topic."""
+
+    def __init__(
+        self,
+        host: IHost,
+        router: GossipSub,
+        *,
+        topic: str,
+        validator: Callable[[bytes], bool],
+        deliver: Callable[[bytes], None] | None,
+        params: GossipParams,
+    ) -> None:
+        super().__init__(
+            host,
+            router,
+            seen_ttl=params.seen_ttl,
+            # StrictNoSign: we never sign, and never require signatures.
+            strict_signing=False,
+            msg_id_constructor=_pb_message_id,
+        )
+        self.peer_queues = _RoomyQueues(params.outbound_queue_size)
+        self.topic = topic
+        self._validator = validator
+        self._deliver = deliver
+        self._publishing: set[bytes] = set()
+        self.invalid_counts: defaultdict[ID, int] = defaultdict(int)
+
+    def is_anonymous_envelope(self, msg: rpc_pb2.Message) -> bool:
+        """Return True if msg has exactly the shape our publish() produces."""
+        return (
+            not msg.HasField("from_id")
+            and not msg.HasField("signature")
+            and not msg.HasField("key")
+            and len(msg.seqno) == _SEQNO_LEN
+            and list(msg.topicIDs) == [self.topic]
+        )
+
+    def check_payload(self, data: bytes) -> bool:
+        """Run the caller's validator; an exception counts as a rejection."""
+        try:
+            return bool(self._validator(data))
+        except Exception:
+            logger.debug("validator raised", exc_info=True)
+            return False
+
+    async def continuously_read_stream(self, stream: INetStream) -> None:
+        # Stock lets a protobuf DecodeError (a garbled or hostile RPC), or
+        # anything the router raises while handling one, escape the stream
+        # handler and end the host. Here it costs that peer its pubsub link.
+        peer_id = stream.muxed_conn.peer_id
+        try:
+            await super().continuously_read_stream(stream)
+        except Exception as exc:
+            self.invalid_counts[peer_id] += 1
+            logger.info("dropping %s: its pubsub stream failed: %s", peer_id, exc or type(exc).__name__)
+            with contextlib.suppress(Exception):
+                await stream.reset()
+            self._handle_dead_peer(peer_id)
+
+    async def validate_msg(self, msg_forwarder: ID, msg: rpc_pb2.Message) -> None:
+        # Replaces Pubsub's topic-validator path: that one caches *invalid*
+        # verdicts by message id for 5 minutes, and our id is the content hash,
+        # so a tampered copy (say, with `from` set) arriving first would get the
+        # genuine envelope dropped. Here each copy is judged on its own.
+        if msg_forwarder == self.my_id:
+            return  # publish() already validated it
+        if self.is_anonymous_envelope(msg) and self.check_payload(msg.data):
+            return
+        self.invalid_counts[msg_forwarder] += 1
+        # push_msg turns this into scorer.on_invalid_message (P4).
+        raise ValidationError(f"invalid message from {msg_forwarder}")
+
+    def notify_subscriptions(self, publish_message: rpc_pb2.Message) -> None:
+        # Stock delivery is a 32-slot channel that drops on overflow
+        # (pubsub.py SUBSCRIPTION_CHANNEL_SIZE); ours is unbounded.
+        if self._deliver is None or self.topic not in publish_message.topicIDs:
+            return
+        if _pb_message_id(publish_message) in self._publishing:
+            return  # our own post: the caller already has it
+        self._deliver(publish_message.data)
+
+    async def handle_sending_messages(self, peer_id: ID, stream: INetStream, queue: RpcQueue) -> None:
+        # Stock: one RPC frame per queued RPC. In a burst that is one yamux
+        # frame, Noise and pnet encryption, socket write, senderRecord and
+        # protobuf parse per message on both ends. RPC fields are repeated, so
+        # whatever is already queued when the sender wakes goes out as one RPC.
+        try:
+            while True:
+                rpc = await queue.pop()
+                if rpc is None:
+                    return
+                size = rpc.ByteSize()
+                merged: rpc_pb2.RPC | None = None
+                while size < _MERGE_BYTES:
+                    more = queue._queue.pop()  # does not wait
+                    if more is None:
+                        break
+                    if merged is None:
+                        # One RPC object is queued to every mesh peer: merge into a copy.
+                        merged = rpc_pb2.RPC()
+                        merged.CopyFrom(rpc)
+                    merged.MergeFrom(more)  # senderRecord: the same bytes, kept once
+                    size += more.ByteSize()
+                if not await self.write_msg(stream, merged or rpc):
+                    return
+        except Exception:
+            logger.debug("sending loop for %s ended with an error", peer_id, exc_info=True)
+            self._handle_dead_peer(peer_id)
+
+    async def publish_anonymous(self, data: bytes) -> bytes:
+        """Route one anonymous envelope like any received message."""
+        msg = rpc_pb2.Message(data=data, topicIDs=[self.topic], seqno=os.urandom(_SEQNO_LEN))
+        mid = _pb_message_id(msg)
+        self._publishing.add(mid)
+        try:
+            # Marks it seen, puts it in mcache and forwards it to the mesh.
+            await self.push_msg(self.my_id, msg)
+        finally:
+            self._publishing.discard(mid)
+        return mid
+
+
+async def deliver_loop(
+    receive: trio.MemoryReceiveChannel[bytes],
+    on_message: Callable[[bytes], Awaitable[None]],
+) -> None:
+    """Await ``on_message`` with each payload from ``receive``, one at a time, in order.
+
+    Args:
+        receive: Payloads as pubsub delivered them.
+        on_message: The host owner's handler; an exception in it is logged and
+            delivery goes on.
+    """
+    async with receive:
+        async for data in receive:
+            try:
+                await on_message(data)
+            except Exception:
+                # One bad payload must not stop delivery of the rest.
+                logger.exception("on_message failed")
