@@ -1,4 +1,4 @@
-"""docs/architecture.md names real code: every dotted name and path in it exists.
+"""docs/architecture.md names real code: every dotted name in it exists; every path in docs/ too.
 
 The path of a post there names the modules and functions a post goes through,
 in order; when code moves or is renamed, this test says which sentence to fix.
@@ -16,7 +16,15 @@ ROOT = Path(__file__).resolve().parent.parent
 DOC = (ROOT / "docs" / "architecture.md").read_text()
 
 NAMES = sorted(set(re.findall(r"`((?:protocol|p2pnet|tui)(?:\.\w+)+)`", DOC)))
-PATHS = sorted(set(re.findall(r"\b((?:protocol|p2pnet|tui|tests)/[\w/]*\.py)\b", DOC)))
+# Every page of docs/ and the README: a file path named there exists.
+PAGES = {p.name: p.read_text() for p in [*(ROOT / "docs").glob("*.md"), ROOT / "README.md"]}
+PATHS = sorted(
+    {
+        (page, path)
+        for page, text in PAGES.items()
+        for path in re.findall(r"\b((?:protocol|p2pnet|tui|tests|bench)/[\w/]*\.py)\b", text)
+    }
+)
 
 
 def resolve(dotted: str) -> object:
@@ -46,6 +54,6 @@ def test_every_name_exists(name: str) -> None:
         raise AssertionError(f"docs/architecture.md names {name}, which does not exist ({exc})") from None
 
 
-@pytest.mark.parametrize("path", PATHS)
-def test_every_path_exists(path: str) -> None:
-    assert (ROOT / path).is_file(), f"docs/architecture.md names {path}, which does not exist"
+@pytest.mark.parametrize(("page", "path"), PATHS)
+def test_every_path_in_the_docs_exists(page: str, path: str) -> None:
+    assert (ROOT / path).is_file(), f"{page} names {path}, which does not exist"
