@@ -23,6 +23,10 @@ from p2pnet.api import ControlClient, NodeNotRunning
 
 T = TypeVar("T")
 DEADLINE = 60.0  # generous: a loaded CI machine is slow, and waits poll for events
+# The stamp difficulty of swarms in daemon tests that are not about stamps: at
+# the default (18 bits, about 0.1 s a post on one core) a burst of hundreds of
+# posts is a minute of minting.  tests/test_stamps.py runs the default.
+LOW_DIFFICULTY = "8"
 
 
 def wait_for(predicate: Callable[[], T], *, timeout: float = DEADLINE, interval: float = 0.1, what: str = "") -> T:
@@ -142,8 +146,8 @@ def running(*nodes: DaemonProcess) -> Iterator[None]:
 
 
 def join_swarm(first: DaemonProcess, others: list[DaemonProcess]) -> str:
-    """``first`` creates the swarm "friends" and every one of ``others`` joins by its invite."""
-    invite = first.cli("swarm", "create", "friends").stdout.strip().splitlines()[-1]
+    """``first`` creates the swarm "friends" (:data:`LOW_DIFFICULTY`); every one of ``others`` joins by its invite."""
+    invite = first.cli("swarm", "create", "friends", "--difficulty", LOW_DIFFICULTY).stdout.strip().splitlines()[-1]
     for node in others:
         node.cli_json("swarm", "join", invite)
     return invite
@@ -189,3 +193,4 @@ def daemons(
     finally:
         for node in nodes:
             node.stop()
+

@@ -10,7 +10,7 @@ restarted node finds them again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -38,6 +38,8 @@ from ._inbound import Inbound, Source, Verified
 __all__ = ["OpenHost", "SwarmRuntime", "SwarmSettings", "Swarms", "topic_of"]
 
 log = logging.getLogger(__name__)
+
+Send = Callable[[protocol.Signed, Iterable[bytes]], None]  # an own object to stamp, then stem in these swarms
 
 REDIAL_MIN, REDIAL_MAX = 1.0, 60.0  # seconds of backoff between redials of one peer
 
@@ -72,6 +74,7 @@ class SwarmRuntime:
     id: bytes
     name: str
     psk: bytes
+    difficulty: int  # the stamp every object here needs (its invite carries it)
     host: SwarmHost
     stem: StemRelay
     sync: SwarmSync
@@ -100,6 +103,8 @@ class Swarms:
         open_host: How a host is opened (the real one, or a test's fake network).
         failures: Where survived failures are counted.
         now: The current Unix time.
+        send: Where own objects still held at a swarm's start go: stamped
+            (again, if the stored stamp is too weak), then into its stem.
     """
 
     def __init__(
@@ -110,6 +115,7 @@ class Swarms:
         open_host: OpenHost,
         failures: Failures,
         now: Callable[[], int],
+        send: Send,
     ) -> None:
         self.settings = settings
         self._store = store
@@ -117,6 +123,7 @@ class Swarms:
         self._open_host = open_host
         self._failures = failures
         self._now = now
+        self._send = send
         self.running: dict[bytes, SwarmRuntime] = {}
         # Running or waiting to restart: cancelling the scope stops it; the event says it is gone.
         self._scopes: dict[bytes, tuple[trio.CancelScope, trio.Event]] = {}
@@ -284,14 +291,18 @@ class Swarms:
         )
         stem.start()
         sync.start()
-        return SwarmRuntime(swarm_id, rec.name, rec.psk, host, stem, sync, port)
+        return SwarmRuntime(swarm_id, rec.name, rec.psk, rec.difficulty, host, stem, sync, port)
 
     def _resend_held(self, runtime: SwarmRuntime) -> None:
-        """Own objects held when the node stopped start their stem again (or wait for a peer)."""
+        """Own objects held when the node stopped start their stem again (or wait for a peer).
+
+        Each goes by way of the stamp: one stored before it was minted, or
+        weaker than its swarms ask, is minted first.
+        """
         for wire, swarm_ids in self._store.held():
             if runtime.id in swarm_ids:
                 try:
-                    runtime.stem.originate(protocol.decode(wire, verify=False))
+                    self._send(protocol.decode(wire, verify=False), [runtime.id])
                 except protocol.ProtocolError as exc:
                     log.warning("held object no longer decodes: %s", exc)
 
