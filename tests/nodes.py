@@ -14,12 +14,16 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+import protocol
 from p2pnet.api import ControlClient, NodeNotRunning
+
+if TYPE_CHECKING:
+    from p2pnet.net import SwarmHost
 
 T = TypeVar("T")
 DEADLINE = 60.0  # generous: a loaded CI machine is slow, and waits poll for events
@@ -194,3 +198,28 @@ def daemons(
         for node in nodes:
             node.stop()
 
+
+@asynccontextmanager
+async def hostile_peer(invite: protocol.Invite, ip: str, *, dial: int = 1) -> AsyncIterator[SwarmHost]:
+    """A raw libp2p host in the invite's swarm that checks nothing it sends or forwards.
+
+    It dials the first ``dial`` bootstrap peers of the invite and is yielded
+    once it has a gossip mesh peer, so what it publishes reaches the swarm.
+    """
+    import trio
+
+    from p2pnet.net import open_swarm_host
+
+    async with open_swarm_host(
+        host_key_seed=os.urandom(32),
+        psk=invite.psk,
+        topic="p2pnet/v1/" + protocol.swarm_id(invite.psk).hex(),
+        validator=lambda data: True,  # the attacker forwards anything
+        listen_ip=ip,
+    ) as host:
+        with trio.fail_after(DEADLINE):
+            for addr in invite.bootstrap[:dial]:
+                await host.connect(addr)
+            while not host.mesh_peers():
+                await trio.sleep(0.1)
+        yield host

@@ -1,22 +1,29 @@
-"""Proof-of-work stamps in the node (docs/protocol.md, section 13): every object out is minted.
+"""Proof-of-work stamps in the node (docs/protocol.md, section 13): every object out is minted, every one in checked.
 
 In process, on the in-memory network and a MockClock, swarms ask 8 bits
 (``inproc.LOW_DIFFICULTY``: a few hundred hashes) unless a test says
-otherwise; one test mints at the default, 18.
+otherwise; one test mints at the default, 18.  The last test runs real
+daemons on 127.0.12.N with a hostile libp2p peer.
 """
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 import trio
 import trio.testing
-from fakenet import FakeNet
+from fakenet import FakeHost, FakeNet
 from inproc import LOW_DIFFICULTY, fake_nodes, join, make_fake_node, running_nodes, stored, until
 
 import protocol
 from p2pnet import api
+from p2pnet.net import STEM_PROTOCOL, SwarmSync
 from p2pnet.node import ApiError, Node
 from p2pnet.node._mint import MINT_SLICE
 from p2pnet.store import Store
@@ -38,6 +45,28 @@ def minted(signed: protocol.Signed, difficulty: int) -> protocol.Signed:
     return signed.with_stamp(stamp)
 
 
+def refused_posts(now: int, difficulty: int = D) -> list[protocol.Signed]:
+    """Well-formed, well-signed posts a swarm of ``difficulty`` must refuse for their stamp alone.
+
+    One unminted (an all-zero stamp), one minted for a lower difficulty, one
+    of version 1 (no stamp at all).
+    """
+    seed = os.urandom(32)
+    candidates = (protocol.make_post(seed, f"spam {i}", now=now) for i in range(1000))
+    unminted = (p for p in candidates if bits(p) < difficulty)  # all but 1 in 2**difficulty
+    zero = next(unminted)
+    weak = next(w for w in (minted(p, difficulty // 2) for p in unminted) if bits(w) < difficulty)
+    base = protocol.make_post(seed, "spam of version 1", now=now)
+    key = protocol.own_key(seed, base)
+    assert key is not None
+    old = protocol.sign(base.obj, key, version=1)
+    for signed in (zero, weak, old):
+        assert protocol.decode(signed.wire) == signed  # the signature is good
+        with pytest.raises(protocol.BadStamp):
+            protocol.decode(signed.wire, difficulty=difficulty)
+    return [zero, weak, old]
+
+
 def stored_wire(node: Node, object_id: str) -> protocol.Signed:
     signed = node.store.get(object_id)
     assert signed is not None
@@ -50,9 +79,102 @@ def runtime_of(node: Node, swarm_id: bytes) -> tuple[str, str]:
     return host.peer_id, host.listen_addrs[0]
 
 
+@asynccontextmanager
+async def hostile(net: FakeNet, node: Node, swarm_id: bytes, n: int) -> AsyncIterator[FakeHost]:
+    """A host that holds the swarm key but checks nothing, connected to ``node``."""
+    runtime = node.swarms.running[swarm_id]
+    async with net.open_host(
+        host_key_seed=os.urandom(32),
+        psk=runtime.psk,
+        topic="p2pnet/v1/" + swarm_id.hex(),
+        validator=lambda data: True,  # it forwards anything
+        listen_ip=f"10.0.0.{n}",
+    ) as host:
+        await host.connect(runtime.host.listen_addrs[0])
+        yield host
+
+
 async def peers_of(node: Node) -> api.SwarmPeers:
     (swarm,) = (await node.request(api.Peers())).swarms
     return swarm
+
+
+# -- what comes in --------------------------------------------------------------------------
+
+
+async def test_gossip_refuses_weak_stamps_and_counts_them_against_the_sender(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with fake_nodes(tmp_path, 2) as (net, (a, b)):
+        sid = await join(a, [b])
+        async with hostile(net, a, sid, 66) as evil:
+            bad = refused_posts(a.now())
+            for signed in bad:
+                await evil.publish(signed.wire)
+            good = minted(protocol.make_post(os.urandom(32), "minted, so welcome", now=a.now()), D)
+            await evil.publish(good.wire)
+            await until(lambda: stored(b, good.id.hex()), "the minted post at b")
+            assert (await peers_of(a)).invalid == {evil.peer_id: len(bad)}
+            assert (await a.request(api.Status())).gossip.invalid == len(bad)
+            for node in (a, b):
+                assert not any(stored(node, s.id.hex()) for s in bad)
+                assert (await node.request(api.Status())).counts.posts == 1
+
+
+async def test_the_stem_refuses_weak_stamps_and_counts_them_against_the_sender(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with fake_nodes(tmp_path, 2) as (net, (a, b)):
+        sid = await join(a, [b])
+        a_peer, _ = runtime_of(a, sid)
+        async with hostile(net, a, sid, 66) as evil:
+            bad = refused_posts(a.now())
+            for i, signed in enumerate(bad, 1):
+                # The relay closes the stream at the first refusal: one stream each.
+                async with evil.open_stream(a_peer, STEM_PROTOCOL) as stream:
+                    await stream.send(protocol.encode_stem(signed.wire))
+                    await until(lambda i=i: (a.swarms.running[sid].stem.invalid[evil.peer_id] == i), f"refusal {i}")
+            good = minted(protocol.make_post(os.urandom(32), "minted, so relayed", now=a.now()), D)
+            async with evil.open_stream(a_peer, STEM_PROTOCOL) as stream:
+                await stream.send(protocol.encode_stem(good.wire))
+                await until(lambda: stored(b, good.id.hex()), "the minted post at b, by stem then gossip")
+            assert (await peers_of(a)).stem_invalid == {evil.peer_id: len(bad)}
+            for node in (a, b):
+                assert not any(stored(node, s.id.hex()) for s in bad)
+
+
+async def test_sync_refuses_weak_stamps_and_ends_the_session(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with fake_nodes(tmp_path, 1) as (net, (a,)):
+        sid = await join(a, [])
+        a_peer, _ = runtime_of(a, sid)
+        offered: list[protocol.Signed] = []
+
+        async def accept(wires: Sequence[bytes]) -> int:
+            return 0
+
+        async with hostile(net, a, sid, 66) as evil:
+            sync = SwarmSync(
+                evil,
+                items=lambda: sorted((s.obj.created, s.id) for s in offered),
+                wires=lambda ids: [s.wire for s in offered if s.id in ids],
+                accept=accept,
+                interval=0,
+            )
+            stats = a.swarms.running[sid].sync.stats
+            for signed in refused_posts(a.now()):
+                offered[:] = [signed]
+                failed = stats.sessions_failed
+                await sync.sync_with(a_peer)  # done on its side once it has pushed
+                await until(lambda failed=failed: stats.sessions_failed > failed, "a to end the session")
+                assert not stored(a, signed.id.hex())
+            assert stats.fetched == 0
+            good = minted(protocol.make_post(os.urandom(32), "minted, so taken", now=a.now()), D)
+            offered[:] = [good]
+            assert await sync.sync_with(a_peer)
+            await until(lambda: stored(a, good.id.hex()), "the minted post at a")
+            assert stats.fetched == 1
 
 
 # -- what goes out -------------------------------------------------------------------------------
@@ -149,6 +271,24 @@ async def test_shutdown_stops_minting_between_slices(
         nursery.cancel_scope.cancel()
 
 
+async def test_sync_never_offers_an_object_below_the_swarm_difficulty(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Objects stored before stamps (or weaker than the swarm asks) stay home; a peer would have to refuse them."""
+    async with fake_nodes(tmp_path, 2) as (_, (a, b)):
+        sid = await join(a, [])
+        now = a.now()
+        weak = refused_posts(now)  # as a store migrated from before stamps holds them
+        fine = minted(protocol.make_post(os.urandom(32), "minted", now=now), D)
+        a.store.ingest_many([(s, sid) for s in [*weak, fine]], now)
+        invite = (await a.request(api.SwarmInvite(name="friends"))).invite
+        await b.request(api.SwarmJoin(invite=invite))
+        await until(lambda: stored(b, fine.id.hex()), "the minted post at b, by sync")
+        stats = [node.swarms.running[sid].sync.stats for node in (a, b)]
+        assert sum(s.sessions_ok for s in stats) >= 1 and sum(s.sessions_failed for s in stats) == 0
+        assert not any(stored(b, s.id.hex()) for s in weak)
+
+
 async def test_a_heart_carries_a_post_into_a_harder_swarm_minted_again(
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
@@ -183,3 +323,47 @@ async def test_the_invite_carries_the_swarm_difficulty(tmp_path: Path, autojump_
         default = await a.dispatch("swarm.create", {"name": "plain"})
         assert isinstance(default, api.SwarmCreated)
         assert protocol.decode_invite(default.invite, now=a.now()).difficulty == protocol.DEFAULT_DIFFICULTY
+
+
+# -- real daemons ---------------------------------------------------------------------------------
+
+
+@pytest.mark.integration
+async def test_daemons_exchange_stamped_posts_and_refuse_a_hostile_peers_unstamped_ones(tmp_path: Path) -> None:
+    from nodes import daemons, hostile_peer, wait_for
+
+    with daemons(tmp_path, 2, first_ip=1, ip_prefix="127.0.12") as (a, b):
+        invite_text = a.cli("swarm", "create", "stamped").stdout.strip().splitlines()[-1]
+        invite = protocol.decode_invite(invite_text, now=int(time.time()))
+        assert invite.difficulty == protocol.DEFAULT_DIFFICULTY
+        b.cli("swarm", "join", invite_text)
+        ids = [a.call("post", text=f"from a {i}")["id"] for i in range(2)]
+        ids += [b.call("post", text=f"from b {i}")["id"] for i in range(2)]
+
+        def everywhere() -> bool:
+            return all(set(ids) <= node.stored_ids() for node in (a, b))
+
+        await trio.to_thread.run_sync(lambda: wait_for(everywhere, what="every post on both daemons"))
+        for node in (a, b):
+            with sqlite3.connect(f"file:{node.home / 'node.sqlite3'}?mode=ro", uri=True) as db:
+                for (wire,) in db.execute("SELECT wire FROM objects"):
+                    protocol.decode(bytes(wire), difficulty=protocol.DEFAULT_DIFFICULTY)  # every one stamped
+            assert node.call("status")["minting"] == 0
+        async with hostile_peer(invite, "127.0.12.3") as evil:
+            bad: list[protocol.Signed] = []
+
+            async def counted() -> int:
+                peers = [await trio.to_thread.run_sync(node.call, "peers") for node in (a, b)]
+                return sum(p["swarms"][0]["invalid"].get(evil.peer_id, 0) for p in peers)
+
+            with trio.fail_after(60):  # a generous deadline: the mesh may still be settling
+                while await counted() < 3:
+                    for signed in refused_posts(int(time.time()), protocol.DEFAULT_DIFFICULTY):
+                        bad.append(signed)
+                        await evil.publish(signed.wire)
+                    await trio.sleep(0.5)
+            after = await trio.to_thread.run_sync(lambda: b.call("post", text="after the attack")["id"])
+            await trio.to_thread.run_sync(lambda: wait_for(lambda: after in a.stored_ids(), what="b's last post"))
+            for node in (a, b):
+                assert not {s.id.hex() for s in bad} & node.stored_ids()
+                assert node.proc is not None and node.proc.poll() is None

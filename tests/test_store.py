@@ -769,6 +769,8 @@ def test_version_1_file_migrates_keeping_its_data(db: Path, sid: bytes) -> None:
         assert {(row.id, row.mine) for row in st.feed(now=NOW).rows} == {(theirs.id, False), (mine.id, True)}
         assert st.get(theirs.id.hex()) == theirs and st.get(mine.id.hex()) == mine
         assert [hit.id for hit in st.search("peer's")] == [theirs.id]
+        # Neither stamp meets 18 bits: sync offers neither, so no peer is handed what it must refuse.
+        assert st.object_ids(sid) == []
         assert st.stamp_need(theirs.id) == StampNeed(theirs.wire, 0, 18)
         assert st.stamp_need(mine.id) == StampNeed(mine.wire, 0, 18)
         # A version 1 file has no `held` table: nothing comes out of migration 2 held.
@@ -811,6 +813,7 @@ def test_the_strongest_stamp_of_an_object_is_kept(db: Path) -> None:
         weak, strong = minted(p, 8), minted(p, 12)
         assert bits(p) < 8 and 8 <= bits(weak) < 12 <= bits(strong)
         assert st.ingest(p, easy, NOW).is_new
+        assert st.object_ids(easy) == []  # unminted: a peer would have to refuse it
         again = st.ingest(weak, easy, NOW)
         assert (again.status, again.reason) == ("duplicate", "already stored; its stronger stamp kept")
         assert st.get(p.id.hex()) == weak and st.get(p.id.hex()).wire == weak.wire  # type: ignore[union-attr]
@@ -819,6 +822,7 @@ def test_the_strongest_stamp_of_an_object_is_kept(db: Path) -> None:
         assert st.wires([p.id]) == [weak.wire]
         # Seen in a harder swarm too: enough for the easy one, not for the hard one.
         assert st.ingest(weak, hard, NOW).status == "duplicate"
+        assert st.object_ids(hard) == []
         assert st.stamp_need(p.id) == StampNeed(weak.wire, bits(weak), 12)
         assert st.restamp(strong) and not st.restamp(strong) and not st.restamp(weak)
         assert st.object_ids(hard) == st.object_ids(easy) == [(p.obj.created, p.id)]
@@ -826,11 +830,12 @@ def test_the_strongest_stamp_of_an_object_is_kept(db: Path) -> None:
         assert not st.restamp(minted(post("never stored", 8), 8))
         with pytest.raises(InvalidArgument):
             st.restamp(strong.wire)  # type: ignore[arg-type]
-        # A version 1 object has no stamp: work 0.
+        # A version 1 object has no stamp: work 0, offered only where no stamp is asked.
         free = st.add_swarm("free", os.urandom(32), 0, NOW, 0).raw_id
         old = protocol.sign(post("version 1", 9).obj, _post_key(SEED_A, 9), version=1)
         for swarm in (easy, free):
             st.ingest(old, swarm, NOW)
+        assert old.id not in {i for _, i in st.object_ids(easy)} and (old.obj.created, old.id) in st.object_ids(free)
         assert st.stamp_need(old.id) == StampNeed(old.wire, 0, 8)
         st.remove_swarm("easy")
         assert st.stamp_need(old.id) == StampNeed(old.wire, 0, 0)

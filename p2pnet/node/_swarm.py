@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 import trio
@@ -74,7 +75,7 @@ class SwarmRuntime:
     id: bytes
     name: str
     psk: bytes
-    difficulty: int  # the stamp every object here needs (its invite carries it)
+    difficulty: int  # the stamp every object here needs: what its gossip, stem and sync refuse below
     host: SwarmHost
     stem: StemRelay
     sync: SwarmSync
@@ -255,7 +256,7 @@ class Swarms:
             host_key_seed=protocol.swarm_host_seed(seed, rec.psk),
             psk=rec.psk,
             topic=topic_of(rec.raw_id),
-            validator=self._inbound.validate_gossip,
+            validator=partial(self._inbound.validate_gossip, difficulty=rec.difficulty),
             on_message=on_message,
             listen_ip=self.settings.listen_ip,
             port=port,
@@ -270,10 +271,11 @@ class Swarms:
             # Our own publish never comes back to on_message: store what we fluffed here.
             await self._inbound.submit(Verified(signed, swarm_id, Source.STEM))
 
-        stem = StemRelay(host, check=self._inbound.check, released=self._store.release, fluffed=fluffed)
+        check = partial(self._inbound.check, difficulty=rec.difficulty)
+        stem = StemRelay(host, check=check, released=self._store.release, fluffed=fluffed)
 
         async def accept(wires: Sequence[bytes]) -> int:
-            valid = await self._inbound.check_batch(wires)
+            valid = await self._inbound.check_batch(wires, rec.difficulty)
             for signed in valid:
                 # A peer stores only fluffed objects, so one of ours it hands
                 # back has spread: its stem is over here, as for gossip.
