@@ -3,7 +3,7 @@
 A real ``p2pnet daemon`` (its own process, 127.0.0.30) is in a swarm with a
 raw libp2p host in this process (127.0.0.31) that publishes a burst of
 pre-signed posts as fast as it can.  Printed beside it, measured in the same
-run: the floor, which is ``protocol.decode`` (parse + Ed25519 verify) plus
+run: the floor, which is ``protocol.decode`` (parse, stamp check, Ed25519 verify) plus
 ``Store.ingest_many`` in batches, with nothing else, in this process.
 
 The node figure is posts per second of wall time and per second of the
@@ -26,34 +26,37 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import trio
-from nodes import start_node
+from nodes import hostile_peer, start_node
 
 import protocol
-from p2pnet.net import open_swarm_host
 from p2pnet.store import Store
 
 NOW = int(time.time())
 BATCH = 512
+# Objects are minted for a swarm of this many bits, so the node checks each stamp
+# as it would any peer's; a low difficulty keeps making the burst quick.
+DIFFICULTY = 8
 
 
 def make_wires(n: int) -> list[bytes]:
     seeds = [os.urandom(32) for _ in range(64)]
     texts = ["short", "a post of medium length, a sentence or two about the day " * 2, "long " * 150]
-    return [
-        protocol.make_post(seeds[i % 64], f"{texts[i % 3]} #{i}", now=NOW, bg=protocol.PALETTE[i % 12]).wire
+    posts = (
+        protocol.make_post(seeds[i % 64], f"{texts[i % 3]} #{i}", now=NOW, bg=protocol.PALETTE[i % 12])
         for i in range(n)
-    ]
+    )
+    return [p.with_stamp(protocol.mint_stamp(p.id, DIFFICULTY) or b"").wire for p in posts]
 
 
 def floor(wires: list[bytes], swarm_psk: bytes) -> tuple[float, float, float]:
     """(decode+verify posts/s, store posts/s, both posts/s) in this process, CPU time."""
     start = time.process_time()
-    signed = [protocol.decode(w) for w in wires]
+    signed = [protocol.decode(w, difficulty=DIFFICULTY) for w in wires]
     verify_cpu = time.process_time() - start
     tmp = Path(tempfile.mkdtemp(prefix="p2pnet-floor-"))
     try:
         store = Store.open(tmp / "floor.sqlite3")
-        swarm = store.add_swarm("bench", swarm_psk, 0, NOW).raw_id
+        swarm = store.add_swarm("bench", swarm_psk, 0, NOW, DIFFICULTY).raw_id
         start = time.process_time()
         for i in range(0, len(signed), BATCH):
             store.ingest_many([(s, swarm) for s in signed[i : i + BATCH]], NOW)
@@ -74,20 +77,10 @@ async def node_burst(wires: list[bytes], home: Path) -> tuple[float, float]:
     """(posts/s wall, posts per daemon CPU second) for a real daemon ingesting the burst."""
     node = start_node(home, "127.0.0.30")
     try:
-        invite_text = node.cli("swarm", "create", "bench").stdout.strip().splitlines()[-1]
+        created = node.cli("swarm", "create", "bench", "--difficulty", str(DIFFICULTY))
+        invite_text = created.stdout.strip().splitlines()[-1]
         invite = protocol.decode_invite(invite_text, now=int(time.time()))
-        topic = "p2pnet/v1/" + protocol.swarm_id(invite.psk).hex()
-        async with open_swarm_host(
-            host_key_seed=os.urandom(32),
-            psk=invite.psk,
-            topic=topic,
-            validator=lambda d: True,
-            listen_ip="127.0.0.31",
-        ) as host:
-            with trio.fail_after(60):
-                await host.connect(invite.bootstrap[0])
-                while not host.mesh_peers():
-                    await trio.sleep(0.1)
+        async with hostile_peer(invite, "127.0.0.31") as host:  # publishes without checking, as fast as it can
             assert node.proc is not None
             cpu0, t0 = cpu_seconds(node.proc.pid), time.perf_counter()
             for wire in wires:

@@ -38,6 +38,7 @@ from tests._vectors import sync_transcript
 IPS = ("127.0.7.1", "127.0.7.2")
 PORTS = (47101, 47102)
 PSK = bytes(range(100, 132))
+DIFFICULTY = 8  # posts are minted for it, so sync offers and checks them as in any swarm; low, to build fast
 WORDS = ["ri", "lan", "qui", "or", "ma", "si", "em", "har", "vel", "sum", "co", "mea", "tern", "bit", "gnal"]
 
 
@@ -47,7 +48,8 @@ def make_wires(n: int, now: int) -> list[protocol.Signed]:
     out = []
     for i in range(n):
         text = " ".join(WORDS[(i * 7 + k * 3) % len(WORDS)] + WORDS[(i + k) % len(WORDS)] for k in range(16))
-        out.append(protocol.make_post(seed, f"{text} #{i}", now=now - (n - i) * 50, nonce=i.to_bytes(16, "big")))
+        post = protocol.make_post(seed, f"{text} #{i}", now=now - (n - i) * 50, nonce=i.to_bytes(16, "big"))
+        out.append(post.with_stamp(protocol.mint_stamp(post.id, DIFFICULTY) or b""))
     return out
 
 
@@ -56,7 +58,7 @@ def build_home(root: Path, posts: list[protocol.Signed], port: int, peer: tuple[
     (root / "identity.json").write_bytes(protocol.encode_identity_file(os.urandom(32)))
     os.chmod(root / "identity.json", 0o600)
     with Store.open(root / "node.sqlite3") as store:
-        swarm = store.add_swarm("bench", PSK, port, now).raw_id
+        swarm = store.add_swarm("bench", PSK, port, now, DIFFICULTY).raw_id
         for start in range(0, len(posts), 5000):
             store.ingest_many([(p, swarm) for p in posts[start : start + 5000]], now)
         if peer:

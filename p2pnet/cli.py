@@ -88,6 +88,15 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--json", action="store_true", help="print JSON for scripts")
         if name == "invite":
             sp.add_argument("--expires", type=parse_duration, help="make the key expire after DURATION")
+        if name == "create":
+            sp.add_argument(
+                "--difficulty",
+                type=int,
+                default=protocol.DEFAULT_DIFFICULTY,
+                metavar="BITS",
+                help="proof of work every object in the swarm needs, 0 to 32 bits; each bit doubles what "
+                f"a post costs its sender (default {protocol.DEFAULT_DIFFICULTY}: about 0.1 s of one core)",
+            )
 
     sp = cmd("post", "post a thought; prints the new post's id")
     sp.add_argument("text")
@@ -241,7 +250,7 @@ def _remote(args: argparse.Namespace, client: ControlClient) -> int:
 def _swarm(args: argparse.Namespace, client: ControlClient) -> int:
     action = args.swarm_command
     if action == "create":
-        created = client.request(api.SwarmCreate(name=args.name))
+        created = client.request(api.SwarmCreate(name=args.name, difficulty=args.difficulty))
         said = f"created swarm {created.name!r}; give this invite key to your friends:\n{created.invite}"
         _print(args, created, said)
     elif action == "join":

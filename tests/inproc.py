@@ -23,10 +23,15 @@ FAST_PX = GossipParams(connect_timeout=5.0, peer_exchange_interval=0.5)
 
 
 def make_node(root: Path, ip: str, **config: Any) -> Node:
-    """A node with a fresh identity in ``root``, listening on ``ip``; periodic sync off unless asked."""
+    """A node in ``root``, listening on ``ip``; periodic sync off unless asked.
+
+    Its identity is fresh, or the one ``root`` has already: a node made again
+    in the same root is the same node, restarted.
+    """
     home = Home(root)
     home.create()
-    home.write_private(home.identity, protocol.encode_identity_file(os.urandom(32), None))
+    if not home.identity.exists():
+        home.write_private(home.identity, protocol.encode_identity_file(os.urandom(32), None))
     config.setdefault("gossip", FAST_PX)
     config.setdefault("sync_interval", 0)
     return Node.open(NodeConfig(home, listen_ip=ip, **config))
@@ -57,9 +62,13 @@ def make_fake_node(net: FakeNet, root: Path, n: int, **config: Any) -> Node:
     return make_node(root, f"10.0.0.{n}", open_host=net.open_host, offload=inline, **config)
 
 
-async def join(first: Node, others: Sequence[Node], name: str = "friends") -> bytes:
+# Stamps of 8 bits take a few hundred hashes: tests stay fast and still prove every stamp is minted and checked.
+LOW_DIFFICULTY = 8
+
+
+async def join(first: Node, others: Sequence[Node], name: str = "friends", difficulty: int = LOW_DIFFICULTY) -> bytes:
     """``first`` creates a swarm and every node of ``others`` joins it by invite; returns the swarm id."""
-    created = await first.request(api.SwarmCreate(name=name))
+    created = await first.request(api.SwarmCreate(name=name, difficulty=difficulty))
     for node in others:
         await node.request(api.SwarmJoin(invite=created.invite))
     return protocol.swarm_id(protocol.decode_invite(created.invite, now=first.now()).psk)
@@ -74,3 +83,19 @@ async def until(predicate: Callable[[], Any], what: str) -> Any:
     except trio.TooSlowError:
         raise AssertionError(f"timed out waiting for {what}") from None
     return value
+
+
+@asynccontextmanager
+async def fake_nodes(tmp_path: Path, count: int) -> AsyncIterator[tuple[FakeNet, list[Node]]]:
+    """``count`` running nodes on a fresh in-memory network, in ``tmp_path``/n0, n1, …"""
+    async with trio.open_nursery() as nursery:
+        net = FakeNet(nursery)
+        nodes = [make_fake_node(net, tmp_path / f"n{i}", i + 1) for i in range(count)]
+        async with running_nodes(*nodes):
+            yield net, nodes
+        nursery.cancel_scope.cancel()
+
+
+def stored(node: Node, ident: str) -> bool:
+    """The node's store holds the object with this id (or unique prefix)."""
+    return node.store.get(ident) is not None

@@ -14,15 +14,23 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+import protocol
 from p2pnet.api import ControlClient, NodeNotRunning
+
+if TYPE_CHECKING:
+    from p2pnet.net import SwarmHost
 
 T = TypeVar("T")
 DEADLINE = 60.0  # generous: a loaded CI machine is slow, and waits poll for events
+# The stamp difficulty of swarms in daemon tests that are not about stamps: at
+# the default (18 bits, about 0.1 s a post on one core) a burst of hundreds of
+# posts is a minute of minting.  tests/test_stamps.py runs the default.
+LOW_DIFFICULTY = "8"
 
 
 def wait_for(predicate: Callable[[], T], *, timeout: float = DEADLINE, interval: float = 0.1, what: str = "") -> T:
@@ -142,8 +150,8 @@ def running(*nodes: DaemonProcess) -> Iterator[None]:
 
 
 def join_swarm(first: DaemonProcess, others: list[DaemonProcess]) -> str:
-    """``first`` creates the swarm "friends" and every one of ``others`` joins by its invite."""
-    invite = first.cli("swarm", "create", "friends").stdout.strip().splitlines()[-1]
+    """``first`` creates the swarm "friends" (:data:`LOW_DIFFICULTY`); every one of ``others`` joins by its invite."""
+    invite = first.cli("swarm", "create", "friends", "--difficulty", LOW_DIFFICULTY).stdout.strip().splitlines()[-1]
     for node in others:
         node.cli_json("swarm", "join", invite)
     return invite
@@ -189,3 +197,29 @@ def daemons(
     finally:
         for node in nodes:
             node.stop()
+
+
+@asynccontextmanager
+async def hostile_peer(invite: protocol.Invite, ip: str, *, dial: int = 1) -> AsyncIterator[SwarmHost]:
+    """A raw libp2p host in the invite's swarm that checks nothing it sends or forwards.
+
+    It dials the first ``dial`` bootstrap peers of the invite and is yielded
+    once it has a gossip mesh peer, so what it publishes reaches the swarm.
+    """
+    import trio
+
+    from p2pnet.net import open_swarm_host
+
+    async with open_swarm_host(
+        host_key_seed=os.urandom(32),
+        psk=invite.psk,
+        topic="p2pnet/v1/" + protocol.swarm_id(invite.psk).hex(),
+        validator=lambda data: True,  # the attacker forwards anything
+        listen_ip=ip,
+    ) as host:
+        with trio.fail_after(DEADLINE):
+            for addr in invite.bootstrap[:dial]:
+                await host.connect(addr)
+            while not host.mesh_peers():
+                await trio.sleep(0.1)
+        yield host

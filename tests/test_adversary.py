@@ -3,6 +3,7 @@
 The attacker holds the swarm key (it was given an invite) and runs a raw
 libp2p host that skips our validator on its own side, so it can publish
 garbage, oversized payloads, bad signatures and objects from the future.
+(Unstamped objects: tests/test_stamps.py.)
 """
 
 from __future__ import annotations
@@ -17,23 +18,27 @@ import pytest
 import trio
 from libp2p.peer.peerinfo import info_from_p2p_addr
 from libp2p.utils.varint import encode_varint_prefixed
-from nodes import DaemonProcess, daemons
+from nodes import DaemonProcess, daemons, hostile_peer
 
 import protocol
-from p2pnet.net import open_swarm_host
 
 pytestmark = pytest.mark.integration  # real daemon processes
 
 FIRST_IP = 10  # 127.0.0.10 .. 127.0.0.13
 
 
-def _hostile_payloads() -> list[bytes]:
-    good = protocol.make_post(os.urandom(32), "a perfectly normal post", now=1_763_700_000)
+def _minted(signed: protocol.Signed, difficulty: int) -> protocol.Signed:
+    return signed.with_stamp(protocol.mint_stamp(signed.id, difficulty) or b"")
+
+
+def _hostile_payloads(difficulty: int) -> list[bytes]:
+    # Minted for the swarm, so each is refused for its own fault and not at the stamp.
+    good = _minted(protocol.make_post(os.urandom(32), "a perfectly normal post", now=1_763_700_000), difficulty)
     bad_sig = bytearray(good.wire)
     bad_sig[len(good.signed_bytes) + 5] ^= 0x40
     wrong_text = bytearray(good.wire)
     wrong_text[good.wire.index(b"normal")] ^= 0x01  # changes the text under the signature
-    future = protocol.make_post(os.urandom(32), "from the future", now=4_000_000_000)
+    future = _minted(protocol.make_post(os.urandom(32), "from the future", now=4_000_000_000), difficulty)
     return [
         b"",
         b"garbage" * 10,
@@ -58,22 +63,10 @@ async def test_garbage_peer_does_not_disturb_honest_nodes(tmp_path: Path) -> Non
         for node in nodes[1:]:
             node.cli("swarm", "join", invite_text)
         invite = protocol.decode_invite(invite_text, now=int(time.time()))
-        swarm_id = protocol.swarm_id(invite.psk)
-        async with open_swarm_host(
-            host_key_seed=os.urandom(32),
-            psk=invite.psk,
-            topic="p2pnet/v1/" + swarm_id.hex(),
-            validator=lambda data: True,  # the attacker forwards anything
-            listen_ip=f"127.0.0.{FIRST_IP + 3}",
-        ) as attacker:
-            with trio.fail_after(60):
-                for addr in invite.bootstrap:
-                    await attacker.connect(addr)
-                while not attacker.mesh_peers():
-                    await trio.sleep(0.2)
+        async with hostile_peer(invite, f"127.0.0.{FIRST_IP + 3}", dial=len(invite.bootstrap)) as attacker:
             honest: list[str] = []
             for round_ in range(5):
-                for payload in _hostile_payloads():
+                for payload in _hostile_payloads(invite.difficulty):
                     with contextlib.suppress(ValueError):  # too large even for our own host: never sent
                         await attacker.publish(payload)
                 out = await trio.to_thread.run_sync(nodes[1].cli, "post", f"honest post {round_}")

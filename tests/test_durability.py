@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from nodes import DaemonProcess, wait_for
+from nodes import LOW_DIFFICULTY, DaemonProcess, wait_for
 
 from p2pnet.api import ControlClient
 from p2pnet.store import Store
@@ -66,7 +66,7 @@ def test_kill_9_during_posting_and_ingest_loses_nothing(tmp_path: Path) -> None:
     interrupted = 0
     try:
         peer.start()
-        invite = peer.cli("swarm", "create", "friends").stdout.strip().splitlines()[-1]
+        invite = peer.cli("swarm", "create", "friends", "--difficulty", LOW_DIFFICULTY).stdout.strip().splitlines()[-1]
         for i in range(300):  # a backlog the victim gets as soon as it joins
             peer_acked.append(peer.call("post", text=f"backlog {i}")["id"])
         victim.start()

@@ -7,19 +7,17 @@ tests prove the same paths over libp2p.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 import trio
 import trio.testing
 from fakenet import FakeNet
-from inproc import join, make_fake_node, running_nodes, until
+from inproc import fake_nodes, join, make_fake_node, running_nodes, stored, until
 
 import protocol
 from p2pnet import api
-from p2pnet.node import ApiError, Node
+from p2pnet.node import ApiError
 from p2pnet.store import PeerRow
 
 pytestmark = pytest.mark.trio
@@ -28,20 +26,6 @@ pytestmark = pytest.mark.trio
 @pytest.fixture
 def clock() -> trio.testing.MockClock:
     return trio.testing.MockClock(autojump_threshold=0)
-
-
-@asynccontextmanager
-async def fake_nodes(tmp_path: Path, count: int) -> AsyncIterator[tuple[FakeNet, list[Node]]]:
-    async with trio.open_nursery() as nursery:
-        net = FakeNet(nursery)
-        nodes = [make_fake_node(net, tmp_path / f"n{i}", i + 1) for i in range(count)]
-        async with running_nodes(*nodes):
-            yield net, nodes
-        nursery.cancel_scope.cancel()
-
-
-def stored(node: Node, ident: str) -> bool:
-    return node.store.get(ident) is not None
 
 
 async def test_post_reply_heart_and_delete_reach_every_node(tmp_path: Path, clock: trio.testing.MockClock) -> None:

@@ -24,6 +24,7 @@ from p2pnet.store import (
     InvalidArgument,
     PeerRow,
     SchemaTooNew,
+    StampNeed,
     Store,
     StoreClosed,
     StoreCorrupt,
@@ -59,7 +60,8 @@ def db(tmp_path: Path) -> Path:
 @pytest.fixture
 def store(db: Path) -> Iterator[Store]:
     st = Store.open(db)
-    st.add_swarm("friends", PSK, 4001, NOW)
+    # Difficulty 0: the rules tested here hold at any difficulty; stamps have tests of their own.
+    st.add_swarm("friends", PSK, 4001, NOW, difficulty=0)
     yield st
     st.close()
 
@@ -208,7 +210,7 @@ def test_ingest_is_idempotent(store: Store, sid: bytes) -> None:
     again = store.ingest(p, sid, NOW)
     assert again.status == "duplicate"
     # Seen again in a second swarm: still one object, now listed for both swarms.
-    sid2 = store.add_swarm("work", PSK2, 4002, NOW).raw_id
+    sid2 = store.add_swarm("work", PSK2, 4002, NOW, 0).raw_id
     assert store.ingest(p, sid2, NOW).status == "duplicate"
     assert store.counts()["posts"] == 1 and store.counts()["objects"] == 1
     assert store.object_ids(sid) == [(p.obj.created, p.id)]
@@ -698,7 +700,7 @@ def test_sync_helpers(store: Store, sid: bytes) -> None:
 
 
 def test_own_objects_are_held_until_released(db: Path, store: Store, sid: bytes) -> None:
-    store.add_swarm("work", PSK2, 4002, NOW)
+    store.add_swarm("work", PSK2, 4002, NOW, 0)
     sid2 = protocol.swarm_id(PSK2)
     other = post("a relay's post", 1, seed=SEED_B)
     mine = post("my own post", 2)
@@ -730,24 +732,140 @@ def test_held_object_erased_by_delete_leaves_no_hold(store: Store, sid: bytes) -
 
 
 def test_version_1_file_migrates_keeping_its_data(db: Path, sid: bytes) -> None:
+    """A file of schema version 1, with what that version wrote, is brought to the current version intact.
+
+    Migration 3 gives the swarm the difficulty a version 1 invite means (18)
+    and every object the work 0: stored before stamps, none was minted.
+    """
     from p2pnet.store._schema import MIGRATIONS
 
+    # What version 1 wrote: objects of version 1, which carry no stamp.
+    theirs = protocol.sign(post("a peer's post", 5, seed=SEED_B).obj, _post_key(SEED_B, 5), version=1)
+    mine = protocol.sign(post("my own post", 4).obj, _post_key(SEED_A, 4), version=1)
     raw = sqlite3.connect(db)
     for statement in MIGRATIONS[0]:
         raw.execute(statement)
     raw.execute("PRAGMA user_version = 1")
+    raw.execute("INSERT INTO swarms(id, name, psk, port, joined) VALUES (?, 'friends', ?, 4001, ?)", (sid, PSK, NOW))
+    for signed in (theirs, mine):
+        obj = signed.obj
+        assert isinstance(obj, protocol.Post)
+        rid = raw.execute(
+            "INSERT INTO objects(id, kind, pubkey, created, wire) VALUES (?, 1, ?, ?, ?)",
+            (signed.id, obj.pubkey, obj.created, signed.wire),
+        ).lastrowid
+        raw.execute("INSERT INTO object_swarms(swarm, id) VALUES (?, ?)", (sid, signed.id))
+        raw.execute(
+            "INSERT INTO posts(rid, id, kind, pubkey, created, text, bg) VALUES (?, ?, 1, ?, ?, ?, ?)",
+            (rid, signed.id, obj.pubkey, obj.created, obj.text, obj.bg),
+        )
+        raw.execute("INSERT INTO search(rowid, text) VALUES (?, ?)", (rid, obj.text))
+    raw.execute("INSERT INTO own(id) VALUES (?)", (mine.id,))
     raw.commit()
     raw.close()
     with Store.open(db) as st:
-        st.add_swarm("friends", PSK, 4001, NOW)
-        p = post("made before version 2", 4)
-        assert st.ingest_own(p, [sid], NOW).status == "new"
-        assert st.counts()["held"] == 1
+        (swarm,) = st.swarms()
+        assert (swarm.name, swarm.port, swarm.psk, swarm.difficulty) == ("friends", 4001, PSK, 18)
+        assert {(row.id, row.mine) for row in st.feed(now=NOW).rows} == {(theirs.id, False), (mine.id, True)}
+        assert st.get(theirs.id.hex()) == theirs and st.get(mine.id.hex()) == mine
+        assert [hit.id for hit in st.search("peer's")] == [theirs.id]
+        # Neither stamp meets 18 bits: sync offers neither, so no peer is handed what it must refuse.
+        assert st.object_ids(sid) == []
+        assert st.stamp_need(theirs.id) == StampNeed(theirs.wire, 0, 18)
+        assert st.stamp_need(mine.id) == StampNeed(mine.wire, 0, 18)
+        # A version 1 file has no `held` table: nothing comes out of migration 2 held.
+        assert st.counts()["held"] == 0 and st.minting() == 0
+        later = post("made after the upgrade", 6)
+        assert st.ingest_own(later, [sid], NOW).status == "new"
+        assert st.counts()["held"] == 1 and st.minting() == 1
     raw = sqlite3.connect(db)
     try:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     finally:
         raw.close()
+
+
+def _post_key(seed: bytes, i: int) -> SigningKey:
+    key = protocol.own_key(seed, post("any", i, seed=seed))
+    assert key is not None
+    return key
+
+
+# -- proof-of-work stamps ----------------------------------------------------------
+
+
+def minted(signed: protocol.Signed, difficulty: int) -> protocol.Signed:
+    stamp = protocol.mint_stamp(signed.id, difficulty)
+    assert stamp is not None
+    return signed.with_stamp(stamp)
+
+
+def bits(signed: protocol.Signed) -> int:
+    assert signed.stamp is not None
+    return protocol.stamp_bits(signed.id, signed.stamp)
+
+
+def test_the_strongest_stamp_of_an_object_is_kept(db: Path) -> None:
+    with Store.open(db) as st:
+        easy = st.add_swarm("easy", PSK, 0, NOW, 8).raw_id
+        hard = st.add_swarm("hard", PSK2, 0, NOW, 12).raw_id
+        p = post("stamped", 7)
+        weak, strong = minted(p, 8), minted(p, 12)
+        assert bits(p) < 8 and 8 <= bits(weak) < 12 <= bits(strong)
+        assert st.ingest(p, easy, NOW).is_new
+        assert st.object_ids(easy) == []  # unminted: a peer would have to refuse it
+        again = st.ingest(weak, easy, NOW)
+        assert (again.status, again.reason) == ("duplicate", "already stored; its stronger stamp kept")
+        assert st.get(p.id.hex()) == weak and st.get(p.id.hex()).wire == weak.wire  # type: ignore[union-attr]
+        assert st.object_ids(easy) == [(p.obj.created, p.id)]
+        assert st.ingest(p, easy, NOW).reason == "already stored"  # a weaker copy changes nothing
+        assert st.wires([p.id]) == [weak.wire]
+        # Seen in a harder swarm too: enough for the easy one, not for the hard one.
+        assert st.ingest(weak, hard, NOW).status == "duplicate"
+        assert st.object_ids(hard) == []
+        assert st.stamp_need(p.id) == StampNeed(weak.wire, bits(weak), 12)
+        assert st.restamp(strong) and not st.restamp(strong) and not st.restamp(weak)
+        assert st.object_ids(hard) == st.object_ids(easy) == [(p.obj.created, p.id)]
+        assert st.wires([p.id]) == [strong.wire] and st.stamp_need(p.id) == StampNeed(strong.wire, bits(strong), 12)
+        assert not st.restamp(minted(post("never stored", 8), 8))
+        with pytest.raises(InvalidArgument):
+            st.restamp(strong.wire)  # type: ignore[arg-type]
+        # A version 1 object has no stamp: work 0, offered only where no stamp is asked.
+        free = st.add_swarm("free", os.urandom(32), 0, NOW, 0).raw_id
+        old = protocol.sign(post("version 1", 9).obj, _post_key(SEED_A, 9), version=1)
+        for swarm in (easy, free):
+            st.ingest(old, swarm, NOW)
+        assert old.id not in {i for _, i in st.object_ids(easy)} and (old.obj.created, old.id) in st.object_ids(free)
+        assert st.stamp_need(old.id) == StampNeed(old.wire, 0, 8)
+        st.remove_swarm("easy")
+        assert st.stamp_need(old.id) == StampNeed(old.wire, 0, 0)
+        st.remove_swarm("free")
+        assert st.stamp_need(old.id) is None  # in no joined swarm: nothing to mint for
+    with Store.open(db) as st:  # the stamp and its work are on disk
+        assert st.stamp_need(p.id) == StampNeed(strong.wire, bits(strong), 12)
+
+
+def test_own_objects_wait_for_their_stamp(store: Store, sid: bytes) -> None:
+    hard = store.add_swarm("hard", PSK2, 0, NOW, 10).raw_id
+    mine, only_here = post("mine, for two swarms", 10), post("mine, needing no stamp", 11)
+    assert store.ingest_own(mine, [sid, hard], NOW).is_new
+    assert store.ingest_own(only_here, [sid], NOW).is_new
+    # The stamp goes by the harder swarm; the easy one (difficulty 0) asks none.
+    assert store.minting() == 1 and store.stamp_need(mine.id) == StampNeed(mine.wire, bits(mine), 10)
+    assert store.held() == [(mine.wire, sorted([sid, hard])), (only_here.wire, [sid])]
+    stamped = minted(mine, 10)
+    assert store.restamp(stamped) and store.minting() == 0
+    assert store.held()[0] == (stamped.wire, sorted([sid, hard]))  # a restart sends the minted bytes
+    assert store.object_ids(hard) == []  # still held: not offered until it has spread
+    store.release(mine.id)
+    assert store.object_ids(hard) == [(mine.obj.created, mine.id)]
+    gone = post("deleted before its stamp", 12)
+    store.ingest_own(gone, [hard], NOW)
+    assert store.minting() == 1
+    store.ingest(protocol.make_delete(SEED_A, gone, now=NOW), sid, NOW)
+    assert store.minting() == 0 and store.stamp_need(gone.id) is None
+    with pytest.raises(InvalidArgument):
+        store.stamp_need(b"short")
 
 
 # -- batch ingest ------------------------------------------------------------------
@@ -820,7 +938,7 @@ def test_mine_and_hearted(store: Store, sid: bytes) -> None:
 def test_swarms(store: Store, sid: bytes) -> None:
     s = store.swarm_by_name("friends")
     assert s is not None and s.raw_id == sid and s.id == sid.hex() and s.port == 4001 and s.joined == NOW
-    assert s.to_dict() == {"id": sid.hex(), "name": "friends", "port": 4001, "joined": NOW}
+    assert s.to_dict() == {"id": sid.hex(), "name": "friends", "port": 4001, "joined": NOW, "difficulty": 0}
     assert PSK.hex() not in repr(s) and "psk" not in s.to_dict()
     with pytest.raises(SwarmExists, match="already joined"):
         store.add_swarm("friends", PSK2, 4002, NOW)
@@ -842,6 +960,11 @@ def test_swarms(store: Store, sid: bytes) -> None:
     for bad in (("", PSK2, 1, NOW), ("x", b"short", 1, NOW), ("x", PSK2, 70000, NOW), ("x", PSK2, 1, -1)):
         with pytest.raises(InvalidArgument):
             store.add_swarm(*bad)
+    for difficulty in (-1, protocol.MAX_DIFFICULTY + 1, True, "18"):
+        with pytest.raises(InvalidArgument, match="difficulty"):
+            store.add_swarm("x", PSK2, 1, NOW, difficulty)  # type: ignore[arg-type]
+    assert store.add_swarm("hard", PSK2, 0, NOW, protocol.MAX_DIFFICULTY).difficulty == protocol.MAX_DIFFICULTY
+    assert store.add_swarm("default", os.urandom(32), 0, NOW).difficulty == protocol.DEFAULT_DIFFICULTY
 
 
 def test_swarm_names_fit_in_an_invite(db: Path) -> None:

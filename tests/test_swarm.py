@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from nodes import DaemonProcess, daemons, start_node, wait_for
+from nodes import LOW_DIFFICULTY, DaemonProcess, daemons, start_node, wait_for
 
 import protocol
 
@@ -32,7 +32,7 @@ def _feed_ids(node: DaemonProcess) -> set[str]:
 def swarm(tmp_path_factory: pytest.TempPathFactory):
     base = tmp_path_factory.mktemp("swarm")
     with daemons(base, 5, first_ip=FIRST_IP) as nodes:
-        created = nodes[0].cli("swarm", "create", "friends").stdout.strip().splitlines()
+        created = nodes[0].cli("swarm", "create", "friends", "--difficulty", LOW_DIFFICULTY).stdout.strip().splitlines()
         invite = created[-1]
         assert invite.startswith(protocol.INVITE_PREFIX)  # the invite key is the last line
         for node in nodes[1:]:

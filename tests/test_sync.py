@@ -170,21 +170,29 @@ def test_oversized_and_endless_input_is_refused() -> None:
 
 
 @pytest.mark.integration
-def test_held_and_erased_objects_are_never_offered(tmp_path: Path) -> None:
-    """Sync serves only what the store lists: own posts still on the stem and erased ones stay home."""
+def test_held_erased_and_weakly_stamped_objects_are_never_offered(tmp_path: Path) -> None:
+    """Sync serves only what the store lists: own posts still on the stem, erased ones, and ones whose
+    stamp is below the swarm's difficulty (a peer would refuse them) stay home."""
     seed, now = os.urandom(32), int(time.time())
     with Store.open(tmp_path / "node.sqlite3") as store:
-        swarm = store.add_swarm("friends", os.urandom(32), 0, now).raw_id
-        shared = protocol.make_post(seed, "shared", now=now)
-        held = protocol.make_post(seed, "still on the stem", now=now)
-        gone = protocol.make_post(seed, "deleted", now=now)
-        for post in (shared, gone):
+        swarm = store.add_swarm("friends", os.urandom(32), 0, now, difficulty=8).raw_id
+
+        def minted(text: str) -> protocol.Signed:
+            signed = protocol.make_post(seed, text, now=now)
+            return signed.with_stamp(protocol.mint_stamp(signed.id, 8) or b"")
+
+        shared, held, gone = minted("shared"), minted("still on the stem"), minted("deleted")
+        # Unminted: its all-zero stamp, unless it is worth 8 bits by chance (1 in 256).
+        unminted = (protocol.make_post(seed, f"never minted {i}", now=now) for i in range(100))
+        weak = next(p for p in unminted if protocol.stamp_bits(p.id, p.stamp or b"") < 8)
+        for post in (shared, gone, weak):
             store.ingest(post, swarm, now)
         store.ingest_own(held, [swarm], now)
         store.ingest(protocol.make_delete(seed, gone, now=now), swarm, now)
         run = reconcile(store.object_ids(swarm), [])
         offered = run["held"]["b"]
-        assert shared.id in offered and held.id not in offered and gone.id not in offered
+        assert shared.id in offered
+        assert not {held.id, gone.id, weak.id} & offered
         assert store.wires([held.id, gone.id]) == []
 
 

@@ -17,10 +17,13 @@ from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar, get_args
 
 import msgspec
 
+import protocol
+
 API_VERSION = 1
 MAX_LINE = 1 << 20  # one request or response line; longer ones are refused
 
 Limit = Annotated[int, msgspec.Meta(ge=1, le=500)]
+Difficulty = Annotated[int, msgspec.Meta(ge=0, le=protocol.MAX_DIFFICULTY)]
 Seconds = Annotated[int, msgspec.Meta(ge=1, le=(1 << 40))]
 Kind = Literal["post", "reply", "heart", "flag", "delete"]
 
@@ -169,6 +172,7 @@ class StatusResult(Result):
     identity: Literal["none", "locked", "ready"]
     uptime: int
     counts: Counts
+    minting: int  # own objects stored and waiting for their proof-of-work stamp before they go out
     gossip: GossipCounts
     failures: dict[str, int]  # exceptions survived since start, by task
     swarms: list[SwarmStatus]
@@ -219,6 +223,7 @@ class SwarmCreated(Result):
 class SwarmCreate(Request[SwarmCreated]):
     method: ClassVar[str] = "swarm.create"
     name: str
+    difficulty: Difficulty = protocol.DEFAULT_DIFFICULTY  # bits of proof of work every object in it needs
 
 
 class SwarmJoined(Result):
@@ -271,7 +276,7 @@ class SwarmList(Request[SwarmListResult]):
 
 class Published(Result):
     id: str
-    published_to: int  # swarms it was sent into now
+    published_to: int  # running swarms it goes into, once its stamp is minted
 
 
 class Post(Request[Published]):

@@ -1,14 +1,15 @@
 """The one way in: an object from gossip, the stem or sync becomes a :class:`Verified` and is stored in batches.
 
-Every object from a peer is decoded and its signature verified exactly once,
-by :meth:`Inbound.check`.  Gossip checks it in the validator py-libp2p calls
-and hands the decoded object to delivery through a small cache (a payload
-delivered after its cache entry was evicted passed that validator already, so
-it is decoded without verifying again); the stem checks each frame it
-relays; sync checks a batch in a worker thread.  All of them put the result
-on one bounded queue; one task drains it into store transactions of up to
-:data:`INGEST_BATCH` objects, so a burst costs one fsync per batch.  A full
-queue makes the senders wait: back-pressure, not loss.
+Every object from a peer is decoded, its proof-of-work stamp checked against
+the difficulty of the swarm it came from, and its signature verified, exactly
+once, by :meth:`Inbound.check`.  Gossip checks it in the validator py-libp2p
+calls and hands the decoded object to delivery through a small cache (a
+payload delivered after its cache entry was evicted passed that validator
+already, so it is decoded without verifying again); the stem checks each
+frame it relays; sync checks a batch in a worker thread.  All of them put
+the result on one bounded queue; one task drains it into store transactions
+of up to :data:`INGEST_BATCH` objects, so a burst costs one fsync per batch.
+A full queue makes the senders wait: back-pressure, not loss.
 """
 
 from __future__ import annotations
@@ -83,13 +84,19 @@ class Inbound:
 
     # -- checking ------------------------------------------------------------------
 
-    def check(self, data: bytes) -> protocol.Signed | None:
-        """Decode and verify ``data``; None if it is valid but not to be kept here (yet, or any more).
+    def check(self, data: bytes, difficulty: int) -> protocol.Signed | None:
+        """Decode and verify ``data`` from a swarm of ``difficulty``; None if it is valid but not to be kept (now).
+
+        Args:
+            data: The wire bytes as a peer sent them.
+            difficulty: The swarm's stamp difficulty: a weaker stamp is refused
+                before the signature is checked (one hash, not an Ed25519 verify).
 
         Raises:
-            protocol.ProtocolError: no honest peer sends these bytes.
+            protocol.ProtocolError: no honest peer sends these bytes (``BadStamp``
+                among them: an honest peer mints, or does not send).
         """
-        signed = protocol.decode(data)
+        signed = protocol.decode(data, difficulty=difficulty)
         return None if self._not_now(signed) else signed
 
     def _not_now(self, signed: protocol.Signed) -> str | None:
@@ -99,10 +106,14 @@ class Inbound:
             return "future"
         return "expired" if protocol.is_expired(signed.obj, now) else None
 
-    def validate_gossip(self, data: bytes) -> bool:
-        """Gossip's validator: True to accept and forward ``data``; the decoded object waits for delivery."""
+    def validate_gossip(self, data: bytes, difficulty: int) -> bool:
+        """Gossip's validator in a swarm of ``difficulty``: True to accept and forward ``data``.
+
+        The decoded object waits for delivery.  A refusal (a bad stamp as much
+        as a bad signature) counts against the peer that sent it.
+        """
         try:
-            signed = protocol.decode(data)
+            signed = protocol.decode(data, difficulty=difficulty)
         except protocol.ProtocolError:
             self.counts[Source.GOSSIP]["invalid"] += 1
             return False
@@ -123,13 +134,16 @@ class Inbound:
             signed = protocol.decode(data, verify=False)
         return Verified(signed, swarm, Source.GOSSIP)
 
-    async def check_batch(self, wires: Sequence[bytes]) -> list[protocol.Signed]:
-        """Check many objects in a worker thread (signature checks release the GIL); the valid ones to keep.
+    async def check_batch(self, wires: Sequence[bytes], difficulty: int) -> list[protocol.Signed]:
+        """Check many objects from a swarm of ``difficulty`` in a worker thread; the valid ones to keep.
+
+        Signature checks release the GIL, so the event loop goes on meanwhile.
 
         Raises:
-            protocol.ProtocolError: one of them is garbage.
+            protocol.ProtocolError: one of them is garbage, or its stamp too weak;
+                sync ends the session with that peer.
         """
-        checked = await self._offload(lambda: [self.check(w) for w in wires])
+        checked = await self._offload(lambda: [self.check(w, difficulty) for w in wires])
         return [signed for signed in checked if signed is not None]
 
     # -- storing ----------------------------------------------------------------------

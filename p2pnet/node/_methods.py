@@ -137,7 +137,7 @@ async def swarm_create(node: Node, p: api.SwarmCreate) -> api.SwarmCreated:
     if node.store.swarm_by_name(name) is not None:
         raise ApiError("swarm_exists", f"you are already in a swarm called {name!r}")
     psk = os.urandom(32)
-    rec = node.store.add_swarm(name, psk, 0, node.now())
+    rec = node.store.add_swarm(name, psk, 0, node.now(), p.difficulty)
     runtime = await node.swarms.start(seed, rec)
     return api.SwarmCreated(name=name, invite=node.invite(runtime), peer_id=runtime.host.peer_id)
 
@@ -167,7 +167,7 @@ async def swarm_join(node: Node, p: api.SwarmJoin) -> api.SwarmJoined:
         # Taken here: the caller's name, or the invite's cut so that a suffix from the swarm id still fits.
         suffix = f"-{swarm_id.hex()[:4]}"
         name = _swarm_name(p.name or name[: protocol.MAX_SWARM_NAME_CHARS - len(suffix)] + suffix)
-    rec = node.store.add_swarm(name, invite.psk, 0, node.now())
+    rec = node.store.add_swarm(name, invite.psk, 0, node.now(), invite.difficulty)
     runtime = await node.swarms.start(seed, rec)
     connected, errors = 0, []
     for i, addr in enumerate(invite.bootstrap, 1):

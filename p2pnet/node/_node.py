@@ -2,7 +2,8 @@
 
 The path of an object (docs/architecture.md): from a peer, through
 :class:`~._inbound.Inbound` into store batches; made here, through
-:class:`~._outbound.Outbound` onto disk and into each swarm's stem.  Every
+:class:`~._outbound.Outbound` onto disk, then through :class:`~._mint.Minter`
+to its proof-of-work stamp and into each swarm's stem.  Every
 long-running task is supervised: no exception ends the node.
 """
 
@@ -30,6 +31,7 @@ from ._control import EventHub, serve_control
 from ._errors import ApiError
 from ._identity import Identity
 from ._inbound import Inbound, Source, Verified
+from ._mint import Minter
 from ._outbound import Outbound
 from ._swarm import OpenHost, SwarmRuntime, Swarms, SwarmSettings
 
@@ -90,8 +92,11 @@ class Node:
         settings = SwarmSettings(
             config.listen_ip, config.announce_ip, config.gossip, config.sync_interval, config.clock
         )
-        self.swarms = Swarms(settings, store, self.inbound, config.open_host, self.failures, self.now)
-        self.outbound = Outbound(store, self.swarms, self.now, self.offload, self._announce)
+        self.minter = Minter(store, lambda: self.swarms.running, self.offload)
+        self.swarms = Swarms(
+            settings, store, self.inbound, config.open_host, self.failures, self.now, send=self.minter.send
+        )
+        self.outbound = Outbound(store, self.swarms, self.minter, self.now, self.offload, self._announce)
         self.started = 0.0
         self._nursery: trio.Nursery | None = None
         self._shutdown = trio.Event()
@@ -126,7 +131,7 @@ class Node:
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                for loop in (self.inbound.run, self._maintenance_loop):
+                for loop in (self.inbound.run, self.minter.run, self._maintenance_loop):
                     nursery.start_soon(partial(supervised, loop, failures=self.failures, restart=True))
                 await nursery.start(self.swarms.serve)
                 if self.identity.seed is not None:
@@ -182,6 +187,7 @@ class Node:
             identity=self.identity.state,
             uptime=int(self.config.clock() - self.started),
             counts=api.Counts(**self.store.counts()),
+            minting=self.store.minting(),
             gossip=api.GossipCounts(
                 received=gossip["received"], stored=gossip["stored"], invalid=gossip["invalid"]
             ),
@@ -207,7 +213,9 @@ class Node:
 
     def invite(self, runtime: SwarmRuntime, expires: int | None = None) -> str:
         addrs = self.swarms.invite_addrs(runtime)[: protocol.MAX_INVITE_ADDRS]
-        return protocol.encode_invite(protocol.Invite(runtime.name, runtime.psk, tuple(addrs), expires))
+        return protocol.encode_invite(
+            protocol.Invite(runtime.name, runtime.psk, tuple(addrs), expires, runtime.difficulty)
+        )
 
     def get(self, ident: str) -> protocol.Signed:
         """The stored object with this id or unique prefix."""

@@ -10,9 +10,10 @@ restarted node finds them again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 import trio
@@ -38,6 +39,8 @@ from ._inbound import Inbound, Source, Verified
 __all__ = ["OpenHost", "SwarmRuntime", "SwarmSettings", "Swarms", "topic_of"]
 
 log = logging.getLogger(__name__)
+
+Send = Callable[[protocol.Signed, Iterable[bytes]], None]  # an own object to stamp, then stem in these swarms
 
 REDIAL_MIN, REDIAL_MAX = 1.0, 60.0  # seconds of backoff between redials of one peer
 
@@ -72,6 +75,7 @@ class SwarmRuntime:
     id: bytes
     name: str
     psk: bytes
+    difficulty: int  # the stamp every object here needs: what its gossip, stem and sync refuse below
     host: SwarmHost
     stem: StemRelay
     sync: SwarmSync
@@ -100,6 +104,8 @@ class Swarms:
         open_host: How a host is opened (the real one, or a test's fake network).
         failures: Where survived failures are counted.
         now: The current Unix time.
+        send: Where own objects still held at a swarm's start go: stamped
+            (again, if the stored stamp is too weak), then into its stem.
     """
 
     def __init__(
@@ -110,6 +116,7 @@ class Swarms:
         open_host: OpenHost,
         failures: Failures,
         now: Callable[[], int],
+        send: Send,
     ) -> None:
         self.settings = settings
         self._store = store
@@ -117,6 +124,7 @@ class Swarms:
         self._open_host = open_host
         self._failures = failures
         self._now = now
+        self._send = send
         self.running: dict[bytes, SwarmRuntime] = {}
         # Running or waiting to restart: cancelling the scope stops it; the event says it is gone.
         self._scopes: dict[bytes, tuple[trio.CancelScope, trio.Event]] = {}
@@ -248,7 +256,7 @@ class Swarms:
             host_key_seed=protocol.swarm_host_seed(seed, rec.psk),
             psk=rec.psk,
             topic=topic_of(rec.raw_id),
-            validator=self._inbound.validate_gossip,
+            validator=partial(self._inbound.validate_gossip, difficulty=rec.difficulty),
             on_message=on_message,
             listen_ip=self.settings.listen_ip,
             port=port,
@@ -263,10 +271,11 @@ class Swarms:
             # Our own publish never comes back to on_message: store what we fluffed here.
             await self._inbound.submit(Verified(signed, swarm_id, Source.STEM))
 
-        stem = StemRelay(host, check=self._inbound.check, released=self._store.release, fluffed=fluffed)
+        check = partial(self._inbound.check, difficulty=rec.difficulty)
+        stem = StemRelay(host, check=check, released=self._store.release, fluffed=fluffed)
 
         async def accept(wires: Sequence[bytes]) -> int:
-            valid = await self._inbound.check_batch(wires)
+            valid = await self._inbound.check_batch(wires, rec.difficulty)
             for signed in valid:
                 # A peer stores only fluffed objects, so one of ours it hands
                 # back has spread: its stem is over here, as for gossip.
@@ -284,14 +293,18 @@ class Swarms:
         )
         stem.start()
         sync.start()
-        return SwarmRuntime(swarm_id, rec.name, rec.psk, host, stem, sync, port)
+        return SwarmRuntime(swarm_id, rec.name, rec.psk, rec.difficulty, host, stem, sync, port)
 
     def _resend_held(self, runtime: SwarmRuntime) -> None:
-        """Own objects held when the node stopped start their stem again (or wait for a peer)."""
+        """Own objects held when the node stopped start their stem again (or wait for a peer).
+
+        Each goes by way of the stamp: one stored before it was minted, or
+        weaker than its swarms ask, is minted first.
+        """
         for wire, swarm_ids in self._store.held():
             if runtime.id in swarm_ids:
                 try:
-                    runtime.stem.originate(protocol.decode(wire, verify=False))
+                    self._send(protocol.decode(wire, verify=False), [runtime.id])
                 except protocol.ProtocolError as exc:
                     log.warning("held object no longer decodes: %s", exc)
 

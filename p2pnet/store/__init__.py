@@ -17,7 +17,7 @@ from ._errors import (
 )
 from ._feed import popular_score
 from ._ingest import FUTURE_SLACK, IngestResult
-from ._rows import FeedPage, PeerRow, PostRow, RootRow, SearchRow, ThreadRows
+from ._rows import FeedPage, PeerRow, PostRow, RootRow, SearchRow, StampNeed, ThreadRows
 from ._schema import SCHEMA_VERSION
 from ._store import Store
 from ._swarms import Swarm
@@ -34,6 +34,7 @@ __all__ = [
     "RootRow",
     "SchemaTooNew",
     "SearchRow",
+    "StampNeed",
     "Store",
     "StoreClosed",
     "StoreCorrupt",

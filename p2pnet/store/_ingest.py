@@ -2,8 +2,8 @@
 
 Posts, replies, hearts, flags and deletes each have their own checks; orphans
 are kept until their root or target arrives, and a tombstone that came first
-refuses its target.  Own objects are stored *held* until they come back
-through gossip.
+refuses its target.  Every object's stamp is measured, and the strongest
+stamp seen of an object is the one kept.
 """
 
 from __future__ import annotations
@@ -16,17 +16,18 @@ from typing import Any, Final, Literal
 import protocol
 from protocol import KIND_DELETE, KIND_POST, KIND_REPLY, Delete, Flag, Heart, Post, Reply
 
-from ._args import id32_arg, int_arg
+from ._args import int_arg
 from ._erase import Erasure, drop_object
 from ._errors import InvalidArgument
 
-__all__ = ["FUTURE_SLACK", "Ingest", "IngestResult"]
+__all__ = ["FUTURE_SLACK", "STRONGER", "Ingest", "IngestResult", "work_of"]
 
 FUTURE_SLACK: Final = 600  # one time quantum of clock skew is tolerated
 
-_SEEN_SQL = """SELECT (SELECT rid FROM objects WHERE id = ?1), (SELECT reason FROM erased WHERE id = ?1),
+_SEEN_SQL = """SELECT (SELECT work FROM objects WHERE id = ?1), (SELECT reason FROM erased WHERE id = ?1),
     EXISTS (SELECT 1 FROM tombstones WHERE target = ?1 AND applied = 0)"""
-_INSERT_OBJECT = "INSERT INTO objects(id, kind, pubkey, created, wire) VALUES (?, ?, ?, ?, ?)"
+_INSERT_OBJECT = "INSERT INTO objects(id, kind, pubkey, created, wire, work) VALUES (?, ?, ?, ?, ?, ?)"
+STRONGER = "UPDATE objects SET wire = ?, work = ? WHERE id = ? AND work < ?"
 _INSERT_SEEN = "INSERT OR IGNORE INTO object_swarms(swarm, id) VALUES (?, ?)"
 _INSERT_POST = """INSERT INTO posts(rid, id, kind, pubkey, created, text, bg, name, expires, root, parent,
         hearts, flags, replies)
@@ -95,6 +96,11 @@ class IngestResult:
 
 def _hexes(ids: Iterable[bytes]) -> tuple[str, ...]:
     return tuple(i.hex() for i in ids)
+
+
+def work_of(signed: protocol.Signed) -> int:
+    """The leading zero bits of an object's stamp: what ``objects.work`` stores (0 without a stamp)."""
+    return 0 if signed.stamp is None else protocol.stamp_bits(signed.id, signed.stamp)
 
 
 class Ingest(Erasure):
@@ -180,9 +186,13 @@ class Ingest(Erasure):
         hid = oid.hex()
         if obj.created > now + FUTURE_SLACK:
             return IngestResult(hid, "rejected", f"created {obj.created - now} s in the future")
-        rid, erased, self._has_tombstone = conn.execute(_SEEN_SQL, (oid,)).fetchone()
-        if rid is not None:
+        work, erased, self._has_tombstone = conn.execute(_SEEN_SQL, (oid,)).fetchone()
+        if work is not None:
             conn.execute(_INSERT_SEEN, (swarm, oid))
+            if (new_work := work_of(signed)) > work:
+                # The strongest stamp seen is kept, so every swarm it is in can be served it.
+                conn.execute(STRONGER, (signed.wire, new_work, oid, new_work))
+                return IngestResult(hid, "duplicate", "already stored; its stronger stamp kept")
             return IngestResult(hid, "duplicate", "already stored")
         if erased is not None:
             return IngestResult(hid, "rejected", "expired" if erased == "expired" else "deleted by its author")
@@ -198,7 +208,9 @@ class Ingest(Erasure):
 
     def _store_object(self, conn: sqlite3.Connection, signed: protocol.Signed, swarm: bytes) -> int:
         obj = signed.obj
-        rid = conn.execute(_INSERT_OBJECT, (signed.id, signed.kind, obj.pubkey, obj.created, signed.wire)).lastrowid
+        rid = conn.execute(
+            _INSERT_OBJECT, (signed.id, signed.kind, obj.pubkey, obj.created, signed.wire, work_of(signed))
+        ).lastrowid
         conn.execute(_INSERT_SEEN, (swarm, signed.id))
         assert rid is not None
         return rid
@@ -338,46 +350,3 @@ class Ingest(Erasure):
         self._store_object(conn, signed, swarm)
         conn.execute(insert, (oid, obj.target, obj.pubkey, obj.created, int(erased is not None)))
         return IngestResult(hid, "new", pending=erased is None)
-
-    def ingest_own(self, signed: protocol.Signed, swarms: Sequence[bytes], now: int) -> IngestResult:
-        """Store an object this node just made, in every swarm of ``swarms``, in ONE transaction.
-
-        It is marked as ours and *held*: :meth:`object_ids` and :meth:`wires`
-        leave it out until :meth:`release`, so no peer can learn it from us
-        before it has spread.  After a crash :meth:`held` lists what to re-send.
-
-        Returns:
-            The result for the first swarm.
-
-        Raises:
-            InvalidArgument / UnknownSwarm: as for :meth:`ingest`.
-        """
-        now = int_arg(now, "now")
-        if not isinstance(signed, protocol.Signed):
-            raise InvalidArgument("signed must be a protocol.Signed")
-        if not swarms:
-            raise InvalidArgument("at least one swarm is needed")
-        with self._use() as conn:
-            raws = [self._swarm_arg(s) for s in swarms]
-            with self._write(conn):
-                results = [self._ingest_one(conn, signed, raw, now) for raw in raws]
-                if results[0].status != "rejected":
-                    conn.execute("INSERT OR IGNORE INTO own(id) VALUES (?)", (signed.id,))
-                    conn.execute("INSERT OR IGNORE INTO held(id) VALUES (?)", (signed.id,))
-        return results[0]
-
-    def release(self, object_id: bytes) -> bool:
-        """Stop holding ``object_id``; True if it was held."""
-        oid = id32_arg(object_id, "object_id")
-        with self._use() as conn, self._write(conn):
-            return conn.execute("DELETE FROM held WHERE id = ?", (oid,)).rowcount > 0
-
-    def held(self) -> list[tuple[bytes, list[bytes]]]:
-        """Held own objects still stored: ``(wire, sorted swarm ids)``, oldest first."""
-        with self._use() as conn:
-            rows = conn.execute(
-                """SELECT o.wire, group_concat(hex(s.swarm)) FROM held h
-                JOIN objects o ON o.id = h.id JOIN object_swarms s ON s.id = h.id
-                GROUP BY o.rid ORDER BY o.rid"""
-            ).fetchall()
-        return [(bytes(w), sorted(bytes.fromhex(x) for x in sw.split(","))) for w, sw in rows]

@@ -169,12 +169,17 @@ class Reads(Database):
             ) from None
 
     def object_ids(self, swarm: bytes) -> list[tuple[int, bytes]]:
-        """``(created, id)`` of every stored, not held object seen in ``swarm``, oldest first (for sync)."""
+        """``(created, id)`` of every stored, not held object seen in ``swarm``, oldest first (for sync).
+
+        Objects whose stamp is weaker than the swarm's difficulty are left
+        out: a peer must refuse them, and counts them against whoever sends them.
+        """
         raw = self._swarm_arg_locked(swarm)
         with self._use() as conn:
             rows = conn.execute(
                 """SELECT o.created, o.id FROM object_swarms s JOIN objects o ON o.id = s.id
-                WHERE s.swarm = ? AND NOT EXISTS (SELECT 1 FROM held h WHERE h.id = o.id)
+                WHERE s.swarm = ?1 AND o.work >= (SELECT difficulty FROM swarms WHERE id = ?1)
+                AND NOT EXISTS (SELECT 1 FROM held h WHERE h.id = o.id)
                 ORDER BY o.created, o.id""",
                 (raw,),
             ).fetchall()

@@ -18,6 +18,7 @@ __all__ = [
     "PostRow",
     "RootRow",
     "SearchRow",
+    "StampNeed",
     "ThreadRows",
     "post_row",
     "root_row",
@@ -122,6 +123,21 @@ class PeerRow:
     addrs: tuple[str, ...]
     last_seen: int
     failures: int
+
+
+@dataclass(frozen=True, slots=True)
+class StampNeed:
+    """A stored object's stamp against what its swarms ask (docs/protocol.md, section 13).
+
+    Attributes:
+        wire: The stored wire bytes: the strongest stamp seen.
+        work: That stamp's leading zero bits (0 for a version 1 object).
+        difficulty: The highest difficulty among the swarms the object is in.
+    """
+
+    wire: bytes
+    work: int
+    difficulty: int
 
 
 def post_row(row: Sequence[Any]) -> PostRow:

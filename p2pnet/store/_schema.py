@@ -6,7 +6,7 @@ from typing import Final
 
 __all__ = ["APPLICATION_ID", "MIGRATIONS", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 APPLICATION_ID: Final = 0x7032706E  # "p2pn": tells our files from other SQLite files
 # Each entry migrates the schema from version i to i + 1, inside one transaction.
 # Never edit a released entry: append a new one.
@@ -101,6 +101,15 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         # Own objects not yet seen coming back through gossip (still on the
         # stem): never listed or handed to peers, re-sent after a restart.
         "CREATE TABLE held (id BLOB PRIMARY KEY) WITHOUT ROWID",
+    ),
+    (
+        # Proof-of-work stamps (docs/protocol.md, section 13).  Every swarm
+        # stored so far was joined by a version 1 invite, which means 18 bits.
+        """ALTER TABLE swarms ADD COLUMN difficulty INTEGER NOT NULL DEFAULT 18
+            CHECK (difficulty BETWEEN 0 AND 32)""",
+        # The stored stamp's leading zero bits.  Objects stored so far are
+        # version 1 (no stamp) or were never minted: 0.
+        "ALTER TABLE objects ADD COLUMN work INTEGER NOT NULL DEFAULT 0",
     ),
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION

@@ -20,17 +20,18 @@ What it guarantees (docs/storage.md has the schema and the reasons):
 from __future__ import annotations
 
 from ._feed import Feed
-from ._ingest import Ingest
+from ._own import OwnObjects
 from ._reads import Reads
 from ._swarms import SwarmsAndPeers
 
 __all__ = ["Store"]
 
 
-class Store(Ingest, Feed, Reads, SwarmsAndPeers):
+class Store(OwnObjects, Feed, Reads, SwarmsAndPeers):
     """The node's database.  Open with :meth:`Store.open`; close with :meth:`close`.
 
     Each base adds one job over the shared connection of :class:`Database`:
-    storing objects (``_ingest``, ``_erase``), the feed (``_feed``), the
-    other reads (``_reads``), and swarms and peers (``_swarms``).
+    storing objects (``_ingest``, ``_erase``), own objects and their stamps
+    (``_own``), the feed (``_feed``), the other reads (``_reads``), and
+    swarms and peers (``_swarms``).
     """

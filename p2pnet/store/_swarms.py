@@ -34,6 +34,7 @@ class Swarm:
     name: str
     port: int
     joined: int
+    difficulty: int  # the stamp every object of the swarm needs, in bits (docs/protocol.md, section 13)
     psk: bytes = field(repr=False)
 
     @property
@@ -43,18 +44,42 @@ class Swarm:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form without the key."""
-        return {"id": self.id, "name": self.name, "port": self.port, "joined": self.joined}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "port": self.port,
+            "joined": self.joined,
+            "difficulty": self.difficulty,
+        }
+
+
+_SWARM_COLUMNS: Final = "id, name, port, joined, difficulty, psk"
+
+
+def _swarm(row: Sequence[Any]) -> Swarm:
+    """A :class:`Swarm` from a row of :data:`_SWARM_COLUMNS`."""
+    return Swarm(row[0].hex(), *row[1:])
 
 
 class SwarmsAndPeers(Database):
     """Joined swarms and their peers."""
 
-    def add_swarm(self, name: str, psk: bytes, port: int, now: int) -> Swarm:
+    def add_swarm(
+        self, name: str, psk: bytes, port: int, now: int, difficulty: int = protocol.DEFAULT_DIFFICULTY
+    ) -> Swarm:
         """Record a joined swarm; its id is ``protocol.swarm_id(psk)``.
+
+        Args:
+            name: The local name.
+            psk: The swarm's key.
+            port: The port its host listens on (0: any).
+            now: The current Unix time.
+            difficulty: The stamp every object of the swarm needs, 0 to
+                ``protocol.MAX_DIFFICULTY`` bits (the invite's).
 
         Raises:
             InvalidArgument: bad name (1 to ``protocol.MAX_SWARM_NAME_CHARS``
-                characters, as in an invite), key (32 bytes) or port.
+                characters, as in an invite), key (32 bytes), port or difficulty.
             SwarmExists: a swarm with this name or this key is already joined.
         """
         name = text_arg(name, "swarm name", protocol.MAX_SWARM_NAME_CHARS)
@@ -62,6 +87,7 @@ class SwarmsAndPeers(Database):
             raise InvalidArgument("a swarm key is exactly 32 bytes")
         port = int_arg(port, "port", 0, 65535)
         now = int_arg(now, "now")
+        difficulty = int_arg(difficulty, "difficulty", 0, protocol.MAX_DIFFICULTY)
         sid = protocol.swarm_id(psk)
         with self._use() as conn:
             clash = conn.execute("SELECT name FROM swarms WHERE id = ? OR name = ?", (sid, name)).fetchone()
@@ -73,11 +99,11 @@ class SwarmsAndPeers(Database):
                 )
             with self._write(conn):
                 conn.execute(
-                    "INSERT INTO swarms(id, name, psk, port, joined) VALUES (?, ?, ?, ?, ?)",
-                    (sid, name, psk, port, now),
+                    "INSERT INTO swarms(id, name, psk, port, joined, difficulty) VALUES (?, ?, ?, ?, ?, ?)",
+                    (sid, name, psk, port, now, difficulty),
                 )
             self._swarm_ids.add(sid)
-        return Swarm(sid.hex(), name, port, now, psk)
+        return Swarm(sid.hex(), name, port, now, difficulty, psk)
 
     def set_swarm_port(self, swarm: bytes, port: int) -> None:
         """Remember the port a swarm's host listens on, so peers find it again after a restart."""
@@ -97,15 +123,15 @@ class SwarmsAndPeers(Database):
     def swarms(self) -> list[Swarm]:
         """Every joined swarm, in the order they were joined."""
         with self._use() as conn:
-            rows = conn.execute("SELECT id, name, port, joined, psk FROM swarms ORDER BY joined, name").fetchall()
-        return [Swarm(r[0].hex(), r[1], r[2], r[3], r[4]) for r in rows]
+            rows = conn.execute(f"SELECT {_SWARM_COLUMNS} FROM swarms ORDER BY joined, name").fetchall()
+        return [_swarm(r) for r in rows]
 
     def swarm_by_name(self, name: str) -> Swarm | None:
         """The joined swarm with this name, or None."""
         name = text_arg(name, "swarm name", _STORED_NAME_CHARS)
         with self._use() as conn:
-            r = conn.execute("SELECT id, name, port, joined, psk FROM swarms WHERE name = ?", (name,)).fetchone()
-        return None if r is None else Swarm(r[0].hex(), r[1], r[2], r[3], r[4])
+            r = conn.execute(f"SELECT {_SWARM_COLUMNS} FROM swarms WHERE name = ?", (name,)).fetchone()
+        return None if r is None else _swarm(r)
 
     def remove_swarm(self, name: str) -> None:
         """Leave a swarm: forget its key, its peers and which objects were seen in it.
