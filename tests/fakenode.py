@@ -199,6 +199,7 @@ class Model:
             gossip=api.GossipCounts(),
             failures={},
             swarms=running,
+            minting=0,
         )
 
     def _running(self) -> list[str]:
@@ -582,6 +583,8 @@ class FakeNode:
                     result = self.model.dispatch(str(msg.get("method")), msg.get("params") or {})
                 except ControlError as exc:
                     reply |= {"ok": False, "error": {"code": exc.code, "message": exc.message}}
+                except Exception as exc:  # a bug in the fake: answer as the node would, so the test fails fast
+                    reply |= {"ok": False, "error": {"code": "internal", "message": f"fake node: {exc!r}"}}
                 else:
                     reply |= {"ok": True, "result": result}
                     if isinstance(result, api.Subscribed):

@@ -172,10 +172,11 @@ class StatusResult(Result):
     identity: Literal["none", "locked", "ready"]
     uptime: int
     counts: Counts
-    minting: int  # own objects stored and waiting for their proof-of-work stamp before they go out
     gossip: GossipCounts
     failures: dict[str, int]  # exceptions survived since start, by task
     swarms: list[SwarmStatus]
+    # Fields added since version 1 have defaults, so a client parses an older node's answer too.
+    minting: int = 0  # own objects stored and waiting for their proof-of-work stamp before they go out
 
 
 # -- requests and their results -----------------------------------------------------
