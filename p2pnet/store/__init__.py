@@ -16,14 +16,13 @@ from ._errors import (
     UnknownSwarm,
 )
 from ._feed import popular_score
-from ._ingest import FUTURE_SLACK, IngestResult
+from ._ingest import IngestResult
 from ._rows import FeedPage, PeerRow, PostRow, RootRow, SearchRow, StampNeed, ThreadRows
 from ._schema import SCHEMA_VERSION
 from ._store import Store
 from ._swarms import Swarm
 
 __all__ = [
-    "FUTURE_SLACK",
     "SCHEMA_VERSION",
     "AmbiguousId",
     "FeedPage",

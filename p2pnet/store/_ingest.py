@@ -20,9 +20,8 @@ from ._args import int_arg
 from ._erase import Erasure, drop_object
 from ._errors import InvalidArgument
 
-__all__ = ["FUTURE_SLACK", "STRONGER", "Ingest", "IngestResult", "work_of"]
+__all__ = ["STRONGER", "Ingest", "IngestResult", "work_of"]
 
-FUTURE_SLACK: Final = 600  # one time quantum of clock skew is tolerated
 
 _SEEN_SQL = """SELECT (SELECT work FROM objects WHERE id = ?1), (SELECT reason FROM erased WHERE id = ?1),
     EXISTS (SELECT 1 FROM tombstones WHERE target = ?1 AND applied = 0)"""
@@ -184,7 +183,7 @@ class Ingest(Erasure):
         obj = signed.obj
         oid = signed.id
         hid = oid.hex()
-        if obj.created > now + FUTURE_SLACK:
+        if protocol.is_from_the_future(obj, now):
             return IngestResult(hid, "rejected", f"created {obj.created - now} s in the future")
         work, erased, self._has_tombstone = conn.execute(_SEEN_SQL, (oid,)).fetchone()
         if work is not None:
@@ -262,7 +261,7 @@ class Ingest(Erasure):
         self, conn: sqlite3.Connection, signed: protocol.Signed, obj: Post, swarm: bytes, now: int
     ) -> IngestResult:
         oid, hid = signed.id, signed.id.hex()
-        if obj.expires is not None and obj.expires <= now:
+        if protocol.is_expired(obj, now):
             # Remembered as erased so replies and hearts arriving later are refused too.
             gone = self._erase(conn, oid, obj.pubkey, "expired")
             return IngestResult(hid, "rejected", "expired", erased=_hexes(gone[1:]))
