@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import trio
-from nodes import hostile_peer, start_node
+from harness.daemons import hostile_peer, start_node
 
 import protocol
 from p2pnet.store import Store

@@ -28,8 +28,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from nodes import DaemonProcess
-from partition import partition
+from harness.daemons import DaemonProcess
+from harness.partition import partition
 
 ROOT = Path(__file__).resolve().parent.parent
 IPS = [f"127.0.9.{n}" for n in range(1, 5)]

@@ -26,7 +26,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import protocol
-from tests.nodes import DaemonProcess
+from tests.harness.daemons import DaemonProcess
 
 SEED = bytes(range(32))
 BATCH = 5000

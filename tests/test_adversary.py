@@ -16,9 +16,9 @@ from pathlib import Path
 import multiaddr
 import pytest
 import trio
+from harness.daemons import DaemonProcess, daemons, hostile_peer
 from libp2p.peer.peerinfo import info_from_p2p_addr
 from libp2p.utils.varint import encode_varint_prefixed
-from nodes import DaemonProcess, daemons, hostile_peer
 
 import protocol
 

@@ -108,9 +108,7 @@ def test_methods_params_and_result_types() -> None:
     table = {row[0].strip("`"): row for row in rows(section("Methods"))}
     assert list(table) == list(api.METHODS)
     for name, (request, result) in api.METHODS.items():
-        params = ", ".join(
-            f"`{f.encode_name}{'' if f.required else '?'}`: {render(f.type)}" for f in fields(request)
-        )
+        params = ", ".join(f"`{f.encode_name}{'' if f.required else '?'}`: {render(f.type)}" for f in fields(request))
         assert table[name][1] == (params or "none"), name
         assert table[name][2] == result.__name__, name
 

@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from nodes import DEADLINE, DaemonProcess, start_node
+from harness.daemons import DaemonProcess, start_node
+from harness.polling import DEADLINE
 
 from p2pnet.api import MAX_LINE, ControlError
 

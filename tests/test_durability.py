@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from nodes import LOW_DIFFICULTY, DaemonProcess, wait_for
+from harness.daemons import LOW_DIFFICULTY, DaemonProcess
+from harness.polling import wait_for
 
 from p2pnet.api import ControlClient
 from p2pnet.store import Store

@@ -25,7 +25,7 @@ import multiaddr
 import pytest
 import trio
 import trio.testing
-from hostile.stock_peer import move_peerstore_clock
+from harness.stock_peer import move_peerstore_clock
 from libp2p import new_host
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.host.basic_host import BasicHost

@@ -16,7 +16,8 @@ import multiaddr
 import pytest
 import trio
 import trio.lowlevel
-from hostile.stock_peer import open_stock_peer
+from harness.polling import until
+from harness.stock_peer import open_stock_peer
 from libp2p.network.exceptions import SwarmException
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
@@ -100,18 +101,12 @@ async def open_node(
         yield node
 
 
-async def wait_until(predicate: Callable[[], bool]) -> None:
-    """Poll predicate until it holds; fail after a generous deadline."""
-    with trio.fail_after(DEADLINE):
-        # Conditions span several hosts' internals, with no event to wait on.
-        while not predicate():
-            await trio.sleep(0.05)
-
-
 async def connect(a: Node, b: Node) -> None:
     """Connect a to b and wait until each has the other in its mesh."""
     await a.host.connect(b.host.listen_addrs[0])
-    await wait_until(lambda: b.peer_id in a.host.mesh_peers() and a.peer_id in b.host.mesh_peers())
+    await until(
+        lambda: b.peer_id in a.host.mesh_peers() and a.peer_id in b.host.mesh_peers(), "the hosts", within=DEADLINE
+    )
 
 
 class RecordingPubsub(Pubsub):
@@ -178,7 +173,7 @@ async def test_other_psk_or_no_psk_cannot_connect() -> None:
             await plain_host.connect(info_from_p2p_addr(multiaddr.Multiaddr(a.host.listen_addrs[0])))
 
         await a.host.publish(b"members only")
-        await wait_until(lambda: b.received == [b"members only"])
+        await until(lambda: b.received == [b"members only"], "the hosts", within=DEADLINE)
         assert outsider.host.connected_peers() == []
         assert outsider.peer_id not in a.host.connected_peers()
         assert str(plain_host.get_id()) not in a.host.connected_peers()
@@ -203,7 +198,7 @@ async def test_plain_peer_sees_no_from_signature_or_key() -> None:
         plain_host, plain = await stack.enter_async_context(open_plain_peer(psk, strict_signing=False))
         plain_id = str(plain_host.get_id())
         await a.host.connect(str(plain_host.get_addrs()[0]))
-        await wait_until(lambda: plain_id in a.host.mesh_peers())
+        await until(lambda: plain_id in a.host.mesh_peers(), "the hosts", within=DEADLINE)
 
         payloads = [b"post %d" % i for i in range(100)]
         ids = [await a.host.publish(p) for p in payloads]
@@ -212,7 +207,7 @@ async def test_plain_peer_sees_no_from_signature_or_key() -> None:
         def seen() -> set[bytes]:
             return {m.data for m in plain.wire}
 
-        await wait_until(lambda: seen() == set(payloads))
+        await until(lambda: seen() == set(payloads), "the hosts", within=DEADLINE)
 
     for msg in plain.wire:
         assert not msg.HasField("from_id")
@@ -236,14 +231,16 @@ async def test_stock_messages_with_from_and_signature_are_rejected() -> None:
         plain_host, plain = await stack.enter_async_context(open_plain_peer(psk, strict_signing=True))
         plain_id = str(plain_host.get_id())
         await a.host.connect(str(plain_host.get_addrs()[0]))
-        await wait_until(
+        await until(
             lambda: (
                 plain_id in a.host.mesh_peers() and a.host.peer_id in {str(p) for p in plain.router.mesh.get(TOPIC, ())}
-            )
+            ),
+            "the hosts",
+            within=DEADLINE,
         )
         # Pubsub.publish writes our peer id into `from` and signs.
         await plain.publish(TOPIC, b"signed and attributed")
-        await wait_until(lambda: a.host.invalid_message_counts().get(plain_id, 0) >= 1)
+        await until(lambda: a.host.invalid_message_counts().get(plain_id, 0) >= 1, "the hosts", within=DEADLINE)
         assert a.received == []
         assert a.host.peer_score(plain_id) < 0
 
@@ -275,8 +272,8 @@ async def test_invalid_messages_dropped_counted_and_graylisted() -> None:
         for i in range(3):
             await a.host.publish(b"bad %d" % i)
         await a.host.publish(b"good")
-        await wait_until(lambda: b"good" in c.received)
-        await wait_until(lambda: b.host.invalid_message_counts().get(a.peer_id) == 3)
+        await until(lambda: b"good" in c.received, "the hosts", within=DEADLINE)
+        await until(lambda: b.host.invalid_message_counts().get(a.peer_id) == 3, "the hosts", within=DEADLINE)
         # B rejected all three, and C can only hear through B.
         assert a.peer_id not in c.host.connected_peers()
         assert b.received == [b"good"]
@@ -287,7 +284,7 @@ async def test_invalid_messages_dropped_counted_and_graylisted() -> None:
         # Keep sending junk: the score sinks below the graylist threshold.
         for i in range(3, 15):
             await a.host.publish(b"bad %d" % i)
-        await wait_until(lambda: b.host.is_graylisted(a.peer_id))
+        await until(lambda: b.host.is_graylisted(a.peer_id), "the hosts", within=DEADLINE)
         assert b.host.peer_score(a.peer_id) < STATIC.graylist_threshold
         assert b.host.invalid_message_counts()[a.peer_id] >= 10
         assert not b.host.is_graylisted(c.peer_id)
@@ -309,7 +306,7 @@ async def test_burst_of_500_reaches_every_node_through_a_chain() -> None:
         for p in payloads:
             await a.host.publish(p)
 
-        await wait_until(lambda: all(len(n.received) >= len(payloads) for n in (b, c, d)))
+        await until(lambda: all(len(n.received) >= len(payloads) for n in (b, c, d)), "the hosts", within=DEADLINE)
         for node in (b, c, d):
             assert sorted(node.received) == payloads
         assert a.received == []  # own posts are not echoed back
@@ -329,7 +326,7 @@ async def test_republishing_same_content_is_one_message() -> None:
         assert first == second == message_id(b"same")
         # Gossip (IHAVE) advertises the same content ids the seen cache uses.
         assert first in a.host._router.mcache.window(TOPIC)
-        await wait_until(lambda: b"marker" in b.received)
+        await until(lambda: b"marker" in b.received, "the hosts", within=DEADLINE)
         assert b.received.count(b"same") <= 1
         assert a.received.count(b"same") <= 1
 
@@ -343,10 +340,14 @@ async def test_peers_bootstrapped_via_one_node_find_each_other() -> None:
         a, b, c = [await stack.enter_async_context(open_node(psk=psk, params=PX)) for _ in range(3)]
         await b.host.connect(a.host.listen_addrs[0])
         await c.host.connect(a.host.listen_addrs[0])
-        await wait_until(lambda: c.peer_id in b.host.connected_peers() and b.peer_id in c.host.connected_peers())
+        await until(
+            lambda: c.peer_id in b.host.connected_peers() and b.peer_id in c.host.connected_peers(),
+            "the hosts",
+            within=DEADLINE,
+        )
         # What the caller would persist is dialable and names the right peer
         # (an inbound peer's address arrives with its first pubsub RPC).
-        await wait_until(lambda: set(c.host.known_peer_addrs()) >= {a.peer_id, b.peer_id})
+        await until(lambda: set(c.host.known_peer_addrs()) >= {a.peer_id, b.peer_id}, "the hosts", within=DEADLINE)
         known = c.host.known_peer_addrs()
         assert c.peer_id not in known
         assert all(addr.endswith(f"/p2p/{b.peer_id}") for addr in known[b.peer_id])
@@ -371,7 +372,7 @@ async def test_extra_stream_protocol_frames_and_connect_callback() -> None:
 
         b.host.serve("/p2pnet/test-echo/1", echo)
         await a.host.connect(b.host.listen_addrs[0])
-        await wait_until(lambda: a.peer_id in seen)
+        await until(lambda: a.peer_id in seen, "the hosts", within=DEADLINE)
         async with a.host.open_stream(b.peer_id, "/p2pnet/test-echo/1") as stream:
             await stream.send(b"hello")
             assert await stream.receive(1000) == b"olleh" + a.peer_id.encode()
@@ -402,7 +403,7 @@ async def test_shutdown_releases_the_listen_address() -> None:
         b = await stack.enter_async_context(open_node(psk=psk))
         await connect(a, b)
         await a.host.publish(b"bye")
-        await wait_until(lambda: b.received == [b"bye"])
+        await until(lambda: b.received == [b"bye"], "the hosts", within=DEADLINE)
         port = int(multiaddr.Multiaddr(a.host.listen_addrs[0]).value_for_protocol("tcp"))
     # Every task and socket is gone: the same address can be bound again.
     async with open_node(psk=psk, ip=ip, port=port) as again:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import trio
-from inproc import make_node, running_nodes
+from harness.inproc import make_node, running_nodes
 
 import protocol
 from p2pnet import api

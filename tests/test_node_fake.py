@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 import trio
 import trio.testing
-from fakenet import FakeNet
-from inproc import fake_nodes, join, make_fake_node, running_nodes, stored, until
+from harness.fakenet import FakeNet
+from harness.inproc import fake_nodes, join, make_fake_node, running_nodes, stored
+from harness.polling import until
 
 import protocol
 from p2pnet import api

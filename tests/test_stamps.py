@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 import trio
 import trio.testing
-from fakenet import FakeHost, FakeNet
-from inproc import LOW_DIFFICULTY, fake_nodes, join, make_fake_node, running_nodes, stored, until
+from harness.fakenet import FakeHost, FakeNet
+from harness.inproc import LOW_DIFFICULTY, fake_nodes, join, make_fake_node, running_nodes, stored
+from harness.polling import until
 
 import protocol
 from p2pnet import api
@@ -133,7 +134,7 @@ async def test_the_stem_refuses_weak_stamps_and_counts_them_against_the_sender(
                 # The relay closes the stream at the first refusal: one stream each.
                 async with evil.open_stream(a_peer, STEM_PROTOCOL) as stream:
                     await stream.send(protocol.encode_stem(signed.wire))
-                    await until(lambda i=i: (a.swarms.running[sid].stem.invalid[evil.peer_id] == i), f"refusal {i}")
+                    await until(lambda i=i: a.swarms.running[sid].stem.invalid[evil.peer_id] == i, f"refusal {i}")
             good = minted(protocol.make_post(os.urandom(32), "minted, so relayed", now=a.now()), D)
             async with evil.open_stream(a_peer, STEM_PROTOCOL) as stream:
                 await stream.send(protocol.encode_stem(good.wire))

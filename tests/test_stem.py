@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 import trio
 import trio.testing
-from fakenet import FakeHost, FakeNet
-from nodes import DaemonProcess, start_node, wait_for
+from harness.daemons import DaemonProcess, start_node
+from harness.fakenet import FakeHost, FakeNet
+from harness.polling import wait_for
 from test_net import TOPIC
 
 import protocol

@@ -11,7 +11,8 @@ import json
 from pathlib import Path
 
 import pytest
-from nodes import LOW_DIFFICULTY, DaemonProcess, daemons, start_node, wait_for
+from harness.daemons import LOW_DIFFICULTY, DaemonProcess, daemons, start_node
+from harness.polling import wait_for
 
 import protocol
 

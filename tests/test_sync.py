@@ -16,10 +16,11 @@ from typing import Any
 
 import pytest
 from _vectors import sync_transcript
+from harness.daemons import DaemonProcess, join_swarm, post_in_thread, running
+from harness.partition import partition
+from harness.polling import DEADLINE, wait_for
 from hypothesis import given
 from hypothesis import strategies as st
-from nodes import DEADLINE, DaemonProcess, join_swarm, post_in_thread, running, wait_for
-from partition import partition
 
 import protocol
 from p2pnet.store import Store

@@ -34,8 +34,9 @@ from rich.text import Text
 
 import protocol
 from p2pnet import api
-from tests.fakenode import FakeNode, Model, fake_node, invite_to
-from tests.nodes import DEADLINE, DaemonProcess, start_node
+from tests.harness.daemons import DaemonProcess, start_node
+from tests.harness.fakenode import FakeNode, Model, fake_node, invite_to
+from tests.harness.polling import pilot_until
 
 pytest.importorskip("textual")
 
@@ -77,23 +78,6 @@ LARGE = (120, 40)
 
 def run(coro_fn: Callable[[], Awaitable[None]]) -> None:
     asyncio.run(coro_fn())  # type: ignore[arg-type]
-
-
-async def until(pilot: Pilot[Any], predicate: Callable[[], Any], what: str, limit: float = DEADLINE) -> Any:
-    """Let the app run until ``predicate()`` is truthy (exceptions count as not yet)."""
-    deadline = time.monotonic() + limit
-    last: Any = None
-    while True:
-        try:
-            last = predicate()
-        except Exception as exc:  # a screen may be between states
-            last = exc
-        else:
-            if last:
-                return last
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}: last {last!r}")
-        await pilot.pause(0.05)
 
 
 def at(app: Any, screen_type: type[Any]) -> bool:
@@ -230,12 +214,12 @@ def test_first_run_wizard_creates_identity_shows_phrase_once_then_onboarding(bas
         async def main() -> None:
             app = P2PApp(fresh.socket, started_node=True)
             async with app.run_test(size=SMALL) as pilot:
-                await until(pilot, lambda: at(app, CreateIdentityScreen), "the wizard")
+                await pilot_until(pilot, lambda: at(app, CreateIdentityScreen), "the wizard")
                 await pilot.click("#pass1")
                 await pilot.press(*"sesame")
                 await pilot.press("enter")
                 await pilot.press(*"sesamX", "enter")
-                await until(
+                await pilot_until(
                     pilot,
                     lambda: "differ" in str(app.screen.query_one("#wizard-status", Static).render()),
                     "passphrase mismatch message",
@@ -243,7 +227,7 @@ def test_first_run_wizard_creates_identity_shows_phrase_once_then_onboarding(bas
                 app.screen.query_one("#pass2", Input).value = ""
                 await pilot.click("#pass2")
                 await pilot.press(*"sesame", "enter")
-                await until(pilot, lambda: at(app, BackupPhraseScreen), "the backup phrase")
+                await pilot_until(pilot, lambda: at(app, BackupPhraseScreen), "the backup phrase")
                 phrase_screen = app.screen
                 assert isinstance(phrase_screen, BackupPhraseScreen)
                 words = phrase_screen.phrase.split()
@@ -254,21 +238,21 @@ def test_first_run_wizard_creates_identity_shows_phrase_once_then_onboarding(bas
                 await pilot.click("#continue")
                 assert isinstance(app.screen, BackupPhraseScreen)
                 await pilot.click(Checkbox)
-                await until(pilot, lambda: not cont.disabled, "Continue enabled")
+                await pilot_until(pilot, lambda: not cont.disabled, "Continue enabled")
                 await pilot.click("#continue")
                 # No swarm yet: the create-or-join screen.
-                await until(pilot, lambda: at(app, SwarmsScreen), "onboarding")
+                await pilot_until(pilot, lambda: at(app, SwarmsScreen), "onboarding")
                 assert app.screen.onboarding  # type: ignore[attr-defined]
                 await pilot.click("#create-name")
                 await pilot.press(*"friends", "enter")
-                await until(pilot, lambda: at(app, InviteScreen), "the invite screen")
+                await pilot_until(pilot, lambda: at(app, InviteScreen), "the invite screen")
                 invite_screen = app.screen
                 assert isinstance(invite_screen, InviteScreen)
                 assert invite_screen.invite.startswith("p2pnet")
                 assert invite_screen.query_one(QRCode).lines
                 await pilot.press("escape")
-                await until(pilot, lambda: at(app, FeedScreen), "the feed")
-                await until(pilot, lambda: app.screen.query("#empty"), "the empty feed hint")
+                await pilot_until(pilot, lambda: at(app, FeedScreen), "the feed")
+                await pilot_until(pilot, lambda: app.screen.query("#empty"), "the empty feed hint")
             st = fresh.call("status")
             assert st["identity"] == "ready"
             assert [s["name"] for s in fresh.call("swarm.list")["swarms"]] == ["friends"]
@@ -290,13 +274,15 @@ def test_locked_identity_is_unlocked_with_clear_error_on_wrong_passphrase() -> N
         async def main() -> None:
             app = P2PApp(locked.socket)
             async with app.run_test(size=SMALL) as pilot:
-                await until(pilot, lambda: at(app, UnlockScreen), "the unlock screen")
+                await pilot_until(pilot, lambda: at(app, UnlockScreen), "the unlock screen")
                 await pilot.press(*"wrong", "enter")
                 status = app.screen.query_one("#unlock-status", Static)
-                await until(pilot, lambda: "wrong passphrase" in str(status.render()), "the wrong-passphrase error")
+                await pilot_until(
+                    pilot, lambda: "wrong passphrase" in str(status.render()), "the wrong-passphrase error"
+                )
                 assert isinstance(app.screen, UnlockScreen)
                 await pilot.press(*"right", "space", *"horse", "enter")
-                await until(pilot, lambda: at(app, FeedScreen), "the feed after unlocking")
+                await pilot_until(pilot, lambda: at(app, FeedScreen), "the feed after unlocking")
 
         run(main)
         assert locked.call("status")["identity"] == "ready"
@@ -306,10 +292,10 @@ def test_locked_identity_is_unlocked_with_clear_error_on_wrong_passphrase() -> N
 
 
 async def open_feed(pilot: Pilot[Any], app: App[Any]) -> FeedScreen:
-    await until(pilot, lambda: at(app, FeedScreen), "the feed")
+    await pilot_until(pilot, lambda: at(app, FeedScreen), "the feed")
     screen = app.screen
     assert isinstance(screen, FeedScreen)
-    await until(pilot, lambda: not screen.loading_page and (screen.shown or screen.query("#empty")), "first page")
+    await pilot_until(pilot, lambda: not screen.loading_page and (screen.shown or screen.query("#empty")), "first page")
     return screen
 
 
@@ -347,14 +333,14 @@ async def compose_post_then_use_its_thread(pilot: Pilot[Any], feed: FeedScreen, 
     """Write a post in the composer, open its thread, reply, heart, flag, delete the reply."""
     app = pilot.app
     await pilot.press("c")
-    await until(pilot, lambda: at(app, ComposeScreen), "the composer")
+    await pilot_until(pilot, lambda: at(app, ComposeScreen), "the composer")
     await pilot.press(*"hi")
     count = app.screen.query_one("#compose-count", Static)
-    await until(pilot, lambda: str(count.render()).startswith("2 / 1000"), "the live count")
+    await pilot_until(pilot, lambda: str(count.render()).startswith("2 / 1000"), "the live count")
     area = app.screen.query_one(TextArea)
     area.insert(" there, a thought on teal")
     area.insert("x" * 1000)
-    await until(pilot, lambda: "too long" in str(count.render()), "the too-long warning")
+    await pilot_until(pilot, lambda: "too long" in str(count.render()), "the too-long warning")
     await pilot.press("ctrl+s")
     assert isinstance(app.screen, ComposeScreen), "an over-long post is not sent"
     area.text = "hi there, a thought on teal"
@@ -363,8 +349,8 @@ async def compose_post_then_use_its_thread(pilot: Pilot[Any], feed: FeedScreen, 
     await pilot.click("#compose-name")
     await pilot.press(*"Ann")
     await pilot.press("ctrl+s")
-    await until(pilot, lambda: at(app, FeedScreen), "back on the feed")
-    await until(pilot, lambda: "hi there, a thought on teal" in feed_texts(app), "the new post in the feed")
+    await pilot_until(pilot, lambda: at(app, FeedScreen), "back on the feed")
+    await pilot_until(pilot, lambda: "hi there, a thought on teal" in feed_texts(app), "the new post in the feed")
     item = feed_item(app, "hi there, a thought on teal")
     assert item.bg == "teal" and item.name == "Ann" and item.mine
     assert item.expires
@@ -372,12 +358,12 @@ async def compose_post_then_use_its_thread(pilot: Pilot[Any], feed: FeedScreen, 
     # Open the thread with Enter on the card.
     feed_list.select(feed_list.index[item.id])
     await pilot.press("enter")
-    await until(pilot, lambda: at(app, ThreadScreen), "the thread")
+    await pilot_until(pilot, lambda: at(app, ThreadScreen), "the thread")
     thread = app.screen
-    await until(pilot, lambda: thread.query("#root"), "the root card")
+    await pilot_until(pilot, lambda: thread.query("#root"), "the root card")
     await pilot.press("r")
     await pilot.press(*"my own answer", "enter")
-    await until(pilot, lambda: thread.query(ReplyRow), "the reply")
+    await pilot_until(pilot, lambda: thread.query(ReplyRow), "the reply")
     reply = thread.query_one(ReplyRow)
     assert reply.item.text == "my own answer"
     assert reply.item.is_author, "the post's author replying wears the crown"
@@ -386,25 +372,25 @@ async def compose_post_then_use_its_thread(pilot: Pilot[Any], feed: FeedScreen, 
     # Heart the root with h.
     thread.query_one("#root", PostCard).focus()
     await pilot.press("h")
-    await until(pilot, lambda: thread.query_one("#root", PostCard).item.hearts == 1, "the heart")
+    await pilot_until(pilot, lambda: thread.query_one("#root", PostCard).item.hearts == 1, "the heart")
 
     # Flag the reply through the dialog.
     thread.query_one(ReplyRow).focus()
     await pilot.press("f")
-    await until(pilot, lambda: at(app, FlagDialog), "the flag dialog")
+    await pilot_until(pilot, lambda: at(app, FlagDialog), "the flag dialog")
     await pilot.press("down", "enter")  # abuse
-    await until(pilot, lambda: thread.query_one(ReplyRow).item.flags == 1, "the flag")
+    await pilot_until(pilot, lambda: thread.query_one(ReplyRow).item.flags == 1, "the flag")
 
     # Delete the own reply (with confirmation).
     thread.query_one(ReplyRow).focus()
     await pilot.press("d")
-    await until(pilot, lambda: at(app, ConfirmDialog), "the confirmation")
+    await pilot_until(pilot, lambda: at(app, ConfirmDialog), "the confirmation")
     await pilot.click("#yes")
-    await until(pilot, lambda: not thread.query(ReplyRow), "the reply gone")
+    await pilot_until(pilot, lambda: not thread.query(ReplyRow), "the reply gone")
 
     await pilot.press("escape")
-    await until(pilot, lambda: at(app, FeedScreen), "back on the feed")
-    await until(pilot, lambda: feed_item(app, "hi there, a thought on teal").hearts == 1, "the heart on the feed")
+    await pilot_until(pilot, lambda: at(app, FeedScreen), "back on the feed")
+    await pilot_until(pilot, lambda: feed_item(app, "hi there, a thought on teal").hearts == 1, "the heart on the feed")
 
 
 def test_compose_shows_node_errors() -> None:
@@ -415,21 +401,21 @@ def test_compose_shows_node_errors() -> None:
 
         async def body(pilot: Pilot[Any], feed: FeedScreen, feed_list: FeedList) -> None:
             app = pilot.app
-            await until(pilot, lambda: feed.swarm_names == ["one", "two"], "swarms")
+            await pilot_until(pilot, lambda: feed.swarm_names == ["one", "two"], "swarms")
             await pilot.press("c")
-            await until(pilot, lambda: at(app, ComposeScreen), "the composer")
+            await pilot_until(pilot, lambda: at(app, ComposeScreen), "the composer")
             select = app.screen.query_one("#compose-swarm", Select)
             select.value = "two"
             app.screen.query_one(TextArea).text = "to the second circle"
             two.call("swarm.leave", name="two")  # the node now refuses the chosen swarm
             await pilot.press("ctrl+s")
             status = app.screen.query_one("#compose-status", Static)
-            await until(pilot, lambda: "two" in str(status.render()) and status.has_class("-error"), "the error")
+            await pilot_until(pilot, lambda: "two" in str(status.render()) and status.has_class("-error"), "the error")
             assert isinstance(app.screen, ComposeScreen)
             select.value = "one"
             await pilot.press("ctrl+s")
-            await until(pilot, lambda: at(app, FeedScreen), "sent")
-            await until(pilot, lambda: "to the second circle" in feed_texts(app), "the post")
+            await pilot_until(pilot, lambda: at(app, FeedScreen), "sent")
+            await pilot_until(pilot, lambda: "to the second circle" in feed_texts(app), "the post")
 
         run_on_feed(two.socket, body)
 
@@ -437,7 +423,7 @@ def test_compose_shows_node_errors() -> None:
 async def scroll_down(pilot: Pilot[Any], feed_list: FeedList) -> None:
     """Scroll the feed a little way down, off its top, where new posts wait behind the yellow bar."""
     feed_list.scroll_to(y=20, animate=False, immediate=True)
-    await until(pilot, lambda: feed_list.scroll_y > 0.5, "the feed scrolled down")
+    await pilot_until(pilot, lambda: feed_list.scroll_y > 0.5, "the feed scrolled down")
 
 
 def test_live_posts_new_posts_indicator_and_lazy_pages(fake: FakeNode) -> None:
@@ -449,32 +435,32 @@ def test_live_posts_new_posts_indicator_and_lazy_pages(fake: FakeNode) -> None:
         assert len(feed.shown) == 30, "the first page only"
         # At the top, a new post slides in at the top.
         fake.call("post", text="fresh while at the top")
-        await until(pilot, lambda: feed_texts(app)[0] == "fresh while at the top", "the live post")
+        await pilot_until(pilot, lambda: feed_texts(app)[0] == "fresh while at the top", "the live post")
         # Scrolled down, new posts wait behind the indicator and the view stays put.
         await scroll_down(pilot, feed_list)
         before_y, before_first = feed_list.scroll_y, feed_texts(app)[0]
         fake.call("post", text="arrived while reading 1")
         fake.call("post", text="arrived while reading 2")
         bar = app.screen.query_one(NewPostsBar)
-        await until(pilot, lambda: bar.count == 2, "the 2 new posts indicator")
+        await pilot_until(pilot, lambda: bar.count == 2, "the 2 new posts indicator")
         assert bar.display
         assert "2 new posts" in str(bar.render())
         assert feed_list.scroll_y == before_y and feed_texts(app)[0] == before_first
         # Scrolling near the end loads the next page.
         feed_list.scroll_end(animate=False)
-        await until(pilot, lambda: len(feed.shown) >= 46, "the second page")
+        await pilot_until(pilot, lambda: len(feed.shown) >= 46, "the second page")
         # n shows the new posts from the top.
         await pilot.press("n")
-        await until(pilot, lambda: feed_texts(app)[:1] == ["arrived while reading 2"], "the new posts")
+        await pilot_until(pilot, lambda: feed_texts(app)[:1] == ["arrived while reading 2"], "the new posts")
         assert bar.count == 0 and feed_list.scroll_y == 0
         # Popular tab, by key and by click.
         await pilot.press("p")
-        await until(pilot, lambda: feed.popular and not feed.loading_page and feed.shown, "popular")
+        await pilot_until(pilot, lambda: feed.popular and not feed.loading_page and feed.shown, "popular")
         await pilot.click("#latest")
-        await until(pilot, lambda: not feed.popular and feed.shown, "latest")
+        await pilot_until(pilot, lambda: not feed.popular and feed.shown, "latest")
         # Swarm scope: all -> friends.
         await pilot.press("w")
-        await until(pilot, lambda: feed.swarm == "friends" and feed.shown, "scoped to friends")
+        await pilot_until(pilot, lambda: feed.swarm == "friends" and feed.shown, "scoped to friends")
 
     run_on_feed(fake.socket, body)
 
@@ -492,14 +478,14 @@ def test_live_updates_come_with_the_events_and_ask_the_node_nothing(fake: FakeNo
         # A friend's post slides in on top; a heart and a reply from others redraw its card.
         news = protocol.make_post(friend, "from a friend", now=now, bg="teal")
         arrive(fake, news)
-        await until(pilot, lambda: feed_texts(app)[0] == "from a friend", "the friend's post on top")
+        await pilot_until(pilot, lambda: feed_texts(app)[0] == "from a friend", "the friend's post on top")
         arrive(fake, protocol.make_heart(others[0], news.id, now=now))
         arrive(fake, protocol.make_reply(others[1], news, "an answer", now=now))
 
         def top() -> api.FeedItem:
             return feed_list.items[0]
 
-        await until(pilot, lambda: (top().hearts, top().replies) == (1, 1), "the heart and the reply counted")
+        await pilot_until(pilot, lambda: (top().hearts, top().replies) == (1, 1), "the heart and the reply counted")
         # Scrolled down, new posts wait behind the bar, kept as the later events say they stand.
         await scroll_down(pilot, feed_list)
         later = protocol.make_post(friend, "while reading", now=now)
@@ -507,16 +493,16 @@ def test_live_updates_come_with_the_events_and_ask_the_node_nothing(fake: FakeNo
         arrive(fake, later)
         arrive(fake, gone)
         bar = feed.query_one(NewPostsBar)
-        await until(pilot, lambda: bar.count == 2, "two new posts behind the bar")
+        await pilot_until(pilot, lambda: bar.count == 2, "two new posts behind the bar")
         arrive(fake, protocol.make_heart(others[0], later.id, now=now))
         arrive(fake, protocol.make_delete(friend, gone, now=now))
-        await until(pilot, lambda: bar.count == 1, "the deleted one no longer counted")
+        await pilot_until(pilot, lambda: bar.count == 1, "the deleted one no longer counted")
         await pilot.press("n")
-        await until(pilot, lambda: feed_texts(app)[0] == "while reading", "the waiting post on top")
+        await pilot_until(pilot, lambda: feed_texts(app)[0] == "while reading", "the waiting post on top")
         assert top().hearts == 1 and "taken back" not in feed_texts(app)
         # A delete takes a post off the feed.
         arrive(fake, protocol.make_delete(friend, news, now=now))
-        await until(pilot, lambda: "from a friend" not in feed_texts(app), "the deleted post gone")
+        await pilot_until(pilot, lambda: "from a friend" not in feed_texts(app), "the deleted post gone")
         assert asked(fake, "thread") == 0
 
     run_on_feed(fake.socket, body)
@@ -536,8 +522,8 @@ def test_a_purge_reads_again_only_the_posts_that_can_self_destruct() -> None:
             assert feed_texts(app) == ["gone in a day", "gone in an hour", "stays"]
             clock[0] += 2 * 3600
             assert fake.run(fake.model.purge) == 1
-            await until(pilot, lambda: feed_texts(app) == ["gone in a day", "stays"], "the expired post gone")
-            await until(pilot, lambda: not [w for w in app.workers if w.group == "live"], "the re-reading done")
+            await pilot_until(pilot, lambda: feed_texts(app) == ["gone in a day", "stays"], "the expired post gone")
+            await pilot_until(pilot, lambda: not [w for w in app.workers if w.group == "live"], "the re-reading done")
             assert asked(fake, "thread") == 2, "the two expiring posts, not the third"
 
         run_on_feed(fake.socket, body)
@@ -599,7 +585,7 @@ def test_virtual_feed_walks_to_the_end_and_back_with_few_widgets(many_node: Fake
         while not (feed.at_end and feed_list.selected == len(feed_list.items) - 1):
             before = feed_list.selected
             await pilot.press("pagedown")
-            await until(pilot, lambda b=before: feed_list.selected > b or feed.at_end, "the next page of cards")
+            await pilot_until(pilot, lambda b=before: feed_list.selected > b or feed.at_end, "the next page of cards")
             if feed.at_end:
                 await pilot.press("G")
             pages += 1
@@ -619,7 +605,7 @@ def test_virtual_feed_walks_to_the_end_and_back_with_few_widgets(many_node: Fake
         # A bigger terminal wraps the cards again: fewer rows, the selection still in view.
         rows = feed_list.virtual_size.height
         await pilot.resize_terminal(*LARGE)
-        await until(pilot, lambda: feed_list.virtual_size.height < rows, "the cards wrapped to the new width")
+        await pilot_until(pilot, lambda: feed_list.virtual_size.height < rows, "the cards wrapped to the new width")
         await pilot.press("end")
         assert feed_list.selected == MANY - 1 and selected_in_view(feed_list)
 
@@ -630,31 +616,31 @@ def test_virtual_feed_click_new_posts_bar_and_keys_on_the_selected_post(many_nod
     async def use(pilot: Pilot[Any], feed: FeedScreen, feed_list: FeedList) -> None:
         app = pilot.app
         # A click on the second card opens its thread.
-        await until(pilot, lambda: feed_list._tops[1] > 0, "the cards laid out")
+        await pilot_until(pilot, lambda: feed_list._tops[1] > 0, "the cards laid out")
         second = feed_list._tops[1] + 1
         await pilot.click(FeedList, offset=(4, second))
-        await until(pilot, lambda: at(app, ThreadScreen), "the thread of the clicked card")
-        await until(pilot, lambda: app.screen.query("#root"), "the root card")
+        await pilot_until(pilot, lambda: at(app, ThreadScreen), "the thread of the clicked card")
+        await pilot_until(pilot, lambda: app.screen.query("#root"), "the root card")
         root = app.screen.query_one("#root", PostCard)
         assert root.item.text.startswith("many 1:")
         await pilot.press("escape")
-        await until(pilot, lambda: at(app, FeedScreen) and feed.focused is feed_list, "back on the feed")
+        await pilot_until(pilot, lambda: at(app, FeedScreen) and feed.focused is feed_list, "back on the feed")
         assert feed_list.selected == 1
         # Delete is only offered on your own posts; heart acts on the selected one.
         assert feed_list.check_action("delete", ()) is False and feed_list.check_action("heart", ())
         await pilot.press("h")
-        await until(pilot, lambda: feed_list.items[1].hearts == 1, "the heart on the selected card")
+        await pilot_until(pilot, lambda: feed_list.items[1].hearts == 1, "the heart on the selected card")
         # Scrolled down a few pages, a new post waits behind the bar and nothing moves.
         for _ in range(4):
             await pilot.press("pagedown")
-        await until(pilot, lambda: len(feed.shown) > 30, "a second page")
+        await pilot_until(pilot, lambda: len(feed.shown) > 30, "a second page")
         before_y, before_first = feed_list.scroll_y, feed_list.items[0].id
         posted = many_node.call("post", text="a newcomer while deep in the feed", bg="rose")
         bar = feed.query_one(NewPostsBar)
-        await until(pilot, lambda: bar.count == 1, "the new posts bar")
+        await pilot_until(pilot, lambda: bar.count == 1, "the new posts bar")
         assert feed_list.scroll_y == before_y and feed_list.items[0].id == before_first
         await pilot.press("n")
-        await until(pilot, lambda: feed_list.items[0].id == posted["id"], "the new post on top")
+        await pilot_until(pilot, lambda: feed_list.items[0].id == posted["id"], "the new post on top")
         assert feed_list.selected == 0 and feed_list.scroll_y == 0 and bar.count == 0
 
     run_on_feed(many_node.socket, use, LARGE)
@@ -667,9 +653,9 @@ def test_search_highlights_matches_and_opens_thread(fake: FakeNode) -> None:
     async def body(pilot: Pilot[Any], feed: FeedScreen, feed_list: FeedList) -> None:
         app = pilot.app
         await pilot.press("slash")
-        await until(pilot, lambda: at(app, SearchScreen), "search")
+        await pilot_until(pilot, lambda: at(app, SearchScreen), "search")
         await pilot.press(*"zebras", "enter")
-        await until(pilot, lambda: app.screen.query(SearchResult), "results")
+        await pilot_until(pilot, lambda: app.screen.query(SearchResult), "results")
         result = app.screen.query_one(SearchResult)
         text = result.render().renderables[0]
         assert isinstance(text, Text)
@@ -677,8 +663,10 @@ def test_search_highlights_matches_and_opens_thread(fake: FakeNode) -> None:
         highlighted = {text.plain[s.start : s.end].lower() for s in text.spans}
         assert highlighted == {"zebras"}
         await pilot.press("down", "enter")
-        await until(pilot, lambda: at(app, ThreadScreen), "the thread from search")
-        await until(pilot, lambda: "zebras" in app.screen.query_one("#root", PostCard).item.text, "the right thread")
+        await pilot_until(pilot, lambda: at(app, ThreadScreen), "the thread from search")
+        await pilot_until(
+            pilot, lambda: "zebras" in app.screen.query_one("#root", PostCard).item.text, "the right thread"
+        )
 
     run_on_feed(fake.socket, body)
 
@@ -695,42 +683,42 @@ def test_join_with_invite_progress_errors_and_leave() -> None:
         async def body(pilot: Pilot[Any], feed: FeedScreen, feed_list: FeedList) -> None:
             app = pilot.app
             await pilot.press("s")
-            await until(pilot, lambda: at(app, SwarmsScreen), "swarms")
+            await pilot_until(pilot, lambda: at(app, SwarmsScreen), "swarms")
             screen = app.screen
             status = screen.query_one("#swarms-status", Static)
             # A broken key: a clear error, nothing joined.
             await pilot.click("#join-invite")
             await pilot.press(*"p2pnet1garbage", "enter")
-            await until(pilot, lambda: status.has_class("-error"), "the bad-invite error")
+            await pilot_until(pilot, lambda: status.has_class("-error"), "the bad-invite error")
             assert "invite key does not work" in str(status.render())
             # The real key.
             screen.query_one("#join-invite", Input).value = invite
             await pilot.click("#btn-join")
-            await until(pilot, lambda: "joined club" in str(status.render()), "joined")
+            await pilot_until(pilot, lambda: "joined club" in str(status.render()), "joined")
             table = screen.query_one(DataTable)
-            await until(pilot, lambda: table.row_count == 2, "two swarms listed")
+            await pilot_until(pilot, lambda: table.row_count == 2, "two swarms listed")
             # Invite screen with QR for the selected swarm.
             table.focus()
             await pilot.press("i")
-            await until(pilot, lambda: at(app, InviteScreen), "the invite")
+            await pilot_until(pilot, lambda: at(app, InviteScreen), "the invite")
             await pilot.press("escape")
             # Back on the feed, a post a member of the club writes now arrives live.
             await pilot.press("escape")
-            await until(pilot, lambda: at(app, FeedScreen), "the feed")
+            await pilot_until(pilot, lambda: at(app, FeedScreen), "the feed")
             welcome = protocol.make_post(protocol.new_seed(), "welcome to the club", now=int(time.time()))
             arrive(guest, welcome, "club")
-            await until(pilot, lambda: "welcome to the club" in feed_texts(app), "the member's post")
+            await pilot_until(pilot, lambda: "welcome to the club" in feed_texts(app), "the member's post")
             # Leave 'own'.
             await pilot.press("s")
-            await until(pilot, lambda: at(app, SwarmsScreen), "swarms")
+            await pilot_until(pilot, lambda: at(app, SwarmsScreen), "swarms")
             table = app.screen.query_one(DataTable)
-            await until(pilot, lambda: table.row_count == 2, "rows")
+            await pilot_until(pilot, lambda: table.row_count == 2, "rows")
             row = [table.get_row_at(i)[0] for i in range(2)].index("own")
             table.move_cursor(row=row)
             await pilot.click("#btn-leave")
-            await until(pilot, lambda: at(app, ConfirmDialog), "confirm leave")
+            await pilot_until(pilot, lambda: at(app, ConfirmDialog), "confirm leave")
             await pilot.press("y")
-            await until(pilot, lambda: table.row_count == 1, "left")
+            await pilot_until(pilot, lambda: table.row_count == 1, "left")
 
         run_on_feed(guest.socket, body)
         assert [s["name"] for s in guest.call("swarm.list")["swarms"]] == ["club"]
@@ -742,11 +730,11 @@ def test_join_failed_is_explained(fake: FakeNode) -> None:
     async def body(pilot: Pilot[Any], feed: FeedScreen, feed_list: FeedList) -> None:
         app = pilot.app
         await pilot.press("s")
-        await until(pilot, lambda: at(app, SwarmsScreen), "swarms")
+        await pilot_until(pilot, lambda: at(app, SwarmsScreen), "swarms")
         app.screen.query_one("#join-invite", Input).value = dead_invite
         await pilot.click("#btn-join")
         status = app.screen.query_one("#swarms-status", Static)
-        await until(pilot, lambda: "nobody answered" in str(status.render()), "join_failed")
+        await pilot_until(pilot, lambda: "nobody answered" in str(status.render()), "join_failed")
         assert "gone" not in [s.name for s in await feed.node.swarms()], "nothing kept"
 
     run_on_feed(fake.socket, body)
@@ -756,22 +744,22 @@ def test_peers_help_and_command_palette(fake: FakeNode) -> None:
     async def body(pilot: Pilot[Any], feed: FeedScreen, feed_list: FeedList) -> None:
         app = pilot.app
         await pilot.press("i")
-        await until(pilot, lambda: at(app, PeersScreen), "peers")
+        await pilot_until(pilot, lambda: at(app, PeersScreen), "peers")
         status = app.screen.query_one("#node-status", Static)
-        await until(pilot, lambda: "loading" not in str(status.render()), "the status")
+        await pilot_until(pilot, lambda: "loading" not in str(status.render()), "the status")
         shown = _plain(status.content)
         assert "sync friends" in shown and "ok / 0 failed" in shown  # sync progress per swarm
         await pilot.press("escape")
         await pilot.press("question_mark")
-        await until(pilot, lambda: at(app, HelpScreen), "help")
+        await pilot_until(pilot, lambda: at(app, HelpScreen), "help")
         await pilot.press("escape")
-        await until(pilot, lambda: at(app, FeedScreen), "feed")
+        await pilot_until(pilot, lambda: at(app, FeedScreen), "feed")
         # The command palette lists our actions and runs them.
         await pilot.press("ctrl+p")
         await pilot.press(*"search posts")
-        await until(pilot, lambda: hit_shown(app, "Search posts"), "the palette's hit")
+        await pilot_until(pilot, lambda: hit_shown(app, "Search posts"), "the palette's hit")
         await pilot.press("enter")
-        await until(pilot, lambda: at(app, SearchScreen), "search from the palette")
+        await pilot_until(pilot, lambda: at(app, SearchScreen), "search from the palette")
 
     run_on_feed(fake.socket, body, LARGE)
 
@@ -790,7 +778,7 @@ def test_unreachable_node_shows_retry(tmp_path: Path) -> None:
         app = P2PApp(tmp_path / "control.sock")
         async with app.run_test(size=SMALL) as pilot:
             status = app.screen.query_one("#boot-status", Static)
-            await until(pilot, lambda: "cannot reach the node" in str(status.render()), "the error")
+            await pilot_until(pilot, lambda: "cannot reach the node" in str(status.render()), "the error")
 
     run(main)
 
@@ -863,7 +851,7 @@ def fixed_app(node: FakeNode) -> P2PApp:
 async def feed_ready(pilot: Pilot[Any]) -> None:
     app = pilot.app
     assert isinstance(app, P2PApp)
-    await until(
+    await pilot_until(
         pilot,
         lambda: at(app, FeedScreen) and len(app.screen.shown) == len(FIXED_POSTS),
         "the fixed feed",
@@ -881,7 +869,7 @@ def test_snapshot_thread(fixed_node: FakeNode, snap_compare: Any, size: tuple[in
     async def open_thread(pilot: Pilot[Any]) -> None:
         await feed_ready(pilot)
         await pilot.press("enter")
-        await until(pilot, lambda: at(pilot.app, ThreadScreen) and pilot.app.screen.query(ReplyRow), "the thread")
+        await pilot_until(pilot, lambda: at(pilot.app, ThreadScreen) and pilot.app.screen.query(ReplyRow), "the thread")
         await pilot.pause(0.3)
 
     assert snap_compare(fixed_app(fixed_node), terminal_size=size, run_before=open_thread)
@@ -892,7 +880,7 @@ def test_snapshot_compose(fixed_node: FakeNode, snap_compare: Any, size: tuple[i
     async def open_compose(pilot: Pilot[Any]) -> None:
         await feed_ready(pilot)
         await pilot.press("c")
-        await until(pilot, lambda: at(pilot.app, ComposeScreen), "the composer")
+        await pilot_until(pilot, lambda: at(pilot.app, ComposeScreen), "the composer")
         pilot.app.screen.query_one(TextArea).text = "A thought in ocean blue."
         pilot.app.screen.query_one("#compose-bg", Select).value = "ocean"
         pilot.app.screen.query_one(TextArea).cursor_blink = False
@@ -905,10 +893,10 @@ def test_snapshot_search(fixed_node: FakeNode, snap_compare: Any) -> None:
     async def search(pilot: Pilot[Any]) -> None:
         await feed_ready(pilot)
         await pilot.press("slash")
-        await until(pilot, lambda: at(pilot.app, SearchScreen), "search")
+        await pilot_until(pilot, lambda: at(pilot.app, SearchScreen), "search")
         pilot.app.screen.query_one(Input).cursor_blink = False
         await pilot.press(*"rehearse", "enter")
-        await until(pilot, lambda: len(pilot.app.screen.query(SearchResult)) == 2, "results")
+        await pilot_until(pilot, lambda: len(pilot.app.screen.query(SearchResult)) == 2, "results")
         await pilot.pause(0.3)
 
     assert snap_compare(fixed_app(fixed_node), terminal_size=SMALL, run_before=search)
@@ -918,7 +906,7 @@ def test_snapshot_help(fixed_node: FakeNode, snap_compare: Any) -> None:
     async def help_screen(pilot: Pilot[Any]) -> None:
         await feed_ready(pilot)
         await pilot.press("question_mark")
-        await until(pilot, lambda: at(pilot.app, HelpScreen), "help")
+        await pilot_until(pilot, lambda: at(pilot.app, HelpScreen), "help")
         await pilot.pause(0.3)
 
     assert snap_compare(fixed_app(fixed_node), terminal_size=SMALL, run_before=help_screen)

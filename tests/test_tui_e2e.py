@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.nodes import DEADLINE, start_node, wait_for
+from tests.harness.daemons import start_node
+from tests.harness.polling import DEADLINE, wait_for
 
 pytestmark = [
     pytest.mark.integration,

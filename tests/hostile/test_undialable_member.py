@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -26,11 +26,12 @@ from typing import Any
 import multiaddr
 import pytest
 import trio
-from hostile.stock_peer import dead_port, move_peerstore_clock, open_stock_peer
-from inproc import FAST_PX, make_node, running_nodes
+from harness.daemons import DaemonProcess, daemons
+from harness.inproc import FAST_PX, make_node, running_nodes
+from harness.polling import until, wait_for
+from harness.stock_peer import dead_port, move_peerstore_clock, open_stock_peer
 from libp2p.peer.peerinfo import info_from_p2p_addr
 from libp2p.utils.varint import encode_varint_prefixed
-from nodes import DaemonProcess, daemons, wait_for
 
 import protocol
 from p2pnet import api
@@ -38,13 +39,6 @@ from p2pnet.net import open_swarm_host
 
 DEADLINE = 60.0
 PX = FAST_PX  # B learns of the member quickly
-
-
-async def _until(predicate: Callable[[], Any], what: str) -> Any:
-    with trio.fail_after(DEADLINE):
-        while not (value := predicate()):
-            await trio.sleep(0.05)
-    return value
 
 
 def _topic(psk: bytes) -> str:
@@ -77,7 +71,7 @@ async def test_an_expired_undialable_member_is_forgotten_not_fatal(monkeypatch: 
         await member.connect(info_from_p2p_addr(multiaddr.Multiaddr(a.listen_addrs[0])))
         mid = str(member.get_id())
         # B learns the member's record from A, and cannot dial it.
-        await _until(lambda: mid in b.known_peer_addrs(), "B to learn the member")
+        await until(lambda: mid in b.known_peer_addrs(), "B to learn the member", within=DEADLINE)
         assert mid not in b.connected_peers()
         move_peerstore_clock(monkeypatch, 7300)  # past every TTL
         known = b.known_peer_addrs()  # raised PeerStoreError before the fix
@@ -97,7 +91,9 @@ async def test_node_survives_the_undialable_member(tmp_path: Path, monkeypatch: 
         async with _undialable_member(invite.psk, "127.0.10.6") as member:
             await member.connect(info_from_p2p_addr(multiaddr.Multiaddr(invite.bootstrap[0])))
             mid = str(member.get_id())
-            await _until(lambda: mid in b.swarms.running[sid].host.known_peer_addrs(), "B to learn the member")
+            await until(
+                lambda: mid in b.swarms.running[sid].host.known_peer_addrs(), "B to learn the member", within=DEADLINE
+            )
         move_peerstore_clock(monkeypatch, 7300)
         b.swarms.save_peers()  # what the maintenance loop runs every 10 s; it raised before the fix
         assert mid not in b.swarms.running[sid].host.known_peer_addrs()
@@ -133,11 +129,11 @@ async def test_a_garbled_pubsub_rpc_costs_the_sender_its_link_not_our_host() -> 
         stream = await hostile.new_stream(info.peer_id, ["/meshsub/1.1.0"])
         await stream.write(encode_varint_prefixed(b"\x0a\xff\xff\xff\xff\x0f not protobuf"))
         hid = str(hostile.get_id())
-        await _until(lambda: a.invalid_message_counts().get(hid), "A to count the garbled RPC")
+        await until(lambda: a.invalid_message_counts().get(hid), "A to count the garbled RPC", within=DEADLINE)
         # A's host is still up and gossiping.
-        await _until(lambda: a.mesh_peers() and b.mesh_peers(), "A and B to mesh")
+        await until(lambda: a.mesh_peers() and b.mesh_peers(), "A and B to mesh", within=DEADLINE)
         await b.publish(b"still here")
-        await _until(lambda: b"still here" in got, "A to receive B's message")
+        await until(lambda: b"still here" in got, "A to receive B's message", within=DEADLINE)
 
 
 async def test_an_exception_in_any_inbound_stream_handler_stays_in_that_stream() -> None:
@@ -158,7 +154,7 @@ async def test_an_exception_in_any_inbound_stream_handler_stays_in_that_stream()
             with contextlib.suppress(Exception):  # the stream is reset on us, or negotiation fails
                 stream = await b._host.new_stream(peer, ["/p2pnet/broken/1"])
                 await stream.read(1)
-        await _until(lambda: a.failures["inbound_stream"] >= 3, "A to count the failures")
+        await until(lambda: a.failures["inbound_stream"] >= 3, "A to count the failures", within=DEADLINE)
         assert b.peer_id in a.connected_peers()
 
 

@@ -16,9 +16,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from nodes import DaemonProcess, join_swarm, post_in_thread, running, wait_for
-
 from p2pnet.store import Store
+
+from .daemons import DaemonProcess, join_swarm, post_in_thread, running
+from .polling import wait_for
 
 
 @dataclass

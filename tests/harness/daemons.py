@@ -13,8 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -22,32 +21,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import protocol
 from p2pnet.api import ControlClient, NodeNotRunning
 
+from .polling import DEADLINE, wait_for
+
 if TYPE_CHECKING:
     from p2pnet.net import SwarmHost
 
 T = TypeVar("T")
-DEADLINE = 60.0  # generous: a loaded CI machine is slow, and waits poll for events
 # The stamp difficulty of swarms in daemon tests that are not about stamps: at
 # the default (18 bits, about 0.1 s a post on one core) a burst of hundreds of
 # posts is a minute of minting.  tests/test_stamps.py runs the default.
 LOW_DIFFICULTY = "8"
-
-
-def wait_for(predicate: Callable[[], T], *, timeout: float = DEADLINE, interval: float = 0.1, what: str = "") -> T:
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        try:
-            last = predicate()
-        except Exception as exc:  # a node that is still starting may refuse calls
-            last = exc
-        else:
-            if last:
-                return last
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}: last value {last!r}")
-        time.sleep(interval)
 
 
 class DaemonProcess:
@@ -185,9 +168,7 @@ def start_node(home: Path, ip: str, *, init: bool = True) -> DaemonProcess:
 
 
 @contextmanager
-def daemons(
-    base: Path, count: int, *, first_ip: int = 2, ip_prefix: str = "127.0.0"
-) -> Iterator[list[DaemonProcess]]:
+def daemons(base: Path, count: int, *, first_ip: int = 2, ip_prefix: str = "127.0.0") -> Iterator[list[DaemonProcess]]:
     """Start ``count`` daemons with identities, on <ip_prefix>.<first_ip>..; stop them all after."""
     nodes: list[DaemonProcess] = []
     try:

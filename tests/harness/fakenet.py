@@ -253,4 +253,3 @@ class FakeHost:
             yield client
         finally:
             await client.aclose()
-

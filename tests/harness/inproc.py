@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import trio
-from fakenet import FakeNet
 
 import protocol
 from p2pnet import api
 from p2pnet.api import Home
 from p2pnet.net import GossipParams
 from p2pnet.node import Node, NodeConfig
+
+from .fakenet import FakeNet
 
 # Peer exchange every half second, so nodes find each other quickly.
 FAST_PX = GossipParams(connect_timeout=5.0, peer_exchange_interval=0.5)
@@ -72,17 +73,6 @@ async def join(first: Node, others: Sequence[Node], name: str = "friends", diffi
     for node in others:
         await node.request(api.SwarmJoin(invite=created.invite))
     return protocol.swarm_id(protocol.decode_invite(created.invite, now=first.now()).psk)
-
-
-async def until(predicate: Callable[[], Any], what: str) -> Any:
-    """Poll ``predicate`` (every 50 ms of trio time) until it holds; fail after ten minutes of trio time."""
-    try:
-        with trio.fail_after(600):
-            while not (value := predicate()):
-                await trio.sleep(0.05)
-    except trio.TooSlowError:
-        raise AssertionError(f"timed out waiting for {what}") from None
-    return value
 
 
 @asynccontextmanager
