@@ -24,6 +24,7 @@ from ._errors import (
     ObjectTooLarge,
     ProtocolError,
     SyncError,
+    SyncTooLarge,
     UnknownKind,
     UnknownVersion,
     UsageError,
@@ -111,7 +112,16 @@ from ._stem import (
     embargo_delay,
     encode_stem,
 )
-from ._sync import SYNC_VERSION, SyncLimits, SyncReceived, SyncSession, SyncTurn, fingerprint
+from ._sync import (
+    MAX_RETRY_AFTER,
+    SYNC_VERSION,
+    SyncLimits,
+    SyncReceived,
+    SyncSession,
+    SyncTurn,
+    busy_frame,
+    fingerprint,
+)
 
 __all__ = [
     "BUCKETS",
@@ -135,6 +145,7 @@ __all__ = [
     "MAX_DIFFICULTY",
     "MAX_INVITE_ADDRS",
     "MAX_NAME_CHARS",
+    "MAX_RETRY_AFTER",
     "MAX_STEM_FRAME",
     "MAX_SWARM_NAME_CHARS",
     "MAX_TEXT_CHARS",
@@ -176,6 +187,7 @@ __all__ = [
     "StemRoutes",
     "StemState",
     "SyncError",
+    "SyncTooLarge",
     "SyncLimits",
     "SyncReceived",
     "SyncSession",
@@ -187,6 +199,7 @@ __all__ = [
     "WrongPassphrase",
     "check_swarm_name",
     "coarsen",
+    "busy_frame",
     "decode",
     "decode_identity_file",
     "decode_invite",
