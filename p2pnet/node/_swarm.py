@@ -25,6 +25,7 @@ from ..net import (
     RESTART_MIN,
     Failures,
     GossipParams,
+    Guard,
     StemRelay,
     SwarmConnectError,
     SwarmHost,
@@ -60,6 +61,7 @@ class OpenHost(Protocol):
         port: int,
         params: GossipParams,
         failures: Failures,
+        guard: Guard,
     ) -> AbstractAsyncContextManager[SwarmHost]: ...
 
 
@@ -92,6 +94,7 @@ class SwarmSettings:
     gossip: GossipParams
     sync_interval: float
     clock: Callable[[], float]
+    guard: Guard  # the node's ban list, shared by every swarm host
 
 
 class Swarms:
@@ -262,6 +265,7 @@ class Swarms:
             port=port,
             params=self.settings.gossip,
             failures=self._failures,
+            guard=self.settings.guard,
         )
 
     def _runtime(self, rec: Swarm, host: SwarmHost, port: int) -> SwarmRuntime:
@@ -272,7 +276,9 @@ class Swarms:
             await self._inbound.submit(Verified(signed, swarm_id, Source.STEM))
 
         check = partial(self._inbound.check, difficulty=rec.difficulty)
-        stem = StemRelay(host, check=check, released=self._store.release, fluffed=fluffed)
+        stem = StemRelay(
+            host, check=check, released=self._store.release, fluffed=fluffed, limit=self.settings.gossip.stem_limit
+        )
 
         async def accept(wires: Sequence[bytes]) -> int:
             valid = await self._inbound.check_batch(wires, rec.difficulty)
