@@ -248,12 +248,18 @@ class SwarmHost:
         self._nursery.start_soon(task)
 
     def _penalised(self, peer: ID, why: str) -> None:
-        # py-libp2p wipes a peer's score when it disconnects, so a graylisted
-        # peer would come back clean: the score's verdict becomes a ban instead.
+        # py-libp2p wipes a peer's score when it disconnects, so a sunk score
+        # would come back clean: its verdict becomes a ban instead. The verdict
+        # is the score publish_threshold gates on (P4 invalid messages, P5 floods
+        # and broken promises), not py-libp2p's own GRAFT/IHAVE/IWANT spam
+        # heuristics: honest py-libp2p peers trip those (gossip-notes, Defences).
         pid = str(peer)
         if why == "garbled":
             self.offence(pid, "gossip")
-        elif self.is_graylisted(pid):
+            return
+        scorer = self._router.scorer
+        assert scorer is not None
+        if not scorer.allow_publish(peer, [self._topic]):
             self.guard.ban(pid, self.peer_ip(pid), f"gossip score {self.peer_score(pid):.0f}")
 
     async def _promise_loop(self) -> None:

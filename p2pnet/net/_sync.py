@@ -123,6 +123,8 @@ class SwarmSync:
             the session.
         interval: Mean seconds between periodic sessions (0: only on connect).
         clock: Wall clock, for ``last_session``.
+        offload: Runs ``items`` and ``wires`` off the event loop (a worker
+            thread; tests on a MockClock run them inline).
     """
 
     def __init__(
@@ -134,6 +136,7 @@ class SwarmSync:
         accept: Accept,
         interval: float = SYNC_INTERVAL,
         clock: Callable[[], float] = time.time,
+        offload: Callable[..., Awaitable[Any]] = trio.to_thread.run_sync,
     ) -> None:
         self.host = host
         self._items = items
@@ -141,6 +144,7 @@ class SwarmSync:
         self._accept = accept
         self._interval = interval
         self._clock = clock
+        self._offload = offload
         self._slots = trio.Semaphore(MAX_SESSIONS)
         self._busy: set[str] = set()  # peers in a session with us: one at a time
         self._started_by = Buckets(SESSION_LIMIT)  # sessions each peer starts
@@ -265,7 +269,7 @@ class SwarmSync:
         served = self._served[peer]
         try:
             with trio.fail_after(SESSION_TIMEOUT):
-                items = await trio.to_thread.run_sync(self._items)
+                items = await self._offload(self._items)
                 # What the peer's byte limit has left; sessions we start get at least MIN_BUDGET.
                 budget = int(served.available())
                 session = protocol.SyncSession(items, budget=max(budget, MIN_BUDGET) if initiator else budget)
@@ -335,7 +339,7 @@ class SwarmSync:
             if not session.push_room:
                 break
             chunk = push[start : start + WIRES_CHUNK]
-            wires = await trio.to_thread.run_sync(self._wires, chunk)
+            wires = await self._offload(self._wires, chunk)
             for frame in session.objects_frames(wires):
                 await _send(stream, frame)
         for frame in turn.frames:

@@ -99,7 +99,13 @@ class Node:
             now=config.clock,
         )
         settings = SwarmSettings(
-            config.listen_ip, config.announce_ip, config.gossip, config.sync_interval, config.clock, self.guard
+            config.listen_ip,
+            config.announce_ip,
+            config.gossip,
+            config.sync_interval,
+            config.clock,
+            self.guard,
+            self.offload,
         )
         self.minter = Minter(store, lambda: self.swarms.running, self.offload)
         self.swarms = Swarms(

@@ -10,7 +10,7 @@ restarted node finds them again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from functools import partial
@@ -95,6 +95,7 @@ class SwarmSettings:
     sync_interval: float
     clock: Callable[[], float]
     guard: Guard  # the node's ban list, shared by every swarm host
+    offload: Callable[..., Awaitable[Any]]  # runs blocking work (sync's store reads) off the event loop
 
 
 class Swarms:
@@ -296,6 +297,7 @@ class Swarms:
             accept=accept,
             interval=self.settings.sync_interval,
             clock=self.settings.clock,
+            offload=self.settings.offload,
         )
         stem.start()
         sync.start()
