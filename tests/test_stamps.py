@@ -331,7 +331,8 @@ async def test_the_invite_carries_the_swarm_difficulty(tmp_path: Path, autojump_
 
 @pytest.mark.integration
 async def test_daemons_exchange_stamped_posts_and_refuse_a_hostile_peers_unstamped_ones(tmp_path: Path) -> None:
-    from nodes import daemons, hostile_peer, wait_for
+    from harness.daemons import daemons, hostile_peer
+    from harness.polling import wait_for
 
     with daemons(tmp_path, 2, first_ip=1, ip_prefix="127.0.12") as (a, b):
         invite_text = a.cli("swarm", "create", "stamped").stdout.strip().splitlines()[-1]
