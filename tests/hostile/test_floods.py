@@ -20,7 +20,7 @@ from harness.polling import until
 
 import protocol
 from p2pnet import api
-from p2pnet.net import GossipParams, Rate, SwarmConnectError, SwarmHost, open_swarm_host
+from p2pnet.net import STEM_PROTOCOL, GossipParams, Rate, StreamError, SwarmConnectError, SwarmHost, open_swarm_host
 
 DEADLINE = 60.0
 PSK = bytes(range(32))
@@ -120,3 +120,28 @@ async def test_banned_peers_and_addresses_are_refused_at_the_handshake() -> None
             await evil[3].connect(target.listen_addrs[0])
         await trio.sleep(1)
         assert evil[3].peer_id not in target.connected_peers()
+
+
+async def test_one_peer_holds_at_most_its_share_of_inbound_streams() -> None:
+    cap = GossipParams().max_inbound_streams_per_peer
+    async with AsyncExitStack() as stack:
+        target = await stack.enter_async_context(_host("127.0.13.50"))
+
+        async def hold(stream: Any) -> None:  # as the stem does: read until the sender closes
+            with suppress(StreamError):
+                while True:
+                    await stream.receive(protocol.MAX_STEM_FRAME)
+
+        target.serve(STEM_PROTOCOL, hold)
+        evil = await stack.enter_async_context(_host("127.0.13.51"))
+        await evil.connect(target.listen_addrs[0])
+        opened = 0
+        for _ in range(cap + 8):  # stem streams stay open while idle: each holds a slot
+            with suppress(StreamError):
+                await stack.enter_async_context(evil.open_stream(target.peer_id, STEM_PROTOCOL))
+                opened += 1
+        assert opened < cap + 8 and admission(target).refused["streams"] > 0
+        # Another peer is not affected.
+        other = await stack.enter_async_context(_host("127.0.13.52"))
+        await other.connect(target.listen_addrs[0])
+        await stack.enter_async_context(other.open_stream(target.peer_id, STEM_PROTOCOL))
