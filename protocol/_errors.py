@@ -66,14 +66,6 @@ class SyncError(DecodeError):
     """A sync peer sent a malformed frame, broke a limit, or spoke out of turn."""
 
 
-class SyncTooLarge(SyncError):
-    """Answering the peer would take more bytes than this side may send in the session.
-
-    A peer can ask for that on purpose or by a very large honest difference;
-    either way the session ends, and the peer is not to blame for it.
-    """
-
-
 class BadStamp(ProtocolError):
     """Well-formed, but the proof-of-work stamp is missing or weaker than the swarm asks."""
 

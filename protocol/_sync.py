@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from ._errors import SyncError, SyncTooLarge, UnknownVersion, UsageError
+from ._errors import SyncError, UnknownVersion, UsageError
 from ._objects import MAX_WIRE_SIZE
 
 __all__ = [
@@ -260,6 +260,21 @@ def _decode_frame(data: bytes, limits: SyncLimits) -> _Frame:
     return frame
 
 
+_TURN_SLACK: Final = 64  # frame headers and the END frame of one turn, at most
+
+
+def _fit(ranges: list[tuple[Bound, int, bytes, int]], room: int) -> list[tuple[Bound, int, bytes, int]]:
+    """The first ranges whose encoding fits ``room`` bytes (each bound counted as if its frame's first)."""
+    kept = []
+    for rng in ranges:
+        upper, _, payload, _ = rng
+        room -= len(_encode_bound(upper, 0)) + 1 + len(payload)
+        if room < 0:
+            break
+        kept.append(rng)
+    return kept
+
+
 def busy_frame(retry_after: int) -> bytes:
     """The one frame a responder sends instead of its first turn when it will not serve the session now.
 
@@ -348,8 +363,8 @@ class SyncSession:
         limits: Sizes; the defaults are the protocol's.
         budget: Bytes this side may send in the session, at most
             ``limits.max_session_bytes`` (the default); the caller may give
-            a peer less.  Pushes are cut to fit it, newest kept; a turn whose
-            descriptions alone would not fit raises ``SyncTooLarge``.
+            a peer less.  Descriptions take at most half of it, pushes the
+            rest, newest first; what does not fit waits for a later session.
 
     The initiator sends :meth:`start`; then both sides feed every frame they
     read to :meth:`receive` and send each reply it returns, until it reports
@@ -381,6 +396,7 @@ class SyncSession:
         self.bytes_out = 0
         self.push_cut = 0  # objects we owed the peer but left out: over the budget
         self.finished = False
+        self._described = 0  # bytes of our NEED, RANGES and END frames so far
         self._initiated = False  # we sent the first turn
         self._turn_started = False  # a frame of the peer's current turn has arrived
         # State of the turn being received, reset when it ends.
@@ -568,6 +584,13 @@ class SyncSession:
         limits = self.limits
         need = need[: limits.max_ids]  # the rest are found again by a later session
         ranges = self._cap(out, limits.max_ids - len(need))
+        # Descriptions take at most half the budget over the session, so pushes
+        # always have room. What does not fit is left out: needs beyond it, and
+        # the ranges from there on (what follows a turn's last range is
+        # skipped); a later session, with this part settled, takes it up.
+        room = self.budget // 2 - self._described - _TURN_SLACK
+        need = need[: max(0, room) // ID_LEN]
+        ranges = _fit(ranges, room - len(need) * ID_LEN)
         frames = [
             _frame(FRAME_NEED, _varint(len(group)) + b"".join(group))
             for group in _chunked(need, 2 + 3, limits.max_frame)
@@ -578,8 +601,7 @@ class SyncSession:
         done = not need and not ranges
         frames.append(_frame(FRAME_END, _varint(int(done))))
         size = sum(len(f) for f in frames)
-        if self.bytes_out + size > self.budget:
-            raise SyncTooLarge(f"the peer asks for more than {self.budget} bytes in one session")
+        self._described += size
         self.turns_sent += 1
         self.bytes_out += size
         if done:

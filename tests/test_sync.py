@@ -157,6 +157,35 @@ def test_an_empty_peer_catches_up_over_several_sessions() -> None:
     assert behind == full and sessions > 1
 
 
+def _one_session(a: Items, b: Items) -> tuple[Items, Items, int]:
+    """A session, ``a`` initiating, with pushes cut by each side's budget (256-byte objects); the sets after, bytes."""
+    turns, sides = sync_transcript(a, b)
+    held = {"a": set(a), "b": set(b)}
+    for turn in turns:
+        sender = sides[turn["from"]]
+        sender.push_cut = 0
+        sender.objects_frames([bytes(256)] * len(turn["push"]))
+        sent = {bytes.fromhex(i) for i in turn["push"][: len(turn["push"]) - sender.push_cut]}
+        source = held[turn["from"]]
+        held["b" if turn["from"] == "a" else "a"].update(x for x in source if x[1] in sent)
+    assert all(side.bytes_out <= side.budget for side in sides.values())
+    return sorted(held["a"]), sorted(held["b"]), max(side.bytes_out for side in sides.values())
+
+
+def test_a_large_scattered_difference_settles_over_several_sessions() -> None:
+    """Descriptions too long for one session are cut at the end of a turn; later sessions take up the rest."""
+    full = sorted(_item(i // 20, i) for i in range(30_000))
+    sparse = [x for n, x in enumerate(full) if n % 3]  # 10,000 missing, spread over the whole history
+    a, b = full, sparse
+    sessions = 0
+    while a != b:
+        sessions += 1
+        assert sessions <= 12, f"not settled: {len(a)} and {len(b)}"
+        b, a, size = _one_session(b, a)
+        assert size <= protocol.SyncLimits().max_session_bytes
+    assert sessions > 1 and a == full
+
+
 def test_busy_ends_a_session_before_it_starts_and_only_then() -> None:
     initiator = protocol.SyncSession([_item(1, 1)])
     initiator.start()

@@ -15,9 +15,9 @@ over every session with it), never more than ``SyncLimits.max_session_bytes``
 in one.  Over either limit, or while we are full, a session it starts gets
 BUSY with the seconds to wait.  A peer that breaks the protocol or pushes
 invalid objects commits an offence (the guard bans repeat offenders). A
-session that brought us objects is followed by another at once (up to
-``CATCH_UP_ROUNDS``): a peer's answer is bounded, so a node far behind
-catches up over several. See docs/sync.md.
+session that brought us objects, or in which we left some out, is followed
+by another at once (up to ``CATCH_UP_ROUNDS``): answers are bounded, so a
+node far behind catches up over several. See docs/sync.md.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ WIRES_CHUNK = 2048  # objects read from the store at a time while pushing
 CONNECT_RETRY = 2.0  # seconds before retrying a session that failed right after connecting
 CATCH_UP_ROUNDS = 16  # sessions in a row with one peer while each brings objects
 SESSION_LIMIT = Rate(rate=4 / 60, burst=4)  # sessions a peer may start: 4, then 4 a minute
-BYTES_LIMIT = Rate(rate=2 * 2**20 / 60, burst=2 * 2**20)  # bytes we send a peer: 2 MiB, then 2 MiB a minute
+BYTES_LIMIT = Rate(rate=4 * 2**20 / 60, burst=4 * 2**20)  # bytes we send a peer: 4 MiB, then 4 MiB a minute
 MIN_BUDGET = 64 * 1024  # a session gets at least this much of the byte limit, or BUSY
 BUSY_RETRY = 10  # seconds a peer waits when we are full
 
@@ -63,10 +63,10 @@ Accept = Callable[[Sequence[bytes]], Awaitable[int]]
 
 @dataclass(frozen=True)
 class _Outcome:
-    """How a session went: completed, how many valid objects it brought, or BUSY's wait."""
+    """How a session went: completed, whether another may bring more, or BUSY's wait."""
 
     ok: bool
-    fetched: int = 0
+    more: bool = False  # objects came in, or we left some out: answers are bounded, so ask again
     retry_after: int = 0
 
 
@@ -186,7 +186,10 @@ class SwarmSync:
         await self._catch_up(peer, failures=3)
 
     async def _catch_up(self, peer: str, failures: int) -> None:
-        """Sessions with ``peer`` while each brings objects (an answer is bounded), waiting out BUSY."""
+        """Sessions with ``peer`` while each moves objects and may have left some (answers are bounded).
+
+        BUSY is waited out; ``failures`` failed sessions end it.
+        """
         rounds = 0
         while rounds < CATCH_UP_ROUNDS and failures > 0:
             async with self._slots:
@@ -198,7 +201,7 @@ class SwarmSync:
                 failures -= 1
                 await trio.sleep(CONNECT_RETRY)
                 continue
-            if not outcome.fetched:
+            if not outcome.more:
                 return
             rounds += 1
 
@@ -220,7 +223,7 @@ class SwarmSync:
             outcome = await self._initiate(peer)
         finally:
             self._slots.release()
-        if outcome.fetched:
+        if outcome.more:
             await self._catch_up(peer, failures=1)  # it had more than one answer holds, perhaps
 
     async def _serve(self, stream: Stream) -> None:
@@ -275,7 +278,7 @@ class SwarmSync:
                 session = protocol.SyncSession(items, budget=max(budget, MIN_BUDGET) if initiator else budget)
                 self.stats.active[peer] = _Active(peer, session, started)
                 await self._exchange(stream, session, initiator, tally)
-        except (StreamError, protocol.SyncTooLarge, trio.TooSlowError) as exc:
+        except (StreamError, trio.TooSlowError) as exc:
             log.info("sync with %s failed: %s", peer, exc or type(exc).__name__)
             self.stats.sessions_failed += 1
             return _Outcome(False)
@@ -314,7 +317,8 @@ class SwarmSync:
             return _Outcome(False, retry_after=tally["retry_after"])
         self.stats.sessions_ok += 1
         log.debug("sync with %s: %s", peer, self.stats.last)
-        return _Outcome(True, fetched=tally["fetched"])
+        assert session is not None
+        return _Outcome(True, more=bool(tally["fetched"] or session.push_cut))
 
     async def _exchange(
         self, stream: Stream, session: protocol.SyncSession, initiator: bool, tally: dict[str, int]

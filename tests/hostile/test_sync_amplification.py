@@ -10,6 +10,7 @@ and a MockClock, asked by a raw host once a second for ten minutes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -17,11 +18,12 @@ import trio
 import trio.testing
 from _attacker import stamped_posts
 from harness.fakenet import FakeNet
-from harness.inproc import LOW_DIFFICULTY, make_fake_node, running_nodes
+from harness.inproc import LOW_DIFFICULTY, inline, make_fake_node, running_nodes
+from harness.polling import until
 
 import protocol
 from p2pnet import api
-from p2pnet.net import SYNC_PROTOCOL, StreamError
+from p2pnet.net import SYNC_PROTOCOL, StreamError, SwarmSync
 from p2pnet.net._sync import BYTES_LIMIT, SESSION_LIMIT
 
 MINUTES = 10
@@ -86,4 +88,47 @@ async def test_a_looped_empty_request_gets_bounded_answers(tmp_path: Path, clock
             assert busy > 0  # past its limits it was told to wait
             status = (await node.request(api.Status())).swarms[0].sync
             assert status is not None and status.refused == busy
+        nursery.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize("full_starts", [True, False])
+async def test_an_empty_honest_peer_still_catches_up_whoever_starts(
+    clock: trio.testing.MockClock, full_starts: bool
+) -> None:
+    """Answers are bounded, so catching up takes several sessions, one after the other, with no periodic sync."""
+    posts = stamped_posts(3000, 0, size=400)  # about 3.2 MB: more than three answers
+    # The side whose peer id sorts first starts the session on connect.
+    full, empty = ("A", "B") if full_starts else ("B", "A")
+    stored: dict[str, dict[bytes, protocol.Signed]] = {full: {p.id: p for p in posts}, empty: {}}
+
+    def side(name: str) -> SwarmSync:
+        objects = stored[name]
+
+        async def accept(wires: Sequence[bytes]) -> int:
+            for wire in wires:
+                signed = protocol.decode(wire)
+                objects[signed.id] = signed
+            return len(wires)
+
+        return SwarmSync(
+            net.hosts[name],  # type: ignore[arg-type]
+            items=lambda: sorted((s.obj.created, s.id) for s in objects.values()),
+            wires=lambda ids: [objects[i].wire for i in ids],
+            accept=accept,
+            interval=0,
+            offload=inline,
+        )
+
+    async with trio.open_nursery() as nursery:
+        net = FakeNet(nursery)
+        for name in ("A", "B"):
+            net.host(name)
+        syncs = {name: side(name) for name in ("A", "B")}
+        for sync in syncs.values():
+            sync.start()
+        net.link("A", "B")
+        await until(lambda: len(stored[empty]) == len(posts), "the empty side to catch up")
+        starter = syncs["A"].stats
+        assert starter.sessions_ok >= 3 and starter.last is not None and starter.last["initiator"]
+        assert syncs["B"].stats.sessions_ok == starter.sessions_ok  # every session was A's
         nursery.cancel_scope.cancel()
