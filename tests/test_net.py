@@ -33,6 +33,7 @@ from p2pnet.net import (
     open_swarm_host,
     peer_id_from_seed,
 )
+from p2pnet.net._peer_exchange import MIN_OUTBOUND
 
 pytestmark = pytest.mark.trio
 
@@ -355,6 +356,21 @@ async def test_peers_bootstrapped_via_one_node_find_each_other() -> None:
         assert c.peer_id not in known
         assert all(addr.endswith(f"/p2p/{b.peer_id}") for addr in known[b.peer_id])
         assert b.host.listen_addrs[0] in known[b.peer_id]
+
+
+async def test_a_node_that_was_only_dialled_dials_peers_of_its_own() -> None:
+    """At its target, with every peer inbound, a node still dials until it has MIN_OUTBOUND: the stem's candidates."""
+    psk = os.urandom(32)
+    full = GossipParams(connect_timeout=5.0, peer_exchange_interval=0.5, target_peers=1)
+    async with AsyncExitStack() as stack:
+        a = await stack.enter_async_context(open_node(psk=psk, params=full))
+        b, d, e = [await stack.enter_async_context(open_node(psk=psk, params=STATIC)) for _ in range(3)]
+        for other in (d, e):
+            await other.host.connect(b.host.listen_addrs[0])
+        await b.host.connect(a.host.listen_addrs[0])  # A is at its target now, with no peer of its own
+        # B tells A of D and E: A dials them, though it has all the peers it wants.
+        await until(lambda: len(a.host.outbound_peers()) >= MIN_OUTBOUND, "A to dial its own", within=DEADLINE)
+        assert set(a.host.outbound_peers()) == {d.peer_id, e.peer_id}
 
 
 async def bulk_echo(stream: Any) -> None:
