@@ -10,8 +10,8 @@ tasks up to ``MAX_SESSIONS`` at once, so a slow or hostile peer costs one slot
 for at most ``SESSION_TIMEOUT`` and nothing else.
 
 A peer cannot make us serve much: it may start ``SESSION_LIMIT`` sessions (a
-burst, then a rate), and we send it at most ``BYTES_LIMIT`` (bytes, counted
-over every session with it), never more than ``SyncLimits.max_session_bytes``
+burst, then a rate), and they get at most ``BYTES_LIMIT`` of our bytes
+(counted over all of them), never more than ``SyncLimits.max_session_bytes``
 in one.  Over either limit, or while we are full, a session it starts gets
 BUSY with the seconds to wait.  A peer that breaks the protocol or pushes
 invalid objects commits an offence (the guard bans repeat offenders). A
@@ -51,8 +51,8 @@ MAX_SESSIONS = 4  # concurrent sessions per swarm, both directions
 WIRES_CHUNK = 2048  # objects read from the store at a time while pushing
 CONNECT_RETRY = 2.0  # seconds before retrying a session that failed right after connecting
 CATCH_UP_ROUNDS = 16  # sessions in a row with one peer while each brings objects
-SESSION_LIMIT = Rate(rate=4 / 60, burst=4)  # sessions a peer may start: 4, then 4 a minute
-BYTES_LIMIT = Rate(rate=4 * 2**20 / 60, burst=4 * 2**20)  # bytes we send a peer: 4 MiB, then 4 MiB a minute
+SESSION_LIMIT = Rate(rate=4 / 60, burst=8)  # sessions a peer may start: 8, then 4 a minute
+BYTES_LIMIT = Rate(rate=4 * 2**20 / 60, burst=8 * 2**20)  # bytes a peer's sessions get: 8 MiB, then 4 MiB/min
 MIN_BUDGET = 64 * 1024  # a session gets at least this much of the byte limit, or BUSY
 BUSY_RETRY = 10  # seconds a peer waits when we are full
 
@@ -148,7 +148,7 @@ class SwarmSync:
         self._slots = trio.Semaphore(MAX_SESSIONS)
         self._busy: set[str] = set()  # peers in a session with us: one at a time
         self._started_by = Buckets(SESSION_LIMIT)  # sessions each peer starts
-        self._served = Buckets(BYTES_LIMIT)  # bytes we send each peer
+        self._served = Buckets(BYTES_LIMIT)  # bytes we send each peer in the sessions it starts
         self._retry_at: dict[str, float] = {}  # peer -> when its BUSY lets us try again
         self.stats = SyncStats()
 
@@ -188,13 +188,15 @@ class SwarmSync:
     async def _catch_up(self, peer: str, failures: int) -> None:
         """Sessions with ``peer`` while each moves objects and may have left some (answers are bounded).
 
-        BUSY is waited out; ``failures`` failed sessions end it.
+        BUSY is waited out (and counts as a round: a peer that is always busy
+        ends it too); ``failures`` failed sessions end it.
         """
         rounds = 0
         while rounds < CATCH_UP_ROUNDS and failures > 0:
             async with self._slots:
                 outcome = await self._initiate(peer)
             if outcome.retry_after:
+                rounds += 1
                 await trio.sleep(outcome.retry_after)
                 continue
             if not outcome.ok:
@@ -224,7 +226,7 @@ class SwarmSync:
         finally:
             self._slots.release()
         if outcome.more:
-            await self._catch_up(peer, failures=1)  # it had more than one answer holds, perhaps
+            await self._catch_up(peer, failures=1)  # more than one answer holds: go on
 
     async def _serve(self, stream: Stream) -> None:
         try:
@@ -273,9 +275,11 @@ class SwarmSync:
         try:
             with trio.fail_after(SESSION_TIMEOUT):
                 items = await self._offload(self._items)
-                # What the peer's byte limit has left; sessions we start get at least MIN_BUDGET.
-                budget = int(served.available())
-                session = protocol.SyncSession(items, budget=max(budget, MIN_BUDGET) if initiator else budget)
+                # A session the peer started gets what its byte limit has left;
+                # one we started, the whole session's worth: how often that
+                # happens is ours to decide (on connect, periodic, catch-up).
+                budget = None if initiator else int(served.available())
+                session = protocol.SyncSession(items, budget=budget)
                 self.stats.active[peer] = _Active(peer, session, started)
                 await self._exchange(stream, session, initiator, tally)
         except (StreamError, trio.TooSlowError) as exc:
@@ -298,7 +302,8 @@ class SwarmSync:
             self.stats.active.pop(peer, None)
             self.stats.last_session = self._clock()
             if session is not None:
-                served.spend(session.bytes_out)
+                if not initiator:
+                    served.spend(session.bytes_out)
                 self.stats.fetched += tally["fetched"]
                 self.stats.sent += session.objects_pushed
                 self.stats.last = {

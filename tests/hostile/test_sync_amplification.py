@@ -128,6 +128,7 @@ async def test_an_empty_honest_peer_still_catches_up_whoever_starts(
             sync.start()
         net.link("A", "B")
         await until(lambda: len(stored[empty]) == len(posts), "the empty side to catch up")
+        await until(lambda: not syncs["A"].stats.active and not syncs["B"].stats.active, "the sessions to end")
         starter = syncs["A"].stats
         assert starter.sessions_ok >= 3 and starter.last is not None and starter.last["initiator"]
         assert syncs["B"].stats.sessions_ok == starter.sessions_ok  # every session was A's
