@@ -19,7 +19,17 @@ interval is Wilson's, counting each post once.
 Latency: from the author's call to the moment every other node has the post
 in its application (gossip delivery, or its own fluff), p50 and p99 over posts.
 
+``--adversary all|outbound``: one more host, the adversary, dials every node
+(an attacker holding the invite key can), relays honestly and guesses, for
+each post, that whoever first handed it the post wrote it. Only stem posts
+are sent. ``all`` runs the stem as it was before relays were limited to
+outbound peers (any connected peer may be picked: the adversary can elect
+itself into everyone's stem by dialling in); ``outbound`` runs it as it is
+(protocol.md, section 11.3). Reported: the adversary's precision, and that of
+an ordinary member (each node alone as the only spy, averaged).
+
     python bench/anonymity.py [--nodes 50] [--posts 100] [--interval 0.4] [--spy-sets 1000] [--seed 1] [--q Q]
+                              [--adversary all|outbound]
 """
 
 from __future__ import annotations
@@ -94,12 +104,18 @@ class Network:
 
 
 class SpyRelay(StemRelay):
-    def __init__(self, net: Network, i: int, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, net: Network, i: int, *args: Any, every_peer: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.net, self.i = net, i
+        self.every_peer = every_peer
 
     def on_stem(self, peer: str, signed: protocol.Signed) -> None:
         self.net.heard(self.i, signed.id, peer, by_stem=True)
+
+    def relay_candidates(self) -> list[str]:
+        if self.every_peer:  # the rule before outbound-only relays: any connected peer
+            return sorted(self.host.connected_peers())
+        return super().relay_candidates()
 
 
 def stem_params(args: argparse.Namespace) -> protocol.StemParams:
@@ -110,7 +126,9 @@ def check(wire: bytes) -> protocol.Signed | None:
     return protocol.decode(wire)  # raises on anything malformed or badly signed
 
 
-async def run_node(net: Network, i: int, params: protocol.StemParams, stop: trio.Event, *, task_status: Any) -> None:
+async def run_node(
+    net: Network, i: int, params: protocol.StemParams, stop: trio.Event, every_peer: bool, *, task_status: Any
+) -> None:
     async def on_message(data: bytes) -> None:
         oid = net.ids.get(data)
         if oid is not None:
@@ -140,17 +158,28 @@ async def run_node(net: Network, i: int, params: protocol.StemParams, stop: trio
         async def fluffed(signed: protocol.Signed) -> None:
             net.delivered(i, signed.id)
 
-        relay = SpyRelay(net, i, host, check=check, fluffed=fluffed, params=params, rng=random.Random(1000 + i))
+        relay = SpyRelay(
+            net,
+            i,
+            host,
+            check=check,
+            fluffed=fluffed,
+            params=params,
+            rng=random.Random(1000 + i),
+            every_peer=every_peer,
+        )
         relay.start()
         task_status.started((host, relay))
         await stop.wait()
 
 
-async def build(n: int, seed: int, params: protocol.StemParams, stack: AsyncExitStack, stop: trio.Event) -> Network:
+async def build(
+    n: int, seed: int, params: protocol.StemParams, stack: AsyncExitStack, stop: trio.Event, adversary: str | None
+) -> Network:
     net = Network(n)
     nursery = await stack.enter_async_context(trio.open_nursery())
-    for i in range(n):
-        host, relay = await nursery.start(run_node, net, i, params, stop)
+    for i in range(n + (adversary is not None)):
+        host, relay = await nursery.start(run_node, net, i, params, stop, adversary == "all")
         net.hosts.append(host)
         net.relays.append(relay)
         net.index[host.peer_id] = i
@@ -166,6 +195,9 @@ async def build(n: int, seed: int, params: protocol.StemParams, stack: AsyncExit
             for a in range(1, n):
                 for b in rng.sample(range(a), min(a, DIALS_PER_NODE)):
                     dials.start_soon(dial, a, b)
+            if adversary is not None:
+                for b in range(n):  # the adversary dials everyone
+                    dials.start_soon(dial, n, b)
     # Let the meshes form: until every node has min(D_low, degree) mesh peers,
     # or nothing changed for 3 s (py-libp2p can strand a node below D_low).
     last: list[int] = []
@@ -241,13 +273,13 @@ async def amain(args: argparse.Namespace) -> None:
 async def measure(
     args: argparse.Namespace, rng: random.Random, started: float, stack: AsyncExitStack, stop: trio.Event
 ) -> None:
-    net = await build(args.nodes, args.seed, stem_params(args), stack, stop)
+    net = await build(args.nodes, args.seed, stem_params(args), stack, stop, args.adversary)
     setup = time.perf_counter() - started
-    degrees = [len(h.connected_peers()) for h in net.hosts]
-    meshes = [len(h.mesh_peers()) for h in net.hosts]
+    degrees = [len(h.connected_peers()) for h in net.hosts[: args.nodes]]
+    meshes = [len(h.mesh_peers()) for h in net.hosts[: args.nodes]]
     now = int(time.time())
-    for k in range(2 * args.posts):
-        stem = k % 2 == 1
+    for k in range(args.posts if args.adversary else 2 * args.posts):
+        stem = args.adversary is not None or k % 2 == 1
         author = rng.randrange(args.nodes)
         signed = protocol.make_post(os.urandom(32), f"post {k} " + "x" * rng.randrange(200), now=now)
         net.records[signed.id] = Record(author, stem, trio.current_time())
@@ -260,8 +292,49 @@ async def measure(
     with trio.move_on_after(DRAIN_TIMEOUT):
         for rec in net.records.values():
             await rec.done.wait()
-    report(args, rng, net, setup, degrees, meshes, started)
+    if args.adversary:
+        report_adversary(args, net, setup, degrees, started)
+    else:
+        report(args, rng, net, setup, degrees, meshes, started)
     stop.set()
+
+
+def single_spy(records: list[Record], spy: int) -> tuple[int, int]:
+    """Posts (not its own) one node saw, and how many it would have pinned on their author."""
+    seen = right = 0
+    for rec in records:
+        first = rec.first.get(spy)
+        if rec.author == spy or first is None:
+            continue
+        seen += 1
+        right += first[1] == rec.author
+    return seen, right
+
+
+def report_adversary(args: argparse.Namespace, net: Network, setup: float, degrees: list[int], started: float) -> None:
+    records = list(net.records.values())
+    adversary = args.nodes
+    seen, right = single_spy(records, adversary)
+    by_stem = sum(1 for r in records if adversary in r.first and r.first[adversary][1:] == (r.author, True))
+    lo, hi = wilson(right, seen)
+    members = [single_spy(records, j) for j in range(args.nodes)]
+    mean = sum(r / s for s, r in members if s) / sum(1 for s, _ in members if s)
+    relays_of = "any connected peer (before)" if args.adversary == "all" else "outbound peers only (after)"
+    print(
+        f"{args.nodes} SwarmHosts + 1 adversary that dials all of them, ONE trio process, setup {setup:.0f} s; "
+        f"honest degree min/mean/max {min(degrees)}/{sum(degrees) / len(degrees):.1f}/{max(degrees)}; "
+        f"stem relays among {relays_of}; {args.posts} stem posts, one every {args.interval} s"
+    )
+    print()
+    print("| relays among | adversary precision | 95% CI | it was the author's stem relay | ordinary member |")
+    print("|---|---|---|---|---|")
+    print(
+        f"| {args.adversary} | {right / seen:.1%} ({right}/{seen}) | {lo:.1%}-{hi:.1%} | "
+        f"{by_stem / seen:.1%} | {mean:.1%} |"
+    )
+    reached = sum(1 for r in records if len(r.delivered) == args.nodes)  # the adversary counts among them
+    print(f"\nposts that reached every node: {reached} / {len(records)}")
+    print(f"(wall {time.perf_counter() - started:.0f} s)", flush=True)
 
 
 def report(
@@ -343,6 +416,7 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=0.4, help="seconds between posts")
     parser.add_argument("--spy-sets", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--adversary", choices=["all", "outbound"], help="add a node that dials everyone (see above)")
     add_q_option(parser)
     args = parser.parse_args()
     if args.nodes < 30:

@@ -197,6 +197,8 @@ def _remote(args: argparse.Namespace, client: ControlClient) -> int:
         for s in st.swarms:
             lines.append(f"swarm {s.name}: {s.peers} peers connected")
             lines.append(f"  sync: {sync_summary(s.sync, now)}")
+        if st.bans:
+            lines.append(f"banned: {st.bans} (see: p2pnet peers)")
         _print(args, st, "\n".join(lines))
     elif command == "unlock":
         state = client.request(api.IdentityUnlock(passphrase=getpass.getpass("passphrase: ")))
@@ -207,6 +209,9 @@ def _remote(args: argparse.Namespace, client: ControlClient) -> int:
         for sp in peers.swarms:
             lines.append(f"{sp.swarm} (you are {sp.peer_id}): {len(sp.connected)} connected, {sp.known} known")
             lines += [f"  {p}" for p in sp.connected]
+        for ban in peers.bans:
+            who = ban.peer_id or f"address {ban.ip}"
+            lines.append(f"banned {who} for {_age(int(now), ban.until)} more: {ban.reason}")
         _print(args, peers, "\n".join(lines) or "no swarms")
     elif command == "stop":
         _print(args, client.request(api.Shutdown()), "node stopping")

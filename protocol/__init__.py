@@ -111,7 +111,16 @@ from ._stem import (
     embargo_delay,
     encode_stem,
 )
-from ._sync import SYNC_VERSION, SyncLimits, SyncReceived, SyncSession, SyncTurn, fingerprint
+from ._sync import (
+    MAX_RETRY_AFTER,
+    SYNC_VERSION,
+    SyncLimits,
+    SyncReceived,
+    SyncSession,
+    SyncTurn,
+    busy_frame,
+    fingerprint,
+)
 
 __all__ = [
     "BUCKETS",
@@ -135,6 +144,7 @@ __all__ = [
     "MAX_DIFFICULTY",
     "MAX_INVITE_ADDRS",
     "MAX_NAME_CHARS",
+    "MAX_RETRY_AFTER",
     "MAX_STEM_FRAME",
     "MAX_SWARM_NAME_CHARS",
     "MAX_TEXT_CHARS",
@@ -187,6 +197,7 @@ __all__ = [
     "WrongPassphrase",
     "check_swarm_name",
     "coarsen",
+    "busy_frame",
     "decode",
     "decode_identity_file",
     "decode_invite",

@@ -76,7 +76,10 @@ class StemParams:
         fluff_probability: q, the chance that a relay fluffs instead of forwarding;
             stems are 1/q relays long on average.
         epoch: Seconds for which stem routes stay fixed.
-        relays: Outbound stem relays picked per epoch.
+        relays: Stem relays picked per epoch.
+        relay_pool: Relays are drawn from the first this many candidates the
+            caller lists (its outbound peers, longest connected first), so a
+            peer that connected lately is picked only when few older ones exist.
         embargo_min: Fixed part of every embargo, in seconds.
         embargo_mean: Mean of the exponential part added to it.
         pool_size: Stem objects a node keeps in memory at most.
@@ -87,6 +90,7 @@ class StemParams:
     fluff_probability: float = 0.1
     epoch: float = 600.0
     relays: int = 2
+    relay_pool: int = 4
     embargo_min: float = 10.0
     embargo_mean: float = 5.0
     pool_size: int = 1024
@@ -105,11 +109,13 @@ def embargo_delay(rng: random.Random, params: StemParams) -> float:
 
 
 class StemRoutes:
-    """Per-epoch stem routes of one node: inbound edge -> outbound relay.
+    """Per-epoch stem routes of one node: inbound edge -> relay.
 
-    Each epoch picks up to ``relays`` outbound relays among the connected
-    peers; each inbound edge (a peer, or ``None`` for this node's own objects)
-    is mapped to one of them the first time it is used in the epoch.  A relay
+    Each epoch picks up to ``relays`` relays among the candidates the caller
+    lists, most preferred first (BIP 156: peers this node dialled itself, so an
+    attacker cannot elect itself by dialling in; longest connected first);
+    each inbound edge (a peer, or ``None`` for this node's own objects) is
+    mapped to one of them the first time it is used in the epoch.  A relay
     that disconnects or refuses the stem is replaced for the rest of the epoch.
     """
 
@@ -122,7 +128,11 @@ class StemRoutes:
         self._refused: set[str] = set()
 
     def route(self, inbound: str | None, peers: Sequence[str], now: float) -> str | None:
-        """Return the relay for objects from ``inbound``, or None if there is no peer but it."""
+        """Return the relay for objects from ``inbound``, or None if there is no candidate but it.
+
+        ``peers`` are the candidates, most preferred first; a relay no longer
+        among them is dropped.
+        """
         if self._epoch_end is None or now >= self._epoch_end:
             self._epoch_end = now + self._params.epoch
             self.relays, self.edges, self._refused = [], {}, set()
@@ -132,7 +142,7 @@ class StemRoutes:
         current = self.edges.get(inbound)
         if current is not None and current != inbound:
             return current
-        spare = sorted(live - set(self.relays))
+        spare = [p for p in dict.fromkeys(peers) if p in live and p not in self.relays][: self._params.relay_pool]
         self._rng.shuffle(spare)
         while len(self.relays) < self._params.relays and spare:
             self.relays.append(spare.pop())

@@ -6,8 +6,12 @@ ranges, each either skipped, summarised by a count and a fingerprint, or listed
 id by id (Negentropy, Meyer, arXiv 2212.13567). A side that learns which
 objects the other lacks pushes them in its next turn instead of offering ids,
 and asks (NEED) for the ones it lacks. The session ends with a turn that
-leaves nothing open. docs/sync.md is the spec; this module is pure: the
-caller feeds frames in and sends the frames and objects it is handed.
+leaves nothing open. A side sends at most ``max_session_bytes`` in a
+session, and pushes newest first, so a request from a peer that holds
+nothing costs a bounded answer (it catches up over several sessions); a
+responder that will not serve a session now answers with BUSY instead.
+docs/sync.md is the spec; this module is pure: the caller feeds frames in
+and sends the frames and objects it is handed.
 """
 
 from __future__ import annotations
@@ -22,12 +26,14 @@ from ._errors import SyncError, UnknownVersion, UsageError
 from ._objects import MAX_WIRE_SIZE
 
 __all__ = [
+    "MAX_RETRY_AFTER",
     "SYNC_VERSION",
     "Bound",
     "SyncLimits",
     "SyncReceived",
     "SyncSession",
     "SyncTurn",
+    "busy_frame",
     "fingerprint",
 ]
 
@@ -40,6 +46,9 @@ FRAME_RANGES: Final = 1
 FRAME_OBJECTS: Final = 2
 FRAME_NEED: Final = 3
 FRAME_END: Final = 4
+FRAME_BUSY: Final = 5
+
+MAX_RETRY_AFTER: Final = 3600  # seconds a BUSY frame may ask the initiator to wait
 
 MODE_SKIP: Final = 0
 MODE_FINGERPRINT: Final = 1
@@ -66,6 +75,8 @@ class SyncLimits:
         max_ids: Ids (in id lists and NEEDs) in one turn.
         max_objects: Objects received in one turn.
         max_turns: Turns in one session, both sides together.
+        max_session_bytes: Bytes of frames one side sends in one session
+            (objects and descriptions); receiving more is an error.
     """
 
     max_frame: int = 512 * 1024
@@ -76,6 +87,7 @@ class SyncLimits:
     max_ids: int = 32768
     max_objects: int = 100_000
     max_turns: int = 24
+    max_session_bytes: int = 1024 * 1024
 
 
 # -- encoding helpers -----------------------------------------------------------
@@ -176,6 +188,7 @@ class _Frame:
     wires: tuple[bytes, ...] = ()
     ids: tuple[bytes, ...] = ()
     done: bool = False
+    retry_after: int = 0
 
 
 def _decode_ranges(r: _Reader, limits: SyncLimits) -> tuple[_Range, ...]:
@@ -235,11 +248,42 @@ def _decode_frame(data: bytes, limits: SyncLimits) -> _Frame:
     elif kind == FRAME_END:
         flag = r.varint(1, "end flag")
         frame = _Frame(kind, done=bool(flag))
+    elif kind == FRAME_BUSY:
+        retry_after = r.varint(MAX_RETRY_AFTER, "retry after")
+        if not retry_after:
+            raise SyncError("a BUSY frame asks to wait 0 seconds")
+        frame = _Frame(kind, retry_after=retry_after)
     else:
         raise SyncError(f"unknown sync frame type {kind}")
     if not r.at_end():
         raise SyncError("trailing bytes after a sync frame")
     return frame
+
+
+_TURN_SLACK: Final = 64  # frame headers and the END frame of one turn, at most
+
+
+def _fit(ranges: list[tuple[Bound, int, bytes, int]], room: int) -> list[tuple[Bound, int, bytes, int]]:
+    """The first ranges whose encoding fits ``room`` bytes (each bound counted as if its frame's first)."""
+    kept = []
+    for rng in ranges:
+        upper, _, payload, _ = rng
+        room -= len(_encode_bound(upper, 0)) + 1 + len(payload)
+        if room < 0:
+            break
+        kept.append(rng)
+    return kept
+
+
+def busy_frame(retry_after: int) -> bytes:
+    """The one frame a responder sends instead of its first turn when it will not serve the session now.
+
+    Args:
+        retry_after: Seconds (1 to :data:`MAX_RETRY_AFTER`) before the initiator should try again.
+    """
+    if not 1 <= retry_after <= MAX_RETRY_AFTER:
+        raise UsageError(f"retry_after must be 1 to {MAX_RETRY_AFTER} seconds")
+    return _frame(FRAME_BUSY, _varint(retry_after))
 
 
 def _chunked(pieces: Sequence[bytes], header: int, max_frame: int) -> list[list[bytes]]:
@@ -273,7 +317,8 @@ class SyncTurn:
     the caller and encoded with :meth:`SyncSession.objects_frames`), then ``frames``.
 
     Attributes:
-        push: Ids of our objects the peer lacks.
+        push: Ids of our objects the peer lacks, newest first: the caller
+            pushes them until :attr:`SyncSession.push_room` runs out.
         frames: NEED, RANGES and the closing END frame.
         done: The session ends once this turn is sent.
     """
@@ -291,11 +336,13 @@ class SyncReceived:
         objects: Wire bytes the peer pushed; verify each before storing it.
         reply: Our answering turn, once the peer's turn ended and it expects one.
         finished: The peer ended the session; nothing more is sent or read.
+        retry_after: The peer answered BUSY: try again after this many seconds (0: it did not).
     """
 
     objects: tuple[bytes, ...] = ()
     reply: SyncTurn | None = None
     finished: bool = False
+    retry_after: int = 0
 
 
 _OutRange = tuple[Bound, int, bytes, int]  # upper bound, mode, encoded payload, ids in it
@@ -314,6 +361,10 @@ class SyncSession:
     Args:
         items: Our ``(time, id)`` items, sorted ascending, ids 32 bytes.
         limits: Sizes; the defaults are the protocol's.
+        budget: Bytes this side may send in the session, at most
+            ``limits.max_session_bytes`` (the default); the caller may give
+            a peer less.  Descriptions take at most half of it, pushes the
+            rest, newest first; what does not fit waits for a later session.
 
     The initiator sends :meth:`start`; then both sides feed every frame they
     read to :meth:`receive` and send each reply it returns, until it reports
@@ -321,15 +372,18 @@ class SyncSession:
     :class:`protocol.SyncError` (or ``UnknownVersion``).
     """
 
-    def __init__(self, items: Sequence[tuple[int, bytes]], limits: SyncLimits | None = None) -> None:
+    def __init__(
+        self, items: Sequence[tuple[int, bytes]], limits: SyncLimits | None = None, budget: int | None = None
+    ) -> None:
         self.limits = limits or SyncLimits()
+        self.budget = self.limits.max_session_bytes if budget is None else min(budget, self.limits.max_session_bytes)
         self._items = list(items)
         for i, (time, oid) in enumerate(self._items):
             if len(oid) != ID_LEN or not 0 <= time < INFINITY_TIME:
                 raise UsageError("items must be (time, 32-byte id) pairs")
             if i and self._items[i - 1] >= self._items[i]:
                 raise UsageError("items must be sorted and distinct")
-        self._ids = {oid for _, oid in self._items}
+        self._ids = {oid: time for time, oid in self._items}
         self._sums = [0]
         for _, oid in self._items:
             self._sums.append(self._sums[-1] + int.from_bytes(oid, "little"))
@@ -340,7 +394,11 @@ class SyncSession:
         self.expected = 0  # objects we expect from the peer (an estimate)
         self.bytes_in = 0
         self.bytes_out = 0
+        self.push_cut = 0  # objects we owed the peer but left out: over the budget
         self.finished = False
+        self._described = 0  # bytes of our NEED, RANGES and END frames so far
+        self._initiated = False  # we sent the first turn
+        self._turn_started = False  # a frame of the peer's current turn has arrived
         # State of the turn being received, reset when it ends.
         self._out = _Out()
         self._push: list[bytes] = []
@@ -361,14 +419,39 @@ class SyncSession:
     def start(self) -> SyncTurn:
         """The initiator's first turn: everything we hold, split into ``first_branch`` ranges."""
         out = _Out()
+        self._initiated = True
         self._answer_range(out, 0, len(self._items), _INFINITY, self.limits.first_branch)
         return self._finish_turn(out, (), [])
 
+    @property
+    def push_room(self) -> int:
+        """Bytes left in the budget for objects."""
+        return max(0, self.budget - self.bytes_out)
+
     def objects_frames(self, wires: Sequence[bytes]) -> list[bytes]:
-        """OBJECTS frames for wires we push; counted in :attr:`bytes_out`."""
-        frames = _encode_objects(wires, self.limits.max_frame)
+        """OBJECTS frames for the wires we push, in order, as many as the budget holds; counted in :attr:`bytes_out`.
+
+        Wires that do not fit are left out (and counted in :attr:`push_cut`):
+        pushes come newest first, so what waits for a later session is the oldest.
+        """
+        room = self.push_room
+        fit = 0
+        cost = 2 + 3  # the first frame's header (version, type, count)
+        frame_size = cost
+        for wire in wires:
+            piece = len(_varint(len(wire))) + len(wire)
+            if frame_size + piece > self.limits.max_frame:  # a new frame starts, with its own header
+                frame_size = 2 + 3
+                cost += 2 + 3
+            if cost + piece > room:
+                break
+            cost += piece
+            frame_size += piece
+            fit += 1
+        self.push_cut += len(wires) - fit
+        frames = _encode_objects(wires[:fit], self.limits.max_frame)
         self.bytes_out += sum(len(f) for f in frames)
-        self.objects_pushed += len(wires)
+        self.objects_pushed += fit
         return frames
 
     def receive(self, data: bytes) -> SyncReceived:
@@ -376,7 +459,16 @@ class SyncSession:
         if self.finished:
             raise SyncError("frame after the end of the sync session")
         self.bytes_in += len(data)
+        if self.bytes_in > self.limits.max_session_bytes:
+            raise SyncError(f"the peer sent more than {self.limits.max_session_bytes} bytes in one session")
         frame = _decode_frame(data, self.limits)
+        if frame.kind == FRAME_BUSY:
+            # Only as the whole answer to our first turn: then nothing of the session happened.
+            if not self._initiated or self.turns_received or self._turn_started:
+                raise SyncError("BUSY other than as the answer to the first turn")
+            self.finished = True
+            return SyncReceived(finished=True, retry_after=frame.retry_after)
+        self._turn_started = True
         if frame.kind == FRAME_OBJECTS:
             self._in_objects += len(frame.wires)
             if self._in_objects > self.limits.max_objects:
@@ -411,11 +503,14 @@ class SyncSession:
             return SyncReceived(finished=True)
         out, push, need = self._out, self._push, self._need
         self._reset_turn()
+        # Newest first: if the budget cuts the push, the oldest wait for a later session.
+        push.sort(key=lambda oid: (self._ids[oid], oid), reverse=True)
         return SyncReceived(reply=self._finish_turn(out, tuple(push), need))
 
     # -- internals -----------------------------------------------------------------
 
     def _reset_turn(self) -> None:
+        self._turn_started = False
         self._out = _Out()
         self._push = []
         self._push_set = set()
@@ -489,6 +584,13 @@ class SyncSession:
         limits = self.limits
         need = need[: limits.max_ids]  # the rest are found again by a later session
         ranges = self._cap(out, limits.max_ids - len(need))
+        # Descriptions take at most half the budget over the session, so pushes
+        # always have room. What does not fit is left out: needs beyond it, and
+        # the ranges from there on (what follows a turn's last range is
+        # skipped); a later session, with this part settled, takes it up.
+        room = self.budget // 2 - self._described - _TURN_SLACK
+        need = need[: max(0, room) // ID_LEN]
+        ranges = _fit(ranges, room - len(need) * ID_LEN)
         frames = [
             _frame(FRAME_NEED, _varint(len(group)) + b"".join(group))
             for group in _chunked(need, 2 + 3, limits.max_frame)
@@ -498,8 +600,10 @@ class SyncSession:
         # without ranges or needs asks nothing: the session ends with it.
         done = not need and not ranges
         frames.append(_frame(FRAME_END, _varint(int(done))))
+        size = sum(len(f) for f in frames)
+        self._described += size
         self.turns_sent += 1
-        self.bytes_out += sum(len(f) for f in frames)
+        self.bytes_out += size
         if done:
             self.finished = True
         return SyncTurn(push=push, frames=tuple(frames), done=done)

@@ -280,6 +280,7 @@ def stem() -> dict[str, Any]:
             "fluff_probability": params.fluff_probability,
             "epoch": params.epoch,
             "relays": params.relays,
+            "relay_pool": params.relay_pool,
             "embargo_min": params.embargo_min,
             "embargo_mean": params.embargo_mean,
             "publish_jitter": params.publish_jitter,
@@ -359,6 +360,9 @@ def sync() -> dict[str, Any]:
         )
     ids = [sync_item(n)[1] for n in range(3)]
     wires = [bytes([n]) * size for n, size in ((1, 256), (2, 1024))]
+    # A budget of 600 bytes: the first 256-byte object fits (2 + 1 + 2 + 256 bytes), the next does not.
+    budgeted = [bytes([n]) * 256 for n in (3, 4)]
+    budget = protocol.SyncSession([], budget=600)
     return {
         "version": protocol.SYNC_VERSION,
         "fingerprints": [
@@ -372,6 +376,14 @@ def sync() -> dict[str, Any]:
             "wires": [w.hex() for w in wires],
             "frames": [f.hex() for f in protocol.SyncSession([]).objects_frames(wires)],
         },
+        "budget": {
+            "max_session_bytes": protocol.SyncLimits().max_session_bytes,
+            "budget": 600,
+            "wires": [w.hex() for w in budgeted],
+            "frames": [f.hex() for f in budget.objects_frames(budgeted)],
+            "cut": budget.push_cut,
+        },
+        "busy": {"retry_after": 30, "frame": protocol.busy_frame(30).hex()},
         "sessions": sessions,
         "invalid": [
             {"frame": "0201", "error": "UnknownVersion"},
@@ -380,6 +392,9 @@ def sync() -> dict[str, Any]:
             {"frame": "0101050000010000", "error": "SyncError"},
             {"frame": "0101000001" + "05" + "00" * 15, "error": "SyncError"},
             {"frame": "01030001" + "00" * 31, "error": "SyncError"},
+            {"frame": "010500", "error": "SyncError"},
+            {"frame": "0105911c", "error": "SyncError"},
+            {"frame": protocol.busy_frame(30).hex(), "error": "SyncError"},
         ],
     }
 

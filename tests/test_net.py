@@ -33,6 +33,7 @@ from p2pnet.net import (
     open_swarm_host,
     peer_id_from_seed,
 )
+from p2pnet.net._peer_exchange import MIN_OUTBOUND
 
 pytestmark = pytest.mark.trio
 
@@ -281,13 +282,16 @@ async def test_invalid_messages_dropped_counted_and_graylisted() -> None:
         assert b.host.invalid_message_counts().get(c.peer_id, 0) == 0
         assert c.host.invalid_message_counts() == {}
 
-        # Keep sending junk: the score sinks below the graylist threshold.
+        # Keep sending junk: the score sinks below the graylist threshold, and
+        # since py-libp2p forgets a score on disconnect, that becomes a ban.
         for i in range(3, 15):
             await a.host.publish(b"bad %d" % i)
-        await until(lambda: b.host.is_graylisted(a.peer_id), "the hosts", within=DEADLINE)
-        assert b.host.peer_score(a.peer_id) < STATIC.graylist_threshold
+        await until(lambda: b.host.guard.banned(a.peer_id), "B to ban A", within=DEADLINE)
+        ban = b.host.guard.banned(a.peer_id)
+        assert ban is not None and ban.reason.startswith("gossip score -5")
         assert b.host.invalid_message_counts()[a.peer_id] >= 10
-        assert not b.host.is_graylisted(c.peer_id)
+        await until(lambda: a.peer_id not in b.host.connected_peers(), "B to drop A", within=DEADLINE)
+        assert b.host.guard.banned(c.peer_id) is None and c.peer_id in b.host.connected_peers()
 
 
 # -- 4/5. gossip settings and no silent drops ----------------------------------
@@ -352,6 +356,21 @@ async def test_peers_bootstrapped_via_one_node_find_each_other() -> None:
         assert c.peer_id not in known
         assert all(addr.endswith(f"/p2p/{b.peer_id}") for addr in known[b.peer_id])
         assert b.host.listen_addrs[0] in known[b.peer_id]
+
+
+async def test_a_node_that_was_only_dialled_dials_peers_of_its_own() -> None:
+    """At its target, with every peer inbound, a node still dials until it has MIN_OUTBOUND: the stem's candidates."""
+    psk = os.urandom(32)
+    full = GossipParams(connect_timeout=5.0, peer_exchange_interval=0.5, target_peers=1)
+    async with AsyncExitStack() as stack:
+        a = await stack.enter_async_context(open_node(psk=psk, params=full))
+        b, d, e = [await stack.enter_async_context(open_node(psk=psk, params=STATIC)) for _ in range(3)]
+        for other in (d, e):
+            await other.host.connect(b.host.listen_addrs[0])
+        await b.host.connect(a.host.listen_addrs[0])  # A is at its target now, with no peer of its own
+        # B tells A of D and E: A dials them, though it has all the peers it wants.
+        await until(lambda: len(a.host.outbound_peers()) >= MIN_OUTBOUND, "A to dial its own", within=DEADLINE)
+        assert set(a.host.outbound_peers()) == {d.peer_id, e.peer_id}
 
 
 async def bulk_echo(stream: Any) -> None:

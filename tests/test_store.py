@@ -780,7 +780,7 @@ def test_version_1_file_migrates_keeping_its_data(db: Path, sid: bytes) -> None:
         assert st.counts()["held"] == 1 and st.minting() == 1
     raw = sqlite3.connect(db)
     try:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     finally:
         raw.close()
 

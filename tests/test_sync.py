@@ -107,11 +107,110 @@ def test_limits_cap_a_turn_and_still_converge() -> None:
 
 
 def test_objects_go_in_bounded_frames() -> None:
-    session = protocol.SyncSession([])
+    session = protocol.SyncSession([], protocol.SyncLimits(max_session_bytes=8 << 20))
     frames = session.objects_frames([os.urandom(4352)] * 1000)
     assert len(frames) > 1 and all(len(f) <= session.limits.max_frame for f in frames)
-    peer = protocol.SyncSession([])
+    peer = protocol.SyncSession([], protocol.SyncLimits(max_session_bytes=8 << 20))
     assert sum(len(peer.receive(f).objects) for f in frames) == 1000
+
+
+def _serve_empty_request(store: Items, wire_size: int, budget: int | None = None) -> tuple[list[bytes], int]:
+    """A responder holding ``store`` answers the 9-byte "I have nothing" request; the ids it pushes, and its bytes."""
+    request = protocol.SyncSession([]).start()
+    assert sum(len(f) for f in request.frames) == 9
+    responder = protocol.SyncSession(store, budget=budget)
+    reply = None
+    for frame in request.frames:
+        reply = responder.receive(frame).reply or reply
+    assert reply is not None and reply.done
+    sent = responder.objects_frames([bytes(wire_size)] * len(reply.push))
+    return list(reply.push[: responder.objects_pushed]), sum(len(f) for f in sent) + sum(len(f) for f in reply.frames)
+
+
+def test_an_empty_request_gets_a_bounded_answer_newest_first() -> None:
+    store = sorted(_item(i // 10, i) for i in range(20_000))
+    pushed, size = _serve_empty_request(store, 1024)
+    limit = protocol.SyncLimits().max_session_bytes
+    assert size <= limit and len(pushed) < len(store)
+    # newest first: what waits for the next session is the oldest
+    assert set(pushed) == {oid for _, oid in store[-len(pushed) :]}
+    # a caller may give a peer less
+    fewer, small = _serve_empty_request(store, 1024, budget=64 * 1024)
+    assert small <= 64 * 1024 and 0 < len(fewer) < len(pushed)
+
+
+def test_an_empty_peer_catches_up_over_several_sessions() -> None:
+    full = sorted(_item(i // 10, i) for i in range(6000))
+    behind: Items = []
+    sessions = 0
+    while len(behind) < len(full) and sessions < 20:
+        sessions += 1
+        turns, _ = sync_transcript(behind, full)
+        got = set()
+        for turn in turns:
+            if turn["from"] == "b":
+                cut = protocol.SyncSession(full)  # what the budget lets through, newest first
+                frames = cut.objects_frames([bytes(1024)] * len(turn["push"]))
+                got.update(bytes.fromhex(i) for i in turn["push"][: cut.objects_pushed])
+                assert sum(len(f) for f in frames) <= cut.limits.max_session_bytes
+        behind = sorted(set(behind) | {x for x in full if x[1] in got})
+    assert behind == full and sessions > 1
+
+
+def _one_session(a: Items, b: Items) -> tuple[Items, Items, int]:
+    """A session, ``a`` initiating, with pushes cut by each side's budget (256-byte objects); the sets after, bytes."""
+    turns, sides = sync_transcript(a, b)
+    held = {"a": set(a), "b": set(b)}
+    for turn in turns:
+        sender = sides[turn["from"]]
+        sender.push_cut = 0
+        sender.objects_frames([bytes(256)] * len(turn["push"]))
+        sent = {bytes.fromhex(i) for i in turn["push"][: len(turn["push"]) - sender.push_cut]}
+        source = held[turn["from"]]
+        held["b" if turn["from"] == "a" else "a"].update(x for x in source if x[1] in sent)
+    assert all(side.bytes_out <= side.budget for side in sides.values())
+    return sorted(held["a"]), sorted(held["b"]), max(side.bytes_out for side in sides.values())
+
+
+def test_a_large_scattered_difference_settles_over_several_sessions() -> None:
+    """Descriptions too long for one session are cut at the end of a turn; later sessions take up the rest."""
+    full = sorted(_item(i // 20, i) for i in range(30_000))
+    sparse = [x for n, x in enumerate(full) if n % 3]  # 10,000 missing, spread over the whole history
+    a, b = full, sparse
+    sessions = 0
+    while a != b:
+        sessions += 1
+        assert sessions <= 12, f"not settled: {len(a)} and {len(b)}"
+        b, a, size = _one_session(b, a)
+        assert size <= protocol.SyncLimits().max_session_bytes
+    assert sessions > 1 and a == full
+
+
+def test_busy_ends_a_session_before_it_starts_and_only_then() -> None:
+    initiator = protocol.SyncSession([_item(1, 1)])
+    initiator.start()
+    got = initiator.receive(protocol.busy_frame(45))
+    assert got.finished and got.retry_after == 45
+    with pytest.raises(protocol.SyncError):  # the responder never receives BUSY
+        protocol.SyncSession([]).receive(protocol.busy_frame(1))
+    late = protocol.SyncSession([])
+    late.start()
+    late.receive(b"\x01\x03\x00")  # a NEED frame of its first turn
+    with pytest.raises(protocol.SyncError):
+        late.receive(protocol.busy_frame(1))
+    for bad in (0, protocol.MAX_RETRY_AFTER + 1):
+        with pytest.raises(protocol.UsageError):
+            protocol.busy_frame(bad)
+
+
+def test_more_than_a_session_may_carry_is_refused() -> None:
+    limits = protocol.SyncLimits(max_session_bytes=4096)
+    sender = protocol.SyncSession([], protocol.SyncLimits(max_session_bytes=1 << 20))
+    frames = sender.objects_frames([bytes(256)] * 40)
+    receiver = protocol.SyncSession([], limits)
+    with pytest.raises(protocol.SyncError, match="more than 4096 bytes"):
+        for frame in frames:
+            receiver.receive(frame)
 
 
 def test_unsorted_items_are_refused() -> None:

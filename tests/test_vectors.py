@@ -125,6 +125,17 @@ def test_sync_vectors_replay() -> None:
     wires = [bytes.fromhex(w) for w in doc["objects"]["wires"]]
     received = [protocol.SyncSession([]).receive(bytes.fromhex(f)).objects for f in doc["objects"]["frames"]]
     assert [w for got in received for w in got] == wires
+    budget = doc["budget"]
+    assert protocol.SyncLimits().max_session_bytes == budget["max_session_bytes"]
+    session = protocol.SyncSession([], budget=budget["budget"])
+    frames = session.objects_frames([bytes.fromhex(w) for w in budget["wires"]])
+    assert [f.hex() for f in frames] == budget["frames"] and session.push_cut == budget["cut"]
+    busy = doc["busy"]
+    assert protocol.busy_frame(busy["retry_after"]).hex() == busy["frame"]
+    initiator = protocol.SyncSession([])
+    initiator.start()
+    answer = initiator.receive(bytes.fromhex(busy["frame"]))
+    assert answer.finished and answer.retry_after == busy["retry_after"]
     for case in doc["sessions"]:
         limits = protocol.SyncLimits(**case["limits"])
         sides = {

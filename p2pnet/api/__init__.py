@@ -12,6 +12,7 @@ from ._contract import (
     MAX_LINE,
     METHODS,
     REQUESTS,
+    Ban,
     Counts,
     Delete,
     Event,
@@ -79,6 +80,7 @@ from ._wire import ERROR_CODES, ControlError, NodeNotRunning, decode_line, encod
 __all__ = [
     "API_VERSION",
     "AsyncControlClient",
+    "Ban",
     "ControlClient",
     "ControlError",
     "Counts",

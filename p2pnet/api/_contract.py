@@ -156,6 +156,8 @@ class SyncStatus(Result):
     sent: int
     last_session: int | None
     last: SyncLast | None
+    busy: int = 0  # our sessions a peer answered BUSY (it asked us to come back later)
+    refused: int = 0  # sessions peers started that we answered BUSY
 
 
 class SwarmStatus(Result):
@@ -177,6 +179,7 @@ class StatusResult(Result):
     swarms: list[SwarmStatus]
     # Fields added since version 1 have defaults, so a client parses an older node's answer too.
     minting: int = 0  # own objects stored and waiting for their proof-of-work stamp before they go out
+    bans: int = 0  # peer ids and addresses banned now (peers lists them)
 
 
 # -- requests and their results -----------------------------------------------------
@@ -353,10 +356,21 @@ class SwarmPeers(Result):
     addressed: list[str]  # peers the host holds a live address for now
     invalid: dict[str, int]  # invalid gossip messages (and garbled RPCs) per peer
     stem_invalid: dict[str, int]  # invalid stem frames per peer
+    outbound: list[str] = msgspec.field(default_factory=list)  # connected peers we dialled: stem relay candidates
+    flooded: dict[str, int] = msgspec.field(default_factory=dict)  # valid gossip objects dropped over the limit
+    stem_flooded: dict[str, int] = msgspec.field(default_factory=dict)  # stem frames dropped over the limit
+
+
+class Ban(Result):
+    peer_id: str | None  # None: a ban of the address
+    ip: str | None  # the banned address, or the banned peer's
+    until: int
+    reason: str
 
 
 class PeersResult(Result):
     swarms: list[SwarmPeers]
+    bans: list[Ban] = msgspec.field(default_factory=list)
 
 
 class Peers(Request[PeersResult]):

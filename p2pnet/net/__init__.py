@@ -6,12 +6,17 @@
   ``docs/gossip-notes.md``);
 * :class:`StemRelay`: the Dandelion++ stem before gossip (``/p2pnet/stem/1``);
 * :class:`SwarmSync`: catch-up sync between two peers (``/p2pnet/sync/1``);
+* :class:`Guard`: the node's ban list, shared by its hosts; :class:`TokenBucket`,
+  the rate limit every per-peer defence uses;
 * :func:`supervised`: how every long-running task runs, so none can end the daemon.
 
 Nothing here knows the store or the node.
 """
 
-from ._host import SwarmHost, open_swarm_host, peer_id_from_seed
+from ._bucket import Rate, TokenBucket
+from ._guard import Ban, Guard, GuardParams
+from ._host import SwarmHost
+from ._open import open_swarm_host, peer_id_from_seed
 from ._params import GossipParams
 from ._peer_exchange import PEERS_PROTOCOL
 from ._pubsub import message_id
@@ -27,8 +32,12 @@ __all__ = [
     "STEM_PROTOCOL",
     "SYNC_INTERVAL",
     "SYNC_PROTOCOL",
+    "Ban",
     "Failures",
     "GossipParams",
+    "Guard",
+    "GuardParams",
+    "Rate",
     "StemRelay",
     "Stream",
     "StreamError",
@@ -36,6 +45,7 @@ __all__ = [
     "SwarmHost",
     "SwarmSync",
     "SyncStats",
+    "TokenBucket",
     "message_id",
     "open_swarm_host",
     "peer_id_from_seed",

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterable
+from typing import Any
 
 import multiaddr
+from libp2p.abc import IHost
 from libp2p.peer.id import ID
 from libp2p.utils.address_validation import expand_wildcard_address
 
-__all__ = ["advertised_addrs", "check_can_listen", "with_p2p"]
+__all__ = ["advertised_addrs", "check_can_listen", "dial_from", "with_p2p"]
 
 
 def with_p2p(addrs: Iterable[multiaddr.Multiaddr], peer_id: ID) -> list[str]:
@@ -54,3 +56,24 @@ def check_can_listen(ip: str, port: int) -> None:
         # SO_REUSEADDR tolerates TIME_WAIT leftovers, never a live listener.
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         probe.bind((ip, port))
+
+
+def dial_from(host: IHost, listen_ip: str) -> None:
+    """Make ``host`` dial from the address it listens on, when that is one address.
+
+    py-libp2p dials from whatever source the kernel picks: on loopback every
+    dial comes from 127.0.0.1, and on a machine with several addresses not
+    necessarily from the listening one.  Peers judge addresses (bans, caps per
+    address), so a host bound to one address dials from it too.
+    """
+    if listen_ip in ("0.0.0.0", "::"):
+        return
+    for transport in host.get_network().transport_manager.get_transports():  # type: ignore[attr-defined]
+        with_source = getattr(transport, "dial_with_source", None)
+        if with_source is None:
+            continue
+
+        async def dial(maddr: multiaddr.Multiaddr, with_source: Any = with_source) -> Any:
+            return await with_source(maddr, (listen_ip, 0))
+
+        transport.dial = dial

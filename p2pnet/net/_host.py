@@ -1,23 +1,16 @@
-"""One private-network libp2p host per swarm, with anonymous gossip.
+"""The running host of one swarm: the small trio API the rest of the node sees, over py-libp2p 0.8.1.
 
-This module wraps py-libp2p 0.8.1 so that the rest of the node sees a small
-trio API (:func:`open_swarm_host` / :class:`SwarmHost`) and opaque payloads.
-
-What it adds on top of stock py-libp2p (see ``docs/gossip-notes.md``):
-
-* a libp2p private network (pnet) per swarm, keyed by the swarm's 32-byte PSK,
-  with Noise as the only security transport;
-* anonymous envelopes, validation, scoring and no silent drops on bursts
-  (``_pubsub``), plus publish back-pressure here;
-* peer exchange over the small ``/p2pnet/peers/1`` protocol (``_peer_exchange``);
-* py-libp2p's own defects fixed process-wide (``libp2p_patches``).
+Publishing with back-pressure, connecting, extra stream protocols, tasks that
+live as long as the host, and what the defences tell (scores, floods, bans:
+a gossip score below the graylist threshold becomes a ban, since py-libp2p
+forgets scores on disconnect).  :func:`p2pnet.net.open_swarm_host` (``_open``)
+builds it; ``docs/gossip-notes.md`` says why each piece is there.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
@@ -25,54 +18,29 @@ from typing import Any
 
 import multiaddr
 import trio
-from libp2p import new_host
 from libp2p.abc import IHost, INetStream
-from libp2p.crypto.ed25519 import create_new_key_pair
-from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
 from libp2p.custom_types import TProtocol
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
 from libp2p.peer.peerstore import PeerStoreError
 from libp2p.pubsub.gossipsub import GossipSub
-from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
-from libp2p.security.noise.transport import Transport as NoiseTransport
-from libp2p.tools.anyio_service import background_trio_service
 
-from . import libp2p_patches
-from ._addrs import advertised_addrs, check_can_listen, with_p2p
+from ._addrs import with_p2p
+from ._conns import Connections
+from ._guard import Guard
 from ._params import GossipParams
-from ._peer_exchange import PEERS_PROTOCOL, PeerExchange
-from ._pubsub import MAX_DATA_LEN, AnonPubsub, deliver_loop, new_router
-from ._stream import ConnectNotifee, Stream, StreamError, dial
+from ._peer_exchange import PeerExchange
+from ._pubsub import MAX_DATA_LEN, AnonPubsub
+from ._stream import Stream, StreamError, dial
 from ._tasks import Failures, supervised
 
-__all__ = ["SwarmHost", "open_swarm_host", "peer_id_from_seed"]
+__all__ = ["SwarmHost"]
 
 logger = logging.getLogger(__name__)
 
-_CLOSE_TIMEOUT = 10.0
-
-
-def peer_id_from_seed(host_key_seed: bytes) -> str:
-    """Return the libp2p peer id that :func:`open_swarm_host` derives from a seed.
-
-    Args:
-        host_key_seed: 32-byte Ed25519 seed.
-
-    Returns:
-        The base58 peer id.
-    """
-    return str(ID.from_pubkey(_key_pair(host_key_seed).public_key))
-
-
-def _key_pair(host_key_seed: bytes) -> Any:
-    if len(host_key_seed) != 32:
-        raise ValueError("host_key_seed must be 32 bytes")
-    return create_new_key_pair(host_key_seed)
-
 
 class SwarmHost:
-    """A running libp2p host for one swarm; create it with :func:`open_swarm_host`."""
+    """A running libp2p host for one swarm; create it with :func:`p2pnet.net.open_swarm_host`."""
 
     def __init__(
         self,
@@ -82,6 +50,7 @@ class SwarmHost:
         params: GossipParams,
         failures: Failures,
         nursery: trio.Nursery,
+        guard: Guard,
     ) -> None:
         self._host = host
         self._pubsub = pubsub
@@ -93,9 +62,11 @@ class SwarmHost:
         self.peer_id: str = str(host.get_id())
         # Failures of this host's tasks and inbound streams, by name, for status.
         self.failures = failures
-        self._peer_exchange = PeerExchange(host, self._topic, params, failures)
-        self._connect_callbacks: list[Callable[[str], None]] = []
-        host.get_network().register_notifee(ConnectNotifee(self._connect_callbacks))
+        self.guard = guard
+        self._conns = Connections(host, guard, self._spawn)
+        self._peer_exchange = PeerExchange(host, self._topic, params, failures, self._conns.outbound)
+        host.get_network().register_notifee(self._conns)
+        pubsub.penalised = self._penalised
 
     @property
     def listen_addrs(self) -> list[str]:
@@ -176,9 +147,25 @@ class SwarmHost:
                 out[str(pid)] = full
         return out
 
+    def outbound_peers(self) -> list[str]:
+        """Return the connected peers we dialled ourselves, longest connected first."""
+        return self._conns.outbound()
+
+    def peer_ip(self, peer_id: str) -> str | None:
+        """Return the IP address a connected peer talks to us from."""
+        return self._conns.ip_of(peer_id)
+
+    def offence(self, peer_id: str, why: str) -> None:
+        """A peer sent what no honest peer sends (on the stem, in sync): enough of them ban it."""
+        self.guard.offence(peer_id, self.peer_ip(peer_id), why)
+
     def invalid_message_counts(self) -> dict[str, int]:
         """Return how many invalid messages each peer has handed us."""
         return {str(pid): n for pid, n in self._pubsub.invalid_counts.items()}
+
+    def flood_counts(self) -> dict[str, int]:
+        """Return how many valid objects each peer delivered first over its limit (dropped)."""
+        return {str(pid): n for pid, n in self._pubsub.flood_counts.items()}
 
     def peer_score(self, peer_id: str) -> float:
         """Return the gossipsub score we currently give a connected peer."""
@@ -237,7 +224,7 @@ class SwarmHost:
 
     def on_connect(self, callback: Callable[[str], None]) -> None:
         """Call ``callback(peer_id)`` (synchronously; start tasks from it) on each new connection."""
-        self._connect_callbacks.append(callback)
+        self._conns.callbacks.append(callback)
 
     def start_soon(self, fn: Callable[..., Awaitable[Any]], *args: Any, restart: bool = False) -> None:
         """Run a task that lives at most as long as this host.
@@ -260,6 +247,26 @@ class SwarmHost:
             return
         self._nursery.start_soon(task)
 
+    def _penalised(self, peer: ID, why: str) -> None:
+        # py-libp2p wipes a peer's score when it disconnects, so a sunk score
+        # would come back clean: its verdict becomes a ban instead. The verdict
+        # is the score publish_threshold gates on (P4 invalid messages, P5 floods
+        # and broken promises), not py-libp2p's own GRAFT/IHAVE/IWANT spam
+        # heuristics: honest py-libp2p peers trip those (gossip-notes, Defences).
+        pid = str(peer)
+        if why == "garbled":
+            self.offence(pid, "gossip")
+            return
+        scorer = self._router.scorer
+        assert scorer is not None
+        if not scorer.allow_publish(peer, [self._topic]):
+            self.guard.ban(pid, self.peer_ip(pid), f"gossip score {self.peer_score(pid):.0f}")
+
+    async def _promise_loop(self) -> None:
+        while True:
+            await trio.sleep(self._params.heartbeat_interval)
+            self._pubsub.judge_promises()
+
     def _close(self) -> None:
         """Cancel every task of this host and start no more."""
         self._closing = True
@@ -274,126 +281,3 @@ class SwarmHost:
             # RpcQueue has no "drained" signal to wait on, so poll.
             while any(len(q) > high_water for q in self._pubsub.peer_queues.values()):  # noqa: ASYNC110
                 await trio.sleep(0.01)
-
-
-@asynccontextmanager
-async def open_swarm_host(
-    *,
-    host_key_seed: bytes,
-    psk: bytes,
-    topic: str,
-    validator: Callable[[bytes], bool],
-    on_message: Callable[[bytes], Awaitable[None]] | None = None,
-    listen_ip: str = "127.0.0.1",
-    port: int = 0,
-    params: GossipParams | None = None,
-    failures: Failures | None = None,
-) -> AsyncIterator[SwarmHost]:
-    """Run a libp2p host in one swarm's private network for the ``async with`` body.
-
-    Args:
-        host_key_seed: 32-byte Ed25519 seed; the same seed gives the same peer id.
-        psk: 32-byte swarm key; only hosts with the same key can connect.
-        topic: The gossipsub topic of the swarm.
-        validator: Called with every incoming payload; False (or an exception)
-            drops the message and counts it against the peer that sent it.
-        on_message: Awaited with each valid payload received from the
-            network, one at a time, in arrival order. None: relay only.
-        listen_ip: IPv4 address to listen on.
-        port: TCP port; 0 picks a free one.
-        params: Gossip settings; defaults to :class:`GossipParams`.
-        failures: Where the host counts failures of its tasks and inbound
-            streams (:attr:`SwarmHost.failures`); a fresh counter if None.
-
-    Yields:
-        The running :class:`SwarmHost`. Leaving the block closes the host and
-        all of its tasks.
-
-    Raises:
-        ValueError: The seed or the PSK is not 32 bytes.
-        OSError: ``listen_ip:port`` is in use or not a local address.
-    """
-    params = params or GossipParams()
-    failures = failures if failures is not None else Failures()
-    libp2p_patches.install()
-    if len(psk) != 32:
-        raise ValueError("psk must be 32 bytes")
-    key_pair = _key_pair(host_key_seed)
-    host = new_host(
-        key_pair=key_pair,
-        # py-libp2p wants the PSK as 64 hex chars (security/pnet/protector.py).
-        psk=psk.hex(),
-        addrs_factory=advertised_addrs,
-        # Noise only: the default set also offers plaintext and secio, where a
-        # swarm member could claim another member's peer id.
-        sec_opt={NOISE_PROTOCOL_ID: NoiseTransport(key_pair, noise_privkey=create_x25519_key_pair().private_key)},
-    )
-    libp2p_patches.count_stream_failures(host, failures)
-    router = new_router(params)
-
-    # Unbounded on purpose: gossip already bounds the rate, and dropping here
-    # would lose messages that are marked seen and never come back.
-    send, receive = trio.open_memory_channel[bytes](math.inf)
-
-    def deliver(data: bytes) -> None:
-        with contextlib.suppress(trio.ClosedResourceError):  # shutting down
-            send.send_nowait(data)
-
-    pubsub = AnonPubsub(
-        host,
-        router,
-        topic=topic,
-        validator=validator,
-        deliver=deliver if on_message is not None else None,
-        params=params,
-    )
-    check_can_listen(listen_ip, port)
-    listen = multiaddr.Multiaddr(f"/ip4/{listen_ip}/tcp/{port}")
-    async with host.run([listen]):
-        try:
-            if not host.get_transport_addrs():
-                # Swarm.listen() reports failure by return value, which
-                # BasicHost.run() ignores.
-                raise OSError(f"could not listen on {listen_ip}:{port}")
-            # The swarm's AutoConnector dials every peer in the peerstore up to
-            # ~200 connections, and re-dials on every disconnect; its dials
-            # can land after Swarm.close() and leak sockets. Peer exchange
-            # below dials instead, up to params.target_peers.
-            auto_connector = getattr(host.get_network(), "auto_connector", None)
-            if auto_connector is not None:
-                await auto_connector.stop()
-            async with (
-                background_trio_service(pubsub),
-                background_trio_service(router),
-            ):
-                await pubsub.wait_until_ready()
-                await pubsub.subscribe(topic)
-                async with trio.open_nursery() as nursery:
-                    swarm = SwarmHost(host, pubsub, router, params, failures, nursery)
-                    host.set_stream_handler(PEERS_PROTOCOL, swarm._peer_exchange.serve)
-                    if on_message is not None:
-                        nursery.start_soon(deliver_loop, receive, on_message)
-                    swarm.start_soon(swarm._peer_exchange.peer_exchange_loop, restart=True)
-                    try:
-                        yield swarm
-                    finally:
-                        swarm._close()
-                        send.close()
-                        receive.close()
-                        # The network first: until its connections are closed,
-                        # their stream handlers and connect events still hand
-                        # work to pubsub and to this nursery, and either one,
-                        # once stopped, raises "Nursery is closed to new
-                        # arrivals" into the connection and the host.
-                        await _close_network(host)
-        finally:
-            await _close_network(host)  # if setup failed; a no-op after the close above
-
-
-async def _close_network(host: IHost) -> None:
-    # host.run() only stops the swarm service, whose clean-up then runs
-    # cancelled and leaks every dialed socket (ResourceWarning). An explicit
-    # close() while not cancelled shuts connections down; it is idempotent.
-    with trio.move_on_after(_CLOSE_TIMEOUT) as scope:
-        scope.shield = True
-        await host.close()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from ._bucket import Rate
 
 __all__ = ["GossipParams"]
 
@@ -31,6 +33,17 @@ class GossipParams:
         target_peers: Peer exchange dials until this many connections (0:
             never dial on its own).
         peer_exchange_interval: Seconds between peer exchange rounds.
+        gossip_limit: Valid objects a peer may be the first to deliver to us
+            (docs/gossip-notes.md, "Defences"); over it they are dropped
+            unseen and each costs the peer ``flood_penalty`` (P5).
+        flood_penalty: Behaviour penalty per object dropped over the limit.
+        promise_timeout: Seconds a peer has to deliver what it advertised and
+            we asked for; each broken promise costs ``broken_promise_penalty`` (P5).
+        broken_promise_penalty: Behaviour penalty per broken promise.
+        stem_limit: Stem frames a peer may send us; over it they are dropped.
+        max_inbound_per_ip: Inbound connections from one IP address.
+        max_conns_per_peer: Connections to one peer, both directions.
+        max_inbound_streams_per_peer: Streams one peer may hold open to us.
     """
 
     d: int = 6
@@ -54,3 +67,11 @@ class GossipParams:
     gossip_threshold: float = -25.0
     publish_threshold: float = -50.0
     graylist_threshold: float = -50.0
+    gossip_limit: Rate = field(default_factory=lambda: Rate(rate=20.0, burst=1000.0))
+    flood_penalty: float = 0.5
+    promise_timeout: float = 3.0
+    broken_promise_penalty: float = 1.0
+    stem_limit: Rate = field(default_factory=lambda: Rate(rate=20.0, burst=1000.0))
+    max_inbound_per_ip: int = 4
+    max_conns_per_peer: int = 3
+    max_inbound_streams_per_peer: int = 32

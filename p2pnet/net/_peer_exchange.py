@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import trio
@@ -42,6 +42,10 @@ _PX_MAX_RESPONSE = 256 * 1024
 _PX_ASKED_PER_ROUND = 3
 _RECORD_DOMAIN = "libp2p-peer-record"
 _RECORD_TTL = 7200
+# The stem picks relays only among peers we dialled (protocol.md, 11.3): a
+# node all of whose peers dialled it dials on, even at target_peers, until it
+# has this many of its own.
+MIN_OUTBOUND = 2
 
 
 class PeerExchange:
@@ -52,13 +56,22 @@ class PeerExchange:
         topic: The swarm's gossip topic (named in each reply, as gossipsub PX does).
         params: ``connect_timeout``, ``target_peers`` and ``peer_exchange_interval`` apply.
         failures: Where unreadable peer records are counted (``peerstore_expired``).
+        outbound: Returns the connected peers we dialled.
     """
 
-    def __init__(self, host: IHost, topic: str, params: GossipParams, failures: Failures) -> None:
+    def __init__(
+        self,
+        host: IHost,
+        topic: str,
+        params: GossipParams,
+        failures: Failures,
+        outbound: Callable[[], list[str]] = list,
+    ) -> None:
         self._host = host
         self._topic = topic
         self._params = params
         self._failures = failures
+        self._outbound = outbound
 
     def record(self, peer_id: ID) -> Any:
         """Return the peer's signed record envelope, or None; never raises.
@@ -124,17 +137,24 @@ class PeerExchange:
             logger.debug("peer exchange with %s failed: %s", peer_id, exc)
 
     async def peer_exchange_loop(self) -> None:
-        """Every ``peer_exchange_interval``, while below ``target_peers``, ask a few connected peers.
+        """Every ``peer_exchange_interval``, while below ``target_peers`` (or
+        :data:`MIN_OUTBOUND` peers dialled), ask a few connected peers.
 
         Its failures are counted as ``peer_exchange_loop`` (``status``).
         """
         while True:
             await trio.sleep(self._params.peer_exchange_interval)
             peers = self._host.get_connected_peers()
-            if not peers or len(peers) >= self._params.target_peers:
+            if not peers or self._room(len(peers)) <= 0:
                 continue
             for pid in random.sample(peers, min(_PX_ASKED_PER_ROUND, len(peers))):
                 await self.exchange_quietly(pid)
+
+    def _room(self, connected: int) -> int:
+        """How many more peers to dial (none if ``target_peers`` is 0: dialing is off)."""
+        if self._params.target_peers <= 0:
+            return 0
+        return max(self._params.target_peers - connected, MIN_OUTBOUND - len(self._outbound()))
 
     async def _dial_new(self, peers: Iterable[rpc_pb2.PeerInfo]) -> int:
         me = self._host.get_id()
@@ -153,7 +173,7 @@ class PeerExchange:
             peerstore.consume_peer_record(envelope, _RECORD_TTL)
             if record.peer_id not in connected and record.addrs:
                 fresh.append(PeerInfo(record.peer_id, record.addrs))
-        room = self._params.target_peers - len(connected)
+        room = self._room(len(connected))
         if room <= 0 or not fresh:
             return 0
         random.shuffle(fresh)

@@ -13,11 +13,10 @@ import hashlib
 import logging
 import os
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import trio
 from libp2p.abc import IHost, INetStream
-from libp2p.exceptions import ValidationError
 from libp2p.peer.id import ID
 from libp2p.pubsub.gossipsub import PROTOCOL_ID_V11, GossipSub
 from libp2p.pubsub.mcache import CacheEntry, MessageCache
@@ -26,7 +25,9 @@ from libp2p.pubsub.pubsub import Pubsub
 from libp2p.pubsub.rpc_queue import DefaultMaxMessageSize, RpcQueue
 from libp2p.pubsub.score import ScoreParams, TopicScoreParams
 
+from ._bucket import Buckets
 from ._params import GossipParams
+from ._promises import Promises
 
 __all__ = ["MAX_DATA_LEN", "AnonPubsub", "deliver_loop", "message_id", "new_router"]
 
@@ -57,13 +58,14 @@ def _pb_message_id(msg: rpc_pb2.Message) -> bytes:
     return message_id(msg.data)
 
 
-def new_router(params: GossipParams) -> GossipSub:
+def new_router(params: GossipParams) -> _PromisedGossipSub:
     """Return a GossipSub router with our settings instead of py-libp2p's defaults.
 
     Args:
         params: Mesh degrees, heartbeat, gossip window and score settings.
     """
-    router = GossipSub(
+    router = _PromisedGossipSub(
+        Promises(params.promise_timeout),
         # Not 1.2: py-libp2p sends an IDONTWANT RPC per message per mesh peer,
         # whatever the size (go: only above 1 KiB), which halves throughput for
         # our small posts while remembering at most 10 ids per peer.
@@ -107,6 +109,18 @@ def _score_params(p: GossipParams) -> ScoreParams:
     )
 
 
+class _PromisedGossipSub(GossipSub):
+    """GossipSub that remembers what it asked for by IWANT (:mod:`._promises`)."""
+
+    def __init__(self, promises: Promises, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.promises = promises
+
+    async def emit_iwant(self, msg_ids: Sequence[bytes], to_peer: ID) -> None:
+        self.promises.expect(msg_ids, to_peer, trio.current_time())
+        await super().emit_iwant(msg_ids, to_peer)
+
+
 class _RoomyQueues(dict[ID, RpcQueue]):
     """Pubsub.peer_queues that deepens every queue as it is registered.
 
@@ -146,7 +160,7 @@ class AnonPubsub(Pubsub):
     def __init__(
         self,
         host: IHost,
-        router: GossipSub,
+        router: _PromisedGossipSub,
         *,
         topic: str,
         validator: Callable[[bytes], bool],
@@ -166,7 +180,13 @@ class AnonPubsub(Pubsub):
         self._validator = validator
         self._deliver = deliver
         self._publishing: set[bytes] = set()
+        self._gossip = router  # self.router, typed as ours
+        self._params = params
+        # Told of every penalty (why: invalid, flood, promise, garbled); the host judges.
+        self.penalised: Callable[[ID, str], None] = lambda peer, why: None
+        self._first_deliveries = Buckets(params.gossip_limit)
         self.invalid_counts: defaultdict[ID, int] = defaultdict(int)
+        self.flood_counts: defaultdict[ID, int] = defaultdict(int)
 
     def is_anonymous_envelope(self, msg: rpc_pb2.Message) -> bool:
         """Return True if msg has exactly the shape our publish() produces."""
@@ -199,19 +219,47 @@ class AnonPubsub(Pubsub):
             with contextlib.suppress(Exception):
                 await stream.reset()
             self._handle_dead_peer(peer_id)
+            self.penalised(peer_id, "garbled")
 
-    async def validate_msg(self, msg_forwarder: ID, msg: rpc_pb2.Message) -> None:
-        # Replaces Pubsub's topic-validator path: that one caches *invalid*
-        # verdicts by message id for 5 minutes, and our id is the content hash,
-        # so a tampered copy (say, with `from` set) arriving first would get the
-        # genuine envelope dropped. Here each copy is judged on its own.
-        if msg_forwarder == self.my_id:
-            return  # publish() already validated it
-        if self.is_anonymous_envelope(msg) and self.check_payload(msg.data):
+    async def push_msg(self, msg_forwarder: ID, msg: rpc_pb2.Message) -> None:
+        # Replaces Pubsub.push_msg, so each message's fate is decided here, once:
+        # * stock runs topic validators that cache *invalid* verdicts by message
+        #   id for 5 minutes; our id is the content hash, so a tampered copy
+        #   (say, with `from` set) arriving first would get the genuine envelope
+        #   dropped. Here each copy is judged on its own (P4 if invalid);
+        # * a valid object over its forwarder's first-delivery limit is dropped
+        #   *unseen* (P5): another peer's copy still gets through, so an honest
+        #   relay of a burst loses nothing but its turn.
+        self._gossip.promises.kept(_pb_message_id(msg))
+        if self._is_msg_seen(msg):
             return
-        self.invalid_counts[msg_forwarder] += 1
-        # push_msg turns this into scorer.on_invalid_message (P4).
-        raise ValidationError(f"invalid message from {msg_forwarder}")
+        scorer = self._gossip.scorer
+        assert scorer is not None
+        if msg_forwarder != self.my_id:  # publish_anonymous() validated our own
+            if not scorer.allow_publish(msg_forwarder, [self.topic]):
+                return
+            if not (self.is_anonymous_envelope(msg) and self.check_payload(msg.data)):
+                self.invalid_counts[msg_forwarder] += 1
+                scorer.on_invalid_message(msg_forwarder, self.topic)
+                self.penalised(msg_forwarder, "invalid")
+                return
+            if not self._first_deliveries.take(str(msg_forwarder)):
+                self.flood_counts[msg_forwarder] += 1
+                scorer.penalize_behavior(msg_forwarder, self._params.flood_penalty)
+                self.penalised(msg_forwarder, "flood")
+                return
+        self._mark_msg_seen(msg)
+        scorer.on_first_delivery(msg_forwarder, self.topic)
+        self.notify_subscriptions(msg)
+        await self.router.publish(msg_forwarder, msg)
+
+    def judge_promises(self) -> None:
+        """Penalise every promise past its deadline (run once a heartbeat)."""
+        scorer = self._gossip.scorer
+        assert scorer is not None
+        for peer, broken in self._gossip.promises.broken(trio.current_time()).items():
+            scorer.penalize_behavior(peer, broken * self._params.broken_promise_penalty)
+            self.penalised(peer, "promise")
 
     def notify_subscriptions(self, publish_message: rpc_pb2.Message) -> None:
         # Stock delivery is a 32-slot channel that drops on overflow

@@ -23,6 +23,7 @@ from libp2p.io.exceptions import MessageTooLarge
 
 import protocol
 
+from ._bucket import Buckets, Rate
 from ._stream import StreamError
 
 __all__ = ["STEM_PROTOCOL", "StemHost", "StemRelay"]
@@ -56,6 +57,10 @@ class StemHost(Protocol):
 
     def connected_peers(self) -> list[str]: ...
 
+    def outbound_peers(self) -> list[str]: ...
+
+    def offence(self, peer_id: str, why: str) -> None: ...
+
     def on_connect(self, callback: Callable[[str], None]) -> None: ...
 
     def start_soon(self, fn: Callable[..., Awaitable[Any]], *args: Any, restart: bool = False) -> None: ...
@@ -74,6 +79,9 @@ class StemRelay:
             own publish does not come back to us, so the node stores it here.
         params: Stem settings.
         rng: Randomness for routes, fluffs, embargoes and jitter.
+        limit: Stem frames one peer may send us (a burst, then a rate);
+            frames over it are dropped, not relayed (the sender's embargo
+            still delivers them).
     """
 
     def __init__(
@@ -85,12 +93,15 @@ class StemRelay:
         fluffed: Callable[[protocol.Signed], Awaitable[None]] | None = None,
         params: protocol.StemParams | None = None,
         rng: random.Random | None = None,
+        limit: Rate | None = None,
     ) -> None:
         self.host = host
         self.rng = rng or random.SystemRandom()
         self.state = protocol.StemState(self.rng, params or protocol.StemParams())
         self.stats = collections.Counter[str]()
         self.invalid = collections.Counter[str]()
+        self.flooded = collections.Counter[str]()  # frames dropped over a peer's limit
+        self._limits = Buckets(limit or Rate(rate=20.0, burst=1000.0))
         self._check = check
         self._released = released
         self._fluffed = fluffed
@@ -109,7 +120,7 @@ class StemRelay:
 
     def originate(self, signed: protocol.Signed) -> None:
         """Send one of our own objects into the stem, or keep it until a peer connects."""
-        action = self.state.originate(signed.id, signed.wire, self.host.connected_peers(), trio.current_time())
+        action = self.state.originate(signed.id, signed.wire, self.relay_candidates(), trio.current_time())
         if action is None:
             self._waiting[signed.id] = signed
             return
@@ -122,6 +133,16 @@ class StemRelay:
         self._relayed.pop(object_id, None)
         if own:
             self._released(object_id)
+
+    def relay_candidates(self) -> list[str]:
+        """The peers a relay may be picked from, most preferred first (protocol.md, section 11.3).
+
+        Only peers this host dialled, longest connected first (BIP 156): an
+        attacker that dials everyone is never picked by those it dialled.  A
+        host that dialled no one falls back to every peer rather than fluff
+        its own objects.
+        """
+        return self.host.outbound_peers() or sorted(self.host.connected_peers())
 
     @property
     def pending(self) -> int:
@@ -192,7 +213,7 @@ class StemRelay:
 
     def _reroute(self, actions: list[protocol.Forward]) -> None:
         for action in actions:
-            retry = self.state.failed(action, self.host.connected_peers(), trio.current_time(), refused=True)
+            retry = self.state.failed(action, self.relay_candidates(), trio.current_time(), refused=True)
             if retry is not None:
                 self._run(retry)
 
@@ -224,6 +245,10 @@ class StemRelay:
             return  # idle too long
 
     def _accept(self, peer: str, frame: bytes) -> bool:
+        if not self._limits.take(peer):
+            self.flooded[peer] += 1
+            self.stats["flooded"] += 1
+            return True  # dropped; the stream stays (an honest burst is only over for now)
         try:
             signed = self._check(protocol.decode_stem(frame))
         except protocol.ProtocolError:
@@ -233,7 +258,7 @@ class StemRelay:
             return False
         self.stats["received"] += 1
         self.on_stem(peer, signed)
-        action = self.state.receive(signed.id, signed.wire, peer, self.host.connected_peers(), trio.current_time())
+        action = self.state.receive(signed.id, signed.wire, peer, self.relay_candidates(), trio.current_time())
         if action is not None:
             if signed.id in self.state.pool or isinstance(action, protocol.Fluff):
                 self._relayed.setdefault(signed.id, signed)
@@ -247,6 +272,7 @@ class StemRelay:
         self.invalid[peer] += 1
         self.stats["invalid"] += 1
         log.debug("stem peer %s sent an %s; stream closed", peer, why)
+        self.host.offence(peer, "stem")
 
     def _connected(self, peer: str) -> None:
         self.state.routes.reconnected(peer)

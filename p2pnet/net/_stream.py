@@ -1,20 +1,18 @@
-"""Connections and streams to swarm peers: dialing, framed streams, connect events."""
+"""Connections and streams to swarm peers: dialing and framed streams."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
 
-import multiaddr
 import trio
-from libp2p.abc import IHost, INetConn, INetStream, INetwork, INotifee, IRawConnection
+from libp2p.abc import IHost, INetStream, IRawConnection
 from libp2p.peer.peerinfo import PeerInfo
 from libp2p.utils.varint import encode_varint_prefixed, read_varint_prefixed_bytes_limited
 
 from ._params import GossipParams
 
-__all__ = ["ConnectNotifee", "Stream", "StreamError", "SwarmConnectError", "close_quietly", "dial"]
+__all__ = ["Stream", "StreamError", "SwarmConnectError", "close_quietly", "dial"]
 
 logger = logging.getLogger(__name__)
 
@@ -83,33 +81,3 @@ async def dial(host: IHost, info: PeerInfo, params: GossipParams) -> None:
         ) from exc
     except Exception as exc:
         raise SwarmConnectError(f"cannot connect to {info.peer_id}: {exc}") from exc
-
-
-class ConnectNotifee(INotifee):
-    """Calls back with the peer id on each new connection (and nothing else)."""
-
-    def __init__(self, callbacks: list[Callable[[str], None]]) -> None:
-        self._callbacks = callbacks
-
-    async def connected(self, network: INetwork, conn: INetConn) -> None:
-        peer = str(conn.muxed_conn.peer_id)
-        for callback in self._callbacks:
-            try:
-                callback(peer)
-            except Exception:
-                logger.exception("connect callback failed")
-
-    async def disconnected(self, network: INetwork, conn: INetConn) -> None:
-        pass  # only new connections matter here
-
-    async def opened_stream(self, network: INetwork, stream: INetStream) -> None:
-        pass  # only new connections matter here
-
-    async def closed_stream(self, network: INetwork, stream: INetStream) -> None:
-        pass  # only new connections matter here
-
-    async def listen(self, network: INetwork, addr: multiaddr.Multiaddr) -> None:
-        pass  # only new connections matter here
-
-    async def listen_close(self, network: INetwork, addr: multiaddr.Multiaddr) -> None:
-        pass  # only new connections matter here

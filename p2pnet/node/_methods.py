@@ -231,9 +231,13 @@ async def peers(node: Node, _: api.Peers) -> api.PeersResult:
                 addressed=sorted(host.known_peer_addrs()),
                 invalid=host.invalid_message_counts(),
                 stem_invalid=dict(runtime.stem.invalid),
+                outbound=host.outbound_peers(),
+                flooded=host.flood_counts(),
+                stem_flooded=dict(runtime.stem.flooded),
             )
         )
-    return api.PeersResult(swarms=out)
+    bans = [api.Ban(peer_id=b.peer_id, ip=b.ip, until=int(b.until), reason=b.reason) for b in node.guard.active()]
+    return api.PeersResult(swarms=out, bans=bans)
 
 
 # -- posts ------------------------------------------------------------------------------------

@@ -24,8 +24,8 @@ import protocol
 
 from .. import api
 from ..api import Home
-from ..net import SYNC_INTERVAL, Failures, GossipParams, open_swarm_host, supervised
-from ..store import AmbiguousId, IngestResult, Store, StoreError, Swarm
+from ..net import SYNC_INTERVAL, Ban, Failures, GossipParams, Guard, GuardParams, open_swarm_host, supervised
+from ..store import AmbiguousId, BanRow, IngestResult, Store, StoreError, Swarm
 from . import _methods, _shape
 from ._control import EventHub, serve_control
 from ._errors import ApiError
@@ -55,6 +55,7 @@ class NodeConfig:
         announce_ip: Address invites name instead of the listen address.
         passphrase: Unlocks a sealed identity at start.
         gossip: Gossip settings of every swarm host.
+        guard: When peers are banned, and for how long.
         clock: Wall-clock time (object times, expiry).
         sync_interval: Mean seconds between periodic sync sessions (0: only on connect).
         peer_save_interval: Seconds between saves of connected peers.
@@ -68,6 +69,7 @@ class NodeConfig:
     announce_ip: str | None = None
     passphrase: str | None = None
     gossip: GossipParams = field(default_factory=GossipParams)
+    guard: GuardParams = field(default_factory=GuardParams)
     clock: Callable[[], float] = time.time
     sync_interval: float = SYNC_INTERVAL
     peer_save_interval: float = PEER_SAVE_INTERVAL
@@ -89,8 +91,21 @@ class Node:
         # Failures of long-running tasks, by name: none of them may end the node.
         self.failures = Failures()
         self.inbound = Inbound(store, self.now, self.offload, self._stored)
+        # Bans outlive restarts: those in force come back from the store, new ones go into it.
+        self.guard = Guard(
+            config.guard,
+            bans=[Ban(b.peer_id, b.ip, b.until, b.reason) for b in store.bans(self.now())],
+            on_ban=lambda ban: store.save_ban(BanRow(ban.peer_id, ban.ip, int(ban.until), ban.reason)),
+            now=config.clock,
+        )
         settings = SwarmSettings(
-            config.listen_ip, config.announce_ip, config.gossip, config.sync_interval, config.clock
+            config.listen_ip,
+            config.announce_ip,
+            config.gossip,
+            config.sync_interval,
+            config.clock,
+            self.guard,
+            self.offload,
         )
         self.minter = Minter(store, lambda: self.swarms.running, self.offload)
         self.swarms = Swarms(
@@ -192,6 +207,7 @@ class Node:
                 received=gossip["received"], stored=gossip["stored"], invalid=gossip["invalid"]
             ),
             failures=dict(self.failures),
+            bans=len(self.guard.active()),
             swarms=[
                 api.SwarmStatus(
                     name=r.name,

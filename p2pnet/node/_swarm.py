@@ -10,7 +10,7 @@ restarted node finds them again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from functools import partial
@@ -25,6 +25,7 @@ from ..net import (
     RESTART_MIN,
     Failures,
     GossipParams,
+    Guard,
     StemRelay,
     SwarmConnectError,
     SwarmHost,
@@ -60,6 +61,7 @@ class OpenHost(Protocol):
         port: int,
         params: GossipParams,
         failures: Failures,
+        guard: Guard,
     ) -> AbstractAsyncContextManager[SwarmHost]: ...
 
 
@@ -92,6 +94,8 @@ class SwarmSettings:
     gossip: GossipParams
     sync_interval: float
     clock: Callable[[], float]
+    guard: Guard  # the node's ban list, shared by every swarm host
+    offload: Callable[..., Awaitable[Any]]  # runs blocking work (sync's store reads) off the event loop
 
 
 class Swarms:
@@ -262,6 +266,7 @@ class Swarms:
             port=port,
             params=self.settings.gossip,
             failures=self._failures,
+            guard=self.settings.guard,
         )
 
     def _runtime(self, rec: Swarm, host: SwarmHost, port: int) -> SwarmRuntime:
@@ -272,7 +277,9 @@ class Swarms:
             await self._inbound.submit(Verified(signed, swarm_id, Source.STEM))
 
         check = partial(self._inbound.check, difficulty=rec.difficulty)
-        stem = StemRelay(host, check=check, released=self._store.release, fluffed=fluffed)
+        stem = StemRelay(
+            host, check=check, released=self._store.release, fluffed=fluffed, limit=self.settings.gossip.stem_limit
+        )
 
         async def accept(wires: Sequence[bytes]) -> int:
             valid = await self._inbound.check_batch(wires, rec.difficulty)
@@ -290,6 +297,7 @@ class Swarms:
             accept=accept,
             interval=self.settings.sync_interval,
             clock=self.settings.clock,
+            offload=self.settings.offload,
         )
         stem.start()
         sync.start()

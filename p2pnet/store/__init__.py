@@ -4,6 +4,7 @@ See docs/storage.md.  Synchronous and stdlib-only (plus :mod:`protocol`): the
 node calls it from worker threads; nothing here knows trio or libp2p.
 """
 
+from ._bans import BanRow
 from ._errors import (
     AmbiguousId,
     InvalidArgument,
@@ -23,6 +24,7 @@ from ._store import Store
 from ._swarms import Swarm
 
 __all__ = [
+    "BanRow",
     "SCHEMA_VERSION",
     "AmbiguousId",
     "FeedPage",

@@ -6,7 +6,7 @@ from typing import Final
 
 __all__ = ["APPLICATION_ID", "MIGRATIONS", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 APPLICATION_ID: Final = 0x7032706E  # "p2pn": tells our files from other SQLite files
 # Each entry migrates the schema from version i to i + 1, inside one transaction.
 # Never edit a released entry: append a new one.
@@ -110,6 +110,19 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         # The stored stamp's leading zero bits.  Objects stored so far are
         # version 1 (no stamp) or were never minted: 0.
         "ALTER TABLE objects ADD COLUMN work INTEGER NOT NULL DEFAULT 0",
+    ),
+    (
+        # Bans that outlive a restart (docs/gossip-notes.md, "Defences"): a
+        # peer id, or an IP address (peer_id NULL); a peer's ban names the
+        # address it came from, so bans of many ids from one address add up.
+        """CREATE TABLE bans (
+            peer_id TEXT CHECK (peer_id IS NULL OR length(peer_id) BETWEEN 1 AND 128),
+            ip      TEXT CHECK (ip IS NULL OR length(ip) BETWEEN 1 AND 64),
+            until   INTEGER NOT NULL,
+            reason  TEXT NOT NULL,
+            CHECK (peer_id IS NOT NULL OR ip IS NOT NULL)
+        )""",
+        "CREATE UNIQUE INDEX bans_key ON bans(coalesce(peer_id, 'ip:' || ip))",
     ),
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION

@@ -8,7 +8,9 @@ links: each host validates what it receives (as py-libp2p calls our
 validator), delivers it, and forwards it to its other links once.  Streams
 are memory channels.  Everything runs in the test's trio run, so a
 :class:`trio.testing.MockClock` makes embargoes, epochs and back-offs pass in
-no time.  What it does not model: scoring, meshes (every link is a mesh
+no time.  Connections have a direction (who dialled) and each host an
+address, and a host refuses and drops peers its guard bans.  What it does
+not model: scoring and gossip rate limits, meshes (every link is a mesh
 link), latency, and libp2p's own failures — the real-host tests cover those.
 """
 
@@ -25,7 +27,7 @@ import trio
 from libp2p.io.exceptions import MessageTooLarge
 
 import protocol
-from p2pnet.net import Failures, StreamError, SwarmConnectError, message_id, supervised
+from p2pnet.net import Ban, Failures, Guard, StreamError, SwarmConnectError, message_id, supervised
 
 
 class FakeStream:
@@ -66,6 +68,7 @@ class FakeNet:
         self.nursery = nursery
         self.hosts: dict[str, FakeHost] = {}
         self.links: set[frozenset[str]] = set()
+        self.dialled: dict[frozenset[str], tuple[str, float]] = {}  # link -> (who dialled, when)
         self.published: list[tuple[str, bytes, float]] = []
         self.stems: list[tuple[str, str, bytes]] = []
 
@@ -75,16 +78,18 @@ class FakeNet:
         return self.hosts[name]
 
     def link(self, a: str, b: str) -> None:
-        """Connect two hosts; both see a new connection."""
+        """Connect two hosts, ``a`` dialling ``b``; both see a new connection."""
         if frozenset((a, b)) in self.links:
             return
         self.links.add(frozenset((a, b)))
+        self.dialled[frozenset((a, b))] = (a, trio.current_time())
         for me, other in ((a, b), (b, a)):
             for callback in list(self.hosts[me].callbacks):
                 callback(other)
 
     def unlink(self, a: str, b: str) -> None:
         self.links.discard(frozenset((a, b)))
+        self.dialled.pop(frozenset((a, b)), None)
 
     def neighbours(self, name: str) -> list[str]:
         return sorted(next(iter(link - {name})) for link in self.links if name in link)
@@ -102,6 +107,7 @@ class FakeNet:
         port: int = 0,
         params: Any = None,
         failures: Failures | None = None,
+        guard: Guard | None = None,
     ) -> AsyncIterator[FakeHost]:
         """What :func:`p2pnet.net.open_swarm_host` is to a real network: a host for the block."""
         peer_id = "Fake" + hashlib.sha256(host_key_seed).hexdigest()[:20]
@@ -117,11 +123,14 @@ class FakeNet:
                 on_message=on_message,
                 failures=failures,
                 addr=f"/ip4/{listen_ip}/tcp/{port or 4001}/p2p/{peer_id}",
+                guard=guard,
             )
             self.hosts[peer_id] = host
+            forget = host.guard.on_ban(host.banned)
             try:
                 yield host
             finally:
+                forget()
                 del self.hosts[peer_id]
                 self.links = {link for link in self.links if peer_id not in link}
                 nursery.cancel_scope.cancel()
@@ -141,10 +150,13 @@ class FakeHost:
         on_message: Callable[[bytes], Any] | None = None,
         failures: Failures | None = None,
         addr: str | None = None,
+        guard: Guard | None = None,
     ) -> None:
         self.net, self.peer_id, self._nursery = net, peer_id, nursery
         self.psk = psk
         self.listen_addrs = [addr or f"/ip4/10.0.0.1/tcp/4001/p2p/{peer_id}"]
+        self.ip = self.listen_addrs[0].split("/")[2]
+        self.guard = guard if guard is not None else Guard()
         self.failures = failures if failures is not None else Failures()
         self.handlers: dict[str, Callable[[Any], Any]] = {}
         self.callbacks: list[Callable[[str], None]] = []
@@ -194,10 +206,36 @@ class FakeHost:
         other = self.net.hosts.get(peer)
         if other is None or addr not in other.listen_addrs or other.psk != self.psk:
             raise SwarmConnectError(f"cannot connect to {peer}")
+        if other.guard.banned(self.peer_id, self.ip) or self.guard.banned(peer, other.ip):
+            raise SwarmConnectError(f"{peer} refused the connection: banned")
         self.net.link(self.peer_id, peer)
 
     def connected_peers(self) -> list[str]:
         return self.net.neighbours(self.peer_id)
+
+    def outbound_peers(self) -> list[str]:
+        mine = [
+            (since, p)
+            for p in self.connected_peers()
+            for who, since in [self.net.dialled[frozenset((self.peer_id, p))]]
+            if who == self.peer_id
+        ]
+        return [p for _, p in sorted(mine)]
+
+    def peer_ip(self, peer_id: str) -> str | None:
+        other = self.net.hosts.get(peer_id)
+        return None if other is None else other.ip
+
+    def offence(self, peer_id: str, why: str) -> None:
+        self.guard.offence(peer_id, self.peer_ip(peer_id), why)
+
+    def banned(self, ban: Ban) -> None:
+        for peer in self.connected_peers():
+            if peer == ban.peer_id or (ban.peer_id is None and self.peer_ip(peer) == ban.ip):
+                self.net.unlink(self.peer_id, peer)
+
+    def flood_counts(self) -> dict[str, int]:
+        return {}
 
     def mesh_peers(self) -> list[str]:
         return self.connected_peers()
