@@ -7,18 +7,22 @@ tests prove the same paths over libp2p.
 
 from __future__ import annotations
 
+import os
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 import trio
 import trio.testing
-from harness.fakenet import FakeNet
-from harness.inproc import fake_nodes, join, make_fake_node, running_nodes, stored
+from harness.fakenet import FakeHost, FakeNet
+from harness.inproc import LOW_DIFFICULTY, fake_nodes, join, make_fake_node, running_nodes, stored
 from harness.polling import until
 
 import protocol
 from p2pnet import api
-from p2pnet.node import ApiError
+from p2pnet.node import ApiError, Node
 from p2pnet.store import PeerRow
 
 pytestmark = pytest.mark.trio
@@ -173,3 +177,49 @@ async def test_a_swarm_left_can_be_joined_again_at_once(tmp_path: Path, clock: t
         assert again.connected == 1
         post = await a.request(api.Post(text="welcome back"))
         await until(lambda: stored(b, post.id), "the post at b")
+
+
+def _minted(signed: protocol.Signed, difficulty: int = LOW_DIFFICULTY) -> protocol.Signed:
+    stamp = protocol.mint_stamp(signed.id, difficulty)
+    assert stamp is not None
+    return signed.with_stamp(stamp)
+
+
+@asynccontextmanager
+async def _swarm_with_an_attacker(tmp_path: Path, count: int = 2) -> AsyncIterator[tuple[list[Node], FakeHost]]:
+    """``count`` nodes in one swarm, and a hostile host holding its key, linked to the first; checks nothing it sends.
+
+    The nodes' clocks start a second into a 10-minute step, so a test's few
+    minutes never cross into the next one.
+    """
+    start = protocol.coarsen(int(time.time())) + 1
+    async with trio.open_nursery() as nursery:
+        net = FakeNet(nursery)
+        nodes = [
+            make_fake_node(net, tmp_path / f"n{i}", i + 1, clock=lambda: start + trio.current_time())
+            for i in range(count)
+        ]
+        async with running_nodes(*nodes):
+            sid = await join(nodes[0], nodes[1:])
+            attacker = net.host("attacker", psk=nodes[0].store.swarms()[0].psk)
+            net.link("attacker", nodes[0].swarms.running[sid].host.peer_id)
+            yield nodes, attacker
+        nursery.cancel_scope.cancel()
+
+
+async def test_the_first_page_stays_honest_under_posts_dated_a_step_ahead(
+    tmp_path: Path, clock: trio.testing.MockClock
+) -> None:
+    """200 posts dated one step ahead (the skew every node tolerates) no longer hold page 1 of Latest."""
+    async with _swarm_with_an_attacker(tmp_path) as ((a, b), attacker):
+        ahead = protocol.coarsen(a.now()) + protocol.TIME_QUANTUM
+        flood = [_minted(protocol.make_post(os.urandom(32), f"pinned {i}", now=ahead)) for i in range(200)]
+        for signed in flood:
+            await attacker.publish(signed.wire)
+        await until(lambda: all(stored(n, s.id.hex()) for n in (a, b) for s in flood), "the flood at a and b")
+        honest = await b.request(api.Post(text="written after the flood"))
+        await until(lambda: stored(a, honest.id), "the honest post at a")
+        for node in (a, b):
+            page = await node.request(api.Feed(limit=50))
+            assert page.posts[0].id == honest.id
+            assert {p.created for p in page.posts[1:]} == {ahead}  # shown with the time they claim

@@ -535,6 +535,63 @@ def test_popular_matches_a_full_sort(store: Store, sid: bytes) -> None:
         assert seen == expected
 
 
+def _walk_latest(store: Store, now: int, limit: int) -> list[bytes]:
+    """Every post of Latest, page by page, the cursor passed back as JSON would."""
+    seen: list[bytes] = []
+    cursor: list[int] | None = None
+    while True:
+        page = store.feed(now=now, limit=limit, before=cursor)
+        seen += [row.id for row in page.rows]
+        if page.next is None:
+            return seen
+        cursor = list(page.next)
+
+
+def test_a_post_dated_ahead_stands_where_it_arrived(store: Store, sid: bytes) -> None:
+    """Latest is bounded by first sight: posts dated one step ahead cannot hold the top over later arrivals."""
+    # A step of clock skew is tolerated, so these are stored, each placed in the step it arrived in.
+    ahead = [post(f"pinned {i}", i, now=NOW + 600) for i in range(200)]
+    store.ingest_many([(p, sid) for p in ahead], NOW + 5)
+    honest = [post(f"honest {i}", 1000 + i, now=NOW) for i in range(3)]
+    for p in honest:
+        store.ingest(p, sid, NOW + 60)  # the same step, after the flood
+    top = store.feed(now=NOW + 60, limit=50).rows
+    assert [row.id for row in top[:3]] == [p.id for p in reversed(honest)]
+    assert top[0].created == NOW and top[3].created == NOW + 600  # the API still shows what they claim
+    # The next step's posts go above all of them; a post of yesterday arriving now stands at its own time.
+    next_step = post("the next step", 2000, now=NOW + 600)
+    yesterday = post("from yesterday", 3000, now=NOW - 24 * HOUR)
+    store.ingest_many([(next_step, sid), (yesterday, sid)], NOW + 600)
+    placed = [(NOW, n, p.id) for n, p in enumerate(ahead)]
+    placed += [(NOW, 200 + n, p.id) for n, p in enumerate(honest)]
+    placed += [(NOW + 600, 300, next_step.id), (NOW - 24 * HOUR, 301, yesterday.id)]
+    expected = [oid for _, _, oid in sorted(placed, reverse=True)]
+    assert _walk_latest(store, NOW + 600, 30) == expected
+    # Popular ages a post from its place too: one dated ahead is no younger than its arrival makes it.
+    pinned = ahead[0]
+    fair = next(p for i in range(4000, 4100) if (p := post(f"fair {i}", i, now=NOW)).id > pinned.id)
+    store.ingest(fair, sid, NOW + 5)
+    ids = [row.id for row in store.feed(popular=True, now=NOW + 3000, limit=500).rows]
+    assert ids.index(fair.id) < ids.index(pinned.id)  # the same score: the tie goes to the larger id
+
+
+def test_replies_in_one_step_come_in_the_order_they_arrived(store: Store, sid: bytes) -> None:
+    root = post("what do you think?", 1)
+    store.ingest(root, sid, NOW)
+    said = [protocol.make_reply(bytes([i + 40]) * 32, root, f"answer {i}", now=NOW + 60 * i) for i in range(8)]
+    assert len({r.obj.created for r in said}) == 1 and [r.id for r in said] != sorted(r.id for r in said)
+    for i, reply in enumerate(said):
+        store.ingest(reply, sid, NOW + 60 * i)
+    # Dated a step ahead, it is placed in the step it arrived in, not after the next step's replies.
+    early = protocol.make_reply(SEED_B, root, "from a fast clock", now=NOW + 1200)
+    store.ingest(early, sid, NOW + 600)
+    later = protocol.make_reply(SEED_C, root, "a step later", now=NOW + 1200)
+    store.ingest(later, sid, NOW + 1200)
+    thread = store.thread(root.id, now=NOW + 1200)
+    assert thread is not None
+    assert [r.id for r in thread.replies] == [r.id for r in (*said, early, later)]
+
+
 # -- threads -------------------------------------------------------------------
 
 
@@ -552,8 +609,8 @@ def test_thread_rows_and_keys(store: Store, sid: bytes) -> None:
     head, replies = thread.root, thread.replies
     assert head.kind == protocol.KIND_POST and head.parent is None and head.replies == 4
     assert head.pubkey == root.obj.pubkey
-    middle = sorted([r2, r3], key=lambda r: r.id)
-    assert [r.id for r in replies] == [r.id for r in (r1, *middle, r4)]
+    # r2 and r3 share a time step: the one that arrived here first comes first.
+    assert [r.id for r in replies] == [r.id for r in (r1, r3, r2, r4)]
     by_id = {r.id: r for r in replies}
     assert by_id[r2.id].pubkey == head.pubkey  # the crown: the root's own key
     assert by_id[r1.id].pubkey != head.pubkey and by_id[r3.id].pubkey != head.pubkey
@@ -780,7 +837,56 @@ def test_version_1_file_migrates_keeping_its_data(db: Path, sid: bytes) -> None:
         assert st.counts()["held"] == 1 and st.minting() == 1
     raw = sqlite3.connect(db)
     try:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    finally:
+        raw.close()
+
+
+def test_version_3_file_migrates_keeping_its_order(db: Path, sid: bytes) -> None:
+    """Migration 4 adds first-seen times: rows stored before count as seen when created, and keep their order."""
+    from p2pnet.store._schema import MIGRATIONS
+
+    root = post("an old thread", 1)
+    late = post("dated a step ahead", 2, now=NOW + 600)
+    replies = [protocol.make_reply(bytes([i + 60]) * 32, root, f"reply {i}", now=NOW) for i in range(4)]
+    raw = sqlite3.connect(db)
+    for entry in MIGRATIONS[:3]:
+        for statement in entry:
+            raw.execute(statement)
+    raw.execute("PRAGMA user_version = 3")
+    raw.execute("INSERT INTO swarms(id, name, psk, port, joined) VALUES (?, 'friends', ?, 4001, ?)", (sid, PSK, NOW))
+    for signed in (root, late, *replies):
+        obj = signed.obj
+        assert isinstance(obj, protocol.Post | protocol.Reply)
+        rid = raw.execute(
+            "INSERT INTO objects(id, kind, pubkey, created, wire) VALUES (?, ?, ?, ?, ?)",
+            (signed.id, signed.kind, obj.pubkey, obj.created, signed.wire),
+        ).lastrowid
+        raw.execute("INSERT INTO object_swarms(swarm, id) VALUES (?, ?)", (sid, signed.id))
+        shape = (obj.root, obj.parent, None) if isinstance(obj, protocol.Reply) else (None, None, obj.bg)
+        raw.execute(
+            "INSERT INTO posts(rid, id, kind, pubkey, created, text, root, parent, bg) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (rid, signed.id, signed.kind, obj.pubkey, obj.created, obj.text, *shape),
+        )
+        raw.execute("INSERT INTO search(rowid, text) VALUES (?, ?)", (rid, obj.text))
+    raw.commit()
+    raw.close()
+    with Store.open(db) as st:
+        assert [row.id for row in st.feed(now=NOW).rows] == [late.id, root.id]  # as version 3 ordered them
+        thread = st.thread(root.id, now=NOW)
+        assert thread is not None and [r.id for r in thread.replies] == [r.id for r in replies]
+        # From now on first sight counts: one dated ahead stands in the step it arrives in.
+        ahead = post("dated ahead after the upgrade", 3, now=NOW + 600)
+        fresh = post("arrived after it", 4)
+        st.ingest(ahead, sid, NOW + 10)
+        st.ingest(fresh, sid, NOW + 20)
+        assert [row.id for row in st.feed(now=NOW + 20).rows] == [late.id, fresh.id, ahead.id, root.id]
+    raw = sqlite3.connect(db)
+    try:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        rows = raw.execute("SELECT count(*), sum(seen = created) FROM posts WHERE rid <= 6").fetchone()
+        assert rows == (6, 6)  # the rows stored before: first seen when created
     finally:
         raw.close()
 

@@ -28,9 +28,9 @@ _SEEN_SQL = """SELECT (SELECT work FROM objects WHERE id = ?1), (SELECT reason F
 _INSERT_OBJECT = "INSERT INTO objects(id, kind, pubkey, created, wire, work) VALUES (?, ?, ?, ?, ?, ?)"
 STRONGER = "UPDATE objects SET wire = ?, work = ? WHERE id = ? AND work < ?"
 _INSERT_SEEN = "INSERT OR IGNORE INTO object_swarms(swarm, id) VALUES (?, ?)"
-_INSERT_POST = """INSERT INTO posts(rid, id, kind, pubkey, created, text, bg, name, expires, root, parent,
+_INSERT_POST = """INSERT INTO posts(rid, id, kind, pubkey, created, text, bg, name, expires, root, parent, seen,
         hearts, flags, replies)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
         (SELECT count(*) FROM hearts WHERE target = ?2),
         (SELECT count(*) FROM flags WHERE target = ?2),
         (SELECT count(*) FROM posts WHERE root = ?2 AND kind = 2))"""
@@ -236,9 +236,12 @@ class Ingest(Erasure):
         return self._erase(conn, oid, pubkey, "deleted")
 
     def _store_text(
-        self, conn: sqlite3.Connection, signed: protocol.Signed, obj: Post | Reply, swarm: bytes
+        self, conn: sqlite3.Connection, signed: protocol.Signed, obj: Post | Reply, swarm: bytes, now: int
     ) -> IngestResult | None:
         """Store a post or reply with its text row and search entry, unless its author deleted it first.
+
+        ``now`` is when this node first saw it: kept coarsened to the step, it
+        bounds the post's place in Latest and in its thread (docs/storage.md).
 
         Returns:
             None once stored; the rejection if a tombstone that arrived first
@@ -253,7 +256,8 @@ class Ingest(Erasure):
             shape = (obj.bg, obj.name, obj.expires, None, None)
         else:
             shape = (None, None, None, obj.root, obj.parent)
-        conn.execute(_INSERT_POST, (rid, signed.id, signed.kind, obj.pubkey, obj.created, obj.text, *shape))
+        seen = protocol.coarsen(now)
+        conn.execute(_INSERT_POST, (rid, signed.id, signed.kind, obj.pubkey, obj.created, obj.text, *shape, seen))
         conn.execute(_INSERT_FTS, (rid, obj.text))
         return None
 
@@ -265,7 +269,7 @@ class Ingest(Erasure):
             # Remembered as erased so replies and hearts arriving later are refused too.
             gone = self._erase(conn, oid, obj.pubkey, "expired")
             return IngestResult(hid, "rejected", "expired", erased=_hexes(gone[1:]))
-        refused = self._store_text(conn, signed, obj, swarm)
+        refused = self._store_text(conn, signed, obj, swarm, now)
         if refused is not None:
             return refused
         return IngestResult(hid, "new")
@@ -281,7 +285,7 @@ class Ingest(Erasure):
             parent = self._lookup(conn, obj.parent)
             if parent is not None and (parent.kind != KIND_REPLY or parent.root != obj.root):
                 return IngestResult(hid, "rejected", "its parent is not in the same thread")
-        refused = self._store_text(conn, signed, obj, swarm)
+        refused = self._store_text(conn, signed, obj, swarm, now)
         if refused is not None:
             return refused
         if not pending:

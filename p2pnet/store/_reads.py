@@ -40,7 +40,12 @@ class Reads(Database):
     """Threads, search, ids, the sync helpers and counts."""
 
     def thread(self, root_id: bytes | str, *, now: int | None = None) -> ThreadRows | None:
-        """A root post and its replies (ordered by created, then id).
+        """A root post and its replies, in the order this node saw them.
+
+        Replies are ordered by place (the earlier of ``created`` and the step
+        this node first saw them in), then by arrival here: inside one step
+        the wire tells no order, and arrival is the order they were written in
+        when they came live.
 
         Args:
             root_id: the root post's id (32 bytes or 64 hex characters).
@@ -60,7 +65,7 @@ class Reads(Database):
             if root is None:
                 return None
             replies = conn.execute(
-                f"SELECT {POST_COLUMNS} FROM posts p WHERE p.root = ? AND p.kind = 2 ORDER BY p.created, p.id", (oid,)
+                f"SELECT {POST_COLUMNS} FROM posts p WHERE p.root = ? AND p.kind = 2 ORDER BY p.place, p.rid", (oid,)
             ).fetchall()
         return ThreadRows(root_row(root), tuple(map(post_row, replies)))
 

@@ -88,7 +88,7 @@ class FeedPage:
 
 @dataclass(frozen=True, slots=True)
 class ThreadRows:
-    """A root post and its replies, ordered by created, then id."""
+    """A root post and its replies, in thread order (place, then arrival here)."""
 
     root: RootRow
     replies: tuple[PostRow, ...]

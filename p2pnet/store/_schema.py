@@ -6,7 +6,7 @@ from typing import Final
 
 __all__ = ["APPLICATION_ID", "MIGRATIONS", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 APPLICATION_ID: Final = 0x7032706E  # "p2pn": tells our files from other SQLite files
 # Each entry migrates the schema from version i to i + 1, inside one transaction.
 # Never edit a released entry: append a new one.
@@ -110,6 +110,21 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         # The stored stamp's leading zero bits.  Objects stored so far are
         # version 1 (no stamp) or were never minted: 0.
         "ALTER TABLE objects ADD COLUMN work INTEGER NOT NULL DEFAULT 0",
+    ),
+    (
+        # When this node first saw each post and reply, coarsened to the
+        # 10-minute step: a post's place in Latest and in its thread is the
+        # earlier of its claimed time and that, so a post dated ahead cannot
+        # hold the top.  The order inside a step is rid; no arrival second is
+        # kept.  Rows stored before: first seen unknown, taken as created (the
+        # order they had).
+        "ALTER TABLE posts ADD COLUMN seen INTEGER NOT NULL DEFAULT 0",
+        "UPDATE posts SET seen = created",
+        "ALTER TABLE posts ADD COLUMN place INTEGER GENERATED ALWAYS AS (min(created, seen)) VIRTUAL",
+        "DROP INDEX posts_latest",
+        "CREATE INDEX posts_latest ON posts(place DESC, rid DESC, hearts, expires) WHERE kind = 1",
+        "DROP INDEX posts_thread",
+        "CREATE INDEX posts_thread ON posts(root, place, rid) WHERE kind = 2",
     ),
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION

@@ -75,8 +75,19 @@ class Stored:
 
     signed: protocol.Signed
     arrival: int  # the order it was stored in: Latest's tie-break inside one 10-minute step
+    seen: int  # the 10-minute step it was first seen in
     swarms: set[str]
     mine: bool
+
+    @property
+    def place(self) -> int:
+        """Where it stands in Latest and in its thread: its claimed time, but never after it was first seen."""
+        return min(self.signed.obj.created, self.seen)
+
+    @property
+    def order(self) -> tuple[int, int]:
+        """Latest's and a thread's key: place, then arrival here."""
+        return (self.place, self.arrival)
 
 
 @dataclass
@@ -293,7 +304,7 @@ class Model:
         if signed.id in self.objects or self._reacted(obj):
             return
         self._arrivals += 1
-        self.objects[signed.id] = Stored(signed, self._arrivals, set(swarms), mine)
+        self.objects[signed.id] = Stored(signed, self._arrivals, protocol.coarsen(self.now()), set(swarms), mine)
         if isinstance(obj, protocol.Delete):
             self._erase(obj.target)
         concerns = obj.root if isinstance(obj, protocol.Reply) else getattr(obj, "target", signed.id)
@@ -411,7 +422,7 @@ class Model:
 
     def _replies(self, root: bytes) -> list[Stored]:
         found = [s for s in self.objects.values() if getattr(s.signed.obj, "root", None) == root]
-        return sorted(found, key=lambda s: (s.signed.obj.created, s.signed.id))
+        return sorted(found, key=lambda s: s.order)
 
     def _reacted(self, obj: protocol.WireObject) -> bool:
         """A heart or flag by a key that already hearted (flagged) that target: the node keeps the first."""
@@ -457,15 +468,15 @@ class Model:
         posts = self._posts(self._swarm(p.swarm) if p.swarm else None)
         if p.popular:
             now, offset = (p.cursor[0], p.cursor[1]) if p.cursor else (self.now(), 0)
-            items = [self._feed_item(s) for s in posts]
-            items.sort(key=lambda i: (popular_score(i.hearts, i.created, now), i.created, i.id), reverse=True)
-            page = items[offset : offset + p.limit]
+            scored = [(self._feed_item(s), s.place) for s in posts]
+            scored.sort(key=lambda i: (popular_score(i[0].hearts, i[1], now), i[1], i[0].id), reverse=True)
+            page = [item for item, _ in scored[offset : offset + p.limit]]
             return api.FeedPage(posts=page, cursor=[now, offset + len(page)] if len(page) == p.limit else None)
-        order = sorted(posts, key=lambda s: (s.signed.obj.created, s.arrival), reverse=True)
+        order = sorted(posts, key=lambda s: s.order, reverse=True)
         if p.cursor:
-            order = [s for s in order if (s.signed.obj.created, s.arrival) < (p.cursor[0], p.cursor[1])]
+            order = [s for s in order if s.order < (p.cursor[0], p.cursor[1])]
         chosen = order[: p.limit]
-        last = [chosen[-1].signed.obj.created, chosen[-1].arrival] if len(chosen) == p.limit else None
+        last = list(chosen[-1].order) if len(chosen) == p.limit else None
         return api.FeedPage(posts=[self._feed_item(s) for s in chosen], cursor=last)
 
     def _thread_fields(self, stored: Stored, root: Stored) -> dict[str, Any]:
