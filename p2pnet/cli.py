@@ -22,7 +22,7 @@ import msgspec
 import protocol
 
 from . import api
-from .api import ControlClient, ControlError, Home, NodeNotRunning, resolve_home, sync_summary
+from .api import ControlClient, ControlError, Home, NodeNotRunning, preview, resolve_home, sync_summary
 
 __all__ = ["main"]
 
@@ -161,6 +161,22 @@ def _render_post(item: api.FeedItem | api.ThreadRoot, now: float) -> str:
     return f"{head}{name}\n  " + item.text.replace("\n", "\n  ")
 
 
+def _render_thread(thread: api.ThreadResult, now: float) -> str:
+    """The post, then its replies in the node's order; a reply to a reply names the one it answers."""
+    parts = [_render_post(thread.root, now)]
+    shown = {item.id: item for item in thread.replies}
+    for item in thread.replies:
+        crown = " ♛" if item.is_author else ""
+        lines = [f"    [{item.id[:12]}]{crown} {_age(item.created, now)} · ♥ {item.hearts}"]
+        if item.parent is not None and item.parent != thread.root.id:
+            parent = shown.get(item.parent)
+            said = "(not shown here)" if parent is None else f"“{preview(parent.text)}”"
+            lines.append(f"      ↳ replying to [{item.parent[:12]}] {said}")
+        lines.append("      " + item.text.replace("\n", "\n      "))
+        parts.append("\n".join(lines))
+    return "\n".join(parts)
+
+
 def _marked(text: str) -> str:
     """Show the node's match markers as brackets."""
     return text.replace("\x02", "[").replace("\x03", "]")
@@ -231,14 +247,7 @@ def _remote(args: argparse.Namespace, client: ControlClient) -> int:
         _print(args, page, "\n\n".join(_render_post(p, now) for p in page.posts) or "no posts yet")
     elif command == "thread":
         thread = client.request(api.Thread(id=args.id))
-        parts = [_render_post(thread.root, now)]
-        for item in thread.replies:
-            crown = " ♛" if item.is_author else ""
-            parts.append(
-                f"    [{item.id[:12]}]{crown} {_age(item.created, now)} · ♥ {item.hearts}\n"
-                f"      " + item.text.replace("\n", "\n      ")
-            )
-        _print(args, thread, "\n".join(parts))
+        _print(args, thread, _render_thread(thread, now))
     elif command == "search":
         hits = client.request(api.Search(query=args.query, limit=args.limit)).results
         _print(args, {"results": hits}, "\n".join(f"[{m.id[:12]}] {_marked(m.text)}" for m in hits) or "no matches")

@@ -674,6 +674,41 @@ def test_search_highlights_matches_and_opens_thread(fake: FakeNode) -> None:
 # -- swarms, peers, help, palette ---------------------------------------------------------
 
 
+def a_conversation(fake: FakeNode) -> tuple[protocol.Signed, list[protocol.Signed]]:
+    """A post and four replies from peers, arriving in the order written: two answer the post, two a reply."""
+    now = int(time.time())
+    root = protocol.make_post(bytes([9]) * 32, "Which book changed your mind?", now=now)
+    first = protocol.make_reply(bytes([10]) * 32, root, "Thinking, Fast and Slow.", now=now)
+    second = protocol.make_reply(bytes([11]) * 32, root, "None yet, I am still looking.", now=now)
+    answer = protocol.make_reply(bytes([12]) * 32, root, "Why that one?", now=now, parent=first.id)
+    again = protocol.make_reply(
+        bytes([10]) * 32, root, "It names the mistakes I make every single day.", now=now, parent=answer.id
+    )
+    replies = [first, second, answer, again]
+    for signed in [root, *replies]:
+        arrive(fake, signed)
+    return root, replies
+
+
+def test_thread_in_arrival_order_names_what_a_reply_answers(fake: FakeNode) -> None:
+    root, (first, second, answer, again) = a_conversation(fake)
+
+    async def body(pilot: Pilot[Any], feed: FeedScreen, feed_list: FeedList) -> None:
+        app = pilot.app
+        feed_list.select(feed_list.index[root.id.hex()])
+        await pilot.press("enter")
+        await pilot_until(pilot, lambda: at(app, ThreadScreen) and len(app.screen.query(ReplyRow)) == 4, "thread")
+        rows = list(app.screen.query(ReplyRow))
+        assert [row.item.id for row in rows] == [r.id.hex() for r in (first, second, answer, again)]
+        shown = [_plain(row.render()) for row in rows]
+        assert not any("replying to" in text for text in shown[:2])  # answers to the post need no pointer
+        glyph, _ = icon_parts(rows[0].item.icon)
+        assert f"↳ replying to {glyph} “Thinking, Fast and Slow.”" in shown[2]
+        assert "↳ replying to " in shown[3] and "“Why that one?”" in shown[3]
+
+    run_on_feed(fake.socket, body, LARGE)
+
+
 def test_join_with_invite_progress_errors_and_leave() -> None:
     club = os.urandom(32)
     invite = invite_to("club", club)

@@ -73,7 +73,7 @@ from ._contract import (
 )
 from ._home import Home, HomeLocked, resolve_home
 from ._launch import ensure_node
-from ._text import sync_summary
+from ._text import preview, sync_summary
 from ._wire import ERROR_CODES, ControlError, NodeNotRunning, decode_line, encode_line
 
 __all__ = [
@@ -152,5 +152,6 @@ __all__ = [
     "parse_event",
     "resolve_home",
     "result_type",
+    "preview",
     "sync_summary",
 ]

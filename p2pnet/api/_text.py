@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from ._contract import SyncStatus
 
-__all__ = ["sync_summary"]
+__all__ = ["preview", "sync_summary"]
+
+
+def preview(text: str, chars: int = 40) -> str:
+    """The first ``chars`` characters of a text on one line, with "…" when cut: what "replying to" quotes."""
+    words = " ".join(text.split())
+    return words if len(words) <= chars else words[:chars].rstrip() + "…"
 
 
 def sync_summary(sync: SyncStatus | None, now: float) -> str:

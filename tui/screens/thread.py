@@ -77,7 +77,11 @@ class ThreadScreen(ItemActions):
         self.ids = {root.id, *(r.id for r in replies)}
         widgets: list[Widget] = [PostCard(root, id="root")]
         widgets.append(Static(self._participants(root, replies), id="thread-info"))
-        widgets += [ReplyRow(reply) for reply in replies]
+        shown = {reply.id: reply for reply in replies}
+        widgets += [
+            ReplyRow(reply, to_reply=reply.parent not in (None, root.id), parent=shown.get(reply.parent or ""))
+            for reply in replies
+        ]
         if not replies:
             widgets.append(Static("No replies yet. Press r to answer.", classes="empty"))
         async with box.batch():

@@ -16,6 +16,7 @@ from textual.message import Message
 from textual.widget import Widget
 
 from p2pnet import api
+from p2pnet.api import preview
 
 from ..format import CARD_COLOURS, icon_parts, meta_line, snippet_text
 from ..messages import DeleteRequested, FlagRequested, HeartRequested, OpenThread
@@ -154,8 +155,30 @@ class PostCard(_ItemWidget):
         return card_body(self.item, now_of(self))
 
 
+def replying_to(parent: api.ThreadItem | None) -> Text:
+    """The line over a reply to a reply: the icon of the one it answers and its first words.
+
+    Args:
+        parent: The reply it answers, or None when that one is not shown
+            here (erased, or not arrived yet).
+    """
+    line = Text("↳ replying to ", style="dim")
+    if parent is None:
+        return line.append("a reply not shown here", style="dim italic")
+    glyph, colour = icon_parts(parent.icon)
+    line.append(glyph, style=f"bold {colour}")
+    if parent.is_author:
+        line.append("♛", style="bold #fde047")
+    return line.append(f" “{preview(parent.text)}”", style="dim")
+
+
 class ReplyRow(_ItemWidget):
-    """One reply in a thread: the writer's per-thread icon (♛ for the original poster), text and hearts."""
+    """One reply in a thread: the writer's per-thread icon (♛ for the original poster), text and hearts.
+
+    A reply to another reply (``to_reply``: not to the post) has a line over
+    it naming the one it answers (:func:`replying_to`): ``parent``, or None
+    when that one is not shown here.
+    """
 
     DEFAULT_CSS = """
     ReplyRow {
@@ -167,6 +190,11 @@ class ReplyRow(_ItemWidget):
     ReplyRow:focus { border-left: outer #fde047; background: $boost; }
     """
 
+    def __init__(self, item: api.ThreadItem, *, to_reply: bool = False, parent: api.ThreadItem | None = None) -> None:
+        super().__init__(item)
+        self.to_reply = to_reply
+        self.parent_item = parent
+
     def render(self) -> Group:
         glyph, colour = icon_parts(self.item.icon)
         head = Text()
@@ -174,7 +202,10 @@ class ReplyRow(_ItemWidget):
         if self.item.is_author:
             head.append("♛ ", style="bold #fde047")
         head.append(self.item.text)
-        return Group(head, meta_line(self.item, now_of(self)))
+        lines = [head, meta_line(self.item, now_of(self))]
+        if self.to_reply:
+            lines.insert(0, replying_to(self.parent_item))
+        return Group(*lines)
 
 
 class SearchResult(Widget, can_focus=True):
