@@ -30,6 +30,8 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 _DURATION = re.compile(r"(\d+)\s*([smhdw]?)")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_SIZE = re.compile(r"(\d+)\s*([kmgt]?)(?:i?b)?")
+_SIZES = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 
 class CliError(Exception):
@@ -46,6 +48,22 @@ def parse_duration(text: str) -> int:
     if not match or int(match.group(1)) == 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 30m, 2h or 7d")
     return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+def parse_size(text: str) -> int:
+    """'65536', '512K', '256M', '1G', '1GiB' -> bytes (binary units)."""
+    match = _SIZE.fullmatch(text.strip().lower())
+    if not match or int(match.group(1)) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 512K, 256M or 1G")
+    return int(match.group(1)) * _SIZES[match.group(2)]
+
+
+def size_text(n: int) -> str:
+    """Bytes for people: '12.3 MiB'."""
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -81,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
         ("invite", "print an invite key for a swarm you are in", "name"),
         ("leave", "leave a swarm", "name"),
         ("list", "list your swarms", None),
+        ("set", "change this node's own settings of a swarm (never sent); shows them", "name"),
     ):
         sp = ssub.add_parser(name, help=help_text, description=help_text)
         if arg:
@@ -88,6 +107,14 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--json", action="store_true", help="print JSON for scripts")
         if name == "invite":
             sp.add_argument("--expires", type=parse_duration, help="make the key expire after DURATION")
+        if name == "set":
+            sp.add_argument(
+                "--quota",
+                type=parse_size,
+                metavar="SIZE",
+                help="the most its posts may take on this node, like 512M or 1G (at least 64K); "
+                "over it, flagged and then the oldest others' posts are evicted, never yours",
+            )
         if name == "create":
             sp.add_argument(
                 "--difficulty",
@@ -213,6 +240,11 @@ def _remote(args: argparse.Namespace, client: ControlClient) -> int:
         for s in st.swarms:
             lines.append(f"swarm {s.name}: {s.peers} peers connected")
             lines.append(f"  sync: {sync_summary(s.sync, now)}")
+        for u in st.usage:
+            lines.append(
+                f"store {u.swarm}: {size_text(u.bytes)} of {size_text(u.quota)}, {u.objects:,} objects"
+                + (f", {u.evicted:,} evicted" if u.evicted else "")
+            )
         _print(args, st, "\n".join(lines))
     elif command == "unlock":
         state = client.request(api.IdentityUnlock(passphrase=getpass.getpass("passphrase: ")))
@@ -269,6 +301,9 @@ def _swarm(args: argparse.Namespace, client: ControlClient) -> int:
     elif action == "invite":
         invite = client.request(api.SwarmInvite(name=args.name, expires_in=args.expires))
         _print(args, invite, invite.invite)
+    elif action == "set":
+        settings = client.request(api.SwarmSet(name=args.name, quota=args.quota))
+        _print(args, settings, f"swarm {settings.name!r}: quota {size_text(settings.quota)}")
     elif action == "leave":
         left = client.request(api.SwarmLeave(name=args.name))
         _print(args, left, f"left swarm {left.left!r}")

@@ -47,3 +47,18 @@ def test_thread_names_what_a_reply_to_a_reply_answers(fake: FakeNode, capsys: py
     assert [b.split("]")[0] for b in blocks[1:]] == [r.id.hex()[:12] for r in (first, plain, answer)]
     assert "replying to" not in blocks[1] + blocks[2]
     assert f"↳ replying to [{first.id.hex()[:12]}] “Thinking, Fast and Slow, for the way it…”" in blocks[3]
+
+
+def test_a_swarm_s_quota_is_set_and_its_usage_shown(fake: FakeNode, capsys: pytest.CaptureFixture[str]) -> None:
+    assert p2pnet(fake, capsys, "swarm", "set", "friends").strip() == "swarm 'friends': quota 256.0 MiB"
+    assert p2pnet(fake, capsys, "swarm", "set", "friends", "--quota", "512K").strip() == (
+        "swarm 'friends': quota 512.0 KiB"
+    )
+    signed = protocol.make_post(bytes([9]) * 32, "one post", now=int(time.time()))
+    fake.run(fake.model.arrive, signed, "friends")
+    assert f"store friends: {len(signed.wire)} B of 512.0 KiB, 1 objects" in p2pnet(fake, capsys, "status")
+    assert cli.main(["--home", str(fake.socket.parent), "swarm", "set", "friends", "--quota", "1K"]) == 1
+    assert "quota must be at least 65536" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["swarm", "set", "friends", "--quota", "lots"])
+    assert "'lots' is not a size like 512K, 256M or 1G" in capsys.readouterr().err

@@ -22,7 +22,7 @@ from harness.polling import until
 
 import protocol
 from p2pnet import api
-from p2pnet.node import ApiError, Node
+from p2pnet.node import ApiError, Node, Source
 from p2pnet.store import PeerRow
 
 pytestmark = pytest.mark.trio
@@ -223,3 +223,28 @@ async def test_the_first_page_stays_honest_under_posts_dated_a_step_ahead(
             page = await node.request(api.Feed(limit=50))
             assert page.posts[0].id == honest.id
             assert {p.created for p in page.posts[1:]} == {ahead}  # shown with the time they claim
+
+
+async def test_a_flood_beyond_the_quota_keeps_your_own_posts(tmp_path: Path, clock: trio.testing.MockClock) -> None:
+    async with _swarm_with_an_attacker(tmp_path) as ((a, b), attacker):
+        mine = [(await a.request(api.Post(text=f"mine {i}"))).id for i in range(5)]
+        theirs = [(await b.request(api.Post(text=f"an honest peer's {i}"))).id for i in range(3)]
+        await until(lambda: all(stored(a, i) for i in theirs) and a.store.counts()["held"] == 0, "b's posts at a")
+        with pytest.raises(ApiError) as refused:
+            await a.request(api.SwarmSet(name="friends", quota=64 * 1024 - 1))
+        assert refused.value.code == "bad_request" and "quota must be an integer between 65536" in str(refused.value)
+        settings = await a.request(api.SwarmSet(name="friends", quota=64 * 1024))
+        assert settings.quota == 64 * 1024
+        await trio.sleep(3600)  # an hour later the flood comes: everything above is older than it
+        flood = [_minted(protocol.make_post(os.urandom(32), f"flood {i}", now=a.now())) for i in range(400)]
+        for signed in flood:
+            await attacker.publish(signed.wire)
+        await until(lambda: a.inbound.counts[Source.GOSSIP]["received"] >= len(flood), "the flood through a's store")
+        status = await a.request(api.Status())
+        (usage,) = status.usage
+        assert usage.swarm == "friends" and usage.bytes <= usage.quota == 64 * 1024 and usage.evicted > 0
+        assert all(stored(a, i) for i in mine)  # never the user's own
+        assert not any(stored(a, i) for i in theirs)  # the oldest others' went first
+        assert all(stored(b, i) for i in theirs)  # b keeps its own default quota
+        shown = {p.id for p in (await a.request(api.Feed(limit=500))).posts}
+        assert set(mine) <= shown

@@ -19,6 +19,8 @@ from nacl.signing import SigningKey
 
 import protocol
 from p2pnet.store import (
+    DEFAULT_QUOTA,
+    MIN_QUOTA,
     SCHEMA_VERSION,
     AmbiguousId,
     InvalidArgument,
@@ -592,6 +594,99 @@ def test_replies_in_one_step_come_in_the_order_they_arrived(store: Store, sid: b
     assert [r.id for r in thread.replies] == [r.id for r in (*said, early, later)]
 
 
+# -- quota and eviction ----------------------------------------------------------
+
+
+def recount(db: Path) -> dict[bytes, tuple[int, int]]:
+    """Objects and wire bytes per swarm, counted afresh from the tables (what the triggers keep in ``usage``)."""
+    raw = sqlite3.connect(db)
+    try:
+        rows = raw.execute(
+            "SELECT s.swarm, count(*), sum(length(o.wire)) FROM object_swarms s JOIN objects o ON o.id = s.id "
+            "GROUP BY s.swarm"
+        ).fetchall()
+    finally:
+        raw.close()
+    return {bytes(swarm): (n, size) for swarm, n, size in rows}
+
+
+def kept(store: Store) -> dict[bytes, tuple[int, int]]:
+    return {row.swarm: (row.objects, row.bytes) for row in store.usage() if row.objects}
+
+
+def test_usage_follows_every_way_in_and_out(db: Path, store: Store, sid: bytes) -> None:
+    work = store.add_swarm("work", PSK2, 4002, NOW, difficulty=0).raw_id
+    posts = [post(f"post {i} " + "x" * (i * 40), i) for i in range(12)]
+    store.ingest_many([(p, sid if i % 2 else work) for i, p in enumerate(posts)], NOW)
+    store.ingest(posts[0], sid, NOW)  # a post seen in both swarms counts in both
+    reply = protocol.make_reply(SEED_B, posts[1], "an answer", now=NOW)
+    store.ingest_own(reply, [sid], NOW)
+    store.restamp(reply.with_stamp(protocol.mint_stamp(reply.id, 4) or b""))
+    assert kept(store) == recount(db) and len(recount(db)) == 2
+    store.ingest(protocol.make_delete(SEED_A, posts[1], now=NOW), sid, NOW)  # takes the reply with it
+    store.ingest(post("expiring", 50, expires_in=600), sid, NOW)
+    store.purge_expired(NOW + 1200)
+    assert kept(store) == recount(db)
+    store.remove_swarm("work")
+    assert kept(store) == recount(db) and set(recount(db)) == {sid}
+    assert [row.swarm for row in store.usage()] == [sid]
+
+
+def test_eviction_order_and_memory(db: Path, store: Store, sid: bytes) -> None:
+    """Over its quota a swarm loses expired posts, the most flagged, the oldest others' objects; never yours."""
+    later = NOW + 2 * HOUR
+    mine = post("my own, the oldest of all", 1, now=NOW - 10 * 24 * HOUR)
+    their_thread = post("their thread I answered", 2, seed=SEED_B, now=NOW - 9 * 24 * HOUR)
+    my_reply = protocol.make_reply(SEED_A, their_thread, "my answer", now=NOW)
+    hearted = post("their post I hearted", 3, seed=SEED_B, now=NOW - 8 * 24 * HOUR)
+    expiring = post("gone in an hour", 4, seed=SEED_B, expires_in=HOUR)
+    flagged = [post(f"flagged {n}", 5 + n, seed=SEED_B, now=NOW - HOUR) for n in range(2)]
+    flags = [protocol.make_flag(bytes([90 + k]) * 32, flagged[k % 2].id, now=NOW) for k in range(3)]
+    old = [post(f"old {i}", 100 + i, seed=SEED_B, now=NOW - 7 * 24 * HOUR + i * 600) for i in range(20)]
+    filler = [post(f"fresh {i}", 1000 + i, seed=SEED_C) for i in range(250)]
+    store.ingest_own(mine, [sid], NOW)
+    store.ingest_many([(p, sid) for p in (their_thread, hearted, expiring, *flagged, *flags, *old)], NOW)
+    store.ingest_own(my_reply, [sid], NOW)
+    store.ingest_own(protocol.make_heart(SEED_A, hearted.id, now=NOW), [sid], NOW)
+    store.ingest_many([(p, sid) for p in filler], NOW)
+    store.configure_swarm(sid, quota=MIN_QUOTA)
+    assert store.usage()[0].bytes > MIN_QUOTA and store.over_quota() == [sid]
+
+    def there(signed: protocol.Signed) -> bool:
+        return store.get(signed.id) is not None
+
+    # A batch of three: the expired post first (not counted), the two flagged (and their flags), the oldest.
+    assert store.evict(sid, later, limit=3) == 1 + 2 + 3 + 1
+    assert not any(map(there, (expiring, *flagged, *flags, old[0])))
+    assert all(map(there, (mine, their_thread, my_reply, hearted, old[1])))
+    while store.evict(sid, later):
+        pass
+    usage = store.usage()[0]
+    assert usage.bytes <= MIN_QUOTA * 0.9 and store.over_quota() == []
+    assert not any(map(there, old)) and all(map(there, (mine, their_thread, my_reply, hearted)))
+    gone = [p for p in filler if not there(p)]
+    assert gone == filler[: len(gone)] and 0 < len(gone) < len(filler)  # the oldest arrivals of one step first
+    assert kept(store) == recount(db) and usage.evicted == len(flagged) + len(flags) + len(old) + len(gone)
+
+    # Remembered: refused again, and listed to sync as held here but never served.
+    assert store.ingest(old[0], sid, later).reason == (
+        "evicted here to keep the store's quota; refused while that is remembered"
+    )
+    answer = protocol.make_reply(SEED_C, old[1], "too late", now=NOW)
+    assert store.ingest(answer, sid, later).reason == "its thread was evicted here (store quota)"
+    listed = {oid for _, oid in store.object_ids(sid)}
+    assert {old[0].id, flags[0].id} <= listed and store.wires([old[0].id]) == []
+    assert store.forget_evicted(later + 29 * 24 * HOUR) == 0
+    assert store.forget_evicted(later + 30 * 24 * HOUR) == usage.evicted
+    assert store.ingest(old[0], sid, later).status == "new"
+    # The memory is bounded too: one id per KiB of quota, the longest remembered forgotten first.
+    more = [post(f"more {i}", 5000 + i, seed=SEED_C) for i in range(200)]
+    store.ingest_many([(p, sid) for p in more], later)
+    while store.evict(sid, later):
+        pass
+    assert store.usage()[0].evicted == MIN_QUOTA // 1024
+
+
 # -- threads -------------------------------------------------------------------
 
 
@@ -873,6 +968,7 @@ def test_version_3_file_migrates_keeping_its_order(db: Path, sid: bytes) -> None
     raw.commit()
     raw.close()
     with Store.open(db) as st:
+        assert kept(st) == recount(db) and st.usage()[0].quota == DEFAULT_QUOTA  # usage counted from the rows
         assert [row.id for row in st.feed(now=NOW).rows] == [late.id, root.id]  # as version 3 ordered them
         thread = st.thread(root.id, now=NOW)
         assert thread is not None and [r.id for r in thread.replies] == [r.id for r in replies]
@@ -1044,7 +1140,14 @@ def test_mine_and_hearted(store: Store, sid: bytes) -> None:
 def test_swarms(store: Store, sid: bytes) -> None:
     s = store.swarm_by_name("friends")
     assert s is not None and s.raw_id == sid and s.id == sid.hex() and s.port == 4001 and s.joined == NOW
-    assert s.to_dict() == {"id": sid.hex(), "name": "friends", "port": 4001, "joined": NOW, "difficulty": 0}
+    assert s.to_dict() == {
+        "id": sid.hex(),
+        "name": "friends",
+        "port": 4001,
+        "joined": NOW,
+        "difficulty": 0,
+        "quota": DEFAULT_QUOTA,
+    }
     assert PSK.hex() not in repr(s) and "psk" not in s.to_dict()
     with pytest.raises(SwarmExists, match="already joined"):
         store.add_swarm("friends", PSK2, 4002, NOW)

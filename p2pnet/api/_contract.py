@@ -165,6 +165,16 @@ class SwarmStatus(Result):
     sync: SyncStatus | None
 
 
+class SwarmUsage(Result):
+    """What one joined swarm's objects take on this node, against its quota."""
+
+    swarm: str
+    objects: int
+    bytes: int  # their wire bytes
+    quota: int  # the most they may take, in wire bytes
+    evicted: int  # objects evicted to keep the quota and still remembered
+
+
 class StatusResult(Result):
     version: int
     home: str
@@ -177,6 +187,7 @@ class StatusResult(Result):
     swarms: list[SwarmStatus]
     # Fields added since version 1 have defaults, so a client parses an older node's answer too.
     minting: int = 0  # own objects stored and waiting for their proof-of-work stamp before they go out
+    usage: list[SwarmUsage] = []  # every joined swarm, running or not
 
 
 # -- requests and their results -----------------------------------------------------
@@ -257,6 +268,19 @@ class SwarmLeft(Result):
 class SwarmLeave(Request[SwarmLeft]):
     method: ClassVar[str] = "swarm.leave"
     name: str
+
+
+class SwarmSettings(Result):
+    """This node's own settings of a swarm: never sent."""
+
+    name: str
+    quota: int  # the most wire bytes its objects may take here
+
+
+class SwarmSet(Request[SwarmSettings]):
+    method: ClassVar[str] = "swarm.set"
+    name: str
+    quota: Annotated[int, msgspec.Meta(ge=1)] | None = None  # bytes; the store takes 65,536 at least
 
 
 class SwarmInfo(Result):
@@ -438,6 +462,7 @@ REQUESTS: tuple[type[Request[Any]], ...] = (
     SwarmInvite,
     SwarmLeave,
     SwarmList,
+    SwarmSet,
     Post,
     Reply,
     Heart,

@@ -19,7 +19,7 @@ import protocol
 
 from .. import api
 from ..net import SwarmConnectError
-from ..store import StoreError
+from ..store import InvalidArgument, StoreError
 from . import _shape
 from ._errors import ApiError
 
@@ -197,6 +197,17 @@ async def swarm_leave(node: Node, p: api.SwarmLeave) -> api.SwarmLeft:
     await node.swarms.stop(rec.raw_id)
     node.store.remove_swarm(rec.name)
     return api.SwarmLeft(left=rec.name)
+
+
+@method(api.SwarmSet)
+async def swarm_set(node: Node, p: api.SwarmSet) -> api.SwarmSettings:
+    rec = node.swarm_named(p.name)
+    try:
+        rec = node.store.configure_swarm(rec.raw_id, quota=p.quota)
+    except InvalidArgument as exc:
+        raise ApiError("bad_request", f"swarm.set: {exc}") from None
+    node.evictor.wake()  # a lower quota makes room now
+    return api.SwarmSettings(name=rec.name, quota=rec.quota)
 
 
 @method(api.SwarmList)

@@ -17,12 +17,15 @@ from ._errors import (
 )
 from ._feed import popular_score
 from ._ingest import IngestResult
-from ._rows import FeedPage, PeerRow, PostRow, RootRow, SearchRow, StampNeed, ThreadRows
+from ._quota import DEFAULT_QUOTA, MIN_QUOTA
+from ._rows import FeedPage, PeerRow, PostRow, RootRow, SearchRow, StampNeed, ThreadRows, UsageRow
 from ._schema import SCHEMA_VERSION
 from ._store import Store
 from ._swarms import Swarm
 
 __all__ = [
+    "DEFAULT_QUOTA",
+    "MIN_QUOTA",
     "SCHEMA_VERSION",
     "AmbiguousId",
     "FeedPage",
@@ -43,5 +46,6 @@ __all__ = [
     "ThreadRows",
     "UnknownId",
     "UnknownSwarm",
+    "UsageRow",
     "popular_score",
 ]

@@ -23,8 +23,14 @@ from ._errors import InvalidArgument
 __all__ = ["STRONGER", "Ingest", "IngestResult", "work_of"]
 
 
-_SEEN_SQL = """SELECT (SELECT work FROM objects WHERE id = ?1), (SELECT reason FROM erased WHERE id = ?1),
+_SEEN_SQL = """SELECT (SELECT work FROM objects WHERE id = ?1),
+    coalesce((SELECT reason FROM erased WHERE id = ?1), (SELECT 'evicted' FROM evicted WHERE id = ?1 LIMIT 1)),
     EXISTS (SELECT 1 FROM tombstones WHERE target = ?1 AND applied = 0)"""
+_REFUSED: Final = {
+    "expired": "expired",
+    "deleted": "deleted by its author",
+    "evicted": "evicted here to keep the store's quota; refused while that is remembered",
+}
 _INSERT_OBJECT = "INSERT INTO objects(id, kind, pubkey, created, wire, work) VALUES (?, ?, ?, ?, ?, ?)"
 STRONGER = "UPDATE objects SET wire = ?, work = ? WHERE id = ? AND work < ?"
 _INSERT_SEEN = "INSERT OR IGNORE INTO object_swarms(swarm, id) VALUES (?, ?)"
@@ -172,6 +178,8 @@ class Ingest(Erasure):
         found = self._lookup(conn, oid)
         if found is None:
             erased = self._erased(conn, oid)
+            if erased is None and conn.execute("SELECT 1 FROM evicted WHERE id = ?", (oid,)).fetchone():
+                return True, f"{rule.erased} evicted here (store quota)"
             return True, None if erased is None else f"{rule.erased} {erased[0]}"
         if found.kind not in rule.kinds:
             return False, rule.wrong_kind
@@ -194,7 +202,7 @@ class Ingest(Erasure):
                 return IngestResult(hid, "duplicate", "already stored; its stronger stamp kept")
             return IngestResult(hid, "duplicate", "already stored")
         if erased is not None:
-            return IngestResult(hid, "rejected", "expired" if erased == "expired" else "deleted by its author")
+            return IngestResult(hid, "rejected", _REFUSED[erased])
         if isinstance(obj, Post):
             return self._ingest_post(conn, signed, obj, swarm, now)
         if isinstance(obj, Reply):

@@ -178,6 +178,9 @@ class Reads(Database):
 
         Objects whose stamp is weaker than the swarm's difficulty are left
         out: a peer must refuse them, and counts them against whoever sends them.
+        Objects evicted from the swarm and still remembered are listed (and
+        never served, as :meth:`wires` does not have them): sync then counts
+        them as held here and does not fetch them back.
         """
         raw = self._swarm_arg_locked(swarm)
         with self._use() as conn:
@@ -185,7 +188,8 @@ class Reads(Database):
                 """SELECT o.created, o.id FROM object_swarms s JOIN objects o ON o.id = s.id
                 WHERE s.swarm = ?1 AND o.work >= (SELECT difficulty FROM swarms WHERE id = ?1)
                 AND NOT EXISTS (SELECT 1 FROM held h WHERE h.id = o.id)
-                ORDER BY o.created, o.id""",
+                UNION SELECT created, id FROM evicted WHERE swarm = ?1
+                ORDER BY 1, 2""",
                 (raw,),
             ).fetchall()
         return [(c, bytes(i)) for c, i in rows]

@@ -20,6 +20,7 @@ __all__ = [
     "SearchRow",
     "StampNeed",
     "ThreadRows",
+    "UsageRow",
     "post_row",
     "root_row",
 ]
@@ -138,6 +139,25 @@ class StampNeed:
     wire: bytes
     work: int
     difficulty: int
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRow:
+    """What a joined swarm's objects take on this node (docs/storage.md, section 7).
+
+    Attributes:
+        swarm: The swarm's 32-byte id.
+        objects: Objects seen in it (one seen in two swarms counts in both).
+        bytes: Their wire bytes.
+        quota: The most its objects may take, in wire bytes.
+        evicted: Objects evicted from it and still remembered.
+    """
+
+    swarm: bytes
+    objects: int
+    bytes: int
+    quota: int
+    evicted: int
 
 
 def post_row(row: Sequence[Any]) -> PostRow:

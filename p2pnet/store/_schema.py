@@ -125,6 +125,42 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         "CREATE INDEX posts_latest ON posts(place DESC, rid DESC, hearts, expires) WHERE kind = 1",
         "DROP INDEX posts_thread",
         "CREATE INDEX posts_thread ON posts(root, place, rid) WHERE kind = 2",
+        # The store quota per swarm (docs/storage.md, section 7).  NULL: the
+        # node's default, so a better default later reaches every swarm that
+        # was not given its own.
+        "ALTER TABLE swarms ADD COLUMN quota INTEGER CHECK (quota IS NULL OR quota > 0)",
+        # What each swarm's objects take: kept by triggers, so no path that
+        # adds or drops an object (ingest, erase, leaving) can forget it.
+        """CREATE TABLE usage (
+            swarm   BLOB PRIMARY KEY REFERENCES swarms(id) ON DELETE CASCADE,
+            objects INTEGER NOT NULL,
+            bytes   INTEGER NOT NULL
+        ) WITHOUT ROWID""",
+        """INSERT INTO usage(swarm, objects, bytes)
+            SELECT s.swarm, count(*), sum(length(o.wire)) FROM object_swarms s JOIN objects o ON o.id = s.id
+            GROUP BY s.swarm""",
+        """CREATE TRIGGER usage_add AFTER INSERT ON object_swarms BEGIN
+            INSERT INTO usage(swarm, objects, bytes)
+                VALUES (NEW.swarm, 1, (SELECT length(wire) FROM objects WHERE id = NEW.id))
+                ON CONFLICT (swarm) DO UPDATE SET objects = objects + 1, bytes = bytes + excluded.bytes;
+        END""",
+        """CREATE TRIGGER usage_drop AFTER DELETE ON object_swarms BEGIN
+            UPDATE usage SET objects = objects - 1,
+                bytes = bytes - coalesce((SELECT length(wire) FROM objects WHERE id = OLD.id), 0)
+                WHERE swarm = OLD.swarm;
+        END""",
+        # Objects evicted to keep a quota, remembered for a while in each swarm
+        # they were in: refused if they come again, and listed to sync as held
+        # (never served), so it does not fetch them back at once.
+        """CREATE TABLE evicted (
+            id      BLOB NOT NULL,
+            swarm   BLOB NOT NULL REFERENCES swarms(id) ON DELETE CASCADE,
+            created INTEGER NOT NULL,
+            until   INTEGER NOT NULL,
+            PRIMARY KEY (id, swarm)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX evicted_swarm ON evicted(swarm, created, id)",
+        "CREATE INDEX evicted_until ON evicted(until)",
     ),
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION

@@ -21,17 +21,18 @@ from __future__ import annotations
 
 from ._feed import Feed
 from ._own import OwnObjects
+from ._quota import Quota
 from ._reads import Reads
 from ._swarms import SwarmsAndPeers
 
 __all__ = ["Store"]
 
 
-class Store(OwnObjects, Feed, Reads, SwarmsAndPeers):
+class Store(OwnObjects, Quota, Feed, Reads, SwarmsAndPeers):
     """The node's database.  Open with :meth:`Store.open`; close with :meth:`close`.
 
     Each base adds one job over the shared connection of :class:`Database`:
     storing objects (``_ingest``, ``_erase``), own objects and their stamps
-    (``_own``), the feed (``_feed``), the other reads (``_reads``), and
-    swarms and peers (``_swarms``).
+    (``_own``), the quota and eviction (``_quota``), the feed (``_feed``),
+    the other reads (``_reads``), and swarms and peers (``_swarms``).
     """

@@ -15,6 +15,7 @@ import protocol
 from ._args import id32_arg, int_arg, text_arg
 from ._db import Database
 from ._errors import InvalidArgument, SwarmExists, UnknownSwarm
+from ._quota import DEFAULT_QUOTA, MIN_QUOTA
 from ._rows import PeerRow
 
 __all__ = ["MAX_PEERS_PER_SWARM", "Swarm", "SwarmsAndPeers"]
@@ -28,7 +29,10 @@ _STORED_NAME_CHARS: Final = 64
 
 @dataclass(frozen=True)
 class Swarm:
-    """A joined swarm.  ``psk`` is secret: it is not in :meth:`to_dict` or ``repr``."""
+    """A joined swarm.  ``psk`` is secret: it is not in :meth:`to_dict` or ``repr``.
+
+    ``quota`` is this node's own setting, never sent (docs/storage.md, section 7).
+    """
 
     id: str
     name: str
@@ -36,6 +40,7 @@ class Swarm:
     joined: int
     difficulty: int  # the stamp every object of the swarm needs, in bits (docs/protocol.md, section 13)
     psk: bytes = field(repr=False)
+    quota: int = DEFAULT_QUOTA  # the most wire bytes its objects may take here
 
     @property
     def raw_id(self) -> bytes:
@@ -50,10 +55,11 @@ class Swarm:
             "port": self.port,
             "joined": self.joined,
             "difficulty": self.difficulty,
+            "quota": self.quota,
         }
 
 
-_SWARM_COLUMNS: Final = "id, name, port, joined, difficulty, psk"
+_SWARM_COLUMNS: Final = f"id, name, port, joined, difficulty, psk, coalesce(quota, {DEFAULT_QUOTA})"
 
 
 def _swarm(row: Sequence[Any]) -> Swarm:
@@ -112,6 +118,31 @@ class SwarmsAndPeers(Database):
             sid = self._swarm_arg(swarm)
             with self._write(conn):
                 conn.execute("UPDATE swarms SET port = ? WHERE id = ?", (port, sid))
+
+    def configure_swarm(self, swarm: bytes, *, quota: int | None = None) -> Swarm:
+        """Change this node's own settings of a joined swarm (never sent); None leaves a setting as it is.
+
+        Args:
+            swarm: The swarm's 32-byte id.
+            quota: The most wire bytes its objects may take here, at least
+                ``MIN_QUOTA``; the next eviction makes room (section 7).
+
+        Returns:
+            The swarm with its settings now.
+
+        Raises:
+            InvalidArgument: a setting out of range.
+            UnknownSwarm: the swarm is not joined.
+        """
+        if quota is not None:
+            quota = int_arg(quota, "quota", MIN_QUOTA)
+        with self._use() as conn:
+            sid = self._swarm_arg(swarm)
+            with self._write(conn):
+                if quota is not None:
+                    conn.execute("UPDATE swarms SET quota = ? WHERE id = ?", (quota, sid))
+            row = conn.execute(f"SELECT {_SWARM_COLUMNS} FROM swarms WHERE id = ?", (sid,)).fetchone()
+        return _swarm(row)
 
     def object_swarms(self, object_id: bytes) -> list[bytes]:
         """The swarms an object was seen in (or published to)."""

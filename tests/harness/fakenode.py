@@ -43,7 +43,7 @@ import protocol
 from p2pnet import api
 from p2pnet.api import ControlClient, ControlError, decode_line, encode_line
 from p2pnet.node._shape import icon
-from p2pnet.store import popular_score
+from p2pnet.store import DEFAULT_QUOTA, MIN_QUOTA, popular_score
 
 __all__ = ["FakeNode", "Model", "fake_node", "invite_to"]
 
@@ -104,6 +104,7 @@ class Model:
     passphrase: str | None = None
     clock: Callable[[], float] = time.time
     swarms: dict[str, bytes] = field(default_factory=dict)  # name -> key
+    quotas: dict[str, int] = field(default_factory=dict)  # name -> quota set by swarm.set (no eviction here)
     out_there: set[bytes] = field(default_factory=set)  # keys of swarms whose peers answer a join
     objects: dict[bytes, Stored] = field(default_factory=dict)
     calls: Counter[str] = field(default_factory=Counter)  # requests served, by method
@@ -122,6 +123,7 @@ class Model:
             api.SwarmInvite: self.swarm_invite,
             api.SwarmLeave: self.swarm_leave,
             api.SwarmList: self.swarm_list,
+            api.SwarmSet: self.swarm_set,
             api.Post: self.post,
             api.Reply: self.reply,
             api.Heart: self.heart,
@@ -211,7 +213,13 @@ class Model:
             failures={},
             swarms=running,
             minting=0,
+            usage=[self._usage(name) for name in self.swarms],
         )
+
+    def _usage(self, name: str) -> api.SwarmUsage:
+        held = [s.signed.wire for s in self.objects.values() if name in s.swarms]
+        quota = self.quotas.get(name, DEFAULT_QUOTA)
+        return api.SwarmUsage(swarm=name, objects=len(held), bytes=sum(map(len, held)), quota=quota, evicted=0)
 
     def _running(self) -> list[str]:
         return list(self.swarms) if self.identity == "ready" else []
@@ -275,6 +283,14 @@ class Model:
         for stored in self.objects.values():
             stored.swarms.discard(name)  # the objects stay, out of that swarm's feed
         return api.SwarmLeft(left=name)
+
+    def swarm_set(self, p: api.SwarmSet) -> api.SwarmSettings:
+        name = self._swarm(p.name)
+        if p.quota is not None:
+            if p.quota < MIN_QUOTA:
+                raise ControlError("bad_request", f"swarm.set: quota must be at least {MIN_QUOTA}")
+            self.quotas[name] = p.quota
+        return api.SwarmSettings(name=name, quota=self.quotas.get(name, DEFAULT_QUOTA))
 
     def swarm_list(self, _: api.SwarmList) -> api.SwarmListResult:
         running = self.identity == "ready"
