@@ -50,10 +50,10 @@ def test_thread_names_what_a_reply_to_a_reply_answers(fake: FakeNode, capsys: py
 
 
 def test_a_swarm_s_quota_is_set_and_its_usage_shown(fake: FakeNode, capsys: pytest.CaptureFixture[str]) -> None:
-    assert p2pnet(fake, capsys, "swarm", "set", "friends").strip() == "swarm 'friends': quota 256.0 MiB"
-    assert p2pnet(fake, capsys, "swarm", "set", "friends", "--quota", "512K").strip() == (
-        "swarm 'friends': quota 512.0 KiB"
-    )
+    said = p2pnet(fake, capsys, "swarm", "set", "friends").strip()
+    assert said == "swarm 'friends': quota 256.0 MiB, flag threshold 3"
+    said = p2pnet(fake, capsys, "swarm", "set", "friends", "--quota", "512K", "--flag-threshold", "5").strip()
+    assert said == "swarm 'friends': quota 512.0 KiB, flag threshold 5"
     signed = protocol.make_post(bytes([9]) * 32, "one post", now=int(time.time()))
     fake.run(fake.model.arrive, signed, "friends")
     assert f"store friends: {len(signed.wire)} B of 512.0 KiB, 1 objects" in p2pnet(fake, capsys, "status")
@@ -62,3 +62,27 @@ def test_a_swarm_s_quota_is_set_and_its_usage_shown(fake: FakeNode, capsys: pyte
     with pytest.raises(SystemExit):
         cli.main(["swarm", "set", "friends", "--quota", "lots"])
     assert "'lots' is not a size like 512K, 256M or 1G" in capsys.readouterr().err
+
+
+def test_mute_hide_and_a_collapsed_post(fake: FakeNode, capsys: pytest.CaptureFixture[str]) -> None:
+    now = int(time.time())
+    spoiler = protocol.make_post(bytes([9]) * 32, "Spoilers: the butler did it", now=now)
+    flagged = protocol.make_post(bytes([10]) * 32, "buy cheap watches", now=now)
+    flags = [protocol.make_flag(bytes([20 + k]) * 32, flagged.id, now=now, reason="spam") for k in range(3)]
+    for signed in (spoiler, flagged, *flags):
+        fake.run(fake.model.arrive, signed, "friends")
+    feed = p2pnet(fake, capsys, "feed")
+    assert "⚑ collapsed: flagged 3 times in this swarm (--show-flagged shows it)" in feed
+    assert "cheap watches" not in feed and "cheap watches" in p2pnet(fake, capsys, "feed", "--show-flagged")
+    assert p2pnet(fake, capsys, "mute", "SPOILERS").strip() == "muted word: spoilers"
+    assert "butler" not in p2pnet(fake, capsys, "feed", "--show-flagged")
+    said = p2pnet(fake, capsys, "hide", flagged.id.hex()[:8])
+    assert f"hidden thread [{flagged.id.hex()[:12]}] buy cheap watches" in said
+    assert p2pnet(fake, capsys, "feed").strip() == "no posts yet"
+    assert "(you hid this thread; p2pnet unhide" in p2pnet(fake, capsys, "thread", flagged.id.hex())
+    p2pnet(fake, capsys, "unhide", flagged.id.hex())
+    assert p2pnet(fake, capsys, "unmute", "spoilers").strip() == "nothing muted"
+    assert cli.main(["--home", str(fake.socket.parent), "mute"]) == 2
+    assert "give either a word (or words) or --author ID" in capsys.readouterr().err
+    assert cli.main(["--home", str(fake.socket.parent), "unmute", "never-muted"]) == 1
+    assert "that is not muted here" in capsys.readouterr().err

@@ -248,3 +248,44 @@ async def test_a_flood_beyond_the_quota_keeps_your_own_posts(tmp_path: Path, clo
         assert all(stored(b, i) for i in theirs)  # b keeps its own default quota
         shown = {p.id for p in (await a.request(api.Feed(limit=500))).posts}
         assert set(mine) <= shown
+
+
+async def test_nothing_about_a_mute_leaves_the_node(tmp_path: Path, clock: trio.testing.MockClock) -> None:
+    """Muting changes what a's user sees, and nothing a peer or the wire could notice."""
+    async with fake_nodes(tmp_path, 2) as (net, (a, b)):
+        sid = await join(a, [b])
+        events = a.hub.subscribe()
+        post = await b.request(api.Post(text="spoilers: the butler did it"))
+        other = await b.request(api.Post(text="an ordinary day"))
+        reply = await b.request(api.Reply(id=other.id, text="a reply to mute"))
+        await until(lambda: all(stored(a, i) for i in (post.id, other.id, reply.id)), "b's posts at a")
+        await until(lambda: b.store.counts()["held"] == 0, "b's posts spread")
+        await trio.sleep(600)  # every stem, embargo and fluff is over
+        wire = (len(net.published), len(net.stems))
+        served, theirs = a.store.object_ids(sid), b.store.counts()
+        while True:  # drain the events so far
+            with trio.move_on_after(1):
+                await events.receive.receive()
+                continue
+            break
+
+        await a.request(api.Mute(word="Spoilers"))
+        await a.request(api.Mute(author=reply.id))
+        await a.request(api.Mute(thread=other.id))
+        runtime = a.swarms.running[sid]
+        assert await runtime.sync.sync_with(b.swarms.running[sid].host.peer_id)  # a session after muting
+        await trio.sleep(600)
+        assert (len(net.published), len(net.stems)) == wire  # nothing published, nothing stemmed
+        assert runtime.sync.stats.last is not None and runtime.sync.stats.last["sent"] == 0
+        assert b.store.counts() == theirs and a.store.object_ids(sid) == served  # still stored, still served
+        assert [p.id for p in (await a.request(api.Feed())).posts] == []
+        muted = await a.request(api.MuteList())
+        assert muted.words == ["spoilers"] and [t.id for t in muted.threads] == [other.id]
+
+        # Events: what the user muted is not announced; the rest is.
+        await b.request(api.Post(text="more spoilers coming"))
+        await b.request(api.Reply(id=other.id, text="in the hidden thread"))
+        shown = await b.request(api.Post(text="nothing to hide"))
+        with trio.fail_after(600):
+            event = (await events.receive.receive())["data"]
+        assert isinstance(event, api.ObjectEvent) and event.id == shown.id

@@ -687,6 +687,69 @@ def test_eviction_order_and_memory(db: Path, store: Store, sid: bytes) -> None:
     assert store.usage()[0].evicted == MIN_QUOTA // 1024
 
 
+# -- moderation ------------------------------------------------------------------
+
+
+def test_mutes_leave_posts_out_of_every_read_and_change_nothing_served(store: Store, sid: bytes) -> None:
+    spoiler = post("Spoilers ahead: the butler did it", 1, seed=SEED_B)
+    plain = post("an ordinary day", 2, seed=SEED_B)
+    thread = post("coffee or tea?", 3, seed=SEED_B)
+    loud = protocol.make_reply(SEED_C, thread, "coffee, always coffee", now=NOW)
+    fancy = protocol.make_reply(bytes([77]) * 32, thread, "a Café au lait", now=NOW)
+    calm = protocol.make_reply(bytes([78]) * 32, thread, "tea", now=NOW, parent=loud.id)
+    hidden = post("a thread I do not want to see", 4, seed=SEED_B)
+    objects = [spoiler, plain, thread, loud, fancy, calm, hidden]
+    store.ingest_many([(o, sid) for o in objects], NOW)
+    served = store.object_ids(sid)
+
+    def feed(**kw: object) -> list[bytes]:
+        return [row.id for row in store.feed(now=NOW, limit=2, **kw).rows] + [
+            row.id for row in store.feed(now=NOW, limit=500, before=store.feed(now=NOW, limit=2, **kw).next, **kw).rows
+        ]
+
+    assert store.mute_word("  SPOILERS ") == "spoilers"
+    store.mute_word("cafe")  # accents and case folded, as search folds them
+    store.mute_key(loud.obj.pubkey, thread.id)
+    store.hide_thread(hidden.id)
+    assert feed() == [thread.id, plain.id]  # Latest, page by page
+    assert sorted(r.id for r in store.feed(popular=True, now=NOW).rows) == sorted([thread.id, plain.id])
+    assert store.search("butler") == [] and store.search("thread") == []
+    assert [hit.id for hit in store.search("coffee")] == [thread.id]  # its muted reply is left out
+    shown = store.thread(thread.id, now=NOW)
+    assert shown is not None and [r.id for r in shown.replies] == [calm.id] and not shown.hidden
+    asked = store.thread(hidden.id, now=NOW)
+    assert asked is not None and asked.hidden  # asked for by id, the hidden thread is still there
+    assert store.muted_among([o.id for o in objects]) == {spoiler.id, loud.id, fancy.id, hidden.id}
+    assert store.object_ids(sid) == served  # muted objects are still stored and served: no peer can tell
+    assert store.mutes().words == ("cafe", "spoilers") and store.mutes().threads == (hidden.id,)
+    assert store.mutes().keys == ((loud.obj.pubkey, thread.id),)
+    for bad in ("", "   ", "!!!", "x" * 65):
+        with pytest.raises(InvalidArgument):
+            store.mute_word(bad)
+    assert store.unmute(word="Spoilers") and store.unmute(pubkey=loud.obj.pubkey) and store.unmute(root=hidden.id)
+    assert not store.unmute(word="spoilers")
+    store.unmute(word="cafe")
+    assert store.muted_among([o.id for o in objects]) == set() and len(feed()) == 4
+
+
+def test_flags_collapse_a_post_at_its_swarm_s_threshold(store: Store, sid: bytes) -> None:
+    target = post("is this spam?", 1, seed=SEED_B)
+    store.ingest(target, sid, NOW)
+    flags = [protocol.make_flag(bytes([50 + k]) * 32, target.id, now=NOW, reason="spam") for k in range(3)]
+    for n, flag in enumerate(flags, 1):
+        store.ingest(flag, sid, NOW)
+        (row,) = store.feed(now=NOW).rows
+        assert (row.flags, row.collapsed) == (n, n >= 3)  # the default threshold
+    assert store.configure_swarm(sid, flag_threshold=5).flag_threshold == 5
+    assert not store.feed(now=NOW).rows[0].collapsed
+    store.configure_swarm(sid, flag_threshold=1)
+    shown = store.thread(target.id, now=NOW)
+    assert shown is not None and shown.root.collapsed
+    for bad in (0, 1001):
+        with pytest.raises(InvalidArgument):
+            store.configure_swarm(sid, flag_threshold=bad)
+
+
 # -- threads -------------------------------------------------------------------
 
 
@@ -1147,6 +1210,7 @@ def test_swarms(store: Store, sid: bytes) -> None:
         "joined": NOW,
         "difficulty": 0,
         "quota": DEFAULT_QUOTA,
+        "flag_threshold": 3,
     }
     assert PSK.hex() not in repr(s) and "psk" not in s.to_dict()
     with pytest.raises(SwarmExists, match="already joined"):

@@ -31,6 +31,11 @@ from ._contract import (
     JoinProgress,
     Kind,
     Lagged,
+    Mute,
+    MutedAuthor,
+    MutedThread,
+    MuteList,
+    Mutes,
     ObjectEvent,
     Peers,
     PeersResult,
@@ -72,11 +77,12 @@ from ._contract import (
     ThreadItem,
     ThreadResult,
     ThreadRoot,
+    Unmute,
     result_type,
 )
 from ._home import Home, HomeLocked, resolve_home
 from ._launch import ensure_node
-from ._text import preview, sync_summary
+from ._text import flagged_notice, mutes_text, preview, size_text, sync_summary
 from ._wire import ERROR_CODES, ControlError, NodeNotRunning, decode_line, encode_line
 
 __all__ = [
@@ -107,6 +113,11 @@ __all__ = [
     "JoinProgress",
     "Kind",
     "Lagged",
+    "Mute",
+    "MuteList",
+    "MutedAuthor",
+    "MutedThread",
+    "Mutes",
     "MAX_LINE",
     "METHODS",
     "NodeNotRunning",
@@ -152,12 +163,16 @@ __all__ = [
     "ThreadItem",
     "ThreadResult",
     "ThreadRoot",
+    "Unmute",
     "decode_line",
     "encode_line",
     "ensure_node",
     "parse_event",
     "resolve_home",
     "result_type",
+    "flagged_notice",
+    "mutes_text",
     "preview",
+    "size_text",
     "sync_summary",
 ]

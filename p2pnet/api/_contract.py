@@ -63,6 +63,7 @@ class FeedItem(Result):
     flags: int
     mine: bool
     hearted: bool
+    collapsed: bool = False  # flagged as often as the swarm's threshold: shown behind a notice
     kind: Literal["post"] = "post"
 
 
@@ -88,9 +89,10 @@ class ThreadItem(Result):
     parent: str | None  # None on the root
     mine: bool
     hearted: bool
+    collapsed: bool = False  # flagged as often as the swarm's threshold: shown behind a notice
 
 
-class ThreadRoot(ThreadItem):
+class ThreadRoot(ThreadItem, kw_only=True):
     """The thread's first post: a thread item with the post's own fields."""
 
     bg: str
@@ -275,12 +277,14 @@ class SwarmSettings(Result):
 
     name: str
     quota: int  # the most wire bytes its objects may take here
+    flag_threshold: int  # flags that collapse a post seen in it
 
 
 class SwarmSet(Request[SwarmSettings]):
     method: ClassVar[str] = "swarm.set"
     name: str
     quota: Annotated[int, msgspec.Meta(ge=1)] | None = None  # bytes; the store takes 65,536 at least
+    flag_threshold: Annotated[int, msgspec.Meta(ge=1, le=1000)] | None = None
 
 
 class SwarmInfo(Result):
@@ -351,6 +355,7 @@ class Feed(Request[FeedPage]):
 class ThreadResult(Result):
     root: ThreadRoot
     replies: list[ThreadItem]
+    hidden: bool = False  # the user hid this thread: it is left out of the feed, search and events
 
 
 class Thread(Request[ThreadResult]):
@@ -366,6 +371,45 @@ class Search(Request[SearchResults]):
     method: ClassVar[str] = "search"
     query: str
     limit: Limit = 50
+
+
+class MutedAuthor(Result):
+    """A writer muted in one thread: their thread key, the thread, and the icon it showed them with."""
+
+    key: str
+    thread: str
+    icon: Icon
+
+
+class MutedThread(Result):
+    id: str  # the thread's first post
+    text: str | None  # its first words, or None when it is no longer stored here
+
+
+class Mutes(Result):
+    """Everything muted on this node; none of it is ever sent."""
+
+    words: list[str]
+    authors: list[MutedAuthor]
+    threads: list[MutedThread]
+
+
+class Mute(Request[Mutes]):
+    method: ClassVar[str] = "mute"
+    word: str | None = None  # a word, or words as a phrase
+    author: str | None = None  # the id of a post or reply: its writer, in its thread
+    thread: str | None = None  # the id of a post or reply: its whole thread
+
+
+class Unmute(Request[Mutes]):
+    method: ClassVar[str] = "unmute"
+    word: str | None = None
+    author: str | None = None  # as for mute, or the key that `mutes` lists
+    thread: str | None = None
+
+
+class MuteList(Request[Mutes]):
+    method: ClassVar[str] = "mutes"
 
 
 class SwarmPeers(Result):
@@ -471,6 +515,9 @@ REQUESTS: tuple[type[Request[Any]], ...] = (
     Feed,
     Thread,
     Search,
+    Mute,
+    Unmute,
+    MuteList,
     Peers,
     Subscribe,
     Shutdown,

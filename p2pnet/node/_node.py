@@ -267,11 +267,15 @@ class Node:
     def _announce_all(self, new: list[tuple[protocol.Signed, bytes]]) -> None:
         """Tell subscribers of new objects, each with the root post it concerns as it stands now.
 
-        One store read per batch, and none while nobody listens.
+        An object the user muted, or one about a post they muted (a hidden
+        thread, a muted writer or word), is not announced.  Two store reads
+        per batch, and none while nobody listens.
         """
         if not new or not self.hub.listening:
             return
         concerns = {signed.id: _concerns(signed.obj) or signed.id for signed, _ in new}
+        muted = self.store.muted_among(list({*concerns, *concerns.values()}))
+        new = [(s, swarm_id) for s, swarm_id in new if not {s.id, concerns[s.id]} & muted]
         items = self.store.feed_items(list(set(concerns.values())), now=self.now())
         for signed, swarm_id in new:
             obj = signed.obj

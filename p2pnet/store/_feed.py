@@ -13,6 +13,7 @@ from typing import Any
 from ._args import int_arg, now_arg
 from ._db import Database
 from ._errors import InvalidArgument
+from ._mutes import muted_filter
 from ._rows import ROOT_COLUMNS, FeedPage, RootRow, root_row
 
 __all__ = ["Feed", "popular_score"]
@@ -48,7 +49,7 @@ class Feed(Database):
         before: Sequence[Any] | None = None,
         now: int | None = None,
     ) -> FeedPage:
-        """One page of root posts, not deleted and not expired.
+        """One page of root posts, not deleted, not expired and not muted (``_mutes``).
 
         Latest is newest place first: a post's place is the earlier of its
         ``created`` and the 10-minute step in which this node first saw it, so
@@ -77,6 +78,9 @@ class Feed(Database):
             if swarm is not None:
                 args["swarm"] = self._swarm_arg(swarm)
                 where.append("EXISTS (SELECT 1 FROM object_swarms s WHERE s.swarm = :swarm AND s.id = p.id)")
+            muted, muted_args = muted_filter(conn)
+            where += muted
+            args.update(muted_args)
             if popular:
                 offset = 0
                 if before is not None:

@@ -5,21 +5,20 @@ A thread and search hits come back as the records of ``_rows``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any, Final
 
 import protocol
 
-from ._args import HEX, id32_arg, int_arg, now_arg
+from ._args import CONTROL, HEX, id32_arg, int_arg, now_arg
 from ._db import Database, corrupt_message
 from ._errors import AmbiguousId, InvalidArgument, StoreCorrupt, UnknownId
+from ._mutes import muted_filter
 from ._rows import POST_COLUMNS, ROOT_COLUMNS, SearchRow, ThreadRows, post_row, root_row
 
 __all__ = ["Reads"]
 
 MIN_PREFIX: Final = 6
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _CHUNK = 500  # ids per IN (...) query, far below SQLite's variable limit
 
 
@@ -32,7 +31,7 @@ def _fts_query(text: str) -> str:
     nothing and are dropped.  Control characters (NUL would end the query
     string inside SQLite) cannot occur in stored text, so they become spaces.
     """
-    terms = [t for t in _CONTROL.sub(" ", text).split() if any(ch.isalnum() for ch in t)]
+    terms = [t for t in CONTROL.sub(" ", text).split() if any(ch.isalnum() for ch in t)]
     return " ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
 
@@ -64,10 +63,14 @@ class Reads(Database):
             ).fetchone()
             if root is None:
                 return None
+            where, args = muted_filter(conn, threads=False)
             replies = conn.execute(
-                f"SELECT {POST_COLUMNS} FROM posts p WHERE p.root = ? AND p.kind = 2 ORDER BY p.place, p.rid", (oid,)
+                f"SELECT {POST_COLUMNS} FROM posts p WHERE p.root = :root AND p.kind = 2 "
+                f"{''.join(' AND ' + w for w in where)} ORDER BY p.place, p.rid",
+                {"root": oid, **args},
             ).fetchall()
-        return ThreadRows(root_row(root), tuple(map(post_row, replies)))
+            hidden = conn.execute("SELECT 1 FROM hidden_threads WHERE root = ?", (oid,)).fetchone() is not None
+        return ThreadRows(root_row(root), tuple(map(post_row, replies)), hidden)
 
     def search(
         self,
@@ -108,10 +111,12 @@ class Reads(Database):
             return []
         with self._use() as conn:
             args: dict[str, Any] = {"match": match, "now": now, "limit": limit, "open": markers[0], "close": markers[1]}
-            extra = ""
+            where, muted = muted_filter(conn)
+            args.update(muted)
             if swarm is not None:
                 args["swarm"] = self._swarm_arg(swarm)
-                extra = "AND EXISTS (SELECT 1 FROM object_swarms s WHERE s.swarm = :swarm AND s.id = p.id)"
+                where.append("EXISTS (SELECT 1 FROM object_swarms s WHERE s.swarm = :swarm AND s.id = p.id)")
+            extra = "".join(" AND " + w for w in where)
             rows = conn.execute(
                 f"""SELECT p.id, p.kind, r.id, highlight(search, 0, :open, :close), p.created, p.hearts
                 FROM search JOIN posts p ON p.rid = search.rowid

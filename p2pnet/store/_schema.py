@@ -161,6 +161,14 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         ) WITHOUT ROWID""",
         "CREATE INDEX evicted_swarm ON evicted(swarm, created, id)",
         "CREATE INDEX evicted_until ON evicted(until)",
+        # Moderation, local and anonymous (docs/storage.md, section 4): the
+        # flags that collapse a post here (NULL: the default), and what the
+        # user muted.  Never sent: muted posts are still stored, relayed and
+        # served, so no peer can tell.
+        "ALTER TABLE swarms ADD COLUMN flag_threshold INTEGER CHECK (flag_threshold IS NULL OR flag_threshold > 0)",
+        "CREATE TABLE muted_words (word TEXT PRIMARY KEY) WITHOUT ROWID",
+        "CREATE TABLE muted_keys (pubkey BLOB PRIMARY KEY, root BLOB NOT NULL) WITHOUT ROWID",
+        "CREATE TABLE hidden_threads (root BLOB PRIMARY KEY) WITHOUT ROWID",
     ),
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION

@@ -20,6 +20,7 @@ What it guarantees (docs/storage.md has the schema and the reasons):
 from __future__ import annotations
 
 from ._feed import Feed
+from ._mutes import Mutes
 from ._own import OwnObjects
 from ._quota import Quota
 from ._reads import Reads
@@ -28,11 +29,12 @@ from ._swarms import SwarmsAndPeers
 __all__ = ["Store"]
 
 
-class Store(OwnObjects, Quota, Feed, Reads, SwarmsAndPeers):
+class Store(OwnObjects, Quota, Feed, Reads, Mutes, SwarmsAndPeers):
     """The node's database.  Open with :meth:`Store.open`; close with :meth:`close`.
 
     Each base adds one job over the shared connection of :class:`Database`:
     storing objects (``_ingest``, ``_erase``), own objects and their stamps
     (``_own``), the quota and eviction (``_quota``), the feed (``_feed``),
-    the other reads (``_reads``), and swarms and peers (``_swarms``).
+    the other reads (``_reads``), what the user muted (``_mutes``), and
+    swarms and peers (``_swarms``).
     """

@@ -43,7 +43,7 @@ import protocol
 from p2pnet import api
 from p2pnet.api import ControlClient, ControlError, decode_line, encode_line
 from p2pnet.node._shape import icon
-from p2pnet.store import DEFAULT_QUOTA, MIN_QUOTA, popular_score
+from p2pnet.store import DEFAULT_FLAG_THRESHOLD, DEFAULT_QUOTA, MIN_QUOTA, popular_score
 
 __all__ = ["FakeNode", "Model", "fake_node", "invite_to"]
 
@@ -105,6 +105,10 @@ class Model:
     clock: Callable[[], float] = time.time
     swarms: dict[str, bytes] = field(default_factory=dict)  # name -> key
     quotas: dict[str, int] = field(default_factory=dict)  # name -> quota set by swarm.set (no eviction here)
+    thresholds: dict[str, int] = field(default_factory=dict)  # name -> flag threshold set by swarm.set
+    muted_words: set[str] = field(default_factory=set)
+    muted_keys: dict[bytes, bytes] = field(default_factory=dict)  # thread key -> its thread
+    hidden: set[bytes] = field(default_factory=set)  # hidden threads
     out_there: set[bytes] = field(default_factory=set)  # keys of swarms whose peers answer a join
     objects: dict[bytes, Stored] = field(default_factory=dict)
     calls: Counter[str] = field(default_factory=Counter)  # requests served, by method
@@ -133,6 +137,9 @@ class Model:
             api.Thread: self.thread,
             api.Search: self.search,
             api.Peers: self.peers,
+            api.Mute: self.mute,
+            api.Unmute: self.unmute,
+            api.MuteList: lambda _: self._mutes(),
             api.Subscribe: lambda _: api.Subscribed(subscribed=True),
         }
 
@@ -290,7 +297,13 @@ class Model:
             if p.quota < MIN_QUOTA:
                 raise ControlError("bad_request", f"swarm.set: quota must be at least {MIN_QUOTA}")
             self.quotas[name] = p.quota
-        return api.SwarmSettings(name=name, quota=self.quotas.get(name, DEFAULT_QUOTA))
+        if p.flag_threshold is not None:
+            self.thresholds[name] = p.flag_threshold
+        return api.SwarmSettings(
+            name=name,
+            quota=self.quotas.get(name, DEFAULT_QUOTA),
+            flag_threshold=self.thresholds.get(name, DEFAULT_FLAG_THRESHOLD),
+        )
 
     def swarm_list(self, _: api.SwarmList) -> api.SwarmListResult:
         running = self.identity == "ready"
@@ -324,6 +337,10 @@ class Model:
         if isinstance(obj, protocol.Delete):
             self._erase(obj.target)
         concerns = obj.root if isinstance(obj, protocol.Reply) else getattr(obj, "target", signed.id)
+        if self._muted(self.objects[signed.id]) or concerns in self.hidden or (
+            concerns in self.objects and self._muted(self.objects[concerns])
+        ):
+            return  # the node announces nothing the user muted
         post = self.objects.get(concerns)
         live = post is not None and isinstance(post.signed.obj, protocol.Post) and self._live(post)
         self.publish(
@@ -452,13 +469,84 @@ class Model:
 
     def _counts(self, stored: Stored) -> dict[str, Any]:
         hearts = self._on(stored.signed.id, protocol.Heart)
+        flags = len(self._on(stored.signed.id, protocol.Flag))
+        threshold = min((self.thresholds.get(s, DEFAULT_FLAG_THRESHOLD) for s in stored.swarms), default=3)
         return {
             "id": stored.signed.id.hex(),
             "hearts": len(hearts),
-            "flags": len(self._on(stored.signed.id, protocol.Flag)),
+            "flags": flags,
             "mine": stored.mine,
             "hearted": any(h.mine for h in hearts),
+            "collapsed": flags >= threshold,
         }
+
+    # -- moderation ---------------------------------------------------------------------------
+
+    def _muted(self, stored: Stored, *, threads: bool = True) -> bool:
+        """A post or reply the user muted: its writer in its thread, a muted word (as whole words), its thread."""
+        obj = stored.signed.obj
+        if not isinstance(obj, protocol.Post | protocol.Reply):
+            return False
+        if obj.pubkey in self.muted_keys:
+            return True
+        if threads and (obj.root if isinstance(obj, protocol.Reply) else stored.signed.id) in self.hidden:
+            return True
+        words = [w.lower() for w in _WORD.findall(obj.text)]
+        for muted in self.muted_words:
+            phrase = _WORD.findall(muted)
+            if any(words[i : i + len(phrase)] == phrase for i in range(len(words))):
+                return True
+        return False
+
+    def _writer(self, ident: str) -> tuple[bytes, bytes]:
+        stored = self._get(ident)
+        return stored.signed.obj.pubkey, self._root_of(stored).signed.id
+
+    def mute(self, p: api.Mute) -> api.Mutes:
+        if sum(x is not None for x in (p.word, p.author, p.thread)) != 1:
+            raise ControlError("bad_request", "mute: give one of word, author or thread")
+        if p.word is not None:
+            word = " ".join(p.word.split()).lower()
+            if not any(ch.isalnum() for ch in word) or len(word) > 64:
+                raise ControlError("bad_request", "mute: a muted word has 1 to 64 characters and a letter or digit")
+            self.muted_words.add(word)
+        elif p.author is not None:
+            key, root = self._writer(p.author)
+            self.muted_keys[key] = root
+        elif p.thread is not None:
+            self.hidden.add(self._root_of(self._get(p.thread)).signed.id)
+        return self._mutes()
+
+    def unmute(self, p: api.Unmute) -> api.Mutes:
+        if sum(x is not None for x in (p.word, p.author, p.thread)) != 1:
+            raise ControlError("bad_request", "unmute: give one of word, author or thread")
+        if p.word is not None:
+            found = " ".join(p.word.split()).lower() in self.muted_words
+            self.muted_words.discard(" ".join(p.word.split()).lower())
+        elif p.author is not None:
+            listed = {k.hex(): k for k in self.muted_keys}
+            key = listed.get(p.author) or self._writer(p.author)[0]
+            found = self.muted_keys.pop(key, None) is not None
+        else:
+            assert p.thread is not None
+            listed = {r.hex(): r for r in self.hidden}
+            root = listed.get(p.thread) or self._root_of(self._get(p.thread)).signed.id
+            found = root in self.hidden
+            self.hidden.discard(root)
+        if not found:
+            raise ControlError("not_found", "that is not muted here (see: p2pnet mutes)")
+        return self._mutes()
+
+    def _mutes(self) -> api.Mutes:
+        roots = {r: self.objects.get(r) for r in self.hidden}
+        return api.Mutes(
+            words=sorted(self.muted_words),
+            authors=[api.MutedAuthor(key=k.hex(), thread=r.hex(), icon=icon(k)) for k, r in self.muted_keys.items()],
+            threads=[
+                api.MutedThread(id=r.hex(), text=None if s is None else api.preview(s.signed.obj.text))
+                for r, s in roots.items()
+            ],
+        )
 
     def _feed_item(self, post: Stored) -> api.FeedItem:
         obj = post.signed.obj
@@ -477,7 +565,10 @@ class Model:
         return [
             s
             for s in self.objects.values()
-            if isinstance(s.signed.obj, protocol.Post) and self._live(s) and (swarm is None or swarm in s.swarms)
+            if isinstance(s.signed.obj, protocol.Post)
+            and self._live(s)
+            and (swarm is None or swarm in s.swarms)
+            and not self._muted(s)
         ]
 
     def feed(self, p: api.Feed) -> api.FeedPage:
@@ -517,8 +608,12 @@ class Model:
         head = api.ThreadRoot(
             **self._thread_fields(root, root), bg=item.bg, name=item.name, expires=item.expires, replies=item.replies
         )
-        replies = [api.ThreadItem(**self._thread_fields(r, root)) for r in self._replies(root.signed.id)]
-        return api.ThreadResult(root=head, replies=replies)
+        replies = [
+            api.ThreadItem(**self._thread_fields(r, root))
+            for r in self._replies(root.signed.id)
+            if not self._muted(r, threads=False)
+        ]
+        return api.ThreadResult(root=head, replies=replies, hidden=root.signed.id in self.hidden)
 
     def search(self, p: api.Search) -> api.SearchResults:
         """Every word of the query must be a word of the text; shorter texts with more matches first (as FTS5 ranks)."""
@@ -530,7 +625,7 @@ class Model:
                 continue
             root = self.objects.get(obj.root) if isinstance(obj, protocol.Reply) else stored
             words = [w.lower() for w in _WORD.findall(obj.text)]
-            if root is None or not self._live(root) or not terms <= set(words):
+            if root is None or not self._live(root) or not terms <= set(words) or self._muted(stored):
                 continue
             marked = _WORD.sub(lambda m: f"\x02{m[0]}\x03" if m[0].lower() in terms else m[0], obj.text)
             rank = sum(w in terms for w in words) / len(words)
