@@ -1,17 +1,14 @@
 """How a front-end reaches a node: its home, the control API's typed contract, its wire format and clients.
 
 No trio, no libp2p: the CLI and the TUI use this without the node's stack.
-docs/control-api.md is the specification; :mod:`._contract` holds every
+docs/control-api.md is the specification; :mod:`._contract` (and :mod:`._local`) holds every
 request, result and event as a type, and a test holds the two together.
 """
 
 from ._client import AsyncControlClient, ControlClient, parse_event
 from ._contract import (
     API_VERSION,
-    EVENTS,
     MAX_LINE,
-    METHODS,
-    REQUESTS,
     Counts,
     Delete,
     Event,
@@ -31,11 +28,6 @@ from ._contract import (
     JoinProgress,
     Kind,
     Lagged,
-    Mute,
-    MutedAuthor,
-    MutedThread,
-    MuteList,
-    Mutes,
     ObjectEvent,
     Peers,
     PeersResult,
@@ -67,8 +59,6 @@ from ._contract import (
     SwarmList,
     SwarmListResult,
     SwarmPeers,
-    SwarmSet,
-    SwarmSettings,
     SwarmStatus,
     SwarmUsage,
     SyncLast,
@@ -77,11 +67,11 @@ from ._contract import (
     ThreadItem,
     ThreadResult,
     ThreadRoot,
-    Unmute,
-    result_type,
 )
 from ._home import Home, HomeLocked, resolve_home
 from ._launch import ensure_node
+from ._local import Mute, MutedAuthor, MutedThread, MuteList, Mutes, SwarmSet, SwarmSettings, Unmute
+from ._registry import EVENTS, METHODS, REQUESTS, result_type
 from ._text import flagged_notice, mutes_text, preview, size_text, sync_summary
 from ._wire import ERROR_CODES, ControlError, NodeNotRunning, decode_line, encode_line
 

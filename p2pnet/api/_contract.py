@@ -13,7 +13,7 @@ may grow new fields in a later version; a client ignores what it does not know.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar, get_args, get_origin
+from typing import Annotated, ClassVar, Generic, Literal, TypeVar
 
 import msgspec
 
@@ -272,21 +272,6 @@ class SwarmLeave(Request[SwarmLeft]):
     name: str
 
 
-class SwarmSettings(Result):
-    """This node's own settings of a swarm: never sent."""
-
-    name: str
-    quota: int  # the most wire bytes its objects may take here
-    flag_threshold: int  # flags that collapse a post seen in it
-
-
-class SwarmSet(Request[SwarmSettings]):
-    method: ClassVar[str] = "swarm.set"
-    name: str
-    quota: Annotated[int, msgspec.Meta(ge=1)] | None = None  # bytes; the store takes 65,536 at least
-    flag_threshold: Annotated[int, msgspec.Meta(ge=1, le=1000)] | None = None
-
-
 class SwarmInfo(Result):
     name: str
     running: bool
@@ -373,45 +358,6 @@ class Search(Request[SearchResults]):
     limit: Limit = 50
 
 
-class MutedAuthor(Result):
-    """A writer muted in one thread: their thread key, the thread, and the icon it showed them with."""
-
-    key: str
-    thread: str
-    icon: Icon
-
-
-class MutedThread(Result):
-    id: str  # the thread's first post
-    text: str | None  # its first words, or None when it is no longer stored here
-
-
-class Mutes(Result):
-    """Everything muted on this node; none of it is ever sent."""
-
-    words: list[str]
-    authors: list[MutedAuthor]
-    threads: list[MutedThread]
-
-
-class Mute(Request[Mutes]):
-    method: ClassVar[str] = "mute"
-    word: str | None = None  # a word, or words as a phrase
-    author: str | None = None  # the id of a post or reply: its writer, in its thread
-    thread: str | None = None  # the id of a post or reply: its whole thread
-
-
-class Unmute(Request[Mutes]):
-    method: ClassVar[str] = "unmute"
-    word: str | None = None
-    author: str | None = None  # as for mute, or the key that `mutes` lists
-    thread: str | None = None
-
-
-class MuteList(Request[Mutes]):
-    method: ClassVar[str] = "mutes"
-
-
 class SwarmPeers(Result):
     swarm: str
     peer_id: str
@@ -485,46 +431,3 @@ class Lagged(Event):
 
     event: ClassVar[str] = "lagged"
     missed: int
-
-
-def result_type(request: type[Request[Any]]) -> type[Result]:
-    """The result type of a request type (``Post`` -> ``Published``), from its ``Request[...]`` base."""
-    for base in getattr(request, "__orig_bases__", ()):
-        if get_origin(base) is Request:
-            result: type[Result] = get_args(base)[0]
-            return result
-    raise TypeError(f"{request.__name__} does not name its result type")
-
-
-REQUESTS: tuple[type[Request[Any]], ...] = (
-    Status,
-    IdentityCreate,
-    IdentityRestore,
-    IdentityUnlock,
-    SwarmCreate,
-    SwarmJoin,
-    SwarmInvite,
-    SwarmLeave,
-    SwarmList,
-    SwarmSet,
-    Post,
-    Reply,
-    Heart,
-    Flag,
-    Delete,
-    Feed,
-    Thread,
-    Search,
-    Mute,
-    Unmute,
-    MuteList,
-    Peers,
-    Subscribe,
-    Shutdown,
-)
-
-#: method name -> (params type, result type)
-METHODS: dict[str, tuple[type[Request[Any]], type[Result]]] = {r.method: (r, result_type(r)) for r in REQUESTS}
-
-#: event name -> data type
-EVENTS: dict[str, type[Event]] = {e.event: e for e in (ObjectEvent, JoinProgress, SwarmEvent, Purged, Lagged)}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ._contract import FeedItem, Mutes, SyncStatus, ThreadItem
+from ._contract import FeedItem, SyncStatus, ThreadItem
+from ._local import Mutes
 
 __all__ = ["flagged_notice", "mutes_text", "preview", "size_text", "sync_summary"]
 
