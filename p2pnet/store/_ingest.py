@@ -34,6 +34,8 @@ _REFUSED: Final = {
 _INSERT_OBJECT = "INSERT INTO objects(id, kind, pubkey, created, wire, work) VALUES (?, ?, ?, ?, ?, ?)"
 STRONGER = "UPDATE objects SET wire = ?, work = ? WHERE id = ? AND work < ?"
 _INSERT_SEEN = "INSERT OR IGNORE INTO object_swarms(swarm, id) VALUES (?, ?)"
+_ADD_USAGE = """INSERT INTO usage(swarm, objects, bytes) VALUES (?, ?, ?)
+    ON CONFLICT (swarm) DO UPDATE SET objects = objects + excluded.objects, bytes = bytes + excluded.bytes"""
 _INSERT_POST = """INSERT INTO posts(rid, id, kind, pubkey, created, text, bg, name, expires, root, parent, seen,
         hearts, flags, replies)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
@@ -114,6 +116,9 @@ class Ingest(Erasure):
     # Whether tombstones wait for the object being ingested: looked up with
     # its duplicate check, read by _pending_delete.
     _has_tombstone = False
+    # What the write transaction added to each swarm's usage: [objects, bytes],
+    # written once per swarm by _count_added before it commits.
+    _added: dict[bytes, list[int]]
 
     def ingest(self, signed: protocol.Signed, swarm: bytes, now: int) -> IngestResult:
         """Store one verified object seen in ``swarm``.
@@ -159,8 +164,24 @@ class Ingest(Erasure):
                 checked.append((item[0], self._swarm_arg(item[1])))
             if not checked:
                 return []
+            self._added = {}
             with self._write(conn):
-                return [self._ingest_one(conn, signed, swarm, now) for signed, swarm in checked]
+                results = [self._ingest_one(conn, signed, swarm, now) for signed, swarm in checked]
+                self._count_added(conn)
+            return results
+
+    def _seen_in(self, conn: sqlite3.Connection, swarm: bytes, oid: bytes, size: int) -> None:
+        """Record that an object of ``size`` wire bytes was seen in ``swarm``; counted once per swarm."""
+        if conn.execute(_INSERT_SEEN, (swarm, oid)).rowcount:
+            tally = self._added.setdefault(swarm, [0, 0])
+            tally[0] += 1
+            tally[1] += size
+
+    def _count_added(self, conn: sqlite3.Connection) -> None:
+        """Add what this transaction stored to each swarm's usage (a trigger takes off what goes)."""
+        for swarm, (objects, size) in self._added.items():
+            conn.execute(_ADD_USAGE, (swarm, objects, size))
+        self._added = {}
 
     def _erased(self, conn: sqlite3.Connection, oid: bytes) -> tuple[str, bytes] | None:
         row = conn.execute("SELECT reason, pubkey FROM erased WHERE id = ?", (oid,)).fetchone()
@@ -195,7 +216,7 @@ class Ingest(Erasure):
             return IngestResult(hid, "rejected", f"created {obj.created - now} s in the future")
         work, erased, self._has_tombstone = conn.execute(_SEEN_SQL, (oid,)).fetchone()
         if work is not None:
-            conn.execute(_INSERT_SEEN, (swarm, oid))
+            self._seen_in(conn, swarm, oid, len(signed.wire))  # a stamp has a fixed size: as long as the stored wire
             if (new_work := work_of(signed)) > work:
                 # The strongest stamp seen is kept, so every swarm it is in can be served it.
                 conn.execute(STRONGER, (signed.wire, new_work, oid, new_work))
@@ -218,7 +239,7 @@ class Ingest(Erasure):
         rid = conn.execute(
             _INSERT_OBJECT, (signed.id, signed.kind, obj.pubkey, obj.created, signed.wire, work_of(signed))
         ).lastrowid
-        conn.execute(_INSERT_SEEN, (swarm, signed.id))
+        self._seen_in(conn, swarm, signed.id, len(signed.wire))
         assert rid is not None
         return rid
 

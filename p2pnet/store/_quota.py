@@ -1,7 +1,7 @@
 """The store quota of each swarm: what its objects take, and eviction when they take more (docs/storage.md, section 7).
 
-Usage is the wire bytes of the objects seen in a swarm, kept by triggers.
-Over its quota, a swarm's objects are evicted in this order until they take
+Usage is the wire bytes of the objects seen in a swarm, added by ingest and
+taken off by a trigger.  Over its quota, a swarm's objects are evicted in this order until they take
 at most :data:`EVICT_TO` of it: expired posts, then the most flagged posts
 and replies, then the oldest others' objects.  Nothing whose erasing would
 take one of the user's own objects is ever evicted.  An evicted id is
