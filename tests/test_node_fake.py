@@ -7,18 +7,22 @@ tests prove the same paths over libp2p.
 
 from __future__ import annotations
 
+import os
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 import trio
 import trio.testing
-from harness.fakenet import FakeNet
-from harness.inproc import fake_nodes, join, make_fake_node, running_nodes, stored
+from harness.fakenet import FakeHost, FakeNet
+from harness.inproc import LOW_DIFFICULTY, fake_nodes, join, make_fake_node, running_nodes, stored
 from harness.polling import until
 
 import protocol
 from p2pnet import api
-from p2pnet.node import ApiError
+from p2pnet.node import ApiError, Node, Source
 from p2pnet.store import PeerRow
 
 pytestmark = pytest.mark.trio
@@ -173,3 +177,115 @@ async def test_a_swarm_left_can_be_joined_again_at_once(tmp_path: Path, clock: t
         assert again.connected == 1
         post = await a.request(api.Post(text="welcome back"))
         await until(lambda: stored(b, post.id), "the post at b")
+
+
+def _minted(signed: protocol.Signed, difficulty: int = LOW_DIFFICULTY) -> protocol.Signed:
+    stamp = protocol.mint_stamp(signed.id, difficulty)
+    assert stamp is not None
+    return signed.with_stamp(stamp)
+
+
+@asynccontextmanager
+async def _swarm_with_an_attacker(tmp_path: Path, count: int = 2) -> AsyncIterator[tuple[list[Node], FakeHost]]:
+    """``count`` nodes in one swarm, and a hostile host holding its key, linked to the first; checks nothing it sends.
+
+    The nodes' clocks start a second into a 10-minute step, so a test's few
+    minutes never cross into the next one.
+    """
+    start = protocol.coarsen(int(time.time())) + 1
+    async with trio.open_nursery() as nursery:
+        net = FakeNet(nursery)
+        nodes = [
+            make_fake_node(net, tmp_path / f"n{i}", i + 1, clock=lambda: start + trio.current_time())
+            for i in range(count)
+        ]
+        async with running_nodes(*nodes):
+            sid = await join(nodes[0], nodes[1:])
+            attacker = net.host("attacker", psk=nodes[0].store.swarms()[0].psk)
+            net.link("attacker", nodes[0].swarms.running[sid].host.peer_id)
+            yield nodes, attacker
+        nursery.cancel_scope.cancel()
+
+
+async def test_the_first_page_stays_honest_under_posts_dated_a_step_ahead(
+    tmp_path: Path, clock: trio.testing.MockClock
+) -> None:
+    """200 posts dated one step ahead (the skew every node tolerates) no longer hold page 1 of Latest."""
+    async with _swarm_with_an_attacker(tmp_path) as ((a, b), attacker):
+        ahead = protocol.coarsen(a.now()) + protocol.TIME_QUANTUM
+        flood = [_minted(protocol.make_post(os.urandom(32), f"pinned {i}", now=ahead)) for i in range(200)]
+        for signed in flood:
+            await attacker.publish(signed.wire)
+        await until(lambda: all(stored(n, s.id.hex()) for n in (a, b) for s in flood), "the flood at a and b")
+        honest = await b.request(api.Post(text="written after the flood"))
+        await until(lambda: stored(a, honest.id), "the honest post at a")
+        for node in (a, b):
+            page = await node.request(api.Feed(limit=50))
+            assert page.posts[0].id == honest.id
+            assert {p.created for p in page.posts[1:]} == {ahead}  # shown with the time they claim
+
+
+async def test_a_flood_beyond_the_quota_keeps_your_own_posts(tmp_path: Path, clock: trio.testing.MockClock) -> None:
+    async with _swarm_with_an_attacker(tmp_path) as ((a, b), attacker):
+        mine = [(await a.request(api.Post(text=f"mine {i}"))).id for i in range(5)]
+        theirs = [(await b.request(api.Post(text=f"an honest peer's {i}"))).id for i in range(3)]
+        await until(lambda: all(stored(a, i) for i in theirs) and a.store.counts()["held"] == 0, "b's posts at a")
+        with pytest.raises(ApiError) as refused:
+            await a.request(api.SwarmSet(name="friends", quota=64 * 1024 - 1))
+        assert refused.value.code == "bad_request" and "quota must be an integer between 65536" in str(refused.value)
+        settings = await a.request(api.SwarmSet(name="friends", quota=64 * 1024))
+        assert settings.quota == 64 * 1024
+        await trio.sleep(3600)  # an hour later the flood comes: everything above is older than it
+        flood = [_minted(protocol.make_post(os.urandom(32), f"flood {i}", now=a.now())) for i in range(400)]
+        for signed in flood:
+            await attacker.publish(signed.wire)
+        await until(lambda: a.inbound.counts[Source.GOSSIP]["received"] >= len(flood), "the flood through a's store")
+        status = await a.request(api.Status())
+        (usage,) = status.usage
+        assert usage.swarm == "friends" and usage.bytes <= usage.quota == 64 * 1024 and usage.evicted > 0
+        assert all(stored(a, i) for i in mine)  # never the user's own
+        assert not any(stored(a, i) for i in theirs)  # the oldest others' went first
+        assert all(stored(b, i) for i in theirs)  # b keeps its own default quota
+        shown = {p.id for p in (await a.request(api.Feed(limit=500))).posts}
+        assert set(mine) <= shown
+
+
+async def test_nothing_about_a_mute_leaves_the_node(tmp_path: Path, clock: trio.testing.MockClock) -> None:
+    """Muting changes what a's user sees, and nothing a peer or the wire could notice."""
+    async with fake_nodes(tmp_path, 2) as (net, (a, b)):
+        sid = await join(a, [b])
+        events = a.hub.subscribe()
+        post = await b.request(api.Post(text="spoilers: the butler did it"))
+        other = await b.request(api.Post(text="an ordinary day"))
+        reply = await b.request(api.Reply(id=other.id, text="a reply to mute"))
+        await until(lambda: all(stored(a, i) for i in (post.id, other.id, reply.id)), "b's posts at a")
+        await until(lambda: b.store.counts()["held"] == 0, "b's posts spread")
+        await trio.sleep(600)  # every stem, embargo and fluff is over
+        wire = (len(net.published), len(net.stems))
+        served, theirs = a.store.object_ids(sid), b.store.counts()
+        while True:  # drain the events so far
+            with trio.move_on_after(1):
+                await events.receive.receive()
+                continue
+            break
+
+        await a.request(api.Mute(word="Spoilers"))
+        await a.request(api.Mute(author=reply.id))
+        await a.request(api.Mute(thread=other.id))
+        runtime = a.swarms.running[sid]
+        assert await runtime.sync.sync_with(b.swarms.running[sid].host.peer_id)  # a session after muting
+        await trio.sleep(600)
+        assert (len(net.published), len(net.stems)) == wire  # nothing published, nothing stemmed
+        assert runtime.sync.stats.last is not None and runtime.sync.stats.last["sent"] == 0
+        assert b.store.counts() == theirs and a.store.object_ids(sid) == served  # still stored, still served
+        assert [p.id for p in (await a.request(api.Feed())).posts] == []
+        muted = await a.request(api.MuteList())
+        assert muted.words == ["spoilers"] and [t.id for t in muted.threads] == [other.id]
+
+        # Events: what the user muted is not announced; the rest is.
+        await b.request(api.Post(text="more spoilers coming"))
+        await b.request(api.Reply(id=other.id, text="in the hidden thread"))
+        shown = await b.request(api.Post(text="nothing to hide"))
+        with trio.fail_after(600):
+            event = (await events.receive.receive())["data"]
+        assert isinstance(event, api.ObjectEvent) and event.id == shown.id

@@ -33,6 +33,7 @@ ROOT = RootRow(
     parent=None,
     mine=True,
     hearted=False,
+    collapsed=False,
     bg="teal",
     name=None,
     expires=NOW + 600,
@@ -49,6 +50,7 @@ REPLY = PostRow(
     parent=ROOT.id,
     mine=False,
     hearted=True,
+    collapsed=True,
 )
 
 
@@ -64,7 +66,7 @@ def test_feed_items_and_pages_on_the_wire() -> None:
     one = "01" * 32
     wire = (
         f'{{"id":"{one}","text":"hello","bg":"teal","name":null,"created":{NOW},"expires":{NOW + 600},'
-        '"hearts":2,"replies":1,"flags":0,"mine":true,"hearted":false,"kind":"post"}'
+        '"hearts":2,"replies":1,"flags":0,"mine":true,"hearted":false,"collapsed":false,"kind":"post"}'
     )
     assert msgspec.json.encode(feed_item(ROOT)) == wire.encode()
     assert feed_page(FeedPage((ROOT,), (NOW, 7))) == api.FeedPage(posts=[feed_item(ROOT)], cursor=[NOW, 7])
@@ -76,10 +78,11 @@ def test_thread_on_the_wire() -> None:
     wire = (
         f'{{"root":{{"id":"{one}","kind":"post","pubkey":"{author}","is_author":true,'
         f'"icon":{{"glyph":15,"colour":11}},"text":"hello","created":{NOW},"hearts":2,"flags":0,'
-        f'"parent":null,"mine":true,"hearted":false,"bg":"teal","name":null,"expires":{NOW + 600},"replies":1}},'
+        f'"parent":null,"mine":true,"hearted":false,"collapsed":false,"bg":"teal","name":null,"expires":{NOW + 600},'
+        '"replies":1},'
         f'"replies":[{{"id":"{two}","kind":"reply","pubkey":"{other}","is_author":false,'
         f'"icon":{{"glyph":9,"colour":7}},"text":"hi","created":{NOW},"hearts":0,"flags":1,'
-        f'"parent":"{one}","mine":false,"hearted":true}}]}}'
+        f'"parent":"{one}","mine":false,"hearted":true,"collapsed":true}}],"hidden":false}}'
     )
     assert msgspec.json.encode(thread_result(ThreadRows(ROOT, (REPLY,)))) == wire.encode()
 

@@ -19,6 +19,8 @@ from nacl.signing import SigningKey
 
 import protocol
 from p2pnet.store import (
+    DEFAULT_QUOTA,
+    MIN_QUOTA,
     SCHEMA_VERSION,
     AmbiguousId,
     InvalidArgument,
@@ -535,6 +537,219 @@ def test_popular_matches_a_full_sort(store: Store, sid: bytes) -> None:
         assert seen == expected
 
 
+def _walk_latest(store: Store, now: int, limit: int) -> list[bytes]:
+    """Every post of Latest, page by page, the cursor passed back as JSON would."""
+    seen: list[bytes] = []
+    cursor: list[int] | None = None
+    while True:
+        page = store.feed(now=now, limit=limit, before=cursor)
+        seen += [row.id for row in page.rows]
+        if page.next is None:
+            return seen
+        cursor = list(page.next)
+
+
+def test_a_post_dated_ahead_stands_where_it_arrived(store: Store, sid: bytes) -> None:
+    """Latest is bounded by first sight: posts dated one step ahead cannot hold the top over later arrivals."""
+    # A step of clock skew is tolerated, so these are stored, each placed in the step it arrived in.
+    ahead = [post(f"pinned {i}", i, now=NOW + 600) for i in range(200)]
+    store.ingest_many([(p, sid) for p in ahead], NOW + 5)
+    honest = [post(f"honest {i}", 1000 + i, now=NOW) for i in range(3)]
+    for p in honest:
+        store.ingest(p, sid, NOW + 60)  # the same step, after the flood
+    top = store.feed(now=NOW + 60, limit=50).rows
+    assert [row.id for row in top[:3]] == [p.id for p in reversed(honest)]
+    assert top[0].created == NOW and top[3].created == NOW + 600  # the API still shows what they claim
+    # The next step's posts go above all of them; a post of yesterday arriving now stands at its own time.
+    next_step = post("the next step", 2000, now=NOW + 600)
+    yesterday = post("from yesterday", 3000, now=NOW - 24 * HOUR)
+    store.ingest_many([(next_step, sid), (yesterday, sid)], NOW + 600)
+    placed = [(NOW, n, p.id) for n, p in enumerate(ahead)]
+    placed += [(NOW, 200 + n, p.id) for n, p in enumerate(honest)]
+    placed += [(NOW + 600, 300, next_step.id), (NOW - 24 * HOUR, 301, yesterday.id)]
+    expected = [oid for _, _, oid in sorted(placed, reverse=True)]
+    assert _walk_latest(store, NOW + 600, 30) == expected
+    # Popular ages a post from its place too: one dated ahead is no younger than its arrival makes it.
+    pinned = ahead[0]
+    fair = next(p for i in range(4000, 4100) if (p := post(f"fair {i}", i, now=NOW)).id > pinned.id)
+    store.ingest(fair, sid, NOW + 5)
+    ids = [row.id for row in store.feed(popular=True, now=NOW + 3000, limit=500).rows]
+    assert ids.index(fair.id) < ids.index(pinned.id)  # the same score: the tie goes to the larger id
+
+
+def test_replies_in_one_step_come_in_the_order_they_arrived(store: Store, sid: bytes) -> None:
+    root = post("what do you think?", 1)
+    store.ingest(root, sid, NOW)
+    said = [protocol.make_reply(bytes([i + 40]) * 32, root, f"answer {i}", now=NOW + 60 * i) for i in range(8)]
+    assert len({r.obj.created for r in said}) == 1 and [r.id for r in said] != sorted(r.id for r in said)
+    for i, reply in enumerate(said):
+        store.ingest(reply, sid, NOW + 60 * i)
+    # Dated a step ahead, it is placed in the step it arrived in, not after the next step's replies.
+    early = protocol.make_reply(SEED_B, root, "from a fast clock", now=NOW + 1200)
+    store.ingest(early, sid, NOW + 600)
+    later = protocol.make_reply(SEED_C, root, "a step later", now=NOW + 1200)
+    store.ingest(later, sid, NOW + 1200)
+    thread = store.thread(root.id, now=NOW + 1200)
+    assert thread is not None
+    assert [r.id for r in thread.replies] == [r.id for r in (*said, early, later)]
+
+
+# -- quota and eviction ----------------------------------------------------------
+
+
+def recount(db: Path) -> dict[bytes, tuple[int, int]]:
+    """Objects and wire bytes per swarm, counted afresh from the tables (what the triggers keep in ``usage``)."""
+    raw = sqlite3.connect(db)
+    try:
+        rows = raw.execute(
+            "SELECT s.swarm, count(*), sum(length(o.wire)) FROM object_swarms s JOIN objects o ON o.id = s.id "
+            "GROUP BY s.swarm"
+        ).fetchall()
+    finally:
+        raw.close()
+    return {bytes(swarm): (n, size) for swarm, n, size in rows}
+
+
+def kept(store: Store) -> dict[bytes, tuple[int, int]]:
+    return {row.swarm: (row.objects, row.bytes) for row in store.usage() if row.objects}
+
+
+def test_usage_follows_every_way_in_and_out(db: Path, store: Store, sid: bytes) -> None:
+    work = store.add_swarm("work", PSK2, 4002, NOW, difficulty=0).raw_id
+    posts = [post(f"post {i} " + "x" * (i * 40), i) for i in range(12)]
+    store.ingest_many([(p, sid if i % 2 else work) for i, p in enumerate(posts)], NOW)
+    store.ingest(posts[0], sid, NOW)  # a post seen in both swarms counts in both
+    reply = protocol.make_reply(SEED_B, posts[1], "an answer", now=NOW)
+    store.ingest_own(reply, [sid], NOW)
+    store.restamp(reply.with_stamp(protocol.mint_stamp(reply.id, 4) or b""))
+    assert kept(store) == recount(db) and len(recount(db)) == 2
+    store.ingest(protocol.make_delete(SEED_A, posts[1], now=NOW), sid, NOW)  # takes the reply with it
+    store.ingest(post("expiring", 50, expires_in=600), sid, NOW)
+    store.purge_expired(NOW + 1200)
+    assert kept(store) == recount(db)
+    store.remove_swarm("work")
+    assert kept(store) == recount(db) and set(recount(db)) == {sid}
+    assert [row.swarm for row in store.usage()] == [sid]
+
+
+def test_eviction_order_and_memory(db: Path, store: Store, sid: bytes) -> None:
+    """Over its quota a swarm loses expired posts, the most flagged, the oldest others' objects; never yours."""
+    later = NOW + 2 * HOUR
+    mine = post("my own, the oldest of all", 1, now=NOW - 10 * 24 * HOUR)
+    their_thread = post("their thread I answered", 2, seed=SEED_B, now=NOW - 9 * 24 * HOUR)
+    my_reply = protocol.make_reply(SEED_A, their_thread, "my answer", now=NOW)
+    hearted = post("their post I hearted", 3, seed=SEED_B, now=NOW - 8 * 24 * HOUR)
+    expiring = post("gone in an hour", 4, seed=SEED_B, expires_in=HOUR)
+    flagged = [post(f"flagged {n}", 5 + n, seed=SEED_B, now=NOW - HOUR) for n in range(2)]
+    flags = [protocol.make_flag(bytes([90 + k]) * 32, flagged[k % 2].id, now=NOW) for k in range(3)]
+    old = [post(f"old {i}", 100 + i, seed=SEED_B, now=NOW - 7 * 24 * HOUR + i * 600) for i in range(20)]
+    filler = [post(f"fresh {i}", 1000 + i, seed=SEED_C) for i in range(250)]
+    store.ingest_own(mine, [sid], NOW)
+    store.ingest_many([(p, sid) for p in (their_thread, hearted, expiring, *flagged, *flags, *old)], NOW)
+    store.ingest_own(my_reply, [sid], NOW)
+    store.ingest_own(protocol.make_heart(SEED_A, hearted.id, now=NOW), [sid], NOW)
+    store.ingest_many([(p, sid) for p in filler], NOW)
+    store.configure_swarm(sid, quota=MIN_QUOTA)
+    assert store.usage()[0].bytes > MIN_QUOTA and store.over_quota() == [sid]
+
+    def there(signed: protocol.Signed) -> bool:
+        return store.get(signed.id) is not None
+
+    # A batch of three: the expired post first (not counted), the two flagged (and their flags), the oldest.
+    assert store.evict(sid, later, limit=3) == 1 + 2 + 3 + 1
+    assert not any(map(there, (expiring, *flagged, *flags, old[0])))
+    assert all(map(there, (mine, their_thread, my_reply, hearted, old[1])))
+    while store.evict(sid, later):
+        pass
+    usage = store.usage()[0]
+    assert usage.bytes <= MIN_QUOTA * 0.9 and store.over_quota() == []
+    assert not any(map(there, old)) and all(map(there, (mine, their_thread, my_reply, hearted)))
+    gone = [p for p in filler if not there(p)]
+    assert gone == filler[: len(gone)] and 0 < len(gone) < len(filler)  # the oldest arrivals of one step first
+    assert kept(store) == recount(db) and usage.evicted == len(flagged) + len(flags) + len(old) + len(gone)
+
+    # Remembered: refused again, and listed to sync as held here but never served.
+    assert store.ingest(old[0], sid, later).reason == (
+        "evicted here to keep the store's quota; refused while that is remembered"
+    )
+    answer = protocol.make_reply(SEED_C, old[1], "too late", now=NOW)
+    assert store.ingest(answer, sid, later).reason == "its thread was evicted here (store quota)"
+    listed = {oid for _, oid in store.object_ids(sid)}
+    assert {old[0].id, flags[0].id} <= listed and store.wires([old[0].id]) == []
+    assert store.forget_evicted(later + 29 * 24 * HOUR) == 0
+    assert store.forget_evicted(later + 30 * 24 * HOUR) == usage.evicted
+    assert store.ingest(old[0], sid, later).status == "new"
+    # The memory is bounded too: one id per KiB of quota, the longest remembered forgotten first.
+    more = [post(f"more {i}", 5000 + i, seed=SEED_C) for i in range(200)]
+    store.ingest_many([(p, sid) for p in more], later)
+    while store.evict(sid, later):
+        pass
+    assert store.usage()[0].evicted == MIN_QUOTA // 1024
+
+
+# -- moderation ------------------------------------------------------------------
+
+
+def test_mutes_leave_posts_out_of_every_read_and_change_nothing_served(store: Store, sid: bytes) -> None:
+    spoiler = post("Spoilers ahead: the butler did it", 1, seed=SEED_B)
+    plain = post("an ordinary day", 2, seed=SEED_B)
+    thread = post("coffee or tea?", 3, seed=SEED_B)
+    loud = protocol.make_reply(SEED_C, thread, "coffee, always coffee", now=NOW)
+    fancy = protocol.make_reply(bytes([77]) * 32, thread, "a Café au lait", now=NOW)
+    calm = protocol.make_reply(bytes([78]) * 32, thread, "tea", now=NOW, parent=loud.id)
+    hidden = post("a thread I do not want to see", 4, seed=SEED_B)
+    objects = [spoiler, plain, thread, loud, fancy, calm, hidden]
+    store.ingest_many([(o, sid) for o in objects], NOW)
+    served = store.object_ids(sid)
+
+    def feed(**kw: object) -> list[bytes]:
+        return [row.id for row in store.feed(now=NOW, limit=2, **kw).rows] + [
+            row.id for row in store.feed(now=NOW, limit=500, before=store.feed(now=NOW, limit=2, **kw).next, **kw).rows
+        ]
+
+    assert store.mute_word("  SPOILERS ") == "spoilers"
+    store.mute_word("cafe")  # accents and case folded, as search folds them
+    store.mute_key(loud.obj.pubkey, thread.id)
+    store.hide_thread(hidden.id)
+    assert feed() == [thread.id, plain.id]  # Latest, page by page
+    assert sorted(r.id for r in store.feed(popular=True, now=NOW).rows) == sorted([thread.id, plain.id])
+    assert store.search("butler") == [] and store.search("thread") == []
+    assert [hit.id for hit in store.search("coffee")] == [thread.id]  # its muted reply is left out
+    shown = store.thread(thread.id, now=NOW)
+    assert shown is not None and [r.id for r in shown.replies] == [calm.id] and not shown.hidden
+    asked = store.thread(hidden.id, now=NOW)
+    assert asked is not None and asked.hidden  # asked for by id, the hidden thread is still there
+    assert store.muted_among([o.id for o in objects]) == {spoiler.id, loud.id, fancy.id, hidden.id}
+    assert store.object_ids(sid) == served  # muted objects are still stored and served: no peer can tell
+    assert store.mutes().words == ("cafe", "spoilers") and store.mutes().threads == (hidden.id,)
+    assert store.mutes().keys == ((loud.obj.pubkey, thread.id),)
+    for bad in ("", "   ", "!!!", "x" * 65):
+        with pytest.raises(InvalidArgument):
+            store.mute_word(bad)
+    assert store.unmute(word="Spoilers") and store.unmute(pubkey=loud.obj.pubkey) and store.unmute(root=hidden.id)
+    assert not store.unmute(word="spoilers")
+    store.unmute(word="cafe")
+    assert store.muted_among([o.id for o in objects]) == set() and len(feed()) == 4
+
+
+def test_flags_collapse_a_post_at_its_swarm_s_threshold(store: Store, sid: bytes) -> None:
+    target = post("is this spam?", 1, seed=SEED_B)
+    store.ingest(target, sid, NOW)
+    flags = [protocol.make_flag(bytes([50 + k]) * 32, target.id, now=NOW, reason="spam") for k in range(3)]
+    for n, flag in enumerate(flags, 1):
+        store.ingest(flag, sid, NOW)
+        (row,) = store.feed(now=NOW).rows
+        assert (row.flags, row.collapsed) == (n, n >= 3)  # the default threshold
+    assert store.configure_swarm(sid, flag_threshold=5).flag_threshold == 5
+    assert not store.feed(now=NOW).rows[0].collapsed
+    store.configure_swarm(sid, flag_threshold=1)
+    shown = store.thread(target.id, now=NOW)
+    assert shown is not None and shown.root.collapsed
+    for bad in (0, 1001):
+        with pytest.raises(InvalidArgument):
+            store.configure_swarm(sid, flag_threshold=bad)
+
+
 # -- threads -------------------------------------------------------------------
 
 
@@ -552,8 +767,8 @@ def test_thread_rows_and_keys(store: Store, sid: bytes) -> None:
     head, replies = thread.root, thread.replies
     assert head.kind == protocol.KIND_POST and head.parent is None and head.replies == 4
     assert head.pubkey == root.obj.pubkey
-    middle = sorted([r2, r3], key=lambda r: r.id)
-    assert [r.id for r in replies] == [r.id for r in (r1, *middle, r4)]
+    # r2 and r3 share a time step: the one that arrived here first comes first.
+    assert [r.id for r in replies] == [r.id for r in (r1, r3, r2, r4)]
     by_id = {r.id: r for r in replies}
     assert by_id[r2.id].pubkey == head.pubkey  # the crown: the root's own key
     assert by_id[r1.id].pubkey != head.pubkey and by_id[r3.id].pubkey != head.pubkey
@@ -780,7 +995,57 @@ def test_version_1_file_migrates_keeping_its_data(db: Path, sid: bytes) -> None:
         assert st.counts()["held"] == 1 and st.minting() == 1
     raw = sqlite3.connect(db)
     try:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    finally:
+        raw.close()
+
+
+def test_version_3_file_migrates_keeping_its_order(db: Path, sid: bytes) -> None:
+    """Migration 5 adds first-seen times: rows stored before count as seen when created, and keep their order."""
+    from p2pnet.store._schema import MIGRATIONS
+
+    root = post("an old thread", 1)
+    late = post("dated a step ahead", 2, now=NOW + 600)
+    replies = [protocol.make_reply(bytes([i + 60]) * 32, root, f"reply {i}", now=NOW) for i in range(4)]
+    raw = sqlite3.connect(db)
+    for entry in MIGRATIONS[:3]:
+        for statement in entry:
+            raw.execute(statement)
+    raw.execute("PRAGMA user_version = 3")
+    raw.execute("INSERT INTO swarms(id, name, psk, port, joined) VALUES (?, 'friends', ?, 4001, ?)", (sid, PSK, NOW))
+    for signed in (root, late, *replies):
+        obj = signed.obj
+        assert isinstance(obj, protocol.Post | protocol.Reply)
+        rid = raw.execute(
+            "INSERT INTO objects(id, kind, pubkey, created, wire) VALUES (?, ?, ?, ?, ?)",
+            (signed.id, signed.kind, obj.pubkey, obj.created, signed.wire),
+        ).lastrowid
+        raw.execute("INSERT INTO object_swarms(swarm, id) VALUES (?, ?)", (sid, signed.id))
+        shape = (obj.root, obj.parent, None) if isinstance(obj, protocol.Reply) else (None, None, obj.bg)
+        raw.execute(
+            "INSERT INTO posts(rid, id, kind, pubkey, created, text, root, parent, bg) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (rid, signed.id, signed.kind, obj.pubkey, obj.created, obj.text, *shape),
+        )
+        raw.execute("INSERT INTO search(rowid, text) VALUES (?, ?)", (rid, obj.text))
+    raw.commit()
+    raw.close()
+    with Store.open(db) as st:
+        assert kept(st) == recount(db) and st.usage()[0].quota == DEFAULT_QUOTA  # usage counted from the rows
+        assert [row.id for row in st.feed(now=NOW).rows] == [late.id, root.id]  # as version 3 ordered them
+        thread = st.thread(root.id, now=NOW)
+        assert thread is not None and [r.id for r in thread.replies] == [r.id for r in replies]
+        # From now on first sight counts: one dated ahead stands in the step it arrives in.
+        ahead = post("dated ahead after the upgrade", 3, now=NOW + 600)
+        fresh = post("arrived after it", 4)
+        st.ingest(ahead, sid, NOW + 10)
+        st.ingest(fresh, sid, NOW + 20)
+        assert [row.id for row in st.feed(now=NOW + 20).rows] == [late.id, fresh.id, ahead.id, root.id]
+    raw = sqlite3.connect(db)
+    try:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        rows = raw.execute("SELECT count(*), sum(seen = created) FROM posts WHERE rid <= 6").fetchone()
+        assert rows == (6, 6)  # the rows stored before: first seen when created
     finally:
         raw.close()
 
@@ -938,7 +1203,15 @@ def test_mine_and_hearted(store: Store, sid: bytes) -> None:
 def test_swarms(store: Store, sid: bytes) -> None:
     s = store.swarm_by_name("friends")
     assert s is not None and s.raw_id == sid and s.id == sid.hex() and s.port == 4001 and s.joined == NOW
-    assert s.to_dict() == {"id": sid.hex(), "name": "friends", "port": 4001, "joined": NOW, "difficulty": 0}
+    assert s.to_dict() == {
+        "id": sid.hex(),
+        "name": "friends",
+        "port": 4001,
+        "joined": NOW,
+        "difficulty": 0,
+        "quota": DEFAULT_QUOTA,
+        "flag_threshold": 3,
+    }
     assert PSK.hex() not in repr(s) and "psk" not in s.to_dict()
     with pytest.raises(SwarmExists, match="already joined"):
         store.add_swarm("friends", PSK2, 4002, NOW)

@@ -44,7 +44,7 @@ from textual.app import App
 from textual.command import CommandList
 from textual.pilot import Pilot
 from textual.screen import Screen
-from textual.widgets import Button, Checkbox, DataTable, Input, Select, Static, TextArea
+from textual.widgets import Button, Checkbox, DataTable, Input, OptionList, Select, Static, TextArea
 
 from tui.app import P2PApp
 from tui.format import CARD_COLOURS, age, icon_parts, posted, snippet_text
@@ -58,6 +58,7 @@ from tui.screens import (
     FlagDialog,
     HelpScreen,
     InviteScreen,
+    MutesScreen,
     PeersScreen,
     SearchScreen,
     SwarmsScreen,
@@ -66,6 +67,7 @@ from tui.screens import (
 )
 from tui.screens.peers import render_status
 from tui.widgets import NewPostsBar, PostCard, QRCode, ReplyRow, SearchResult
+from tui.widgets.cards import card_body
 from tui.widgets.footer import AppFooter
 from tui.widgets.qr import qr_lines
 
@@ -672,6 +674,107 @@ def test_search_highlights_matches_and_opens_thread(fake: FakeNode) -> None:
 
 
 # -- swarms, peers, help, palette ---------------------------------------------------------
+
+
+def a_conversation(fake: FakeNode) -> tuple[protocol.Signed, list[protocol.Signed]]:
+    """A post and four replies from peers, arriving in the order written: two answer the post, two a reply."""
+    now = int(time.time())
+    root = protocol.make_post(bytes([9]) * 32, "Which book changed your mind?", now=now)
+    first = protocol.make_reply(bytes([10]) * 32, root, "Thinking, Fast and Slow.", now=now)
+    second = protocol.make_reply(bytes([11]) * 32, root, "None yet, I am still looking.", now=now)
+    answer = protocol.make_reply(bytes([12]) * 32, root, "Why that one?", now=now, parent=first.id)
+    again = protocol.make_reply(
+        bytes([10]) * 32, root, "It names the mistakes I make every single day.", now=now, parent=answer.id
+    )
+    replies = [first, second, answer, again]
+    for signed in [root, *replies]:
+        arrive(fake, signed)
+    return root, replies
+
+
+async def open_conversation(pilot: Pilot[Any], feed_list: FeedList, root: protocol.Signed) -> None:
+    """Open the thread of :func:`a_conversation` from the feed, and wait for its four replies."""
+    feed_list.select(feed_list.index[root.id.hex()])
+    await pilot.press("enter")
+    app = pilot.app
+    await pilot_until(pilot, lambda: at(app, ThreadScreen) and len(app.screen.query(ReplyRow)) == 4, "the thread")
+
+
+def test_thread_in_arrival_order_names_what_a_reply_answers(fake: FakeNode) -> None:
+    root, (first, second, answer, again) = a_conversation(fake)
+
+    async def body(pilot: Pilot[Any], feed: FeedScreen, feed_list: FeedList) -> None:
+        app = pilot.app
+        await open_conversation(pilot, feed_list, root)
+        rows = list(app.screen.query(ReplyRow))
+        assert [row.item.id for row in rows] == [r.id.hex() for r in (first, second, answer, again)]
+        shown = [_plain(row.render()) for row in rows]
+        assert not any("replying to" in text for text in shown[:2])  # answers to the post need no pointer
+        glyph, _ = icon_parts(rows[0].item.icon)
+        assert f"↳ replying to {glyph} “Thinking, Fast and Slow.”" in shown[2]
+        assert "↳ replying to " in shown[3] and "“Why that one?”" in shown[3]
+
+    run_on_feed(fake.socket, body, LARGE)
+
+
+def test_flagged_posts_collapse_behind_a_notice_and_open_on_demand(fake: FakeNode) -> None:
+    now = int(time.time())
+    spam = protocol.make_post(bytes([9]) * 32, "buy cheap watches here", now=now)
+    arrive(fake, spam)
+    for k in range(3):
+        arrive(fake, protocol.make_flag(bytes([20 + k]) * 32, spam.id, now=now, reason="spam"))
+
+    async def body(pilot: Pilot[Any], feed: FeedScreen, feed_list: FeedList) -> None:
+        app = pilot.app
+        await pilot_until(pilot, lambda: feed_list.items and feed_list.items[0].collapsed, "the collapsed post")
+        shown = _plain(card_body(feed_list.items[0], time.time()))
+        assert "⚑ collapsed: flagged 3 times in this swarm · enter opens the thread" in shown
+        assert "watches" not in shown
+        await pilot.press("enter")
+        await pilot_until(pilot, lambda: at(app, ThreadScreen) and app.screen.query(PostCard), "the thread")
+        card = app.screen.query_one(PostCard)
+        assert "enter shows it" in _plain(card.render()) and "watches" not in _plain(card.render())
+        card.focus()
+        await pilot.press("enter")
+        await pilot_until(pilot, lambda: "buy cheap watches here" in _plain(card.render()), "the post opened")
+
+    run_on_feed(fake.socket, body, LARGE)
+
+
+def test_mute_a_writer_hide_a_thread_and_undo_it_on_the_mutes_screen(fake: FakeNode) -> None:
+    root, (_, second, _, _) = a_conversation(fake)
+
+    async def body(pilot: Pilot[Any], feed: FeedScreen, feed_list: FeedList) -> None:
+        app = pilot.app
+        await open_conversation(pilot, feed_list, root)
+        thread = app.screen
+        next(row for row in thread.query(ReplyRow) if row.item.id == second.id.hex()).focus()
+        await pilot.press("m")  # mute that writer, here only
+        await pilot_until(pilot, lambda: len(thread.query(ReplyRow)) == 3, "the muted reply gone")
+        assert second.id.hex() not in {row.item.id for row in thread.query(ReplyRow)}
+        await pilot.press("x")  # hide the whole thread
+        await pilot_until(pilot, lambda: at(app, FeedScreen), "back on the feed")
+        await pilot_until(pilot, lambda: root.id.hex() not in feed.shown and not feed.loading_page, "the thread hidden")
+        await pilot.press("M")
+        await pilot_until(pilot, lambda: at(app, MutesScreen) and len(app.screen.entries) == 2, "the mutes listed")
+        mutes = app.screen
+        assert isinstance(mutes, MutesScreen)
+        await pilot.click("#mute-word")
+        await pilot.press(*"watches", "enter")
+        await pilot_until(pilot, lambda: len(mutes.entries) == 3, "the word muted")
+        assert mutes.entries[0].word == "watches"
+        mutes.query_one(OptionList).focus()
+        mutes.query_one(OptionList).highlighted = 2  # the hidden thread
+        await pilot.press("delete")
+        await pilot_until(pilot, lambda: len(mutes.entries) == 2, "the thread shown again")
+        await pilot.press("escape")
+        await pilot_until(pilot, lambda: root.id.hex() in feed.shown, "the thread back on the feed")
+        assert fake.run(lambda: (set(fake.model.muted_keys), fake.model.muted_words)) == (
+            {second.obj.pubkey},
+            {"watches"},
+        )
+
+    run_on_feed(fake.socket, body, LARGE)
 
 
 def test_join_with_invite_progress_errors_and_leave() -> None:

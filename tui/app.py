@@ -143,3 +143,7 @@ class P2PApp(App[int]):
     def action_peers(self) -> None:
         if (feed := self._to_feed()) is not None:
             feed.action_peers()
+
+    def action_mutes(self) -> None:
+        if (feed := self._to_feed()) is not None:
+            feed.action_mutes()

@@ -22,6 +22,8 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("Swarms", "list, create, join, invite, leave (s)", "swarms"),
     ("Create or join a swarm", "start a circle or use an invite key", "swarms"),
     ("Peers and node status", "connected peers per swarm, node health (i)", "peers"),
+    ("Mute a word", "hide posts with a word or phrase, on this node only (M)", "mutes"),
+    ("Muted words, writers and threads", "see and undo what you muted (M)", "mutes"),
     ("Help: keys", "every key on one screen (?)", "help"),
     ("Quit p2pnet", "the node keeps running in the background", "quit"),
 )

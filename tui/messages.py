@@ -10,6 +10,9 @@ __all__ = [
     "DeleteRequested",
     "FlagRequested",
     "HeartRequested",
+    "HideRequested",
+    "ItemMessage",
+    "MuteRequested",
     "NodeDisconnected",
     "NodeEvent",
     "OpenThread",
@@ -35,27 +38,33 @@ class NodeDisconnected(Message):
     """The node closed the event connection (it stopped or crashed)."""
 
 
-class OpenThread(Message):
+class ItemMessage(Message):
+    """The user wants something done with one post or reply."""
+
+    def __init__(self, post_id: str) -> None:
+        super().__init__()
+        self.post_id = post_id
+
+
+class OpenThread(ItemMessage):
     """The user wants to read the thread of a post or reply."""
 
-    def __init__(self, post_id: str) -> None:
-        super().__init__()
-        self.post_id = post_id
+
+class HeartRequested(ItemMessage):
+    """Heart this post or reply."""
 
 
-class HeartRequested(Message):
-    def __init__(self, post_id: str) -> None:
-        super().__init__()
-        self.post_id = post_id
+class FlagRequested(ItemMessage):
+    """Flag this post or reply (a dialog asks why)."""
 
 
-class FlagRequested(Message):
-    def __init__(self, post_id: str) -> None:
-        super().__init__()
-        self.post_id = post_id
+class DeleteRequested(ItemMessage):
+    """Delete this post or reply of the user's (after a confirmation)."""
 
 
-class DeleteRequested(Message):
-    def __init__(self, post_id: str) -> None:
-        super().__init__()
-        self.post_id = post_id
+class MuteRequested(ItemMessage):
+    """Mute the writer of this post or reply, in its thread."""
+
+
+class HideRequested(ItemMessage):
+    """Hide the whole thread of this post or reply."""

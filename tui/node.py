@@ -141,3 +141,16 @@ class Node:
 
     async def delete(self, ident: str) -> api.Published:
         return await self._request(api.Delete(id=ident))
+
+    # -- moderation: stays on the node, never sent ------------------------------------
+
+    async def mutes(self) -> api.Mutes:
+        return await self._request(api.MuteList())
+
+    async def mute(self, *, word: str | None = None, author: str | None = None, thread: str | None = None) -> api.Mutes:
+        return await self._request(api.Mute(word=word, author=author, thread=thread))
+
+    async def unmute(
+        self, *, word: str | None = None, author: str | None = None, thread: str | None = None
+    ) -> api.Mutes:
+        return await self._request(api.Unmute(word=word, author=author, thread=thread))

@@ -1,17 +1,14 @@
 """How a front-end reaches a node: its home, the control API's typed contract, its wire format and clients.
 
 No trio, no libp2p: the CLI and the TUI use this without the node's stack.
-docs/control-api.md is the specification; :mod:`._contract` holds every
+docs/control-api.md is the specification; :mod:`._contract` (and :mod:`._local`) holds every
 request, result and event as a type, and a test holds the two together.
 """
 
 from ._client import AsyncControlClient, ControlClient, parse_event
 from ._contract import (
     API_VERSION,
-    EVENTS,
     MAX_LINE,
-    METHODS,
-    REQUESTS,
     Ban,
     Counts,
     Delete,
@@ -64,17 +61,19 @@ from ._contract import (
     SwarmListResult,
     SwarmPeers,
     SwarmStatus,
+    SwarmUsage,
     SyncLast,
     SyncStatus,
     Thread,
     ThreadItem,
     ThreadResult,
     ThreadRoot,
-    result_type,
 )
 from ._home import Home, HomeLocked, resolve_home
 from ._launch import ensure_node
-from ._text import sync_summary
+from ._local import Mute, MutedAuthor, MutedThread, MuteList, Mutes, SwarmSet, SwarmSettings, Unmute
+from ._registry import EVENTS, METHODS, REQUESTS, result_type
+from ._text import flagged_notice, mutes_text, preview, size_text, sync_summary
 from ._wire import ERROR_CODES, ControlError, NodeNotRunning, decode_line, encode_line
 
 __all__ = [
@@ -106,6 +105,11 @@ __all__ = [
     "JoinProgress",
     "Kind",
     "Lagged",
+    "Mute",
+    "MuteList",
+    "MutedAuthor",
+    "MutedThread",
+    "Mutes",
     "MAX_LINE",
     "METHODS",
     "NodeNotRunning",
@@ -140,6 +144,9 @@ __all__ = [
     "SwarmLeft",
     "SwarmList",
     "SwarmListResult",
+    "SwarmSet",
+    "SwarmSettings",
+    "SwarmUsage",
     "SwarmPeers",
     "SwarmStatus",
     "SyncLast",
@@ -148,11 +155,16 @@ __all__ = [
     "ThreadItem",
     "ThreadResult",
     "ThreadRoot",
+    "Unmute",
     "decode_line",
     "encode_line",
     "ensure_node",
     "parse_event",
     "resolve_home",
     "result_type",
+    "flagged_notice",
+    "mutes_text",
+    "preview",
+    "size_text",
     "sync_summary",
 ]

@@ -18,7 +18,8 @@ from typing import Any, TypeVar, cast
 
 import msgspec
 
-from ._contract import API_VERSION, EVENTS, MAX_LINE, METHODS, Event, Request
+from ._contract import API_VERSION, MAX_LINE, Event, Request
+from ._registry import EVENTS, METHODS
 from ._wire import ControlError, NodeNotRunning, decode_line, encode_line
 
 __all__ = ["AsyncControlClient", "ControlClient", "parse_event"]

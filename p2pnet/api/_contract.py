@@ -13,7 +13,7 @@ may grow new fields in a later version; a client ignores what it does not know.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar, get_args, get_origin
+from typing import Annotated, ClassVar, Generic, Literal, TypeVar
 
 import msgspec
 
@@ -63,6 +63,7 @@ class FeedItem(Result):
     flags: int
     mine: bool
     hearted: bool
+    collapsed: bool = False  # flagged as often as the swarm's threshold: shown behind a notice
     kind: Literal["post"] = "post"
 
 
@@ -88,9 +89,10 @@ class ThreadItem(Result):
     parent: str | None  # None on the root
     mine: bool
     hearted: bool
+    collapsed: bool = False  # flagged as often as the swarm's threshold: shown behind a notice
 
 
-class ThreadRoot(ThreadItem):
+class ThreadRoot(ThreadItem, kw_only=True):
     """The thread's first post: a thread item with the post's own fields."""
 
     bg: str
@@ -167,6 +169,16 @@ class SwarmStatus(Result):
     sync: SyncStatus | None
 
 
+class SwarmUsage(Result):
+    """What one joined swarm's objects take on this node, against its quota."""
+
+    swarm: str
+    objects: int
+    bytes: int  # their wire bytes
+    quota: int  # the most they may take, in wire bytes
+    evicted: int  # objects evicted to keep the quota and still remembered
+
+
 class StatusResult(Result):
     version: int
     home: str
@@ -180,6 +192,7 @@ class StatusResult(Result):
     # Fields added since version 1 have defaults, so a client parses an older node's answer too.
     minting: int = 0  # own objects stored and waiting for their proof-of-work stamp before they go out
     bans: int = 0  # peer ids and addresses banned now (peers lists them)
+    usage: list[SwarmUsage] = []  # every joined swarm, running or not
 
 
 # -- requests and their results -----------------------------------------------------
@@ -330,6 +343,7 @@ class Feed(Request[FeedPage]):
 class ThreadResult(Result):
     root: ThreadRoot
     replies: list[ThreadItem]
+    hidden: bool = False  # the user hid this thread: it is left out of the feed, search and events
 
 
 class Thread(Request[ThreadResult]):
@@ -431,42 +445,3 @@ class Lagged(Event):
 
     event: ClassVar[str] = "lagged"
     missed: int
-
-
-def result_type(request: type[Request[Any]]) -> type[Result]:
-    """The result type of a request type (``Post`` -> ``Published``), from its ``Request[...]`` base."""
-    for base in getattr(request, "__orig_bases__", ()):
-        if get_origin(base) is Request:
-            result: type[Result] = get_args(base)[0]
-            return result
-    raise TypeError(f"{request.__name__} does not name its result type")
-
-
-REQUESTS: tuple[type[Request[Any]], ...] = (
-    Status,
-    IdentityCreate,
-    IdentityRestore,
-    IdentityUnlock,
-    SwarmCreate,
-    SwarmJoin,
-    SwarmInvite,
-    SwarmLeave,
-    SwarmList,
-    Post,
-    Reply,
-    Heart,
-    Flag,
-    Delete,
-    Feed,
-    Thread,
-    Search,
-    Peers,
-    Subscribe,
-    Shutdown,
-)
-
-#: method name -> (params type, result type)
-METHODS: dict[str, tuple[type[Request[Any]], type[Result]]] = {r.method: (r, result_type(r)) for r in REQUESTS}
-
-#: event name -> data type
-EVENTS: dict[str, type[Event]] = {e.event: e for e in (ObjectEvent, JoinProgress, SwarmEvent, Purged, Lagged)}

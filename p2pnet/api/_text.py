@@ -2,9 +2,37 @@
 
 from __future__ import annotations
 
-from ._contract import SyncStatus
+from ._contract import FeedItem, SyncStatus, ThreadItem
+from ._local import Mutes
 
-__all__ = ["sync_summary"]
+__all__ = ["flagged_notice", "mutes_text", "preview", "size_text", "sync_summary"]
+
+
+def size_text(n: int) -> str:
+    """Bytes for people: '12.3 MiB'."""
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
+
+
+def flagged_notice(item: FeedItem | ThreadItem) -> str:
+    """What stands in for the text of a post or reply collapsed by flags."""
+    return f"⚑ collapsed: flagged {item.flags} time{'s' if item.flags != 1 else ''} in this swarm"
+
+
+def mutes_text(muted: Mutes) -> str:
+    """Everything muted, a line each."""
+    lines = [f"muted word: {word}" for word in muted.words]
+    lines += [f"muted writer {a.key[:12]} in thread [{a.thread[:12]}]" for a in muted.authors]
+    lines += [f"hidden thread [{t.id[:12]}] {t.text or '(no longer here)'}" for t in muted.threads]
+    return "\n".join(lines) or "nothing muted"
+
+
+def preview(text: str, chars: int = 40) -> str:
+    """The first ``chars`` characters of a text on one line, with "…" when cut: what "replying to" quotes."""
+    words = " ".join(text.split())
+    return words if len(words) <= chars else words[:chars].rstrip() + "…"
 
 
 def sync_summary(sync: SyncStatus | None, now: float) -> str:

@@ -19,8 +19,8 @@ import protocol
 
 from .. import api
 from ..net import SwarmConnectError
-from ..store import StoreError
-from . import _shape
+from ..store import InvalidArgument, StoreError
+from . import _moderation, _shape
 from ._errors import ApiError
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ DEFAULT_BG = "slate"
 
 Q = TypeVar("Q", bound=api.Request[Any])
 Handler = Callable[["Node", Any], Awaitable[api.Result]]
-_HANDLERS: dict[type[api.Request[Any]], Handler] = {}
+_HANDLERS: dict[type[api.Request[Any]], Handler] = dict(_moderation.HANDLERS)
 
 
 def method(request: type[Q]) -> Callable[[Callable[[Node, Q], Awaitable[Any]]], Callable[[Node, Q], Awaitable[Any]]]:
@@ -197,6 +197,17 @@ async def swarm_leave(node: Node, p: api.SwarmLeave) -> api.SwarmLeft:
     await node.swarms.stop(rec.raw_id)
     node.store.remove_swarm(rec.name)
     return api.SwarmLeft(left=rec.name)
+
+
+@method(api.SwarmSet)
+async def swarm_set(node: Node, p: api.SwarmSet) -> api.SwarmSettings:
+    rec = node.swarm_named(p.name)
+    try:
+        rec = node.store.configure_swarm(rec.raw_id, quota=p.quota, flag_threshold=p.flag_threshold)
+    except InvalidArgument as exc:
+        raise ApiError("bad_request", f"swarm.set: {exc}") from None
+    node.evictor.wake()  # a lower quota makes room now
+    return api.SwarmSettings(name=rec.name, quota=rec.quota, flag_threshold=rec.flag_threshold)
 
 
 @method(api.SwarmList)

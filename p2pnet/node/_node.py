@@ -29,6 +29,7 @@ from ..store import AmbiguousId, BanRow, IngestResult, Store, StoreError, Swarm
 from . import _methods, _shape
 from ._control import EventHub, serve_control
 from ._errors import ApiError
+from ._evict import Evictor
 from ._identity import Identity
 from ._inbound import Inbound, Source, Verified
 from ._mint import Minter
@@ -112,6 +113,7 @@ class Node:
             settings, store, self.inbound, config.open_host, self.failures, self.now, send=self.minter.send
         )
         self.outbound = Outbound(store, self.swarms, self.minter, self.now, self.offload, self._announce)
+        self.evictor = Evictor(store, self.now, self.offload)
         self.started = 0.0
         self._nursery: trio.Nursery | None = None
         self._shutdown = trio.Event()
@@ -146,7 +148,7 @@ class Node:
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                for loop in (self.inbound.run, self.minter.run, self._maintenance_loop):
+                for loop in (self.inbound.run, self.minter.run, self.evictor.run, self._maintenance_loop):
                     nursery.start_soon(partial(supervised, loop, failures=self.failures, restart=True))
                 await nursery.start(self.swarms.serve)
                 if self.identity.seed is not None:
@@ -182,6 +184,7 @@ class Node:
                 purged = await self.offload(self.store.purge_expired, self.now())
                 if purged:
                     self.hub.publish(api.Purged(count=purged))
+                await self.offload(self.store.forget_evicted, self.now())
 
     # -- the control API -----------------------------------------------------------------
 
@@ -203,6 +206,7 @@ class Node:
             uptime=int(self.config.clock() - self.started),
             counts=api.Counts(**self.store.counts()),
             minting=self.store.minting(),
+            usage=self._usage(),
             gossip=api.GossipCounts(
                 received=gossip["received"], stored=gossip["stored"], invalid=gossip["invalid"]
             ),
@@ -218,6 +222,16 @@ class Node:
                 for r in self.swarms.running.values()
             ],
         )
+
+    def _usage(self) -> list[api.SwarmUsage]:
+        names = {rec.raw_id: rec.name for rec in self.store.swarms()}
+        return [
+            api.SwarmUsage(
+                swarm=names[row.swarm], objects=row.objects, bytes=row.bytes, quota=row.quota, evicted=row.evicted
+            )
+            for row in self.store.usage()
+            if row.swarm in names
+        ]
 
     # -- what the methods share ---------------------------------------------------------------
 
@@ -257,19 +271,27 @@ class Node:
     # -- events ------------------------------------------------------------------------------
 
     def _stored(self, batch: list[tuple[Verified, IngestResult]]) -> None:
-        self._announce_all([(item.signed, item.swarm) for item, result in batch if result.is_new])
+        new = [(item.signed, item.swarm) for item, result in batch if result.is_new]
+        if new:
+            self.evictor.wake()
+        self._announce_all(new)
 
     def _announce(self, signed: protocol.Signed, swarm_id: bytes) -> None:
+        self.evictor.wake()
         self._announce_all([(signed, swarm_id)])
 
     def _announce_all(self, new: list[tuple[protocol.Signed, bytes]]) -> None:
         """Tell subscribers of new objects, each with the root post it concerns as it stands now.
 
-        One store read per batch, and none while nobody listens.
+        An object the user muted, or one about a post they muted (a hidden
+        thread, a muted writer or word), is not announced.  Two store reads
+        per batch, and none while nobody listens.
         """
         if not new or not self.hub.listening:
             return
         concerns = {signed.id: _concerns(signed.obj) or signed.id for signed, _ in new}
+        muted = self.store.muted_among(list({*concerns, *concerns.values()}))
+        new = [(s, swarm_id) for s, swarm_id in new if not {s.id, concerns[s.id]} & muted]
         items = self.store.feed_items(list(set(concerns.values())), now=self.now())
         for signed, swarm_id in new:
             obj = signed.obj

@@ -56,6 +56,7 @@ def feed_item(row: RootRow) -> api.FeedItem:
         flags=row.flags,
         mine=row.mine,
         hearted=row.hearted,
+        collapsed=row.collapsed,
     )
 
 
@@ -75,6 +76,7 @@ def thread_result(rows: ThreadRows) -> api.ThreadResult:
             **_thread_fields(root, author), bg=root.bg, name=root.name, expires=root.expires, replies=root.replies
         ),
         replies=[api.ThreadItem(**_thread_fields(row, author)) for row in rows.replies],
+        hidden=rows.hidden,
     )
 
 
@@ -93,6 +95,7 @@ def _thread_fields(row: PostRow, author: bytes) -> dict[str, Any]:
         "parent": None if row.parent is None else row.parent.hex(),
         "mine": row.mine,
         "hearted": row.hearted,
+        "collapsed": row.collapsed,
     }
 
 

@@ -18,18 +18,36 @@ from ._errors import (
 )
 from ._feed import popular_score
 from ._ingest import IngestResult
-from ._rows import FeedPage, PeerRow, PostRow, RootRow, SearchRow, StampNeed, ThreadRows
+from ._mutes import MAX_MUTED_WORDS
+from ._quota import DEFAULT_QUOTA, MIN_QUOTA
+from ._rows import (
+    DEFAULT_FLAG_THRESHOLD,
+    FeedPage,
+    MuteRows,
+    PeerRow,
+    PostRow,
+    RootRow,
+    SearchRow,
+    StampNeed,
+    ThreadRows,
+    UsageRow,
+)
 from ._schema import SCHEMA_VERSION
 from ._store import Store
 from ._swarms import Swarm
 
 __all__ = [
-    "BanRow",
+    "DEFAULT_FLAG_THRESHOLD",
+    "DEFAULT_QUOTA",
+    "MAX_MUTED_WORDS",
+    "MIN_QUOTA",
     "SCHEMA_VERSION",
     "AmbiguousId",
+    "BanRow",
     "FeedPage",
     "IngestResult",
     "InvalidArgument",
+    "MuteRows",
     "PeerRow",
     "PostRow",
     "RootRow",
@@ -45,5 +63,6 @@ __all__ = [
     "ThreadRows",
     "UnknownId",
     "UnknownSwarm",
+    "UsageRow",
     "popular_score",
 ]

@@ -8,9 +8,10 @@ from typing import Any
 
 from ._errors import InvalidArgument
 
-__all__ = ["HEX", "id32_arg", "int_arg", "now_arg", "text_arg"]
+__all__ = ["CONTROL", "HEX", "id32_arg", "int_arg", "now_arg", "text_arg"]
 
 HEX = re.compile(r"[0-9a-fA-F]+")
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # never in stored text; a NUL would end an FTS5 query string
 
 
 def now_arg(value: int | None) -> int:

@@ -13,14 +13,19 @@ from typing import Any
 from ._args import int_arg, now_arg
 from ._db import Database
 from ._errors import InvalidArgument
+from ._mutes import muted_filter
 from ._rows import ROOT_COLUMNS, FeedPage, RootRow, root_row
 
 __all__ = ["Feed", "popular_score"]
 
 
-def popular_score(hearts: int, created: int, now: int) -> float:
-    """Popular ranking: ``(hearts + 1) / (age_hours + 2) ** 1.5``, age never negative."""
-    age_hours = max(0, now - created) / 3600
+def popular_score(hearts: int, placed: int, now: int) -> float:
+    """Popular ranking: ``(hearts + 1) / (age_hours + 2) ** 1.5``, the age counted from the place, never negative.
+
+    A post's place is the earlier of its ``created`` and when this node first
+    saw it (docs/storage.md, section 4): a post dated ahead ages from its arrival.
+    """
+    age_hours = max(0, now - placed) / 3600
     return float((hearts + 1) / (age_hours + 2) ** 1.5)
 
 
@@ -28,8 +33,8 @@ def popular_score(hearts: int, created: int, now: int) -> float:
 # positive score keeps its order, and (h + 1)^2 / (age_h + 2)^3 needs no pow()
 # (an optional SQLite build feature) and no Python callback per row.
 _POPULAR_KEY = """((p.hearts + 1.0) * (p.hearts + 1.0)
-    / ((max(0, :now - p.created) / 3600.0 + 2.0) * (max(0, :now - p.created) / 3600.0 + 2.0)
-       * (max(0, :now - p.created) / 3600.0 + 2.0)))"""
+    / ((max(0, :now - p.place) / 3600.0 + 2.0) * (max(0, :now - p.place) / 3600.0 + 2.0)
+       * (max(0, :now - p.place) / 3600.0 + 2.0)))"""
 
 
 class Feed(Database):
@@ -44,12 +49,14 @@ class Feed(Database):
         before: Sequence[Any] | None = None,
         now: int | None = None,
     ) -> FeedPage:
-        """One page of root posts, not deleted and not expired.
+        """One page of root posts, not deleted, not expired and not muted (``_mutes``).
 
-        Latest is newest ``created`` first; inside one 10-minute time step
-        (all the wire says) the post that arrived here last comes first.  It
-        is paged by keyset: the cursor is ``[created, arrival]`` of the last
-        item, ``arrival`` being a local counter that never leaves the node.  Popular
+        Latest is newest place first: a post's place is the earlier of its
+        ``created`` and the 10-minute step in which this node first saw it, so
+        a post dated ahead stands where it arrived.  Inside one step (all the
+        wire says) the post that arrived here last comes first.  It is paged
+        by keyset: the cursor is ``[place, arrival]`` of the last item,
+        ``arrival`` being a local counter; neither leaves the node.  Popular
         orders by :func:`popular_score` computed in SQL; its cursor is
         ``[now, offset]``, so later pages score with the clock of page one.
 
@@ -71,6 +78,9 @@ class Feed(Database):
             if swarm is not None:
                 args["swarm"] = self._swarm_arg(swarm)
                 where.append("EXISTS (SELECT 1 FROM object_swarms s WHERE s.swarm = :swarm AND s.id = p.id)")
+            muted, muted_args = muted_filter(conn)
+            where += muted
+            args.update(muted_args)
             if popular:
                 offset = 0
                 if before is not None:
@@ -80,34 +90,34 @@ class Feed(Database):
                     offset = int_arg(before[1], "cursor offset")
                 args["offset"] = offset
                 args["cutoff"] = self._popular_cutoff(conn, where, args, offset + limit)
-                where.append("p.created >= :cutoff")
+                where.append("p.place >= :cutoff")
                 # Rank from the covering index alone, then fetch the page's rows:
                 # the wide rows (text) are read for `limit` posts, not for all.
                 sql = (
-                    f"WITH top AS (SELECT p.rid, {_POPULAR_KEY} AS score, p.created, p.id FROM posts p "
-                    f"WHERE {' AND '.join(where)} ORDER BY score DESC, p.created DESC, p.id DESC "
+                    f"WITH top AS (SELECT p.rid, {_POPULAR_KEY} AS score, p.place, p.id FROM posts p "
+                    f"WHERE {' AND '.join(where)} ORDER BY score DESC, p.place DESC, p.id DESC "
                     "LIMIT :limit OFFSET :offset) "
                     f"SELECT {ROOT_COLUMNS} FROM top JOIN posts p ON p.rid = top.rid "
-                    "ORDER BY top.score DESC, top.created DESC, top.id DESC"
+                    "ORDER BY top.score DESC, top.place DESC, top.id DESC"
                 )
             else:
                 if before is not None:
                     if not (isinstance(before, Sequence) and len(before) == 2):
-                        raise InvalidArgument("a Latest cursor is [created, arrival]")
+                        raise InvalidArgument("a Latest cursor is [place, arrival]")
                     args["bc"] = int_arg(before[0], "cursor time")
                     args["br"] = int_arg(before[1], "cursor arrival")
-                    where.append("(p.created, p.rid) < (:bc, :br)")
+                    where.append("(p.place, p.rid) < (:bc, :br)")
                 sql = (
                     f"SELECT {ROOT_COLUMNS} FROM posts p WHERE {' AND '.join(where)} "
-                    "ORDER BY p.created DESC, p.rid DESC LIMIT :limit"
+                    "ORDER BY p.place DESC, p.rid DESC LIMIT :limit"
                 )
             rows = tuple(root_row(r) for r in conn.execute(sql, args))
             cursor: tuple[int, int] | None = None
             if len(rows) == limit and popular:
                 cursor = (args["now"], args["offset"] + limit)
             elif len(rows) == limit:
-                last = conn.execute("SELECT rid FROM posts WHERE id = ?", (rows[-1].id,)).fetchone()
-                cursor = (rows[-1].created, last[0])
+                last = conn.execute("SELECT place, rid FROM posts WHERE id = ?", (rows[-1].id,)).fetchone()
+                cursor = (last[0], last[1])
             return FeedPage(rows, cursor)
 
     def feed_items(self, ids: Sequence[bytes], *, now: int | None = None) -> dict[bytes, RootRow]:
@@ -127,7 +137,7 @@ class Feed(Database):
 
     @staticmethod
     def _popular_cutoff(conn: sqlite3.Connection, where: list[str], args: dict[str, Any], k: int) -> int:
-        """The oldest ``created`` that can still reach the top ``k`` of Popular.
+        """The oldest place that can still reach the top ``k`` of Popular.
 
         Any ``k`` posts score at least T = the lowest of their scores, so the
         k-th best overall does too; a post ``a`` hours old scores at most
@@ -136,8 +146,8 @@ class Feed(Database):
         for T keeps the scan to recent posts; an hour of slack covers rounding.
         """
         newest = conn.execute(
-            f"SELECT p.hearts, p.created FROM posts p WHERE {' AND '.join(where)} "
-            "ORDER BY p.created DESC, p.rid DESC LIMIT :k",
+            f"SELECT p.hearts, p.place FROM posts p WHERE {' AND '.join(where)} "
+            "ORDER BY p.place DESC, p.rid DESC LIMIT :k",
             {**args, "k": k},
         ).fetchall()
         if len(newest) < k:

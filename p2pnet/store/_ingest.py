@@ -23,14 +23,22 @@ from ._errors import InvalidArgument
 __all__ = ["STRONGER", "Ingest", "IngestResult", "work_of"]
 
 
-_SEEN_SQL = """SELECT (SELECT work FROM objects WHERE id = ?1), (SELECT reason FROM erased WHERE id = ?1),
+_SEEN_SQL = """SELECT (SELECT work FROM objects WHERE id = ?1),
+    coalesce((SELECT reason FROM erased WHERE id = ?1), (SELECT 'evicted' FROM evicted WHERE id = ?1 LIMIT 1)),
     EXISTS (SELECT 1 FROM tombstones WHERE target = ?1 AND applied = 0)"""
+_REFUSED: Final = {
+    "expired": "expired",
+    "deleted": "deleted by its author",
+    "evicted": "evicted here to keep the store's quota; refused while that is remembered",
+}
 _INSERT_OBJECT = "INSERT INTO objects(id, kind, pubkey, created, wire, work) VALUES (?, ?, ?, ?, ?, ?)"
 STRONGER = "UPDATE objects SET wire = ?, work = ? WHERE id = ? AND work < ?"
 _INSERT_SEEN = "INSERT OR IGNORE INTO object_swarms(swarm, id) VALUES (?, ?)"
-_INSERT_POST = """INSERT INTO posts(rid, id, kind, pubkey, created, text, bg, name, expires, root, parent,
+_ADD_USAGE = """INSERT INTO usage(swarm, objects, bytes) VALUES (?, ?, ?)
+    ON CONFLICT (swarm) DO UPDATE SET objects = objects + excluded.objects, bytes = bytes + excluded.bytes"""
+_INSERT_POST = """INSERT INTO posts(rid, id, kind, pubkey, created, text, bg, name, expires, root, parent, seen,
         hearts, flags, replies)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
         (SELECT count(*) FROM hearts WHERE target = ?2),
         (SELECT count(*) FROM flags WHERE target = ?2),
         (SELECT count(*) FROM posts WHERE root = ?2 AND kind = 2))"""
@@ -108,6 +116,9 @@ class Ingest(Erasure):
     # Whether tombstones wait for the object being ingested: looked up with
     # its duplicate check, read by _pending_delete.
     _has_tombstone = False
+    # What the write transaction added to each swarm's usage: [objects, bytes],
+    # written once per swarm by _count_added before it commits.
+    _added: dict[bytes, list[int]]
 
     def ingest(self, signed: protocol.Signed, swarm: bytes, now: int) -> IngestResult:
         """Store one verified object seen in ``swarm``.
@@ -153,8 +164,24 @@ class Ingest(Erasure):
                 checked.append((item[0], self._swarm_arg(item[1])))
             if not checked:
                 return []
+            self._added = {}
             with self._write(conn):
-                return [self._ingest_one(conn, signed, swarm, now) for signed, swarm in checked]
+                results = [self._ingest_one(conn, signed, swarm, now) for signed, swarm in checked]
+                self._count_added(conn)
+            return results
+
+    def _seen_in(self, conn: sqlite3.Connection, swarm: bytes, oid: bytes, size: int) -> None:
+        """Record that an object of ``size`` wire bytes was seen in ``swarm``; counted once per swarm."""
+        if conn.execute(_INSERT_SEEN, (swarm, oid)).rowcount:
+            tally = self._added.setdefault(swarm, [0, 0])
+            tally[0] += 1
+            tally[1] += size
+
+    def _count_added(self, conn: sqlite3.Connection) -> None:
+        """Add what this transaction stored to each swarm's usage (a trigger takes off what goes)."""
+        for swarm, (objects, size) in self._added.items():
+            conn.execute(_ADD_USAGE, (swarm, objects, size))
+        self._added = {}
 
     def _erased(self, conn: sqlite3.Connection, oid: bytes) -> tuple[str, bytes] | None:
         row = conn.execute("SELECT reason, pubkey FROM erased WHERE id = ?", (oid,)).fetchone()
@@ -172,6 +199,8 @@ class Ingest(Erasure):
         found = self._lookup(conn, oid)
         if found is None:
             erased = self._erased(conn, oid)
+            if erased is None and conn.execute("SELECT 1 FROM evicted WHERE id = ?", (oid,)).fetchone():
+                return True, f"{rule.erased} evicted here (store quota)"
             return True, None if erased is None else f"{rule.erased} {erased[0]}"
         if found.kind not in rule.kinds:
             return False, rule.wrong_kind
@@ -187,14 +216,14 @@ class Ingest(Erasure):
             return IngestResult(hid, "rejected", f"created {obj.created - now} s in the future")
         work, erased, self._has_tombstone = conn.execute(_SEEN_SQL, (oid,)).fetchone()
         if work is not None:
-            conn.execute(_INSERT_SEEN, (swarm, oid))
+            self._seen_in(conn, swarm, oid, len(signed.wire))  # a stamp has a fixed size: as long as the stored wire
             if (new_work := work_of(signed)) > work:
                 # The strongest stamp seen is kept, so every swarm it is in can be served it.
                 conn.execute(STRONGER, (signed.wire, new_work, oid, new_work))
                 return IngestResult(hid, "duplicate", "already stored; its stronger stamp kept")
             return IngestResult(hid, "duplicate", "already stored")
         if erased is not None:
-            return IngestResult(hid, "rejected", "expired" if erased == "expired" else "deleted by its author")
+            return IngestResult(hid, "rejected", _REFUSED[erased])
         if isinstance(obj, Post):
             return self._ingest_post(conn, signed, obj, swarm, now)
         if isinstance(obj, Reply):
@@ -210,7 +239,7 @@ class Ingest(Erasure):
         rid = conn.execute(
             _INSERT_OBJECT, (signed.id, signed.kind, obj.pubkey, obj.created, signed.wire, work_of(signed))
         ).lastrowid
-        conn.execute(_INSERT_SEEN, (swarm, signed.id))
+        self._seen_in(conn, swarm, signed.id, len(signed.wire))
         assert rid is not None
         return rid
 
@@ -236,9 +265,12 @@ class Ingest(Erasure):
         return self._erase(conn, oid, pubkey, "deleted")
 
     def _store_text(
-        self, conn: sqlite3.Connection, signed: protocol.Signed, obj: Post | Reply, swarm: bytes
+        self, conn: sqlite3.Connection, signed: protocol.Signed, obj: Post | Reply, swarm: bytes, now: int
     ) -> IngestResult | None:
         """Store a post or reply with its text row and search entry, unless its author deleted it first.
+
+        ``now`` is when this node first saw it: kept coarsened to the step, it
+        bounds the post's place in Latest and in its thread (docs/storage.md).
 
         Returns:
             None once stored; the rejection if a tombstone that arrived first
@@ -253,7 +285,8 @@ class Ingest(Erasure):
             shape = (obj.bg, obj.name, obj.expires, None, None)
         else:
             shape = (None, None, None, obj.root, obj.parent)
-        conn.execute(_INSERT_POST, (rid, signed.id, signed.kind, obj.pubkey, obj.created, obj.text, *shape))
+        seen = protocol.coarsen(now)
+        conn.execute(_INSERT_POST, (rid, signed.id, signed.kind, obj.pubkey, obj.created, obj.text, *shape, seen))
         conn.execute(_INSERT_FTS, (rid, obj.text))
         return None
 
@@ -265,7 +298,7 @@ class Ingest(Erasure):
             # Remembered as erased so replies and hearts arriving later are refused too.
             gone = self._erase(conn, oid, obj.pubkey, "expired")
             return IngestResult(hid, "rejected", "expired", erased=_hexes(gone[1:]))
-        refused = self._store_text(conn, signed, obj, swarm)
+        refused = self._store_text(conn, signed, obj, swarm, now)
         if refused is not None:
             return refused
         return IngestResult(hid, "new")
@@ -281,7 +314,7 @@ class Ingest(Erasure):
             parent = self._lookup(conn, obj.parent)
             if parent is not None and (parent.kind != KIND_REPLY or parent.root != obj.root):
                 return IngestResult(hid, "rejected", "its parent is not in the same thread")
-        refused = self._store_text(conn, signed, obj, swarm)
+        refused = self._store_text(conn, signed, obj, swarm, now)
         if refused is not None:
             return refused
         if not pending:

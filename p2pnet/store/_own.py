@@ -48,8 +48,10 @@ class OwnObjects(Ingest):
             raise InvalidArgument("at least one swarm is needed")
         with self._use() as conn:
             raws = [self._swarm_arg(s) for s in swarms]
+            self._added = {}
             with self._write(conn):
                 results = [self._ingest_one(conn, signed, raw, now) for raw in raws]
+                self._count_added(conn)
                 if results[0].status != "rejected":
                     conn.execute("INSERT OR IGNORE INTO own(id) VALUES (?)", (signed.id,))
                     conn.execute("INSERT OR IGNORE INTO held(id) VALUES (?)", (signed.id,))

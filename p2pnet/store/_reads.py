@@ -5,21 +5,20 @@ A thread and search hits come back as the records of ``_rows``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any, Final
 
 import protocol
 
-from ._args import HEX, id32_arg, int_arg, now_arg
+from ._args import CONTROL, HEX, id32_arg, int_arg, now_arg
 from ._db import Database, corrupt_message
 from ._errors import AmbiguousId, InvalidArgument, StoreCorrupt, UnknownId
+from ._mutes import muted_filter
 from ._rows import POST_COLUMNS, ROOT_COLUMNS, SearchRow, ThreadRows, post_row, root_row
 
 __all__ = ["Reads"]
 
 MIN_PREFIX: Final = 6
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _CHUNK = 500  # ids per IN (...) query, far below SQLite's variable limit
 
 
@@ -32,7 +31,7 @@ def _fts_query(text: str) -> str:
     nothing and are dropped.  Control characters (NUL would end the query
     string inside SQLite) cannot occur in stored text, so they become spaces.
     """
-    terms = [t for t in _CONTROL.sub(" ", text).split() if any(ch.isalnum() for ch in t)]
+    terms = [t for t in CONTROL.sub(" ", text).split() if any(ch.isalnum() for ch in t)]
     return " ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
 
@@ -40,7 +39,12 @@ class Reads(Database):
     """Threads, search, ids, the sync helpers and counts."""
 
     def thread(self, root_id: bytes | str, *, now: int | None = None) -> ThreadRows | None:
-        """A root post and its replies (ordered by created, then id).
+        """A root post and its replies, in the order this node saw them.
+
+        Replies are ordered by place (the earlier of ``created`` and the step
+        this node first saw them in), then by arrival here: inside one step
+        the wire tells no order, and arrival is the order they were written in
+        when they came live.
 
         Args:
             root_id: the root post's id (32 bytes or 64 hex characters).
@@ -59,10 +63,14 @@ class Reads(Database):
             ).fetchone()
             if root is None:
                 return None
+            where, args = muted_filter(conn, threads=False)
             replies = conn.execute(
-                f"SELECT {POST_COLUMNS} FROM posts p WHERE p.root = ? AND p.kind = 2 ORDER BY p.created, p.id", (oid,)
+                f"SELECT {POST_COLUMNS} FROM posts p WHERE p.root = :root AND p.kind = 2 "
+                f"{''.join(' AND ' + w for w in where)} ORDER BY p.place, p.rid",
+                {"root": oid, **args},
             ).fetchall()
-        return ThreadRows(root_row(root), tuple(map(post_row, replies)))
+            hidden = conn.execute("SELECT 1 FROM hidden_threads WHERE root = ?", (oid,)).fetchone() is not None
+        return ThreadRows(root_row(root), tuple(map(post_row, replies)), hidden)
 
     def search(
         self,
@@ -103,10 +111,12 @@ class Reads(Database):
             return []
         with self._use() as conn:
             args: dict[str, Any] = {"match": match, "now": now, "limit": limit, "open": markers[0], "close": markers[1]}
-            extra = ""
+            where, muted = muted_filter(conn)
+            args.update(muted)
             if swarm is not None:
                 args["swarm"] = self._swarm_arg(swarm)
-                extra = "AND EXISTS (SELECT 1 FROM object_swarms s WHERE s.swarm = :swarm AND s.id = p.id)"
+                where.append("EXISTS (SELECT 1 FROM object_swarms s WHERE s.swarm = :swarm AND s.id = p.id)")
+            extra = "".join(" AND " + w for w in where)
             rows = conn.execute(
                 f"""SELECT p.id, p.kind, r.id, highlight(search, 0, :open, :close), p.created, p.hearts
                 FROM search JOIN posts p ON p.rid = search.rowid
@@ -173,6 +183,9 @@ class Reads(Database):
 
         Objects whose stamp is weaker than the swarm's difficulty are left
         out: a peer must refuse them, and counts them against whoever sends them.
+        Objects evicted from the swarm and still remembered are listed (and
+        never served, as :meth:`wires` does not have them): sync then counts
+        them as held here and does not fetch them back.
         """
         raw = self._swarm_arg_locked(swarm)
         with self._use() as conn:
@@ -180,7 +193,8 @@ class Reads(Database):
                 """SELECT o.created, o.id FROM object_swarms s JOIN objects o ON o.id = s.id
                 WHERE s.swarm = ?1 AND o.work >= (SELECT difficulty FROM swarms WHERE id = ?1)
                 AND NOT EXISTS (SELECT 1 FROM held h WHERE h.id = o.id)
-                ORDER BY o.created, o.id""",
+                UNION SELECT created, id FROM evicted WHERE swarm = ?1
+                ORDER BY 1, 2""",
                 (raw,),
             ).fetchall()
         return [(c, bytes(i)) for c, i in rows]

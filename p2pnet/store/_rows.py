@@ -10,24 +10,32 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+DEFAULT_FLAG_THRESHOLD: Final = 3  # flags that collapse a post; docs/storage.md, section 4, says why
+
 __all__ = [
+    "DEFAULT_FLAG_THRESHOLD",
     "POST_COLUMNS",
     "ROOT_COLUMNS",
     "FeedPage",
+    "MuteRows",
     "PeerRow",
     "PostRow",
     "RootRow",
     "SearchRow",
     "StampNeed",
     "ThreadRows",
+    "UsageRow",
     "post_row",
     "root_row",
 ]
 
 # What a PostRow and a RootRow are read from, in field order, over `posts p`.
-POST_COLUMNS: Final = """p.id, p.kind, p.pubkey, p.text, p.created, p.hearts, p.flags, p.parent,
+# Collapsed: flagged by at least the lowest threshold of the swarms it was seen in.
+POST_COLUMNS: Final = f"""p.id, p.kind, p.pubkey, p.text, p.created, p.hearts, p.flags, p.parent,
     EXISTS (SELECT 1 FROM own o WHERE o.id = p.id),
-    EXISTS (SELECT 1 FROM hearts h JOIN own o ON o.id = h.id WHERE h.target = p.id)"""
+    EXISTS (SELECT 1 FROM hearts h JOIN own o ON o.id = h.id WHERE h.target = p.id),
+    p.flags >= coalesce((SELECT min(coalesce(w.flag_threshold, {DEFAULT_FLAG_THRESHOLD}))
+        FROM object_swarms s JOIN swarms w ON w.id = s.swarm WHERE s.id = p.id), {DEFAULT_FLAG_THRESHOLD})"""
 ROOT_COLUMNS: Final = POST_COLUMNS + ", p.bg, p.name, p.expires, p.replies"
 
 
@@ -47,6 +55,8 @@ class PostRow:
         parent: What a reply answers (the root or another reply); None for a post.
         mine: This node's identity wrote it.
         hearted: This node's identity hearted it.
+        collapsed: Flagged at least as often as the lowest flag threshold
+            of the swarms it was seen in: shown behind a notice.
     """
 
     id: bytes
@@ -59,6 +69,7 @@ class PostRow:
     parent: bytes | None
     mine: bool
     hearted: bool
+    collapsed: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,10 +99,15 @@ class FeedPage:
 
 @dataclass(frozen=True, slots=True)
 class ThreadRows:
-    """A root post and its replies, ordered by created, then id."""
+    """A root post and its replies, in thread order (place, then arrival here).
+
+    Replies by a muted writer or with a muted word are left out; ``hidden``
+    says the user hid the whole thread (it is shown when asked for by id).
+    """
 
     root: RootRow
     replies: tuple[PostRow, ...]
+    hidden: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +156,34 @@ class StampNeed:
     difficulty: int
 
 
+@dataclass(frozen=True, slots=True)
+class UsageRow:
+    """What a joined swarm's objects take on this node (docs/storage.md, section 7).
+
+    Attributes:
+        swarm: The swarm's 32-byte id.
+        objects: Objects seen in it (one seen in two swarms counts in both).
+        bytes: Their wire bytes.
+        quota: The most its objects may take, in wire bytes.
+        evicted: Objects evicted from it and still remembered.
+    """
+
+    swarm: bytes
+    objects: int
+    bytes: int
+    quota: int
+    evicted: int
+
+
+@dataclass(frozen=True, slots=True)
+class MuteRows:
+    """What the user muted on this node: words, writers (a thread key and its thread), hidden threads."""
+
+    words: tuple[str, ...]
+    keys: tuple[tuple[bytes, bytes], ...]  # (pubkey, root of its thread)
+    threads: tuple[bytes, ...]
+
+
 def post_row(row: Sequence[Any]) -> PostRow:
     """A :class:`PostRow` from a row of :data:`POST_COLUMNS`."""
     return PostRow(**_post_fields(row))
@@ -147,13 +191,13 @@ def post_row(row: Sequence[Any]) -> PostRow:
 
 def root_row(row: Sequence[Any]) -> RootRow:
     """A :class:`RootRow` from a row of :data:`ROOT_COLUMNS`."""
-    bg, name, expires, replies = row[10:14]
+    bg, name, expires, replies = row[11:15]
     return RootRow(**_post_fields(row), bg=bg, name=name, expires=expires, replies=replies)
 
 
 def _post_fields(row: Sequence[Any]) -> dict[str, Any]:
-    # SQLite gives the two EXISTS as 0 or 1.
-    id_, kind, pubkey, text, created, hearts, flags, parent, mine, hearted = row[:10]
+    # SQLite gives the two EXISTS and the comparison as 0 or 1.
+    id_, kind, pubkey, text, created, hearts, flags, parent, mine, hearted, collapsed = row[:11]
     return {
         "id": id_,
         "kind": kind,
@@ -165,4 +209,5 @@ def _post_fields(row: Sequence[Any]) -> dict[str, Any]:
         "parent": parent,
         "mine": bool(mine),
         "hearted": bool(hearted),
+        "collapsed": bool(collapsed),
     }

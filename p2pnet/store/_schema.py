@@ -6,7 +6,7 @@ from typing import Final
 
 __all__ = ["APPLICATION_ID", "MIGRATIONS", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION: Final = 4
+SCHEMA_VERSION: Final = 5
 APPLICATION_ID: Final = 0x7032706E  # "p2pn": tells our files from other SQLite files
 # Each entry migrates the schema from version i to i + 1, inside one transaction.
 # Never edit a released entry: append a new one.
@@ -123,6 +123,61 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             CHECK (peer_id IS NOT NULL OR ip IS NOT NULL)
         )""",
         "CREATE UNIQUE INDEX bans_key ON bans(coalesce(peer_id, 'ip:' || ip))",
+    ),
+    (
+        # When this node first saw each post and reply, coarsened to the
+        # 10-minute step: a post's place in Latest and in its thread is the
+        # earlier of its claimed time and that, so a post dated ahead cannot
+        # hold the top.  The order inside a step is rid; no arrival second is
+        # kept.  Rows stored before: first seen unknown, taken as created (the
+        # order they had).
+        "ALTER TABLE posts ADD COLUMN seen INTEGER NOT NULL DEFAULT 0",
+        "UPDATE posts SET seen = created",
+        "ALTER TABLE posts ADD COLUMN place INTEGER GENERATED ALWAYS AS (min(created, seen)) VIRTUAL",
+        "DROP INDEX posts_latest",
+        "CREATE INDEX posts_latest ON posts(place DESC, rid DESC, hearts, expires) WHERE kind = 1",
+        "DROP INDEX posts_thread",
+        "CREATE INDEX posts_thread ON posts(root, place, rid) WHERE kind = 2",
+        # The store quota per swarm (docs/storage.md, section 7).  NULL: the
+        # node's default, so a better default later reaches every swarm that
+        # was not given its own.
+        "ALTER TABLE swarms ADD COLUMN quota INTEGER CHECK (quota IS NULL OR quota > 0)",
+        # What each swarm's objects take.  Ingest adds to it once per swarm and
+        # transaction (a trigger per insert cost a fifth of the ingest rate);
+        # a trigger takes off what any erase, eviction or leaving drops.
+        """CREATE TABLE usage (
+            swarm   BLOB PRIMARY KEY REFERENCES swarms(id) ON DELETE CASCADE,
+            objects INTEGER NOT NULL,
+            bytes   INTEGER NOT NULL
+        ) WITHOUT ROWID""",
+        """INSERT INTO usage(swarm, objects, bytes)
+            SELECT s.swarm, count(*), sum(length(o.wire)) FROM object_swarms s JOIN objects o ON o.id = s.id
+            GROUP BY s.swarm""",
+        """CREATE TRIGGER usage_drop AFTER DELETE ON object_swarms BEGIN
+            UPDATE usage SET objects = objects - 1,
+                bytes = bytes - coalesce((SELECT length(wire) FROM objects WHERE id = OLD.id), 0)
+                WHERE swarm = OLD.swarm;
+        END""",
+        # Objects evicted to keep a quota, remembered for a while in each swarm
+        # they were in: refused if they come again, and listed to sync as held
+        # (never served), so it does not fetch them back at once.
+        """CREATE TABLE evicted (
+            id      BLOB NOT NULL,
+            swarm   BLOB NOT NULL REFERENCES swarms(id) ON DELETE CASCADE,
+            created INTEGER NOT NULL,
+            until   INTEGER NOT NULL,
+            PRIMARY KEY (id, swarm)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX evicted_swarm ON evicted(swarm, created, id)",
+        "CREATE INDEX evicted_until ON evicted(until)",
+        # Moderation, local and anonymous (docs/storage.md, section 4): the
+        # flags that collapse a post here (NULL: the default), and what the
+        # user muted.  Never sent: muted posts are still stored, relayed and
+        # served, so no peer can tell.
+        "ALTER TABLE swarms ADD COLUMN flag_threshold INTEGER CHECK (flag_threshold IS NULL OR flag_threshold > 0)",
+        "CREATE TABLE muted_words (word TEXT PRIMARY KEY) WITHOUT ROWID",
+        "CREATE TABLE muted_keys (pubkey BLOB PRIMARY KEY, root BLOB NOT NULL) WITHOUT ROWID",
+        "CREATE TABLE hidden_threads (root BLOB PRIMARY KEY) WITHOUT ROWID",
     ),
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION

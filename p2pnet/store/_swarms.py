@@ -15,7 +15,8 @@ import protocol
 from ._args import id32_arg, int_arg, text_arg
 from ._db import Database
 from ._errors import InvalidArgument, SwarmExists, UnknownSwarm
-from ._rows import PeerRow
+from ._quota import DEFAULT_QUOTA, MIN_QUOTA
+from ._rows import DEFAULT_FLAG_THRESHOLD, PeerRow
 
 __all__ = ["MAX_PEERS_PER_SWARM", "Swarm", "SwarmsAndPeers"]
 
@@ -28,7 +29,11 @@ _STORED_NAME_CHARS: Final = 64
 
 @dataclass(frozen=True)
 class Swarm:
-    """A joined swarm.  ``psk`` is secret: it is not in :meth:`to_dict` or ``repr``."""
+    """A joined swarm.  ``psk`` is secret: it is not in :meth:`to_dict` or ``repr``.
+
+    ``quota`` and ``flag_threshold`` are this node's own settings, never sent
+    (docs/storage.md, sections 7 and 4).
+    """
 
     id: str
     name: str
@@ -36,6 +41,8 @@ class Swarm:
     joined: int
     difficulty: int  # the stamp every object of the swarm needs, in bits (docs/protocol.md, section 13)
     psk: bytes = field(repr=False)
+    quota: int = DEFAULT_QUOTA  # the most wire bytes its objects may take here
+    flag_threshold: int = DEFAULT_FLAG_THRESHOLD  # flags that collapse a post seen in it
 
     @property
     def raw_id(self) -> bytes:
@@ -50,10 +57,16 @@ class Swarm:
             "port": self.port,
             "joined": self.joined,
             "difficulty": self.difficulty,
+            "quota": self.quota,
+            "flag_threshold": self.flag_threshold,
         }
 
 
-_SWARM_COLUMNS: Final = "id, name, port, joined, difficulty, psk"
+_SWARM_COLUMNS: Final = (
+    f"id, name, port, joined, difficulty, psk, coalesce(quota, {DEFAULT_QUOTA}), "
+    f"coalesce(flag_threshold, {DEFAULT_FLAG_THRESHOLD})"
+)
+MAX_FLAG_THRESHOLD: Final = 1000
 
 
 def _swarm(row: Sequence[Any]) -> Swarm:
@@ -112,6 +125,38 @@ class SwarmsAndPeers(Database):
             sid = self._swarm_arg(swarm)
             with self._write(conn):
                 conn.execute("UPDATE swarms SET port = ? WHERE id = ?", (port, sid))
+
+    def configure_swarm(
+        self, swarm: bytes, *, quota: int | None = None, flag_threshold: int | None = None
+    ) -> Swarm:
+        """Change this node's own settings of a joined swarm (never sent); None leaves a setting as it is.
+
+        Args:
+            swarm: The swarm's 32-byte id.
+            quota: The most wire bytes its objects may take here, at least
+                ``MIN_QUOTA``; the next eviction makes room (section 7).
+            flag_threshold: How many flags collapse a post seen in it, 1 to
+                :data:`MAX_FLAG_THRESHOLD` (section 4).
+
+        Returns:
+            The swarm with its settings now.
+
+        Raises:
+            InvalidArgument: a setting out of range.
+            UnknownSwarm: the swarm is not joined.
+        """
+        changes = {}
+        if quota is not None:
+            changes["quota"] = int_arg(quota, "quota", MIN_QUOTA)
+        if flag_threshold is not None:
+            changes["flag_threshold"] = int_arg(flag_threshold, "flag threshold", 1, MAX_FLAG_THRESHOLD)
+        with self._use() as conn:
+            sid = self._swarm_arg(swarm)
+            with self._write(conn):
+                for column, value in changes.items():
+                    conn.execute(f"UPDATE swarms SET {column} = ? WHERE id = ?", (value, sid))
+            row = conn.execute(f"SELECT {_SWARM_COLUMNS} FROM swarms WHERE id = ?", (sid,)).fetchone()
+        return _swarm(row)
 
     def object_swarms(self, object_id: bytes) -> list[bytes]:
         """The swarms an object was seen in (or published to)."""

@@ -43,7 +43,7 @@ import protocol
 from p2pnet import api
 from p2pnet.api import ControlClient, ControlError, decode_line, encode_line
 from p2pnet.node._shape import icon
-from p2pnet.store import popular_score
+from p2pnet.store import DEFAULT_FLAG_THRESHOLD, DEFAULT_QUOTA, MIN_QUOTA, popular_score
 
 __all__ = ["FakeNode", "Model", "fake_node", "invite_to"]
 
@@ -75,8 +75,19 @@ class Stored:
 
     signed: protocol.Signed
     arrival: int  # the order it was stored in: Latest's tie-break inside one 10-minute step
+    seen: int  # the 10-minute step it was first seen in
     swarms: set[str]
     mine: bool
+
+    @property
+    def place(self) -> int:
+        """Where it stands in Latest and in its thread: its claimed time, but never after it was first seen."""
+        return min(self.signed.obj.created, self.seen)
+
+    @property
+    def order(self) -> tuple[int, int]:
+        """Latest's and a thread's key: place, then arrival here."""
+        return (self.place, self.arrival)
 
 
 @dataclass
@@ -93,6 +104,11 @@ class Model:
     passphrase: str | None = None
     clock: Callable[[], float] = time.time
     swarms: dict[str, bytes] = field(default_factory=dict)  # name -> key
+    quotas: dict[str, int] = field(default_factory=dict)  # name -> quota set by swarm.set (no eviction here)
+    thresholds: dict[str, int] = field(default_factory=dict)  # name -> flag threshold set by swarm.set
+    muted_words: set[str] = field(default_factory=set)
+    muted_keys: dict[bytes, bytes] = field(default_factory=dict)  # thread key -> its thread
+    hidden: set[bytes] = field(default_factory=set)  # hidden threads
     out_there: set[bytes] = field(default_factory=set)  # keys of swarms whose peers answer a join
     objects: dict[bytes, Stored] = field(default_factory=dict)
     calls: Counter[str] = field(default_factory=Counter)  # requests served, by method
@@ -111,6 +127,7 @@ class Model:
             api.SwarmInvite: self.swarm_invite,
             api.SwarmLeave: self.swarm_leave,
             api.SwarmList: self.swarm_list,
+            api.SwarmSet: self.swarm_set,
             api.Post: self.post,
             api.Reply: self.reply,
             api.Heart: self.heart,
@@ -120,6 +137,9 @@ class Model:
             api.Thread: self.thread,
             api.Search: self.search,
             api.Peers: self.peers,
+            api.Mute: self.mute,
+            api.Unmute: self.unmute,
+            api.MuteList: lambda _: self._mutes(),
             api.Subscribe: lambda _: api.Subscribed(subscribed=True),
         }
 
@@ -200,7 +220,13 @@ class Model:
             failures={},
             swarms=running,
             minting=0,
+            usage=[self._usage(name) for name in self.swarms],
         )
+
+    def _usage(self, name: str) -> api.SwarmUsage:
+        held = [s.signed.wire for s in self.objects.values() if name in s.swarms]
+        quota = self.quotas.get(name, DEFAULT_QUOTA)
+        return api.SwarmUsage(swarm=name, objects=len(held), bytes=sum(map(len, held)), quota=quota, evicted=0)
 
     def _running(self) -> list[str]:
         return list(self.swarms) if self.identity == "ready" else []
@@ -265,6 +291,20 @@ class Model:
             stored.swarms.discard(name)  # the objects stay, out of that swarm's feed
         return api.SwarmLeft(left=name)
 
+    def swarm_set(self, p: api.SwarmSet) -> api.SwarmSettings:
+        name = self._swarm(p.name)
+        if p.quota is not None:
+            if p.quota < MIN_QUOTA:
+                raise ControlError("bad_request", f"swarm.set: quota must be at least {MIN_QUOTA}")
+            self.quotas[name] = p.quota
+        if p.flag_threshold is not None:
+            self.thresholds[name] = p.flag_threshold
+        return api.SwarmSettings(
+            name=name,
+            quota=self.quotas.get(name, DEFAULT_QUOTA),
+            flag_threshold=self.thresholds.get(name, DEFAULT_FLAG_THRESHOLD),
+        )
+
     def swarm_list(self, _: api.SwarmList) -> api.SwarmListResult:
         running = self.identity == "ready"
         addrs = [f"/ip4/127.0.0.1/tcp/4001/p2p/{PEER}"] if running else []
@@ -293,10 +333,14 @@ class Model:
         if signed.id in self.objects or self._reacted(obj):
             return
         self._arrivals += 1
-        self.objects[signed.id] = Stored(signed, self._arrivals, set(swarms), mine)
+        self.objects[signed.id] = Stored(signed, self._arrivals, protocol.coarsen(self.now()), set(swarms), mine)
         if isinstance(obj, protocol.Delete):
             self._erase(obj.target)
         concerns = obj.root if isinstance(obj, protocol.Reply) else getattr(obj, "target", signed.id)
+        if self._muted(self.objects[signed.id]) or concerns in self.hidden or (
+            concerns in self.objects and self._muted(self.objects[concerns])
+        ):
+            return  # the node announces nothing the user muted
         post = self.objects.get(concerns)
         live = post is not None and isinstance(post.signed.obj, protocol.Post) and self._live(post)
         self.publish(
@@ -411,7 +455,7 @@ class Model:
 
     def _replies(self, root: bytes) -> list[Stored]:
         found = [s for s in self.objects.values() if getattr(s.signed.obj, "root", None) == root]
-        return sorted(found, key=lambda s: (s.signed.obj.created, s.signed.id))
+        return sorted(found, key=lambda s: s.order)
 
     def _reacted(self, obj: protocol.WireObject) -> bool:
         """A heart or flag by a key that already hearted (flagged) that target: the node keeps the first."""
@@ -425,13 +469,84 @@ class Model:
 
     def _counts(self, stored: Stored) -> dict[str, Any]:
         hearts = self._on(stored.signed.id, protocol.Heart)
+        flags = len(self._on(stored.signed.id, protocol.Flag))
+        threshold = min((self.thresholds.get(s, DEFAULT_FLAG_THRESHOLD) for s in stored.swarms), default=3)
         return {
             "id": stored.signed.id.hex(),
             "hearts": len(hearts),
-            "flags": len(self._on(stored.signed.id, protocol.Flag)),
+            "flags": flags,
             "mine": stored.mine,
             "hearted": any(h.mine for h in hearts),
+            "collapsed": flags >= threshold,
         }
+
+    # -- moderation ---------------------------------------------------------------------------
+
+    def _muted(self, stored: Stored, *, threads: bool = True) -> bool:
+        """A post or reply the user muted: its writer in its thread, a muted word (as whole words), its thread."""
+        obj = stored.signed.obj
+        if not isinstance(obj, protocol.Post | protocol.Reply):
+            return False
+        if obj.pubkey in self.muted_keys:
+            return True
+        if threads and (obj.root if isinstance(obj, protocol.Reply) else stored.signed.id) in self.hidden:
+            return True
+        words = [w.lower() for w in _WORD.findall(obj.text)]
+        for muted in self.muted_words:
+            phrase = _WORD.findall(muted)
+            if any(words[i : i + len(phrase)] == phrase for i in range(len(words))):
+                return True
+        return False
+
+    def _writer(self, ident: str) -> tuple[bytes, bytes]:
+        stored = self._get(ident)
+        return stored.signed.obj.pubkey, self._root_of(stored).signed.id
+
+    def mute(self, p: api.Mute) -> api.Mutes:
+        if sum(x is not None for x in (p.word, p.author, p.thread)) != 1:
+            raise ControlError("bad_request", "mute: give one of word, author or thread")
+        if p.word is not None:
+            word = " ".join(p.word.split()).lower()
+            if not any(ch.isalnum() for ch in word) or len(word) > 64:
+                raise ControlError("bad_request", "mute: a muted word has 1 to 64 characters and a letter or digit")
+            self.muted_words.add(word)
+        elif p.author is not None:
+            key, root = self._writer(p.author)
+            self.muted_keys[key] = root
+        elif p.thread is not None:
+            self.hidden.add(self._root_of(self._get(p.thread)).signed.id)
+        return self._mutes()
+
+    def unmute(self, p: api.Unmute) -> api.Mutes:
+        if sum(x is not None for x in (p.word, p.author, p.thread)) != 1:
+            raise ControlError("bad_request", "unmute: give one of word, author or thread")
+        if p.word is not None:
+            found = " ".join(p.word.split()).lower() in self.muted_words
+            self.muted_words.discard(" ".join(p.word.split()).lower())
+        elif p.author is not None:
+            listed = {k.hex(): k for k in self.muted_keys}
+            key = listed.get(p.author) or self._writer(p.author)[0]
+            found = self.muted_keys.pop(key, None) is not None
+        else:
+            assert p.thread is not None
+            listed = {r.hex(): r for r in self.hidden}
+            root = listed.get(p.thread) or self._root_of(self._get(p.thread)).signed.id
+            found = root in self.hidden
+            self.hidden.discard(root)
+        if not found:
+            raise ControlError("not_found", "that is not muted here (see: p2pnet mutes)")
+        return self._mutes()
+
+    def _mutes(self) -> api.Mutes:
+        roots = {r: self.objects.get(r) for r in self.hidden}
+        return api.Mutes(
+            words=sorted(self.muted_words),
+            authors=[api.MutedAuthor(key=k.hex(), thread=r.hex(), icon=icon(k)) for k, r in self.muted_keys.items()],
+            threads=[
+                api.MutedThread(id=r.hex(), text=None if s is None else api.preview(s.signed.obj.text))
+                for r, s in roots.items()
+            ],
+        )
 
     def _feed_item(self, post: Stored) -> api.FeedItem:
         obj = post.signed.obj
@@ -450,22 +565,25 @@ class Model:
         return [
             s
             for s in self.objects.values()
-            if isinstance(s.signed.obj, protocol.Post) and self._live(s) and (swarm is None or swarm in s.swarms)
+            if isinstance(s.signed.obj, protocol.Post)
+            and self._live(s)
+            and (swarm is None or swarm in s.swarms)
+            and not self._muted(s)
         ]
 
     def feed(self, p: api.Feed) -> api.FeedPage:
         posts = self._posts(self._swarm(p.swarm) if p.swarm else None)
         if p.popular:
             now, offset = (p.cursor[0], p.cursor[1]) if p.cursor else (self.now(), 0)
-            items = [self._feed_item(s) for s in posts]
-            items.sort(key=lambda i: (popular_score(i.hearts, i.created, now), i.created, i.id), reverse=True)
-            page = items[offset : offset + p.limit]
+            scored = [(self._feed_item(s), s.place) for s in posts]
+            scored.sort(key=lambda i: (popular_score(i[0].hearts, i[1], now), i[1], i[0].id), reverse=True)
+            page = [item for item, _ in scored[offset : offset + p.limit]]
             return api.FeedPage(posts=page, cursor=[now, offset + len(page)] if len(page) == p.limit else None)
-        order = sorted(posts, key=lambda s: (s.signed.obj.created, s.arrival), reverse=True)
+        order = sorted(posts, key=lambda s: s.order, reverse=True)
         if p.cursor:
-            order = [s for s in order if (s.signed.obj.created, s.arrival) < (p.cursor[0], p.cursor[1])]
+            order = [s for s in order if s.order < (p.cursor[0], p.cursor[1])]
         chosen = order[: p.limit]
-        last = [chosen[-1].signed.obj.created, chosen[-1].arrival] if len(chosen) == p.limit else None
+        last = list(chosen[-1].order) if len(chosen) == p.limit else None
         return api.FeedPage(posts=[self._feed_item(s) for s in chosen], cursor=last)
 
     def _thread_fields(self, stored: Stored, root: Stored) -> dict[str, Any]:
@@ -490,8 +608,12 @@ class Model:
         head = api.ThreadRoot(
             **self._thread_fields(root, root), bg=item.bg, name=item.name, expires=item.expires, replies=item.replies
         )
-        replies = [api.ThreadItem(**self._thread_fields(r, root)) for r in self._replies(root.signed.id)]
-        return api.ThreadResult(root=head, replies=replies)
+        replies = [
+            api.ThreadItem(**self._thread_fields(r, root))
+            for r in self._replies(root.signed.id)
+            if not self._muted(r, threads=False)
+        ]
+        return api.ThreadResult(root=head, replies=replies, hidden=root.signed.id in self.hidden)
 
     def search(self, p: api.Search) -> api.SearchResults:
         """Every word of the query must be a word of the text; shorter texts with more matches first (as FTS5 ranks)."""
@@ -503,7 +625,7 @@ class Model:
                 continue
             root = self.objects.get(obj.root) if isinstance(obj, protocol.Reply) else stored
             words = [w.lower() for w in _WORD.findall(obj.text)]
-            if root is None or not self._live(root) or not terms <= set(words):
+            if root is None or not self._live(root) or not terms <= set(words) or self._muted(stored):
                 continue
             marked = _WORD.sub(lambda m: f"\x02{m[0]}\x03" if m[0].lower() in terms else m[0], obj.text)
             rank = sum(w in terms for w in words) / len(words)

@@ -6,6 +6,7 @@ from .dialogs import ConfirmDialog, FlagDialog
 from .feed import FeedList, FeedScreen
 from .help import HelpScreen
 from .identity import BackupPhraseScreen, CreateIdentityScreen, UnlockScreen
+from .mutes import MutesScreen
 from .peers import PeersScreen
 from .search import SearchScreen
 from .swarms import InviteScreen, SwarmsScreen
@@ -22,6 +23,7 @@ __all__ = [
     "FlagDialog",
     "HelpScreen",
     "InviteScreen",
+    "MutesScreen",
     "PeersScreen",
     "SearchScreen",
     "SwarmsScreen",

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, cast
 from textual import on, work
 from textual.screen import Screen
 
-from ..messages import DeleteRequested, FlagRequested, HeartRequested, OpenThread
+from ..messages import DeleteRequested, FlagRequested, HeartRequested, HideRequested, MuteRequested, OpenThread
 from ..node import ControlError, Node
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ def node_of(screen: Screen[Any]) -> Node:
 
 
 class ItemActions(Screen[Any]):
-    """Heart, flag, delete and open, for screens that show posts or replies."""
+    """Heart, flag, delete, mute, hide and open, for screens that show posts or replies."""
 
     @property
     def node(self) -> Node:
@@ -70,6 +70,34 @@ class ItemActions(Screen[Any]):
             self.show_error(exc, "could not flag")
         else:
             self.notify(f"flagged as {reason}", timeout=3)
+
+    @on(MuteRequested)
+    def _mute_requested(self, message: MuteRequested) -> None:
+        message.stop()
+        self.moderate(author=message.post_id)
+
+    @on(HideRequested)
+    def _hide_requested(self, message: HideRequested) -> None:
+        message.stop()
+        self.moderate(thread=message.post_id)
+
+    @work(group="actions")
+    async def moderate(self, *, author: str | None = None, thread: str | None = None) -> None:
+        """Mute a writer in their thread, or hide a thread: on this node only, never sent."""
+        try:
+            await self.node.mute(author=author, thread=thread)
+        except ControlError as exc:
+            self.show_error(exc, "could not mute")
+            return
+        said = "writer muted in this thread" if author else "thread hidden"
+        self.notify(f"{said}, on this node only · M lists what you muted", timeout=4)
+        self.muted(hid_thread=thread is not None)
+
+    def muted(self, *, hid_thread: bool) -> None:
+        """What the screen shows changed: a mute or hide was just made (the feed reads itself again)."""
+        feed = getattr(self.app, "feed_screen", None)
+        if feed is not None and feed is not self:
+            feed.reload()
 
     @on(DeleteRequested)
     def _delete_requested(self, message: DeleteRequested) -> None:

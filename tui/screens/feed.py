@@ -48,6 +48,7 @@ class FeedScreen(ItemActions):
         Binding("r", "reload", "Refresh", show=False),
         Binding("s", "swarms", "Swarms"),
         Binding("i", "peers", "Peers"),
+        Binding("M", "mutes", "Mutes", show=False),
         Binding("question_mark", "app.help", "Help"),
         Binding("q", "app.quit", "Quit", show=False),
     ]
@@ -292,3 +293,11 @@ class FeedScreen(ItemActions):
         from .peers import PeersScreen
 
         self.app.push_screen(PeersScreen())
+
+    def action_mutes(self) -> None:
+        from .mutes import MutesScreen
+
+        self.app.push_screen(MutesScreen())
+
+    def muted(self, *, hid_thread: bool) -> None:
+        self.reload()

@@ -38,6 +38,7 @@ class ThreadScreen(ItemActions):
         self.post_id = post_id
         self.root_id: str | None = None
         self.ids: set[str] = set()
+        self.revealed: set[str] = set()  # items collapsed by flags that the user opened
 
     def compose(self) -> ComposeResult:
         yield AppHeader()
@@ -75,9 +76,20 @@ class ThreadScreen(ItemActions):
         root, replies = thread.root, thread.replies
         self.root_id = root.id
         self.ids = {root.id, *(r.id for r in replies)}
-        widgets: list[Widget] = [PostCard(root, id="root")]
+        if thread.hidden:
+            self.sub_title = "thread (hidden: M to show it again)"
+        widgets: list[Widget] = [PostCard(root, id="root", revealed=root.id in self.revealed)]
         widgets.append(Static(self._participants(root, replies), id="thread-info"))
-        widgets += [ReplyRow(reply) for reply in replies]
+        shown = {reply.id: reply for reply in replies}
+        widgets += [
+            ReplyRow(
+                reply,
+                to_reply=reply.parent not in (None, root.id),
+                parent=shown.get(reply.parent or ""),
+                revealed=reply.id in self.revealed,
+            )
+            for reply in replies
+        ]
         if not replies:
             widgets.append(Static("No replies yet. Press r to answer.", classes="empty"))
         async with box.batch():
@@ -85,10 +97,14 @@ class ThreadScreen(ItemActions):
             await box.mount_all(widgets)
         box.scroll_to(y=scroll_y, animate=False)
         target = self.post_id if focus else focused_id
-        for widget in box.query(_ItemWidget):
+        items = list(box.query(_ItemWidget))
+        for widget in items:
             if widget.post_id == target:
                 widget.focus(scroll_visible=focus)
                 break
+        else:
+            if target is not None and items:  # the focused item is gone (muted, deleted): keep the keys working
+                items[0].focus(scroll_visible=False)
 
     def _participants(self, root: api.ThreadRoot, replies: list[api.ThreadItem]) -> Text:
         n = len(replies)
@@ -114,6 +130,17 @@ class ThreadScreen(ItemActions):
             return
         related = {event.root, event.target, event.id}
         if related & (self.ids | {self.root_id, self.post_id}):
+            self.load()
+
+    @on(_ItemWidget.Revealed)
+    def _revealed(self, message: _ItemWidget.Revealed) -> None:
+        self.revealed.add(message.post_id)
+
+    def muted(self, *, hid_thread: bool) -> None:
+        super().muted(hid_thread=hid_thread)
+        if hid_thread:
+            self.dismiss()
+        else:
             self.load()
 
     # -- actions ------------------------------------------------------------------------

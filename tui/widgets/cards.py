@@ -16,9 +16,10 @@ from textual.message import Message
 from textual.widget import Widget
 
 from p2pnet import api
+from p2pnet.api import flagged_notice, preview
 
 from ..format import CARD_COLOURS, icon_parts, meta_line, snippet_text
-from ..messages import DeleteRequested, FlagRequested, HeartRequested, OpenThread
+from ..messages import DeleteRequested, FlagRequested, HeartRequested, HideRequested, MuteRequested, OpenThread
 
 __all__ = [
     "FEED_PREVIEW_CHARS",
@@ -40,7 +41,7 @@ def now_of(widget: Widget) -> float:
 
 
 class ItemKeys(Widget):
-    """The keys on a post or reply: open, heart, flag, delete (own posts only).
+    """The keys on a post or reply: open, heart, flag, delete (own posts only), mute its writer, hide its thread.
 
     ``current_item`` says which item they act on: a card's own, or the feed's selected one.
     """
@@ -50,6 +51,8 @@ class ItemKeys(Widget):
         Binding("h", "heart", "♥ Heart"),
         Binding("f", "flag", "Flag"),
         Binding("d", "delete", "Delete"),
+        Binding("m", "mute", "Mute writer", show=False),
+        Binding("x", "hide", "Hide thread", show=False),
     ]
 
     def current_item(self) -> api.FeedItem | api.ThreadItem | None:
@@ -71,6 +74,17 @@ class ItemKeys(Widget):
         if (post_id := self._current_id()) is not None:
             self.post_message(FlagRequested(post_id))
 
+    def action_mute(self) -> None:
+        item = self.current_item()
+        if item is not None and item.mine:
+            self.notify("that is you: your own posts cannot be muted", severity="warning")
+        elif item is not None:
+            self.post_message(MuteRequested(item.id))
+
+    def action_hide(self) -> None:
+        if (post_id := self._current_id()) is not None:
+            self.post_message(HideRequested(post_id))
+
     def action_delete(self) -> None:
         item = self.current_item()
         if item is None:
@@ -83,18 +97,38 @@ class ItemKeys(Widget):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Nothing to act on, nothing offered; delete is not offered (nor shown in the
         # footer) for other people's posts.
-        if action not in ("open", "heart", "flag", "delete"):
+        if action not in ("open", "heart", "flag", "delete", "mute", "hide"):
             return True
         item = self.current_item()
         return item is not None and (action != "delete" or item.mine)
 
 
 class _ItemWidget(ItemKeys, can_focus=True):
-    """Something that shows one feed/thread item and can be hearted, flagged, deleted."""
+    """Something that shows one thread item and can be hearted, flagged, deleted.
 
-    def __init__(self, item: api.ThreadItem, **kwargs: Any) -> None:
+    An item collapsed by flags shows a notice until ``revealed``: enter
+    reveals it (and the screen remembers, :class:`Revealed`).
+    """
+
+    class Revealed(Message):
+        """The user opened an item collapsed by flags."""
+
+        def __init__(self, post_id: str) -> None:
+            super().__init__()
+            self.post_id = post_id
+
+    def __init__(self, item: api.ThreadItem, *, revealed: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.item = item
+        self.revealed = revealed
+
+    def action_open(self) -> None:
+        if self.item.collapsed and not self.revealed:
+            self.revealed = True
+            self.refresh(layout=True)
+            self.post_message(self.Revealed(self.item.id))
+        else:
+            super().action_open()
 
     @property
     def post_id(self) -> str:
@@ -113,12 +147,21 @@ def colour_class(bg: str) -> str:
     return f"-bg-{bg if bg in CARD_COLOURS else 'slate'}"
 
 
-def card_body(item: api.FeedItem | api.ThreadRoot, now: float) -> Group:
-    """What a post card shows: on the feed a preview of its text, in a thread all of it, over the meta line."""
+def collapsed_notice(item: api.FeedItem | api.ThreadItem) -> Text:
+    """What stands in for the text of an item collapsed by flags, and how to read it anyway."""
+    where = "enter opens the thread" if isinstance(item, api.FeedItem) else "enter shows it"
+    return Text.assemble((flagged_notice(item), "italic"), (f" · {where}", "dim italic"))
+
+
+def card_body(item: api.FeedItem | api.ThreadRoot, now: float, *, revealed: bool = False) -> Group:
+    """What a post card shows: on the feed a preview of its text, in a thread all of it, over the meta line.
+
+    A post collapsed by flags shows a notice instead, unless ``revealed``.
+    """
     text = item.text
     if isinstance(item, api.FeedItem) and len(text) > FEED_PREVIEW_CHARS:
         text = text[:FEED_PREVIEW_CHARS].rstrip() + " …"
-    body = Text(text, style="bold")
+    body = collapsed_notice(item) if item.collapsed and not revealed else Text(text, style="bold")
     meta = meta_line(item, now)
     if isinstance(item, api.ThreadRoot):
         # In a thread the original poster's per-thread icon and crown lead the meta line.
@@ -151,11 +194,33 @@ class PostCard(_ItemWidget):
         self.add_class(colour_class(item.bg))
 
     def render(self) -> Group:
-        return card_body(self.item, now_of(self))
+        return card_body(self.item, now_of(self), revealed=self.revealed)
+
+
+def replying_to(parent: api.ThreadItem | None) -> Text:
+    """The line over a reply to a reply: the icon of the one it answers and its first words.
+
+    Args:
+        parent: The reply it answers, or None when that one is not shown
+            here (erased, or not arrived yet).
+    """
+    line = Text("↳ replying to ", style="dim")
+    if parent is None:
+        return line.append("a reply not shown here", style="dim italic")
+    glyph, colour = icon_parts(parent.icon)
+    line.append(glyph, style=f"bold {colour}")
+    if parent.is_author:
+        line.append("♛", style="bold #fde047")
+    return line.append(f" “{preview(parent.text)}”", style="dim")
 
 
 class ReplyRow(_ItemWidget):
-    """One reply in a thread: the writer's per-thread icon (♛ for the original poster), text and hearts."""
+    """One reply in a thread: the writer's per-thread icon (♛ for the original poster), text and hearts.
+
+    A reply to another reply (``to_reply``: not to the post) has a line over
+    it naming the one it answers (:func:`replying_to`): ``parent``, or None
+    when that one is not shown here.
+    """
 
     DEFAULT_CSS = """
     ReplyRow {
@@ -167,14 +232,32 @@ class ReplyRow(_ItemWidget):
     ReplyRow:focus { border-left: outer #fde047; background: $boost; }
     """
 
+    def __init__(
+        self,
+        item: api.ThreadItem,
+        *,
+        to_reply: bool = False,
+        parent: api.ThreadItem | None = None,
+        revealed: bool = False,
+    ) -> None:
+        super().__init__(item, revealed=revealed)
+        self.to_reply = to_reply
+        self.parent_item = parent
+
     def render(self) -> Group:
         glyph, colour = icon_parts(self.item.icon)
         head = Text()
         head.append(f"{glyph} ", style=f"bold {colour}")
         if self.item.is_author:
             head.append("♛ ", style="bold #fde047")
-        head.append(self.item.text)
-        return Group(head, meta_line(self.item, now_of(self)))
+        if self.item.collapsed and not self.revealed:
+            head.append_text(collapsed_notice(self.item))
+        else:
+            head.append(self.item.text)
+        lines = [head, meta_line(self.item, now_of(self))]
+        if self.to_reply:
+            lines.insert(0, replying_to(self.parent_item))
+        return Group(*lines)
 
 
 class SearchResult(Widget, can_focus=True):

@@ -21,8 +21,19 @@ import msgspec
 
 import protocol
 
-from . import api
-from .api import ControlClient, ControlError, Home, NodeNotRunning, resolve_home, sync_summary
+from .. import api
+from ..api import (
+    ControlClient,
+    ControlError,
+    Home,
+    NodeNotRunning,
+    mutes_text,
+    resolve_home,
+    size_text,
+    sync_summary,
+)
+from ._moderation import MODERATION_COMMANDS, add_moderation_commands, moderation_request, parse_size
+from ._show import marked, post_text, thread_text
 
 __all__ = ["main"]
 
@@ -81,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
         ("invite", "print an invite key for a swarm you are in", "name"),
         ("leave", "leave a swarm", "name"),
         ("list", "list your swarms", None),
+        ("set", "change this node's own settings of a swarm (never sent); shows them", "name"),
     ):
         sp = ssub.add_parser(name, help=help_text, description=help_text)
         if arg:
@@ -88,6 +100,20 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--json", action="store_true", help="print JSON for scripts")
         if name == "invite":
             sp.add_argument("--expires", type=parse_duration, help="make the key expire after DURATION")
+        if name == "set":
+            sp.add_argument(
+                "--flag-threshold",
+                type=int,
+                metavar="N",
+                help="how many flags collapse a post seen in this swarm, 1 to 1000 (default 3)",
+            )
+            sp.add_argument(
+                "--quota",
+                type=parse_size,
+                metavar="SIZE",
+                help="the most its posts may take on this node, like 512M or 1G (at least 64K); "
+                "over it, flagged and then the oldest others' posts are evicted, never yours",
+            )
         if name == "create":
             sp.add_argument(
                 "--difficulty",
@@ -115,15 +141,20 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("id")
     sp.add_argument("--reason", choices=protocol.FLAG_REASONS, default="other")
 
+    flagged_help = "show the text of posts collapsed by flags too"
     sp = cmd("feed", "read the latest (or popular) posts")
     sp.add_argument("--popular", action="store_true")
     sp.add_argument("--swarm")
     sp.add_argument("--limit", type=int, default=20)
+    sp.add_argument("--show-flagged", action="store_true", help=flagged_help)
     sp = cmd("thread", "read a thread")
     sp.add_argument("id")
+    sp.add_argument("--show-flagged", action="store_true", help=flagged_help)
     sp = cmd("search", "search the posts on this node")
     sp.add_argument("query")
     sp.add_argument("--limit", type=int, default=20)
+
+    add_moderation_commands(cmd)
 
     sp = cmd("demo", "start a local swarm of a few headless nodes with sample posts", json_out=False)
     sp.add_argument("--nodes", type=int, default=4, help="how many demo nodes (2-8)")
@@ -145,42 +176,21 @@ def _print(args: argparse.Namespace, result: Any, text: str | None = None) -> No
         print(text)
 
 
-def _age(created: int, now: float) -> str:
-    seconds = max(0, int(now) - created)
-    if seconds < protocol.TIME_QUANTUM:
-        return "<10m"  # creation times travel rounded down to 10 minutes
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return "now"
-
-
-def _render_post(item: api.FeedItem | api.ThreadRoot, now: float) -> str:
-    name = f" — {item.name}" if item.name else ""
-    head = f"[{item.id[:12]}] {_age(item.created, now)} · ♥ {item.hearts} · ↩ {item.replies}"
-    return f"{head}{name}\n  " + item.text.replace("\n", "\n  ")
-
-
-def _marked(text: str) -> str:
-    """Show the node's match markers as brackets."""
-    return text.replace("\x02", "[").replace("\x03", "]")
-
-
 def run_command(args: argparse.Namespace) -> int:
     home = _home(args)
     command = args.command
     if command == "init":
         return _init(args, home)
     if command == "daemon":
-        from .node import run_daemon
+        from ..node import run_daemon
 
         return run_daemon(home, listen_ip=args.listen_ip, announce_ip=args.announce_ip)
     if command == "recover":
-        from .node import recover
+        from ..node import recover
 
         return recover(home)
     if command == "demo":
-        from .demo import run_demo
+        from ..demo import run_demo
 
         return run_demo(home, nodes=args.nodes)
     with _client(home) as client:
@@ -197,6 +207,11 @@ def _remote(args: argparse.Namespace, client: ControlClient) -> int:
         for s in st.swarms:
             lines.append(f"swarm {s.name}: {s.peers} peers connected")
             lines.append(f"  sync: {sync_summary(s.sync, now)}")
+        for u in st.usage:
+            lines.append(
+                f"store {u.swarm}: {size_text(u.bytes)} of {size_text(u.quota)}, {u.objects:,} objects"
+                + (f", {u.evicted:,} evicted" if u.evicted else "")
+            )
         if st.bans:
             lines.append(f"banned: {st.bans} (see: p2pnet peers)")
         _print(args, st, "\n".join(lines))
@@ -233,20 +248,21 @@ def _remote(args: argparse.Namespace, client: ControlClient) -> int:
         _print(args, done, done.id)
     elif command == "feed":
         page = client.request(api.Feed(popular=args.popular, swarm=args.swarm, limit=args.limit))
-        _print(args, page, "\n\n".join(_render_post(p, now) for p in page.posts) or "no posts yet")
+        shown = "\n\n".join(post_text(p, now, args.show_flagged) for p in page.posts)
+        _print(args, page, shown or "no posts yet")
     elif command == "thread":
         thread = client.request(api.Thread(id=args.id))
-        parts = [_render_post(thread.root, now)]
-        for item in thread.replies:
-            crown = " ♛" if item.is_author else ""
-            parts.append(
-                f"    [{item.id[:12]}]{crown} {_age(item.created, now)} · ♥ {item.hearts}\n"
-                f"      " + item.text.replace("\n", "\n      ")
-            )
-        _print(args, thread, "\n".join(parts))
+        _print(args, thread, thread_text(thread, now, args.show_flagged))
+    elif command in MODERATION_COMMANDS:
+        try:
+            request = moderation_request(args)
+        except ValueError as exc:
+            raise CliError(str(exc), EXIT_USAGE) from None
+        muted = client.request(request)
+        _print(args, muted, mutes_text(muted))
     elif command == "search":
         hits = client.request(api.Search(query=args.query, limit=args.limit)).results
-        _print(args, {"results": hits}, "\n".join(f"[{m.id[:12]}] {_marked(m.text)}" for m in hits) or "no matches")
+        _print(args, {"results": hits}, "\n".join(f"[{m.id[:12]}] {marked(m.text)}" for m in hits) or "no matches")
     else:
         raise CliError(f"unknown command {command!r}", EXIT_USAGE)
     return 0
@@ -265,6 +281,10 @@ def _swarm(args: argparse.Namespace, client: ControlClient) -> int:
     elif action == "invite":
         invite = client.request(api.SwarmInvite(name=args.name, expires_in=args.expires))
         _print(args, invite, invite.invite)
+    elif action == "set":
+        settings = client.request(api.SwarmSet(name=args.name, quota=args.quota, flag_threshold=args.flag_threshold))
+        said = f"swarm {settings.name!r}: quota {size_text(settings.quota)}, flag threshold {settings.flag_threshold}"
+        _print(args, settings, said)
     elif action == "leave":
         left = client.request(api.SwarmLeave(name=args.name))
         _print(args, left, f"left swarm {left.left!r}")
