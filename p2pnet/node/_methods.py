@@ -274,9 +274,10 @@ async def heart(node: Node, p: api.Heart) -> api.Published:
     seed = node.identity.require()
     target = node.get(p.id)
     signed = protocol.make_heart(seed, target.id, now=node.now())
-    result = await node.outbound.commit(signed, node.outbound.target_swarms(target))
+    # The post first, then the heart into every swarm it is in now: where the
+    # heart carries it, the post arrives with its heart counted.
     await node.outbound.reshare(target)
-    return result
+    return await node.outbound.commit(signed, node.outbound.target_swarms(target))
 
 
 @method(api.Flag)

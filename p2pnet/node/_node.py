@@ -241,7 +241,11 @@ class Node:
     # -- events ------------------------------------------------------------------------------
 
     def _stored(self, batch: list[tuple[Verified, IngestResult]]) -> None:
-        self._announce_all([(item.signed, item.swarm) for item, result in batch if result.is_new])
+        new = [(item.signed, item.swarm) for item, result in batch if result.is_new]
+        for signed, swarm_id in new:
+            if isinstance(signed.obj, protocol.Delete):
+                self.outbound.carry(signed, swarm_id)
+        self._announce_all(new)
 
     def _announce(self, signed: protocol.Signed, swarm_id: bytes) -> None:
         self._announce_all([(signed, swarm_id)])
