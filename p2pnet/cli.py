@@ -65,7 +65,15 @@ def _parser() -> argparse.ArgumentParser:
 
     sp = cmd("daemon", "run the node in the foreground", json_out=False)
     sp.add_argument("--listen-ip", default="0.0.0.0", help="IPv4 address swarm hosts listen on (default 0.0.0.0)")
-    sp.add_argument("--announce-ip", help="IPv4 address to put in invite keys (default: the listen address)")
+    sp.add_argument(
+        "--announce-ip",
+        help="IPv4 address invite keys name, for this run (default: the one set with `announce`, else this "
+        "machine's own addresses when listening on 0.0.0.0, else the listen address)",
+    )
+
+    sp = cmd("announce", "show or set the address invite keys name, the one friends on other machines dial")
+    sp.add_argument("ip", nargs="?", help="an IPv4 address friends can reach this machine at")
+    sp.add_argument("--clear", action="store_true", help="name this machine's own addresses again")
 
     cmd("recover", "check the stopped node's database fully; move it aside if damaged", json_out=False)
     cmd("unlock", "unlock a passphrase-protected identity on the running node")
@@ -208,6 +216,9 @@ def _remote(args: argparse.Namespace, client: ControlClient) -> int:
             lines.append(f"{sp.swarm} (you are {sp.peer_id}): {len(sp.connected)} connected, {sp.known} known")
             lines += [f"  {p}" for p in sp.connected]
         _print(args, peers, "\n".join(lines) or "no swarms")
+    elif command == "announce":
+        announced = client.request(api.Announce(ip=args.ip, clear=args.clear))
+        _print(args, announced, _announced_text(announced, _home(args).command("announce", "IP")))
     elif command == "stop":
         _print(args, client.request(api.Shutdown()), "node stopping")
     elif command == "swarm":
@@ -245,6 +256,16 @@ def _remote(args: argparse.Namespace, client: ControlClient) -> int:
     else:
         raise CliError(f"unknown command {command!r}", EXIT_USAGE)
     return 0
+
+
+def _announced_text(announced: api.Announced, set_one: str) -> str:
+    if not announced.ips:
+        return (
+            "invite keys can name no address: this machine has none a friend on another machine could reach.\n"
+            f"Name the one they reach you at with: {set_one}"
+        )
+    where = "set with announce" if announced.ip else f"this machine's own; name another with: {set_one}"
+    return f"invite keys name: {', '.join(announced.ips)} ({where})"
 
 
 def _swarm(args: argparse.Namespace, client: ControlClient) -> int:

@@ -12,6 +12,8 @@ from ._contract import (
     MAX_LINE,
     METHODS,
     REQUESTS,
+    Announce,
+    Announced,
     Counts,
     Delete,
     Event,
@@ -78,6 +80,8 @@ from ._wire import ERROR_CODES, ControlError, NodeNotRunning, decode_line, encod
 
 __all__ = [
     "API_VERSION",
+    "Announce",
+    "Announced",
     "AsyncControlClient",
     "ControlClient",
     "ControlError",

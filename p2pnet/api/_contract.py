@@ -259,6 +259,17 @@ class SwarmLeave(Request[SwarmLeft]):
     name: str
 
 
+class Announced(Result):
+    ip: str | None  # the address set for invites; None: this machine's own, found by the node
+    ips: list[str]  # the IP addresses invites name now; empty: none a friend on another machine could reach
+
+
+class Announce(Request[Announced]):
+    method: ClassVar[str] = "announce"
+    ip: str | None = None  # name this address in invites from now on
+    clear: bool = False  # name this machine's own addresses again
+
+
 class SwarmInfo(Result):
     name: str
     running: bool
@@ -438,6 +449,7 @@ REQUESTS: tuple[type[Request[Any]], ...] = (
     SwarmInvite,
     SwarmLeave,
     SwarmList,
+    Announce,
     Post,
     Reply,
     Heart,

@@ -29,6 +29,7 @@ ERROR_CODES: dict[str, str] = {
     "swarm_exists": "that swarm is already joined",
     "swarm_stopped": "that swarm is not running",
     "listen_failed": "no address to listen on for the swarm",
+    "no_address": "no address a friend on another machine could reach can go into an invite",
     "join_failed": "none of the invite's peers answered; nothing was kept",
     "not_found": "the id is unknown here",
     "ambiguous_id": "the id prefix matches several objects",

@@ -14,6 +14,8 @@ import protocol
 
 from ..api import Home, HomeLocked
 from ..store import Store, StoreCorrupt, StoreError
+from ._addrs import check_announce_ip
+from ._errors import ApiError
 from ._node import Node, NodeConfig
 
 __all__ = ["recover", "run_daemon"]
@@ -50,6 +52,12 @@ def run_daemon(home: Home, *, listen_ip: str = "0.0.0.0", announce_ip: str | Non
         level=os.environ.get("P2PNET_LOG", "WARNING").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if announce_ip is not None:
+        try:
+            announce_ip = check_announce_ip(announce_ip)
+        except ApiError as exc:
+            print(f"p2pnet: error: --announce-ip: {exc}", file=sys.stderr)
+            return 2
     lock = _lock(home)
     if lock is None:
         return 1

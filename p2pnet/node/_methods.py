@@ -21,6 +21,7 @@ from .. import api
 from ..net import SwarmConnectError
 from ..store import StoreError
 from . import _shape
+from ._addrs import check_announce_ip, save_announce_ip
 from ._errors import ApiError
 
 if TYPE_CHECKING:
@@ -136,6 +137,7 @@ async def swarm_create(node: Node, p: api.SwarmCreate) -> api.SwarmCreated:
     name = _swarm_name(_text(p.name, "name").strip())
     if node.store.swarm_by_name(name) is not None:
         raise ApiError("swarm_exists", f"you are already in a swarm called {name!r}")
+    node.require_invite_ips()  # a swarm nobody could be invited to is refused before it exists
     psk = os.urandom(32)
     rec = node.store.add_swarm(name, psk, 0, node.now(), p.difficulty)
     runtime = await node.swarms.start(seed, rec)
@@ -214,6 +216,17 @@ async def swarm_list(node: Node, _: api.SwarmList) -> api.SwarmListResult:
             )
         )
     return api.SwarmListResult(swarms=out)
+
+
+@method(api.Announce)
+async def announce(node: Node, p: api.Announce) -> api.Announced:
+    if p.ip is not None and p.clear:
+        raise ApiError("bad_request", "announce: give an ip, or clear, not both")
+    if p.ip is not None or p.clear:
+        ip = None if p.clear else check_announce_ip(p.ip or "")
+        save_announce_ip(node.home, ip)
+        node.swarms.settings.announce_ip = ip
+    return api.Announced(ip=node.swarms.settings.announce_ip, ips=node.swarms.invite_ips())
 
 
 @method(api.Peers)

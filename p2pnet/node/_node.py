@@ -27,6 +27,7 @@ from ..api import Home
 from ..net import SYNC_INTERVAL, Failures, GossipParams, open_swarm_host, supervised
 from ..store import AmbiguousId, IngestResult, Store, StoreError, Swarm
 from . import _methods, _shape
+from ._addrs import load_announce_ip
 from ._control import EventHub, serve_control
 from ._errors import ApiError
 from ._identity import Identity
@@ -52,7 +53,8 @@ class NodeConfig:
     Attributes:
         home: The node's home directory.
         listen_ip: IPv4 address the swarm hosts listen on.
-        announce_ip: Address invites name instead of the listen address.
+        announce_ip: Address invites name instead of the listen address; None:
+            the one set with the ``announce`` method (the home's settings.json), if any.
         passphrase: Unlocks a sealed identity at start.
         gossip: Gossip settings of every swarm host.
         clock: Wall-clock time (object times, expiry).
@@ -90,7 +92,11 @@ class Node:
         self.failures = Failures()
         self.inbound = Inbound(store, self.now, self.offload, self._stored)
         settings = SwarmSettings(
-            config.listen_ip, config.announce_ip, config.gossip, config.sync_interval, config.clock
+            config.listen_ip,
+            config.announce_ip or load_announce_ip(config.home),
+            config.gossip,
+            config.sync_interval,
+            config.clock,
         )
         self.minter = Minter(store, lambda: self.swarms.running, self.offload)
         self.swarms = Swarms(
@@ -211,7 +217,20 @@ class Node:
             raise ApiError("no_swarm", f"you are not in a swarm called {name!r} (see: p2pnet swarm list)")
         return rec
 
+    def require_invite_ips(self) -> list[str]:
+        """The IP addresses invites name, or the error that says how to give one."""
+        ips = self.swarms.invite_ips()
+        if not ips:
+            raise ApiError(
+                "no_address",
+                "this machine has no address a friend on another machine could reach (only 127.0.0.1), so no "
+                "invite key can name one: connect to a network, or name the address friends reach you at with: "
+                + self.home.command("announce", "IP"),
+            )
+        return ips
+
     def invite(self, runtime: SwarmRuntime, expires: int | None = None) -> str:
+        self.require_invite_ips()
         addrs = self.swarms.invite_addrs(runtime)[: protocol.MAX_INVITE_ADDRS]
         return protocol.encode_invite(
             protocol.Invite(runtime.name, runtime.psk, tuple(addrs), expires, runtime.difficulty)
