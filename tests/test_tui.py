@@ -724,6 +724,30 @@ def test_join_with_invite_progress_errors_and_leave() -> None:
         assert [s["name"] for s in guest.call("swarm.list")["swarms"]] == ["club"]
 
 
+def test_posts_of_a_swarm_left_leave_the_feed(fake: FakeNode) -> None:
+    fake.call("swarm.create", name="work")
+    arrive(fake, protocol.make_post(protocol.new_seed(), "only among friends", now=int(time.time())))
+    arrive(fake, protocol.make_post(protocol.new_seed(), "from work", now=int(time.time())), "work")
+
+    async def body(pilot: Pilot[Any], feed: FeedScreen, feed_list: FeedList) -> None:
+        app = pilot.app
+        await pilot_until(pilot, lambda: sorted(feed_texts(app)) == ["from work", "only among friends"], "both")
+        await pilot.press("s")
+        await pilot_until(pilot, lambda: at(app, SwarmsScreen), "swarms")
+        table = app.screen.query_one(DataTable)
+        await pilot_until(pilot, lambda: table.row_count == 2, "rows")
+        table.move_cursor(row=[table.get_row_at(i)[0] for i in range(2)].index("friends"))
+        table.focus()
+        await pilot.press("x")
+        await pilot_until(pilot, lambda: at(app, ConfirmDialog), "confirm leave")
+        await pilot.press("y")
+        await pilot_until(pilot, lambda: table.row_count == 1, "left")
+        await pilot.press("escape")
+        await pilot_until(pilot, lambda: at(app, FeedScreen) and feed_texts(app) == ["from work"], "no friends post")
+
+    run_on_feed(fake.socket, body)
+
+
 def test_join_failed_is_explained(fake: FakeNode) -> None:
     dead_invite = invite_to("gone")  # a swarm whose peers do not answer
 

@@ -414,8 +414,18 @@ class JoinProgress(Event):
 
 
 class SwarmEvent(Event):
+    """A swarm was joined or created."""
+
     event: ClassVar[str] = "swarm"
     joined: str
+
+
+class SwarmLeftEvent(Event):
+    """A swarm was left; what this node held only because of it was dropped."""
+
+    event: ClassVar[str] = "swarm_left"
+    left: str
+    dropped: int
 
 
 class Purged(Event):
@@ -467,4 +477,6 @@ REQUESTS: tuple[type[Request[Any]], ...] = (
 METHODS: dict[str, tuple[type[Request[Any]], type[Result]]] = {r.method: (r, result_type(r)) for r in REQUESTS}
 
 #: event name -> data type
-EVENTS: dict[str, type[Event]] = {e.event: e for e in (ObjectEvent, JoinProgress, SwarmEvent, Purged, Lagged)}
+EVENTS: dict[str, type[Event]] = {
+    e.event: e for e in (ObjectEvent, JoinProgress, SwarmEvent, SwarmLeftEvent, Purged, Lagged)
+}

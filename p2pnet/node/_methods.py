@@ -141,6 +141,7 @@ async def swarm_create(node: Node, p: api.SwarmCreate) -> api.SwarmCreated:
     psk = os.urandom(32)
     rec = node.store.add_swarm(name, psk, 0, node.now(), p.difficulty)
     runtime = await node.swarms.start(seed, rec)
+    node.hub.publish(api.SwarmEvent(joined=name))
     return api.SwarmCreated(name=name, invite=node.invite(runtime), peer_id=runtime.host.peer_id)
 
 
@@ -198,6 +199,8 @@ async def swarm_leave(node: Node, p: api.SwarmLeave) -> api.SwarmLeft:
     rec = node.swarm_named(p.name)
     await node.swarms.stop(rec.raw_id)
     node.store.remove_swarm(rec.name)
+    dropped = await node.offload(node.store.drop_unswarmed)
+    node.hub.publish(api.SwarmLeftEvent(left=rec.name, dropped=dropped))
     return api.SwarmLeft(left=rec.name)
 
 

@@ -50,13 +50,16 @@ class Erasure(Database):
         row = conn.execute(_LOOKUP_SQL, (oid,)).fetchone()
         return None if row is None else _Lookup(*row)
 
-    def _erase(self, conn: sqlite3.Connection, oid: bytes, pubkey: bytes, reason: str) -> list[bytes]:
-        """Erase an object and everything that hangs on it; remember the ids as erased.
+    def _erase(
+        self, conn: sqlite3.Connection, oid: bytes, pubkey: bytes, reason: str, *, remember: bool = True
+    ) -> list[bytes]:
+        """Erase an object and everything that hangs on it; remember the ids as erased, unless not ``remember``.
 
         A root post takes its replies with it (the thread is gone, as in
         Secret); a post or reply takes the hearts and flags on it.  Text rows
         and FTS entries are deleted, and the raw wire bytes too.  Returns the
-        erased ids, ``oid`` first (even if it was never stored).
+        erased ids, ``oid`` first (even if it was never stored).  Without
+        ``remember`` they may be stored again (what leaving a swarm drops).
         """
         victims: list[tuple[bytes, bytes]] = [(oid, pubkey)]
         found = self._lookup(conn, oid)
@@ -86,7 +89,8 @@ class Erasure(Database):
                 self._checkpoint = True
             conn.execute("DELETE FROM own WHERE id = ?", (vid,))
             conn.execute("DELETE FROM held WHERE id = ?", (vid,))
-            conn.execute("INSERT OR IGNORE INTO erased(id, pubkey, reason) VALUES (?, ?, ?)", (vid, vkey, reason))
+            if remember:
+                conn.execute("INSERT OR IGNORE INTO erased(id, pubkey, reason) VALUES (?, ?, ?)", (vid, vkey, reason))
         return [vid for vid, _ in victims]
 
     def purge_expired(self, now: int) -> int:

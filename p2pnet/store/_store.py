@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from ._carry import CarryDeletes
 from ._feed import Feed
+from ._leave import Unswarmed
 from ._own import OwnObjects
 from ._reads import Reads
 from ._swarms import SwarmsAndPeers
@@ -28,12 +29,12 @@ from ._swarms import SwarmsAndPeers
 __all__ = ["Store"]
 
 
-class Store(CarryDeletes, OwnObjects, Feed, Reads, SwarmsAndPeers):
+class Store(CarryDeletes, OwnObjects, Unswarmed, Feed, Reads, SwarmsAndPeers):
     """The node's database.  Open with :meth:`Store.open`; close with :meth:`close`.
 
     Each base adds one job over the shared connection of :class:`Database`:
     storing objects (``_ingest``, ``_erase``; ``_carry``: a delete follows its
     target into every swarm it was in), own objects and their stamps
-    (``_own``), the feed (``_feed``), the other reads (``_reads``), and swarms
-    and peers (``_swarms``).
+    (``_own``), the feed (``_feed``), the other reads (``_reads``), swarms
+    and peers (``_swarms``), and what leaving a swarm drops (``_leave``).
     """

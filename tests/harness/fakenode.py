@@ -231,6 +231,7 @@ class Model:
         psk = os.urandom(32)
         invite = invite_to(name, psk)
         self.swarms[name] = psk
+        self.publish(api.SwarmEvent(joined=name))
         return api.SwarmCreated(name=name, invite=invite, peer_id=PEER)
 
     def swarm_invite(self, p: api.SwarmInvite) -> api.SwarmInviteResult:
@@ -262,7 +263,13 @@ class Model:
         name = self._swarm(p.name)
         del self.swarms[name]
         for stored in self.objects.values():
-            stored.swarms.discard(name)  # the objects stay, out of that swarm's feed
+            stored.swarms.discard(name)
+        # What no other swarm holds goes with it; deletes stay.
+        before = len(self.objects)
+        for oid, stored in list(self.objects.items()):
+            if not stored.swarms and not isinstance(stored.signed.obj, protocol.Delete):
+                self._erase(oid)
+        self.publish(api.SwarmLeftEvent(left=name, dropped=before - len(self.objects)))
         return api.SwarmLeft(left=name)
 
     def swarm_list(self, _: api.SwarmList) -> api.SwarmListResult:

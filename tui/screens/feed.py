@@ -157,8 +157,8 @@ class FeedScreen(ItemActions):
 
     def on_screen_node_event(self, message: ScreenNodeEvent) -> None:
         event = message.event
-        if isinstance(event, api.SwarmEvent):
-            self.load_swarms()
+        if isinstance(event, api.SwarmEvent | api.SwarmLeftEvent):
+            self.load_swarms()  # a swarm left takes its posts with it
             self.reload()
         elif isinstance(event, api.Purged):
             self.recheck_expiring()

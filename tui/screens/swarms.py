@@ -167,7 +167,7 @@ class SwarmsScreen(ItemActions):
         # join's own answer: it is news only while the join runs.
         if isinstance(event, api.JoinProgress) and self.joining:
             self._status(f"joining {event.swarm}: trying peer {event.n} of {event.of}…")
-        elif isinstance(event, api.SwarmEvent):
+        elif isinstance(event, api.SwarmEvent | api.SwarmLeftEvent):
             self.refresh_list()
 
     def _done(self) -> None:
