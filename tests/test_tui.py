@@ -405,19 +405,51 @@ def test_compose_shows_node_errors() -> None:
             await pilot.press("c")
             await pilot_until(pilot, lambda: at(app, ComposeScreen), "the composer")
             select = app.screen.query_one("#compose-swarm", Select)
+            await pilot_until(pilot, lambda: select.display, "the swarm picker")
             select.value = "two"
             app.screen.query_one(TextArea).text = "to the second circle"
-            two.call("swarm.leave", name="two")  # the node now refuses the chosen swarm
+            two.run(two.model.swarms.pop, "two")  # gone from the node, and no event says so
             await pilot.press("ctrl+s")
             status = app.screen.query_one("#compose-status", Static)
             await pilot_until(pilot, lambda: "two" in str(status.render()) and status.has_class("-error"), "the error")
             assert isinstance(app.screen, ComposeScreen)
-            select.value = "one"
+            # The composer asked the node again: one swarm left, so no picker, and the post goes there.
+            await pilot_until(pilot, lambda: not select.display and select.value == "one", "the swarms as they are")
             await pilot.press("ctrl+s")
             await pilot_until(pilot, lambda: at(app, FeedScreen), "sent")
             await pilot_until(pilot, lambda: "to the second circle" in feed_texts(app), "the post")
 
         run_on_feed(two.socket, body)
+
+
+def test_a_swarm_made_during_the_session_is_offered_when_writing(fake: FakeNode) -> None:
+    async def body(pilot: Pilot[Any], feed: FeedScreen, feed_list: FeedList) -> None:
+        app = pilot.app
+        await pilot.press("s")
+        await pilot_until(pilot, lambda: at(app, SwarmsScreen), "swarms")
+        await pilot.click("#create-name")
+        await pilot.press(*"work", "enter")
+        await pilot_until(pilot, lambda: at(app, InviteScreen), "the new swarm's invite")
+        await pilot.press("escape")
+        await pilot_until(pilot, lambda: at(app, SwarmsScreen), "back on swarms")
+        await pilot.press("escape")
+        await pilot_until(pilot, lambda: at(app, FeedScreen) and feed.swarm_names == ["friends", "work"], "the feed")
+        await pilot.press("w", "w")
+        await pilot_until(pilot, lambda: feed.swarm == "work", "the feed shows work")
+        await pilot.press("c")
+        await pilot_until(pilot, lambda: at(app, ComposeScreen), "the composer")
+        select = app.screen.query_one("#compose-swarm", Select)
+        await pilot_until(pilot, lambda: select.display and select.value == "work", "work offered, and picked")
+        # A swarm made elsewhere while writing is offered at once.
+        fake.call("swarm.create", name="club")
+        await pilot_until(pilot, lambda: "club" in app.screen.swarms, "the swarm made elsewhere")
+        assert select.value == "work"
+        await pilot.press(*"hello work")
+        await pilot.press("ctrl+s")
+        await pilot_until(pilot, lambda: at(app, FeedScreen) and "hello work" in feed_texts(app), "posted in work")
+
+    run_on_feed(fake.socket, body)
+    assert [p["text"] for p in fake.call("feed", swarm="work")["posts"]] == ["hello work"]
 
 
 async def scroll_down(pilot: Pilot[Any], feed_list: FeedList) -> None:

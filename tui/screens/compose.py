@@ -16,6 +16,7 @@ import protocol
 from p2pnet import api
 
 from ..format import CARD_COLOURS, EXPIRY_CHOICES, card_colour
+from ..messages import ScreenNodeEvent
 from ..node import ControlError, Node
 from ._base import node_of
 
@@ -23,7 +24,13 @@ __all__ = ["ComposeScreen"]
 
 
 class ComposeScreen(ModalScreen[str | None]):
-    """Returns the new post's id, or None if the user gave up."""
+    """Returns the new post's id, or None if the user gave up.
+
+    The swarm picker shows whenever the node has more than one swarm: the
+    screen asks the node on opening and again when a swarm is joined,
+    created or left, so a swarm made a minute ago is offered at once.  The
+    post always names its swarm, the one the feed shows by default.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
@@ -32,8 +39,8 @@ class ComposeScreen(ModalScreen[str | None]):
 
     def __init__(self, swarms: list[str], default_swarm: str | None = None) -> None:
         super().__init__()
-        self.swarms = swarms
-        self.default_swarm = default_swarm if default_swarm in swarms else None
+        self.swarms = swarms  # as the feed knew them; the node's list replaces it on mount
+        self.default_swarm = default_swarm
         self.sending = False
 
     @property
@@ -52,13 +59,7 @@ class ComposeScreen(ModalScreen[str | None]):
                 yield Select(expiry, value=0, allow_blank=False, id="compose-expires", prompt="self-destruct")
             with Horizontal(classes="compose-row"):
                 yield Input(placeholder="name for this post only (optional)", max_length=32, id="compose-name")
-                if len(self.swarms) > 1:
-                    yield Select(
-                        [(name, name) for name in self.swarms],
-                        value=self.default_swarm or self.swarms[0],
-                        allow_blank=False,
-                        id="compose-swarm",
-                    )
+                yield Select([], id="compose-swarm", prompt="swarm")
             with Horizontal(id="compose-buttons"):
                 yield Static("", id="compose-status")
                 yield Button("Cancel", id="compose-cancel")
@@ -66,7 +67,31 @@ class ComposeScreen(ModalScreen[str | None]):
 
     def on_mount(self) -> None:
         self._paint("slate")
+        self._offer_swarms(self.swarms)
         self.query_one(TextArea).focus()
+        self.load_swarms()
+
+    @work(exclusive=True, group="compose-swarms")
+    async def load_swarms(self) -> None:
+        try:
+            names = [s.name for s in await self.node.swarms()]
+        except ControlError:
+            return  # the feed's list stands; sending says what is wrong
+        self._offer_swarms(names)
+
+    def _offer_swarms(self, names: list[str]) -> None:
+        """Offer these swarms, keeping the one picked if it is still there; the picker shows for two or more."""
+        select: Select[str] = self.query_one("#compose-swarm", Select)
+        picked = select.value if isinstance(select.value, str) else self.default_swarm
+        self.swarms = names
+        select.set_options([(name, name) for name in names])
+        if names:
+            select.value = picked if picked in names else names[0]
+        select.display = len(names) > 1
+
+    def on_screen_node_event(self, message: ScreenNodeEvent) -> None:
+        if isinstance(message.event, api.SwarmEvent | api.SwarmLeftEvent):
+            self.load_swarms()
 
     def _paint(self, bg: str) -> None:
         area = self.query_one(TextArea)
@@ -114,7 +139,7 @@ class ComposeScreen(ModalScreen[str | None]):
             bg=self.query_one("#compose-bg", Select).selection,
             name=self.query_one("#compose-name", Input).value.strip() or None,
             expires=self.query_one("#compose-expires", Select).selection or None,  # 0: never
-            swarm=self.query_one("#compose-swarm", Select).selection if len(self.swarms) > 1 else None,
+            swarm=self.query_one("#compose-swarm", Select).selection if self.swarms else None,
         )
         self.send(draft)
 
@@ -129,6 +154,8 @@ class ComposeScreen(ModalScreen[str | None]):
         except ControlError as exc:
             self._status(exc.message, error=True)
             self.notify(exc.message, title="not posted", severity="error", timeout=8)
+            if exc.code in ("choose_swarm", "no_swarm"):
+                self.load_swarms()  # the swarms changed under us: offer them as they are now
             return
         finally:
             self.sending = False
