@@ -169,9 +169,13 @@ def _render_post(item: api.FeedItem | api.ThreadRoot, now: float) -> str:
     return f"{head}{name}\n  " + item.text.replace("\n", "\n  ")
 
 
-def _marked(text: str) -> str:
-    """Show the node's match markers as brackets."""
-    return text.replace("\x02", "[").replace("\x03", "]")
+def _marked(hit: api.SearchHit) -> str:
+    """A hit's text with each match in brackets."""
+    text, out, at = hit.text, [], 0
+    for start, end in hit.matches:
+        out += [text[at:start], "[", text[start:end], "]"]
+        at = end
+    return "".join([*out, text[at:]])
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -252,7 +256,7 @@ def _remote(args: argparse.Namespace, client: ControlClient) -> int:
         _print(args, thread, "\n".join(parts))
     elif command == "search":
         hits = client.request(api.Search(query=args.query, limit=args.limit)).results
-        _print(args, {"results": hits}, "\n".join(f"[{m.id[:12]}] {_marked(m.text)}" for m in hits) or "no matches")
+        _print(args, {"results": hits}, "\n".join(f"[{m.id[:12]}] {_marked(m)}" for m in hits) or "no matches")
     else:
         raise CliError(f"unknown command {command!r}", EXIT_USAGE)
     return 0

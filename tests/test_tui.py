@@ -156,10 +156,13 @@ def test_post_age_admits_the_ten_minute_rounding(seconds: int, shown: str) -> No
 
 
 def test_snippet_highlighting_marks_the_node_s_matches_only() -> None:
-    text = snippet_text("we \x02love\x03 this [1] list, \x02love\x03")
+    def hit(text: str, matches: list[list[int]]) -> api.SearchHit:
+        return api.SearchHit(id="a", kind="post", root="a", text=text, created=0, hearts=0, matches=matches)
+
+    text = snippet_text(hit("we love this [1] list,\nlove", [[3, 7], [23, 27]]))
     assert text.plain == "we love this [1] list, love"
     assert [(s.start, s.end) for s in text.spans] == [(3, 7), (23, 27)]
-    assert not snippet_text("nothing marked here").spans
+    assert not snippet_text(hit("nothing marked here", [])).spans
 
 
 def test_icons_from_the_node_s_indexes() -> None:
@@ -686,7 +689,7 @@ def test_search_highlights_matches_and_opens_thread(fake: FakeNode) -> None:
         app = pilot.app
         await pilot.press("slash")
         await pilot_until(pilot, lambda: at(app, SearchScreen), "search")
-        await pilot.press(*"zebras", "enter")
+        await pilot.press(*"zebr", "enter")  # a word's beginning finds it
         await pilot_until(pilot, lambda: app.screen.query(SearchResult), "results")
         result = app.screen.query_one(SearchResult)
         text = result.render().renderables[0]
@@ -985,6 +988,9 @@ def test_the_fake_node_answers_the_fixed_data_as_a_daemon_does(base: Path) -> No
                 ("thread", {"id": root[:8]}),
                 ("search", {"query": "rehearse"}),
                 ("search", {"query": "the"}),
+                ("search", {"query": "th"}),
+                ("search", {"query": "rehears conv*"}),
+                ("search", {"query": "I"}),
             ]
             for method, params in asks:
                 assert fake.call(method, **params) == daemon.call(method, **params), (method, params)

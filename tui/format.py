@@ -6,8 +6,6 @@ screens and widgets share one idea of how a post looks.
 
 from __future__ import annotations
 
-import re
-
 from rich.style import Style
 from rich.text import Text
 
@@ -135,12 +133,11 @@ def meta_line(item: api.FeedItem | api.ThreadItem | api.SearchHit, now: float) -
 
 
 HIGHLIGHT = Style(bold=True, color="black", bgcolor="#fde047")
-_MATCH_MARKERS = re.compile("[\x02\x03]")  # the node puts U+0002 before and U+0003 after each match
 
 
-def snippet_text(snippet: str) -> Text:
-    """A search hit's text with its marked matches highlighted."""
-    text = Text()
-    for i, part in enumerate(_MATCH_MARKERS.split(snippet)):
-        text.append(part, style=HIGHLIGHT if i % 2 else "")
+def snippet_text(hit: api.SearchHit) -> Text:
+    """A search hit's text on one line, with the matches the node found highlighted."""
+    text = Text(hit.text.replace("\n", " "))  # one character for one: the offsets still hold
+    for start, end in hit.matches:
+        text.stylize(HIGHLIGHT, start, end)
     return text

@@ -103,9 +103,11 @@ class SearchHit(Result):
     id: str
     kind: Literal["post", "reply"]
     root: str  # the thread to open (the id itself for a root post)
-    text: str  # each match between U+0002 and U+0003, characters no post can contain
+    text: str
     created: int
     hearts: int
+    # [start, end] of each matched word in text, in characters; a default, as for every field added since version 1
+    matches: list[list[int]] = msgspec.field(default_factory=list)
 
 
 # -- status --------------------------------------------------------------------

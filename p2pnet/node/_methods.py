@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 
 __all__ = ["dispatch"]
 
-SEARCH_MARKERS = ("\x02", "\x03")  # around each match; never valid in post text, so unambiguous
 DEFAULT_BG = "slate"
 
 Q = TypeVar("Q", bound=api.Request[Any])
@@ -339,6 +338,6 @@ async def thread(node: Node, p: api.Thread) -> api.ThreadResult:
 @method(api.Search)
 async def search(node: Node, p: api.Search) -> api.SearchResults:
     store, now = node.store, node.now()
-    hits = await node.offload(lambda: store.search(p.query, limit=p.limit, now=now, markers=SEARCH_MARKERS))
+    hits = await node.offload(lambda: store.find(p.query, limit=p.limit, now=now))
     return api.SearchResults(results=[_shape.search_hit(hit) for hit in hits])
 

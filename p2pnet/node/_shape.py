@@ -105,4 +105,5 @@ def search_hit(row: SearchRow) -> api.SearchHit:
         text=row.text,
         created=row.created,
         hearts=row.hearts,
+        matches=[list(span) for span in row.matches],
     )

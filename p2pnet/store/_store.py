@@ -24,17 +24,19 @@ from ._feed import Feed
 from ._leave import Unswarmed
 from ._own import OwnObjects
 from ._reads import Reads
+from ._search import Find
 from ._swarms import SwarmsAndPeers
 
 __all__ = ["Store"]
 
 
-class Store(CarryDeletes, OwnObjects, Unswarmed, Feed, Reads, SwarmsAndPeers):
+class Store(CarryDeletes, OwnObjects, Unswarmed, Feed, Find, Reads, SwarmsAndPeers):
     """The node's database.  Open with :meth:`Store.open`; close with :meth:`close`.
 
     Each base adds one job over the shared connection of :class:`Database`:
     storing objects (``_ingest``, ``_erase``; ``_carry``: a delete follows its
     target into every swarm it was in), own objects and their stamps
-    (``_own``), the feed (``_feed``), the other reads (``_reads``), swarms
-    and peers (``_swarms``), and what leaving a swarm drops (``_leave``).
+    (``_own``), the feed (``_feed``), search by word beginnings (``_search``),
+    the other reads (``_reads``), swarms and peers (``_swarms``), and what
+    leaving a swarm drops (``_leave``).
     """

@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import math
 import os
 import re
 import shutil
 import tempfile
 import threading
 import time
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -501,29 +503,54 @@ class Model:
         return api.ThreadResult(root=head, replies=replies)
 
     def search(self, p: api.Search) -> api.SearchResults:
-        """Every word of the query must be a word of the text; shorter texts with more matches first (as FTS5 ranks)."""
-        terms = {w.lower() for w in _WORD.findall(p.query)}
+        """Every word of the query must begin a word of the text; ranked by bm25, as FTS5 ranks.
+
+        Words fold case and accents, as the node's tokenizer does; a word of
+        one character matches whole words only.
+        """
+        terms = [_fold(w) for w in _WORD.findall(p.query)]
+
+        def matches(word: str, term: str) -> bool:
+            return word == term if len(term) == 1 else word.startswith(term)
+
+        kinds = protocol.Post | protocol.Reply
+        texts = [(s, s.signed.obj) for s in self.objects.values() if isinstance(s.signed.obj, kinds)]
+        words_of = {s.signed.id: [_fold(w) for w in _WORD.findall(obj.text)] for s, obj in texts}
+        total = len(texts)
+        average = sum(map(len, words_of.values())) / total if total else 1.0
+        having = {t: sum(any(matches(w, t) for w in ws) for ws in words_of.values()) for t in terms}
         hits = []
-        for stored in self.objects.values():
-            obj = stored.signed.obj
-            if not terms or not isinstance(obj, protocol.Post | protocol.Reply):
-                continue
+        for stored, obj in texts:
+            words = words_of[stored.signed.id]
             root = self.objects.get(obj.root) if isinstance(obj, protocol.Reply) else stored
-            words = [w.lower() for w in _WORD.findall(obj.text)]
-            if root is None or not self._live(root) or not terms <= set(words):
+            if not terms or root is None or not self._live(root):
                 continue
-            marked = _WORD.sub(lambda m: f"\x02{m[0]}\x03" if m[0].lower() in terms else m[0], obj.text)
-            rank = sum(w in terms for w in words) / len(words)
+            if not all(any(matches(w, t) for w in words) for t in terms):
+                continue
+            score = 0.0
+            for t in terms:  # FTS5's bm25: k1 = 1.2, b = 0.75, an idf of at least 1e-6
+                f = sum(matches(w, t) for w in words)
+                idf = max(math.log((total - having[t] + 0.5) / (having[t] + 0.5)), 1e-6)
+                score += idf * f * 2.2 / (f + 1.2 * (0.25 + 0.75 * len(words) / average))
+            spans = [
+                [m.start(), m.end()] for m in _WORD.finditer(obj.text) if any(matches(_fold(m[0]), t) for t in terms)
+            ]
             hit = api.SearchHit(
                 id=stored.signed.id.hex(),
                 kind=_kind(obj),
                 root=root.signed.id.hex(),
-                text=marked,
+                text=obj.text,
                 created=obj.created,
                 hearts=len(self._on(stored.signed.id, protocol.Heart)),
+                matches=spans,
             )
-            hits.append((-rank, hit.id, hit))
+            hits.append((-score, hit.id, hit))
         return api.SearchResults(results=[hit for _, _, hit in sorted(hits)[: p.limit]])
+
+
+def _fold(word: str) -> str:
+    """A word as the node's search tokenizer keeps it: lower case, accents dropped."""
+    return "".join(c for c in unicodedata.normalize("NFKD", word.lower()) if not unicodedata.combining(c))
 
 
 class FakeNode:
