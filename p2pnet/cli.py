@@ -48,6 +48,17 @@ def parse_duration(text: str) -> int:
     return int(match.group(1)) * _UNITS[match.group(2)]
 
 
+def parse_lifetime(text: str) -> int:
+    """A self-destruct time: a duration the wire can honour, 10 minutes to 30 days."""
+    seconds = parse_duration(text)
+    if not protocol.TIME_QUANTUM <= seconds <= protocol.MAX_TTL:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: a post self-destructs 10m to 30d after it is written (post times travel in 10-minute "
+            "steps, so a shorter time could not be kept)"
+        )
+    return seconds
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="p2pnet", description="Anonymous peer-to-peer social network.")
     p.add_argument("--home", help="node home directory (default: $P2PNET_HOME or the per-user data dir)")
@@ -111,7 +122,12 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--swarm", help="which swarm to post in (needed when you are in several)")
     sp.add_argument("--bg", choices=protocol.PALETTE, default="slate", help="background colour")
     sp.add_argument("--name", help="a display name for this post only")
-    sp.add_argument("--expires", type=parse_duration, help="self-destruct after DURATION (e.g. 1h, 7d; max 30d)")
+    sp.add_argument(
+        "--expires",
+        type=parse_lifetime,
+        metavar="DURATION",
+        help="self-destruct after DURATION, 10m to 30d (e.g. 1h, 7d), at the first 10-minute mark after it",
+    )
 
     sp = cmd("reply", "reply to a post or reply")
     sp.add_argument("id")

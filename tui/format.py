@@ -55,9 +55,11 @@ _ICON_COLOURS: dict[str, str] = {
     "charcoal": "#a1a1aa",
 }
 
-# Self-destruct choices in the composer: (label, seconds or None).
+# Self-destruct choices in the composer: (label, seconds or None).  Post times travel in
+# 10-minute steps, so nothing shorter is offered: it could not be kept (docs/tui.md).
 EXPIRY_CHOICES: tuple[tuple[str, int | None], ...] = (
     ("never", None),
+    ("10 minutes", protocol.TIME_QUANTUM),
     ("1 hour", 3600),
     ("1 day", 86400),
     ("7 days", 7 * 86400),

@@ -25,6 +25,8 @@ MAX_LINE = 1 << 20  # one request or response line; longer ones are refused
 Limit = Annotated[int, msgspec.Meta(ge=1, le=500)]
 Difficulty = Annotated[int, msgspec.Meta(ge=0, le=protocol.MAX_DIFFICULTY)]
 Seconds = Annotated[int, msgspec.Meta(ge=1, le=(1 << 40))]
+# A self-destruct time the wire can honour: times travel in 10-minute steps (protocol.TIME_QUANTUM).
+Lifetime = Annotated[int, msgspec.Meta(ge=protocol.TIME_QUANTUM, le=protocol.MAX_TTL)]
 Kind = Literal["post", "reply", "heart", "flag", "delete"]
 
 R = TypeVar("R")
@@ -299,7 +301,7 @@ class Post(Request[Published]):
     swarm: str | None = None
     bg: str | None = None
     name: str | None = None
-    expires: Seconds | None = None  # self-destruct after this many seconds
+    expires: Lifetime | None = None  # self-destruct after this many seconds, rounded up to a 10-minute mark
 
 
 class Reply(Request[Published]):
