@@ -12,6 +12,7 @@ import getpass
 import json
 import os
 import re
+import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -22,7 +23,7 @@ import msgspec
 import protocol
 
 from . import api
-from .api import ControlClient, ControlError, Home, NodeNotRunning, resolve_home, sync_summary
+from .api import ControlClient, ControlError, Home, NodeNotRunning, locked_note, resolve_home, sync_summary
 
 __all__ = ["main"]
 
@@ -57,6 +58,17 @@ def parse_lifetime(text: str) -> int:
             "steps, so a shorter time could not be kept)"
         )
     return seconds
+
+
+def parse_cursor(text: str) -> list[int]:
+    """The cursor ``feed --json`` printed, as ``123,45`` or ``[123, 45]``."""
+    try:
+        cursor = [int(part) for part in text.strip().strip("[]").split(",")]
+    except ValueError:
+        cursor = []
+    if len(cursor) != 2:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a cursor like 1767225600,42 (feed --json prints it)")
+    return cursor
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -143,6 +155,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--popular", action="store_true")
     sp.add_argument("--swarm")
     sp.add_argument("--limit", type=int, default=20)
+    sp.add_argument("--cursor", type=parse_cursor, help="where the last page ended, as feed printed it")
     sp = cmd("thread", "read a thread")
     sp.add_argument("id")
     sp = cmd("search", "search the posts on this node")
@@ -221,6 +234,8 @@ def _remote(args: argparse.Namespace, client: ControlClient) -> int:
     if command == "status":
         st = client.request(api.Status())
         lines = [f"home: {st.home}", f"identity: {st.identity}", f"uptime: {st.uptime}s"]
+        if st.identity == "locked":
+            lines.insert(2, f"  {locked_note(_home(args))}")
         lines.append("stored: " + ", ".join(f"{k} {v}" for k, v in msgspec.to_builtins(st.counts).items()))
         for s in st.swarms:
             lines.append(f"swarm {s.name}: {s.peers} peers connected")
@@ -251,15 +266,19 @@ def _remote(args: argparse.Namespace, client: ControlClient) -> int:
     elif command == "reply":
         done = client.request(api.Reply(id=args.id, text=args.text))
         _print(args, done, done.id)
-    elif command in ("heart", "delete"):
-        done = client.request(api.Heart(id=args.id) if command == "heart" else api.Delete(id=args.id))
-        _print(args, done, done.id)
+    elif command == "heart":
+        done = client.request(api.Heart(id=args.id))
+        into = f"{done.published_to} swarm{'' if done.published_to == 1 else 's'}"
+        _print(args, done, f"hearted {args.id}; the heart goes out into {into} (heart {done.id[:12]})")
+    elif command == "delete":
+        done = client.request(api.Delete(id=args.id))
+        said = f"deleted {args.id}: each node erases it when the delete reaches it (delete {done.id[:12]})"
+        _print(args, done, said)
     elif command == "flag":
         done = client.request(api.Flag(id=args.id, reason=args.reason))
-        _print(args, done, done.id)
+        _print(args, done, f"flagged {args.id} as {args.reason} (flag {done.id[:12]})")
     elif command == "feed":
-        page = client.request(api.Feed(popular=args.popular, swarm=args.swarm, limit=args.limit))
-        _print(args, page, "\n\n".join(_render_post(p, now) for p in page.posts) or "no posts yet")
+        _feed(args, client, now)
     elif command == "thread":
         thread = client.request(api.Thread(id=args.id))
         parts = [_render_post(thread.root, now)]
@@ -288,6 +307,16 @@ def _announced_text(announced: api.Announced, set_one: str) -> str:
     return f"invite keys name: {', '.join(announced.ips)} ({where})"
 
 
+def _feed(args: argparse.Namespace, client: ControlClient, now: float) -> None:
+    page = client.request(api.Feed(popular=args.popular, swarm=args.swarm, limit=args.limit, cursor=args.cursor))
+    text = "\n\n".join(_render_post(p, now) for p in page.posts) or "no posts yet"
+    if page.cursor is not None and page.posts:
+        more = ["feed", *(["--popular"] if args.popular else []), *(["--swarm", args.swarm] if args.swarm else [])]
+        more += ["--limit", str(args.limit), "--cursor", ",".join(map(str, page.cursor))]
+        text += "\n\nmore: " + _home(args).command(*map(shlex.quote, more))
+    _print(args, page, text)
+
+
 def _swarm(args: argparse.Namespace, client: ControlClient) -> int:
     action = args.swarm_command
     if action == "create":
@@ -307,6 +336,8 @@ def _swarm(args: argparse.Namespace, client: ControlClient) -> int:
     else:
         listed = client.request(api.SwarmList())
         lines = [f"{s.name}: {s.peers} peers" + ("" if s.running else " (not running)") for s in listed.swarms]
+        if not all(s.running for s in listed.swarms) and client.request(api.Status()).identity == "locked":
+            lines.append(locked_note(_home(args)))
         _print(args, listed, "\n".join(lines) or "you are in no swarm yet")
     return 0
 

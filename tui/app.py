@@ -12,6 +12,8 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.worker import get_current_worker
 
+from p2pnet.api import Home
+
 from .commands import P2PCommands
 from .messages import NodeDisconnected, NodeEvent, ScreenNodeEvent
 from .node import ControlError, Node, NodeNotRunning
@@ -56,7 +58,8 @@ class P2PApp(App[int]):
     async def on_mount(self) -> None:
         await self.push_screen(BootScreen())
         if self.started_node:
-            self.notify("started a node for you; it keeps running after you quit (p2pnet stop)", timeout=6)
+            stop = Home(self.node.socket_path.parent).command("stop")
+            self.notify(f"started a node for you; it keeps running after you quit ({stop})", timeout=6)
         self.action_boot()
 
     def action_boot(self) -> None:

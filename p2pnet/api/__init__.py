@@ -76,7 +76,7 @@ from ._contract import (
 )
 from ._home import Home, HomeLocked, resolve_home
 from ._launch import ensure_node
-from ._text import sync_summary
+from ._text import locked_note, sync_summary
 from ._wire import ERROR_CODES, ControlError, NodeNotRunning, decode_line, encode_line
 
 __all__ = [
@@ -154,6 +154,7 @@ __all__ = [
     "ThreadRoot",
     "decode_line",
     "encode_line",
+    "locked_note",
     "ensure_node",
     "parse_event",
     "resolve_home",

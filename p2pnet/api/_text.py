@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from ._contract import SyncStatus
+from ._home import Home
 
-__all__ = ["sync_summary"]
+__all__ = ["locked_note", "sync_summary"]
 
 
 def sync_summary(sync: SyncStatus | None, now: float) -> str:
@@ -27,3 +28,11 @@ def sync_summary(sync: SyncStatus | None, now: float) -> str:
     if sync.last is not None:
         parts.append(f"last: {sync.last.round_trips} round trips, {sync.last.bytes_in + sync.last.bytes_out:,} bytes")
     return " · ".join(parts)
+
+
+def locked_note(home: Home) -> str:
+    """What a locked identity means and the command that ends it, for every front-end to say."""
+    return (
+        "the identity is locked with a passphrase: no swarm runs and nothing syncs until you unlock it with: "
+        + home.command("unlock")
+    )

@@ -12,13 +12,15 @@ import trio
 
 import protocol
 
-from ..api import Home, HomeLocked
+from ..api import Home, HomeLocked, locked_note
 from ..store import Store, StoreCorrupt, StoreError
 from ._addrs import check_announce_ip
 from ._errors import ApiError
 from ._node import Node, NodeConfig
 
 __all__ = ["recover", "run_daemon"]
+
+log = logging.getLogger(__name__)
 
 
 async def _serve(node: Node) -> None:
@@ -33,6 +35,9 @@ async def _serve(node: Node) -> None:
             nursery.start_soon(on_signal)
             await nursery.start(node.run)
             print(f"p2pnet node running for {node.home.root} (control socket {node.home.socket})", flush=True)
+            if node.identity.state == "locked":
+                print(locked_note(node.home), flush=True)
+                log.warning("%s", locked_note(node.home))
             await node.stopped.wait()
             nursery.cancel_scope.cancel()
 
@@ -71,7 +76,7 @@ def run_daemon(home: Home, *, listen_ip: str = "0.0.0.0", announce_ip: str | Non
             node = Node.open(config)
         except StoreCorrupt as exc:
             print(f"p2pnet: error: {exc}", file=sys.stderr)
-            print(f"p2pnet: to move it aside and start afresh, run: p2pnet --home {home.root} recover", file=sys.stderr)
+            print(f"p2pnet: to move it aside and start afresh, run: {home.command('recover')}", file=sys.stderr)
             return 1
         except (protocol.ProtocolError, StoreError) as exc:
             print(f"p2pnet: error: {exc}", file=sys.stderr)
@@ -89,7 +94,7 @@ def recover(home: Home) -> int:
     Never deletes: a damaged file is renamed (``Store.quarantine``) so the next
     start begins empty and the old bytes stay for a recovery tool.
     """
-    lock = _lock(home, "; stop the node first (p2pnet stop)")
+    lock = _lock(home, f"; stop the node first: {home.command('stop')}")
     if lock is None:
         return 1
     try:

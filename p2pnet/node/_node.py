@@ -214,7 +214,9 @@ class Node:
     def swarm_named(self, name: str) -> Swarm:
         rec = self.store.swarm_by_name(name)
         if rec is None:
-            raise ApiError("no_swarm", f"you are not in a swarm called {name!r} (see: p2pnet swarm list)")
+            raise ApiError(
+                "no_swarm", f"you are not in a swarm called {name!r} (see: {self.home.command('swarm', 'list')})"
+            )
         return rec
 
     def require_invite_ips(self) -> list[str]:

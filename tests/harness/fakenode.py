@@ -43,7 +43,7 @@ import msgspec
 
 import protocol
 from p2pnet import api
-from p2pnet.api import ControlClient, ControlError, decode_line, encode_line
+from p2pnet.api import ControlClient, ControlError, Home, decode_line, encode_line, locked_note
 from p2pnet.node._shape import icon
 from p2pnet.store import popular_score
 
@@ -99,6 +99,7 @@ class Model:
     objects: dict[bytes, Stored] = field(default_factory=dict)
     calls: Counter[str] = field(default_factory=Counter)  # requests served, by method
     publish: Callable[[api.Event], None] = lambda event: None
+    home: Home = field(default_factory=lambda: Home(Path("/nowhere")))  # where its socket is: hints name it
     _arrivals: int = field(default=0, init=False)
     _locked: bool = field(default=False, init=False)
 
@@ -155,9 +156,11 @@ class Model:
 
     def _seed(self) -> bytes:
         if self.seed is None:
-            raise ControlError("no_identity", "this node has no identity yet: create one first (p2pnet init)")
+            raise ControlError(
+                "no_identity", "this node has no identity yet: create one first with: " + self.home.command("init")
+            )
         if self._locked:
-            raise ControlError("locked", "the identity is locked: unlock it first (p2pnet unlock)")
+            raise ControlError("locked", locked_note(self.home))
         return self.seed
 
     # -- node, identity and swarms -------------------------------------------------------
@@ -222,7 +225,9 @@ class Model:
 
     def _swarm(self, name: str) -> str:
         if name not in self.swarms:
-            raise ControlError("no_swarm", f"you are not in a swarm called {name!r} (see: p2pnet swarm list)")
+            raise ControlError(
+                "no_swarm", f"you are not in a swarm called {name!r} (see: {self.home.command('swarm', 'list')})"
+            )
         return name
 
     def swarm_create(self, p: api.SwarmCreate) -> api.SwarmCreated:
@@ -559,6 +564,7 @@ class FakeNode:
     def __init__(self, home: Path, model: Model) -> None:
         self.socket = home / "control.sock"
         self.model = model
+        model.home = Home(home)
         self._loop = asyncio.new_event_loop()
         self._subscribers: list[asyncio.StreamWriter] = []
         self._thread = threading.Thread(target=self._loop.run_forever, name="fake-node", daemon=True)

@@ -56,7 +56,7 @@ class SwarmsScreen(ItemActions):
                 yield Input(placeholder="name for a new swarm, e.g. friends", id="create-name", max_length=64)
                 yield Button("Create", id="btn-create", variant="primary")
             with Horizontal(classes="swarms-row"):
-                yield Input(placeholder="paste an invite key (p2pnet1…)", id="join-invite")
+                yield Input(placeholder="paste an invite key (p2pnet-invite1…)", id="join-invite")
                 yield Button("Join", id="btn-join", variant="primary")
             yield Static("", id="swarms-status")
         yield AppFooter()
