@@ -16,6 +16,7 @@ from ..api import Home, HomeLocked, locked_note
 from ..store import Store, StoreCorrupt, StoreError
 from ._addrs import check_announce_ip
 from ._errors import ApiError
+from ._logs import configure_logging
 from ._node import Node, NodeConfig
 
 __all__ = ["recover", "run_daemon"]
@@ -53,10 +54,7 @@ def _lock(home: Home, hint: str = "") -> IO[str] | None:
 
 def run_daemon(home: Home, *, listen_ip: str = "0.0.0.0", announce_ip: str | None = None) -> int:
     """Run a node for ``home``; returns the process exit code."""
-    logging.basicConfig(
-        level=os.environ.get("P2PNET_LOG", "WARNING").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(os.environ.get("P2PNET_LOG", "WARNING"))
     if announce_ip is not None:
         try:
             announce_ip = check_announce_ip(announce_ip)
