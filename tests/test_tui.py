@@ -842,6 +842,96 @@ def test_unreachable_node_shows_retry(tmp_path: Path) -> None:
     run(main)
 
 
+# -- the node going away, and events missed ------------------------------------------------
+
+
+def test_the_tui_starts_again_the_node_it_started_and_keeps_the_draft() -> None:
+    model = Model(seed=protocol.new_seed(), swarms={"friends": os.urandom(32)})
+    nodes: list[FakeNode] = []
+    with fake_node(model) as first:
+        home = first.socket.parent
+
+        def start() -> None:  # what ensure_node does for the TUI: a node for the same home, answering
+            nodes.append(FakeNode(home, model).start())
+
+        async def main() -> None:
+            app = P2PApp(first.socket, started_node=True, start=start)
+            async with app.run_test(size=SMALL) as pilot:
+                await open_feed(pilot, app)
+                await pilot.press("c")
+                await pilot_until(pilot, lambda: at(app, ComposeScreen), "the composer")
+                compose = app.screen
+                await pilot.press(*"half a thought")
+                first.stop()  # the node dies: no word from it
+                await pilot_until(pilot, lambda: "reconnecting" in app.title, "the app says it lost the node")
+                await pilot_until(pilot, lambda: nodes and app.title == "p2pnet", "a node started again, connected")
+                assert app.screen is compose and compose.query_one(TextArea).text == "half a thought"
+                await pilot.press("ctrl+s")
+                await pilot_until(pilot, lambda: at(app, FeedScreen), "sent")
+                await pilot_until(pilot, lambda: feed_texts(app) == ["half a thought"], "the post, read again")
+                # A node that says it stops on purpose (p2pnet stop) is left stopped.
+                nodes[0].stop(asked=True)
+                await pilot_until(pilot, lambda: "stopped" in app.title, "the app says the node stopped")
+                await pilot_until(pilot, lambda: "(try 3)" in app.title, "three tries to reach it")
+                assert len(nodes) == 1, "not started again"
+                # Started by hand, it is found again.
+                nodes.append(FakeNode(home, model).start())
+                await pilot_until(pilot, lambda: app.title == "p2pnet", "connected to the node started by hand")
+
+        try:
+            run(main)
+        finally:
+            for node in nodes[1:]:
+                node.stop()
+    assert [p.signed.obj.text for p in model.objects.values()] == ["half a thought"]
+
+
+def test_a_node_that_was_locked_again_asks_for_the_passphrase_on_reconnect() -> None:
+    model = Model(seed=protocol.new_seed(), passphrase="sesame", swarms={"friends": os.urandom(32)})
+    model.identity_unlock(api.IdentityUnlock(passphrase="sesame"))
+    with fake_node(model) as first:
+        home = first.socket.parent
+        again: list[FakeNode] = []
+
+        async def main() -> None:
+            app = P2PApp(first.socket)
+            async with app.run_test(size=SMALL) as pilot:
+                await open_feed(pilot, app)
+                first.stop()
+                await pilot_until(pilot, lambda: "reconnecting" in app.title, "lost")
+                locked = Model(seed=model.seed, passphrase="sesame", swarms=model.swarms)  # a restart: locked
+                again.append(FakeNode(home, locked).start())
+                await pilot_until(pilot, lambda: at(app, UnlockScreen), "the passphrase asked for")
+                await pilot.press(*"sesame", "enter")
+                await pilot_until(pilot, lambda: at(app, FeedScreen), "back on the feed")
+
+        try:
+            run(main)
+        finally:
+            for node in again:
+                node.stop()
+
+
+def test_missed_events_make_the_screens_read_again(fake: FakeNode) -> None:
+    async def body(pilot: Pilot[Any], feed: FeedScreen, feed_list: FeedList) -> None:
+        app = pilot.app
+        model = fake.model
+
+        def arrive_unheard() -> None:
+            publish, model.publish = model.publish, lambda event: None
+            try:
+                unheard = protocol.make_post(protocol.new_seed(), "said while we lagged", now=int(time.time()))
+                model.arrive(unheard, "friends")
+            finally:
+                model.publish = publish
+            model.publish(api.Lagged(missed=1))
+
+        fake.run(arrive_unheard)
+        await pilot_until(pilot, lambda: feed_texts(app) == ["said while we lagged"], "the feed read again")
+
+    run_on_feed(fake.socket, body)
+
+
 # -- snapshots against fixed data ---------------------------------------------------------
 
 FIXED_SEED = bytes(range(32))

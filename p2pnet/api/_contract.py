@@ -437,6 +437,12 @@ class Purged(Event):
     count: int
 
 
+class StoppingEvent(Event):
+    """The node is shutting down because it was asked to (``shutdown``, a signal): not a crash."""
+
+    event: ClassVar[str] = "stopping"
+
+
 class Lagged(Event):
     """This subscriber fell behind and missed events: re-read what it shows."""
 
@@ -482,5 +488,5 @@ METHODS: dict[str, tuple[type[Request[Any]], type[Result]]] = {r.method: (r, res
 
 #: event name -> data type
 EVENTS: dict[str, type[Event]] = {
-    e.event: e for e in (ObjectEvent, JoinProgress, SwarmEvent, SwarmLeftEvent, Purged, Lagged)
+    e.event: e for e in (ObjectEvent, JoinProgress, SwarmEvent, SwarmLeftEvent, Purged, StoppingEvent, Lagged)
 }

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 PEER_SAVE_INTERVAL = 10.0
 PURGE_INTERVAL = 60.0
+STOPPING_GRACE = 1.0  # seconds subscribers get to be told the node stops
 
 Offload = Callable[..., Awaitable[Any]]
 
@@ -145,6 +146,10 @@ class Node:
                 await nursery.start(serve_control, self.home.socket, self.dispatch, self.hub)
                 task_status.started()
                 await self._shutdown.wait()
+                # Asked to stop, not failing: front-ends hear it before the socket closes.
+                self.hub.publish(api.StoppingEvent())
+                with trio.move_on_after(STOPPING_GRACE):
+                    await self.hub.drained()
                 nursery.cancel_scope.cancel()
         finally:
             self.store.close()

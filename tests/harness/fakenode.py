@@ -567,6 +567,7 @@ class FakeNode:
         model.home = Home(home)
         self._loop = asyncio.new_event_loop()
         self._subscribers: list[asyncio.StreamWriter] = []
+        self._clients: set[asyncio.StreamWriter] = set()
         self._thread = threading.Thread(target=self._loop.run_forever, name="fake-node", daemon=True)
         model.publish = self._publish
 
@@ -575,10 +576,21 @@ class FakeNode:
         self._server = self.run_async(asyncio.start_unix_server(self._serve, str(self.socket), limit=api.MAX_LINE + 1))
         return self
 
-    def stop(self) -> None:
+    def stop(self, *, asked: bool = False) -> None:
+        """Stop serving and close every connection, as a node that exits (``asked``: it says it stops first).
+
+        A second call does nothing.
+        """
+        if self._loop.is_closed():
+            return
+
         async def close() -> None:
+            if asked:
+                self._publish(api.StoppingEvent())
+                for writer in self._subscribers:
+                    await writer.drain()
             self._server.close()
-            for writer in self._subscribers:
+            for writer in list(self._clients):
                 writer.close()
             await self._server.wait_closed()
 
@@ -614,6 +626,7 @@ class FakeNode:
             writer.write(line)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._clients.add(writer)
         try:
             while line := await reader.readline():
                 reply: dict[str, Any] = {"v": api.API_VERSION, "id": None}
@@ -634,6 +647,7 @@ class FakeNode:
         except (ConnectionError, ValueError):
             pass  # the client went away
         finally:
+            self._clients.discard(writer)
             if writer in self._subscribers:
                 self._subscribers.remove(writer)
             writer.close()

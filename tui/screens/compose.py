@@ -16,7 +16,7 @@ import protocol
 from p2pnet import api
 
 from ..format import CARD_COLOURS, EXPIRY_CHOICES, card_colour
-from ..messages import ScreenNodeEvent
+from ..messages import ReadAgain, ScreenNodeEvent
 from ..node import ControlError, Node
 from ._base import node_of
 
@@ -88,6 +88,9 @@ class ComposeScreen(ModalScreen[str | None]):
         if names:
             select.value = picked if picked in names else names[0]
         select.display = len(names) > 1
+
+    def on_read_again(self, message: ReadAgain) -> None:
+        self.load_swarms()
 
     def on_screen_node_event(self, message: ScreenNodeEvent) -> None:
         if isinstance(message.event, api.SwarmEvent | api.SwarmLeftEvent):

@@ -13,7 +13,7 @@ from textual.widgets import Static, Tab, Tabs
 
 from p2pnet import api
 
-from ..messages import ScreenNodeEvent
+from ..messages import ReadAgain, ScreenNodeEvent
 from ..node import PAGE, ControlError
 from ..widgets import AppFooter, AppHeader, FeedList, NewPostsBar
 from ._base import ItemActions
@@ -154,6 +154,10 @@ class FeedScreen(ItemActions):
     def set_pending(self, posts: dict[str, api.FeedItem]) -> None:
         self.pending = posts
         self.query_one(NewPostsBar).set_count(len(posts))
+
+    def on_read_again(self, message: ReadAgain) -> None:
+        self.load_swarms()
+        self.reload()
 
     def on_screen_node_event(self, message: ScreenNodeEvent) -> None:
         event = message.event

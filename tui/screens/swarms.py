@@ -17,7 +17,7 @@ from textual.widgets import Button, DataTable, Input, Label, Static
 
 from p2pnet import api
 
-from ..messages import ScreenNodeEvent
+from ..messages import ReadAgain, ScreenNodeEvent
 from ..node import ControlError
 from ..widgets import AppFooter, AppHeader, QRCode
 from ._base import ItemActions
@@ -160,6 +160,9 @@ class SwarmsScreen(ItemActions):
         self.notify(f"joined {result.name}", timeout=4)
         self.refresh_list()
         self._done()
+
+    def on_read_again(self, message: ReadAgain) -> None:
+        self.refresh_list()
 
     def on_screen_node_event(self, message: ScreenNodeEvent) -> None:
         event = message.event

@@ -15,7 +15,7 @@ from textual.widgets import Button, Input, Static
 from p2pnet import api
 
 from ..format import icon_parts
-from ..messages import DeleteRequested, FlagRequested, HeartRequested, ScreenNodeEvent
+from ..messages import DeleteRequested, FlagRequested, HeartRequested, ReadAgain, ScreenNodeEvent
 from ..node import ControlError
 from ..widgets import AppFooter, AppHeader, PostCard, ReplyRow
 from ..widgets.cards import _ItemWidget
@@ -105,6 +105,9 @@ class ThreadScreen(ItemActions):
                 text.append("♛", style="bold #fde047")
             text.append(" ")
         return text
+
+    def on_read_again(self, message: ReadAgain) -> None:
+        self.load()
 
     def on_screen_node_event(self, message: ScreenNodeEvent) -> None:
         # Read the thread again: an event carries the root's feed item, not the
