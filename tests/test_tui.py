@@ -44,7 +44,7 @@ from textual.app import App
 from textual.command import CommandList
 from textual.pilot import Pilot
 from textual.screen import Screen
-from textual.widgets import Button, Checkbox, DataTable, Input, Select, Static, TextArea
+from textual.widgets import Button, Checkbox, DataTable, Input, Label, Select, Static, TextArea
 
 from tui.app import P2PApp
 from tui.format import CARD_COLOURS, age, icon_parts, posted, snippet_text
@@ -840,6 +840,75 @@ def test_unreachable_node_shows_retry(tmp_path: Path) -> None:
             await pilot_until(pilot, lambda: "cannot reach the node" in str(status.render()), "the error")
 
     run(main)
+
+
+# -- drafts ------------------------------------------------------------------------------
+
+
+async def keys_to(pilot: Pilot[Any], screen_type: type[Any], *keys: str) -> Any:
+    """Press ``keys``, then wait for a screen of ``screen_type``; returns it."""
+    await pilot.press(*keys)
+    await pilot_until(pilot, lambda: at(pilot.app, screen_type), screen_type.__name__)
+    return pilot.app.screen
+
+
+def test_a_draft_is_kept_when_the_composer_closes_and_quitting_asks_first(fake: FakeNode) -> None:
+    async def body(pilot: Pilot[Any], feed: FeedScreen, feed_list: FeedList) -> None:
+        app = pilot.app
+        compose = await keys_to(pilot, ComposeScreen, "c")
+        await pilot.press(*"a thought for later")
+        compose.query_one("#compose-bg", Select).value = "teal"
+        await keys_to(pilot, FeedScreen, "escape")
+        compose = await keys_to(pilot, ComposeScreen, "c")
+        assert compose.query_one(TextArea).text == "a thought for later"
+        assert compose.query_one("#compose-bg", Select).value == "teal"
+        # Quitting from inside the composer (ctrl+q) asks first; esc goes back to writing.
+        asked = await keys_to(pilot, ConfirmDialog, "ctrl+q")
+        assert "a post" in str(asked.query_one(".dialog-title", Label).render())
+        await keys_to(pilot, ComposeScreen, "escape")
+        # So does q on the feed.
+        await keys_to(pilot, FeedScreen, "escape")
+        await keys_to(pilot, ConfirmDialog, "q")
+        await keys_to(pilot, FeedScreen, "escape")
+        # Discard throws it away for good: now q quits at once.
+        await keys_to(pilot, ComposeScreen, "c")
+        await pilot.click("#compose-discard")
+        await pilot_until(pilot, lambda: at(app, FeedScreen), "the feed")
+        assert (await keys_to(pilot, ComposeScreen, "c")).query_one(TextArea).text == ""
+        await keys_to(pilot, FeedScreen, "escape")
+        await pilot.press("q")
+        await pilot_until(pilot, lambda: not app.is_running, "quit without a question")
+
+    run_on_feed(fake.socket, body)
+
+
+def test_a_reply_left_unsent_waits_in_its_thread(fake: FakeNode) -> None:
+    post = fake.call("post", text="a post to answer")
+
+    async def body(pilot: Pilot[Any], feed: FeedScreen, feed_list: FeedList) -> None:
+        app = pilot.app
+        await pilot_until(pilot, lambda: feed.shown, "the post")
+        await pilot.press("enter")
+        await pilot_until(pilot, lambda: at(app, ThreadScreen) and app.screen.query("#root"), "the thread")
+        await pilot.press("r", *"not finished")
+        await pilot.press("escape")
+        await pilot_until(pilot, lambda: at(app, FeedScreen), "the feed")
+        await pilot.press("enter")
+        await pilot_until(pilot, lambda: at(app, ThreadScreen) and app.screen.query("#root"), "the thread again")
+        reply_box = app.screen.query_one("#reply-input", Input)
+        await pilot_until(pilot, lambda: reply_box.value == "not finished", "the unsent reply back")
+        await pilot.press("ctrl+q")
+        await pilot_until(pilot, lambda: at(app, ConfirmDialog), "asked before quitting")
+        assert "a reply" in str(app.screen.query_one(".dialog-title", Label).render())
+        await pilot.press("escape")
+        reply_box.focus()
+        await pilot.press("enter")
+        await pilot_until(pilot, lambda: app.screen.query(ReplyRow), "the reply sent")
+        await pilot.press("ctrl+q")
+        await pilot_until(pilot, lambda: not app.is_running, "nothing unsent: quit at once")
+
+    run_on_feed(fake.socket, body)
+    assert fake.call("thread", id=post["id"])["replies"][0]["text"] == "not finished"
 
 
 # -- the node going away, and events missed ------------------------------------------------

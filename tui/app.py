@@ -18,10 +18,12 @@ from p2pnet import api
 from p2pnet.api import Home
 
 from .commands import P2PCommands
+from .drafts import Drafts, HoldsDraft
 from .messages import NodeDisconnected, NodeEvent, ReadAgain, ScreenNodeEvent
 from .node import ControlError, Node, NodeNotRunning
 from .screens import (
     BootScreen,
+    ConfirmDialog,
     CreateIdentityScreen,
     FeedScreen,
     HelpScreen,
@@ -74,6 +76,7 @@ class P2PApp(App[int]):
         self.clock = clock
         self.feed_screen: FeedScreen | None = None
         self.node_stopping = False  # the node said it stops on purpose: not started again
+        self.drafts = Drafts()
 
     async def on_mount(self) -> None:
         await self.push_screen(BootScreen())
@@ -174,6 +177,26 @@ class P2PApp(App[int]):
 
     async def on_unmount(self) -> None:
         await self.node.close()
+
+    async def action_quit(self) -> None:
+        """Quit, asking first when something written is not sent (ctrl+q, q, the palette)."""
+        for screen in self.screen_stack:
+            if isinstance(screen, HoldsDraft):
+                screen.save_draft()
+        lost = self.drafts.summary()
+        if not lost:
+            self.exit()
+            return
+        if isinstance(self.screen, ConfirmDialog):
+            return  # asked already
+
+        def answered(quit_anyway: bool | None) -> None:
+            if quit_anyway:
+                self.exit()
+
+        question = f"Quit and lose {lost} you have not sent?"
+        detail = "Drafts live only while p2pnet runs. Esc goes back to them."
+        self.push_screen(ConfirmDialog(question, detail, "Quit anyway"), answered)
 
     # -- actions for the command palette and global keys ---------------------------------
 

@@ -15,10 +15,11 @@ from textual.widgets import Button, Input, Label, Select, Static, TextArea
 import protocol
 from p2pnet import api
 
+from ..drafts import PostDraft
 from ..format import CARD_COLOURS, EXPIRY_CHOICES, card_colour
 from ..messages import ReadAgain, ScreenNodeEvent
 from ..node import ControlError, Node
-from ._base import node_of
+from ._base import drafts_of, node_of
 
 __all__ = ["ComposeScreen"]
 
@@ -30,17 +31,21 @@ class ComposeScreen(ModalScreen[str | None]):
     screen asks the node on opening and again when a swarm is joined,
     created or left, so a swarm made a minute ago is offered at once.  The
     post always names its swarm, the one the feed shows by default.
+
+    Closing it (esc) keeps what was written as the draft the composer opens
+    with next time; only Discard, or sending it, throws it away.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel"),
+        Binding("escape", "cancel", "Close, keep the draft"),
         Binding("ctrl+s", "send", "Send"),
     ]
 
-    def __init__(self, swarms: list[str], default_swarm: str | None = None) -> None:
+    def __init__(self, swarms: list[str], default_swarm: str | None = None, draft: PostDraft | None = None) -> None:
         super().__init__()
         self.swarms = swarms  # as the feed knew them; the node's list replaces it on mount
-        self.default_swarm = default_swarm
+        self.draft = draft
+        self.default_swarm = draft.swarm if draft is not None and draft.swarm else default_swarm
         self.sending = False
 
     @property
@@ -51,7 +56,9 @@ class ComposeScreen(ModalScreen[str | None]):
         colours = [(Text("■ ", style=CARD_COLOURS[name]) + Text(name), name) for name in protocol.PALETTE]
         expiry = [(label, seconds or 0) for label, seconds in EXPIRY_CHOICES]
         with Vertical(id="compose-box"):
-            yield Label("New post — anonymous; only your words and colour travel", id="compose-title")
+            yield Label(
+                "New post — anonymous; only your words and colour travel · esc keeps it as a draft", id="compose-title"
+            )
             yield TextArea(id="compose-text", soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
             yield Static("0 / 1000", id="compose-count")
             with Horizontal(classes="compose-row"):
@@ -62,14 +69,36 @@ class ComposeScreen(ModalScreen[str | None]):
                 yield Select([], id="compose-swarm", prompt="swarm")
             with Horizontal(id="compose-buttons"):
                 yield Static("", id="compose-status")
-                yield Button("Cancel", id="compose-cancel")
+                yield Button("Discard", id="compose-discard", tooltip="throw this draft away")
                 yield Button("Post  ^S", variant="primary", id="compose-send")
 
     def on_mount(self) -> None:
-        self._paint("slate")
+        draft = self.draft or PostDraft("")
+        area = self.query_one(TextArea)
+        area.text = draft.text
+        area.move_cursor(area.document.end)
+        self.query_one("#compose-bg", Select).value = draft.bg
+        self.query_one("#compose-expires", Select).value = draft.expires
+        self.query_one("#compose-name", Input).value = draft.name
+        self._paint(draft.bg)
         self._offer_swarms(self.swarms)
-        self.query_one(TextArea).focus()
+        area.focus()
         self.load_swarms()
+
+    def current_draft(self) -> PostDraft:
+        """What the composer holds now."""
+        swarm = self.query_one("#compose-swarm", Select).value
+        expires = self.query_one("#compose-expires", Select).value
+        return PostDraft(
+            text=self.query_one(TextArea).text,
+            bg=str(self.query_one("#compose-bg", Select).value),
+            name=self.query_one("#compose-name", Input).value,
+            expires=expires if isinstance(expires, int) else 0,
+            swarm=swarm if isinstance(swarm, str) else None,
+        )
+
+    def save_draft(self) -> None:
+        drafts_of(self).keep_post(self.current_draft())
 
     @work(exclusive=True, group="compose-swarms")
     async def load_swarms(self) -> None:
@@ -119,12 +148,19 @@ class ComposeScreen(ModalScreen[str | None]):
         status.set_class(error, "-error")
 
     def action_cancel(self) -> None:
-        if not self.sending:
-            self.dismiss(None)
+        """Close, keeping what was written for next time."""
+        if self.sending:
+            return
+        self.save_draft()
+        if drafts_of(self).post is not None:
+            self.app.notify("draft kept: c opens it again", timeout=4)
+        self.dismiss(None)
 
-    @on(Button.Pressed, "#compose-cancel")
-    def _cancel_pressed(self) -> None:
-        self.action_cancel()
+    @on(Button.Pressed, "#compose-discard")
+    def action_discard(self) -> None:
+        if not self.sending:
+            drafts_of(self).post = None
+            self.dismiss(None)
 
     @on(Button.Pressed, "#compose-send")
     def action_send(self) -> None:
@@ -163,5 +199,6 @@ class ComposeScreen(ModalScreen[str | None]):
         finally:
             self.sending = False
             button.disabled = False
+        drafts_of(self).post = None
         self.app.notify(f"posted · id {result.id[:12]}", title="sent", timeout=4)
         self.dismiss(result.id)

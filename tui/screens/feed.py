@@ -16,7 +16,7 @@ from p2pnet import api
 from ..messages import ReadAgain, ScreenNodeEvent
 from ..node import PAGE, ControlError
 from ..widgets import AppFooter, AppHeader, FeedList, NewPostsBar
-from ._base import ItemActions
+from ._base import ItemActions, drafts_of
 
 __all__ = ["FeedList", "FeedScreen"]
 
@@ -280,7 +280,7 @@ class FeedScreen(ItemActions):
     def action_compose(self) -> None:
         from .compose import ComposeScreen
 
-        self.app.push_screen(ComposeScreen(self.swarm_names, default_swarm=self.swarm))
+        self.app.push_screen(ComposeScreen(self.swarm_names, default_swarm=self.swarm, draft=drafts_of(self).post))
 
     def action_search(self) -> None:
         from .search import SearchScreen

@@ -19,7 +19,7 @@ from ..messages import DeleteRequested, FlagRequested, HeartRequested, ReadAgain
 from ..node import ControlError
 from ..widgets import AppFooter, AppHeader, PostCard, ReplyRow
 from ..widgets.cards import _ItemWidget
-from ._base import ItemActions
+from ._base import ItemActions, drafts_of
 
 __all__ = ["ThreadScreen"]
 
@@ -73,6 +73,8 @@ class ThreadScreen(ItemActions):
         focused_id = getattr(self.focused, "post_id", None)
         scroll_y = box.scroll_y
         root, replies = thread.root, thread.replies
+        if self.root_id is None:  # first read: the reply left unsent here last time comes back
+            self.query_one("#reply-input", Input).value = drafts_of(self).replies.get(root.id, "")
         self.root_id = root.id
         self.ids = {root.id, *(r.id for r in replies)}
         widgets: list[Widget] = [PostCard(root, id="root")]
@@ -138,7 +140,12 @@ class ThreadScreen(ItemActions):
         index = items.index(current) if isinstance(current, _ItemWidget) and current in items else -1
         items[max(0, min(len(items) - 1, index + delta if index >= 0 else 0))].focus()
 
+    def save_draft(self) -> None:
+        if self.root_id is not None:
+            drafts_of(self).keep_reply(self.root_id, self.query_one("#reply-input", Input).value)
+
     def action_back(self) -> None:
+        self.save_draft()
         self.dismiss()
 
     def action_focus_reply(self) -> None:
@@ -182,6 +189,7 @@ class ThreadScreen(ItemActions):
         finally:
             box.disabled = False
         box.value = ""
+        drafts_of(self).keep_reply(parent, "")
         box.focus()
         self.notify(f"replied · id {result.id[:12]}", timeout=3)
         self.load()
