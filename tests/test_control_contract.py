@@ -25,7 +25,7 @@ def render(t: Any) -> str:
     if isinstance(t, mi.StrType):
         return "string"
     if isinstance(t, mi.IntType):
-        if t.ge is not None and t.le is not None and t.le < 1_000_000:
+        if t.ge is not None and t.le is not None and t.le < 1 << 40:
             return f"int {t.ge} to {t.le}"
         return "int ≥ 1" if t.ge == 1 else "int"
     if isinstance(t, mi.FloatType):

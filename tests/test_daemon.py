@@ -111,6 +111,13 @@ def test_identity_lifecycle_through_the_api(tmp_path: Path) -> None:
         node.stop()
         node.start()
         assert node.call("status")["identity"] == "locked"
+        # Locked, it runs no swarm: it says so when it starts, and names the command that unlocks it.
+        unlock = f"unlock it with: p2pnet --home {node.home} unlock"
+        assert unlock in node.log.read_text()
+        assert unlock in node.cli("status").stdout
+        with pytest.raises(ControlError) as err:
+            node.call("post", text="while locked")
+        assert err.value.code == "locked" and unlock in err.value.message
         with pytest.raises(ControlError) as err:
             node.call("identity.unlock", passphrase="wrong")
         assert err.value.code == "bad_passphrase"

@@ -58,3 +58,24 @@ async def test_a_swarm_host_that_fails_is_started_again_and_the_node_carries_on(
         with trio.fail_after(60):
             while b.store.get(posted.id) is None:
                 await trio.sleep(0.05)
+
+
+async def test_subscribers_hear_that_the_node_stops_before_the_socket_closes(tmp_path: Path) -> None:
+    node = make_node(tmp_path / "n", "127.0.10.33")
+    async with trio.open_nursery() as nursery:
+        await nursery.start(node.run)
+        lines: list[dict] = []
+        buffer = b""
+        async with await trio.open_unix_socket(str(node.home.socket)) as stream:
+            await stream.send_all(api.encode_line({"v": 1, "id": 1, "method": "subscribe"}))
+            with trio.fail_after(30):
+                while not lines:  # the subscribe reply
+                    buffer += await stream.receive_some()
+                    *done, buffer = buffer.split(b"\n")
+                    lines += [api.decode_line(line) for line in done]
+                node.shutdown()
+                while chunk := await stream.receive_some():
+                    buffer += chunk
+        lines += [api.decode_line(line) for line in buffer.split(b"\n") if line]
+        assert lines[-1] == {"v": 1, "event": "stopping", "data": {}}
+        await node.stopped.wait()

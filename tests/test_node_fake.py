@@ -289,3 +289,58 @@ async def test_nothing_about_a_mute_leaves_the_node(tmp_path: Path, clock: trio.
         with trio.fail_after(600):
             event = (await events.receive.receive())["data"]
         assert isinstance(event, api.ObjectEvent) and event.id == shown.id
+
+
+async def _hearts_at(node: Node, post_id: str) -> int | None:
+    """The hearts the node's feed shows on the post; None while it is not in the feed."""
+    posts = {item.id: item for item in (await node.request(api.Feed())).posts}
+    return posts[post_id].hearts if post_id in posts else None
+
+
+async def test_a_heart_carries_a_post_with_its_heart_and_the_delete_follows(
+    tmp_path: Path, clock: trio.testing.MockClock
+) -> None:
+    """B posts in friends; A, in friends and work, hearts it into work, where D reads it; B's delete reaches D."""
+    async with fake_nodes(tmp_path, 3) as (_, (a, b, d)):
+        await join(b, [a], "friends")
+        await join(a, [d], "work")
+        post = await b.request(api.Post(text="said among friends"))
+        await until(lambda: stored(a, post.id), "the post at a")
+        await a.request(api.Heart(id=post.id))
+        shown: list[int | None] = []
+
+        async def hearts_at_d() -> bool:
+            shown[:] = [await _hearts_at(d, post.id)]
+            return shown[0] == 1
+
+        with trio.fail_after(600):
+            while not await hearts_at_d():
+                await trio.sleep(1)
+        gone = await b.request(api.Delete(id=post.id))
+        await until(lambda: not stored(d, post.id) and stored(d, gone.id), "the delete at d, who is not in friends")
+        assert (await d.request(api.Feed())).posts == []
+
+
+async def test_a_carrier_back_from_an_absence_carries_the_delete_it_caught_up_on(
+    tmp_path: Path, clock: trio.testing.MockClock
+) -> None:
+    async with trio.open_nursery() as nursery:
+        net = FakeNet(nursery)
+        a, b, d = (make_fake_node(net, tmp_path / name, n) for n, name in enumerate("abd", 1))
+        async with running_nodes(b, d):
+            async with running_nodes(a):
+                await join(b, [a], "friends")
+                work = await join(a, [d], "work")
+                post = await b.request(api.Post(text="said among friends"))
+                await until(lambda: stored(a, post.id), "the post at a")
+                await a.request(api.Heart(id=post.id))
+                await until(lambda: stored(d, post.id), "the post carried to d")
+            # a is away when b takes the post back: only sync can tell a, and only a can tell d.
+            gone = await b.request(api.Delete(id=post.id))
+            back = make_fake_node(net, tmp_path / "a", 1)
+            async with running_nodes(back):
+                await until(lambda: not stored(back, post.id), "a caught up on the delete")
+                offered = {oid.hex() for _, oid in back.store.object_ids(work)}
+                assert gone.id in offered, "sync in work offers the delete"
+                await until(lambda: not stored(d, post.id), "the delete carried to d")
+        nursery.cancel_scope.cancel()

@@ -88,10 +88,11 @@ def test_thread_on_the_wire() -> None:
 
 
 def test_search_hits_and_kind_names() -> None:
-    hit = SearchRow(id=REPLY.id, kind=protocol.KIND_REPLY, root=ROOT.id, text="\x02hi\x03", created=NOW, hearts=0)
-    assert search_hit(hit) == api.SearchHit(
-        id="02" * 32, kind="reply", root="01" * 32, text="\x02hi\x03", created=NOW, hearts=0
-    )
+    hit = SearchRow(REPLY.id, protocol.KIND_REPLY, ROOT.id, "oh hi there", NOW, 0, ((3, 5),))
+    assert msgspec.json.encode(search_hit(hit)) == (
+        f'{{"id":"{"02" * 32}","kind":"reply","root":"{"01" * 32}","text":"oh hi there",'
+        f'"created":{NOW},"hearts":0,"matches":[[3,5]]}}'
+    ).encode()
     assert [KIND_NAMES[k] for k in range(protocol.KIND_POST, protocol.KIND_DELETE + 1)] == [
         "post",
         "reply",

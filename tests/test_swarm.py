@@ -93,8 +93,9 @@ def test_delete_erases_everywhere(swarm) -> None:
 def test_search_finds_gossiped_posts(swarm) -> None:
     nodes, _ = swarm
     nodes[4].cli("post", "penguins are underrated birds")
-    hits = wait_for(lambda: nodes[0].cli_json("search", "penguins")["results"], what="search hit")
-    assert "\x02penguins\x03" in hits[0]["text"]
+    hits = wait_for(lambda: nodes[0].cli_json("search", "pengu")["results"], what="search hit")
+    assert hits[0]["text"] == "penguins are underrated birds" and hits[0]["matches"] == [[0, 8]]
+    assert nodes[0].cli("search", "pengu").stdout.strip().endswith("[penguins] are underrated birds")
 
 
 def test_stopped_node_reconnects_by_itself(swarm) -> None:

@@ -44,7 +44,7 @@ from textual.app import App
 from textual.command import CommandList
 from textual.pilot import Pilot
 from textual.screen import Screen
-from textual.widgets import Button, Checkbox, DataTable, Input, OptionList, Select, Static, TextArea
+from textual.widgets import Button, Checkbox, DataTable, Input, Label, OptionList, Select, Static, TextArea
 
 from tui.app import P2PApp
 from tui.format import CARD_COLOURS, age, icon_parts, posted, snippet_text
@@ -158,10 +158,13 @@ def test_post_age_admits_the_ten_minute_rounding(seconds: int, shown: str) -> No
 
 
 def test_snippet_highlighting_marks_the_node_s_matches_only() -> None:
-    text = snippet_text("we \x02love\x03 this [1] list, \x02love\x03")
+    def hit(text: str, matches: list[list[int]]) -> api.SearchHit:
+        return api.SearchHit(id="a", kind="post", root="a", text=text, created=0, hearts=0, matches=matches)
+
+    text = snippet_text(hit("we love this [1] list,\nlove", [[3, 7], [23, 27]]))
     assert text.plain == "we love this [1] list, love"
     assert [(s.start, s.end) for s in text.spans] == [(3, 7), (23, 27)]
-    assert not snippet_text("nothing marked here").spans
+    assert not snippet_text(hit("nothing marked here", [])).spans
 
 
 def test_icons_from_the_node_s_indexes() -> None:
@@ -407,19 +410,51 @@ def test_compose_shows_node_errors() -> None:
             await pilot.press("c")
             await pilot_until(pilot, lambda: at(app, ComposeScreen), "the composer")
             select = app.screen.query_one("#compose-swarm", Select)
+            await pilot_until(pilot, lambda: select.display, "the swarm picker")
             select.value = "two"
             app.screen.query_one(TextArea).text = "to the second circle"
-            two.call("swarm.leave", name="two")  # the node now refuses the chosen swarm
+            two.run(two.model.swarms.pop, "two")  # gone from the node, and no event says so
             await pilot.press("ctrl+s")
             status = app.screen.query_one("#compose-status", Static)
             await pilot_until(pilot, lambda: "two" in str(status.render()) and status.has_class("-error"), "the error")
             assert isinstance(app.screen, ComposeScreen)
-            select.value = "one"
+            # The composer asked the node again: one swarm left, so no picker, and the post goes there.
+            await pilot_until(pilot, lambda: not select.display and select.value == "one", "the swarms as they are")
             await pilot.press("ctrl+s")
             await pilot_until(pilot, lambda: at(app, FeedScreen), "sent")
             await pilot_until(pilot, lambda: "to the second circle" in feed_texts(app), "the post")
 
         run_on_feed(two.socket, body)
+
+
+def test_a_swarm_made_during_the_session_is_offered_when_writing(fake: FakeNode) -> None:
+    async def body(pilot: Pilot[Any], feed: FeedScreen, feed_list: FeedList) -> None:
+        app = pilot.app
+        await pilot.press("s")
+        await pilot_until(pilot, lambda: at(app, SwarmsScreen), "swarms")
+        await pilot.click("#create-name")
+        await pilot.press(*"work", "enter")
+        await pilot_until(pilot, lambda: at(app, InviteScreen), "the new swarm's invite")
+        await pilot.press("escape")
+        await pilot_until(pilot, lambda: at(app, SwarmsScreen), "back on swarms")
+        await pilot.press("escape")
+        await pilot_until(pilot, lambda: at(app, FeedScreen) and feed.swarm_names == ["friends", "work"], "the feed")
+        await pilot.press("w", "w")
+        await pilot_until(pilot, lambda: feed.swarm == "work", "the feed shows work")
+        await pilot.press("c")
+        await pilot_until(pilot, lambda: at(app, ComposeScreen), "the composer")
+        select = app.screen.query_one("#compose-swarm", Select)
+        await pilot_until(pilot, lambda: select.display and select.value == "work", "work offered, and picked")
+        # A swarm made elsewhere while writing is offered at once.
+        fake.call("swarm.create", name="club")
+        await pilot_until(pilot, lambda: "club" in app.screen.swarms, "the swarm made elsewhere")
+        assert select.value == "work"
+        await pilot.press(*"hello work")
+        await pilot.press("ctrl+s")
+        await pilot_until(pilot, lambda: at(app, FeedScreen) and "hello work" in feed_texts(app), "posted in work")
+
+    run_on_feed(fake.socket, body)
+    assert [p["text"] for p in fake.call("feed", swarm="work")["posts"]] == ["hello work"]
 
 
 async def scroll_down(pilot: Pilot[Any], feed_list: FeedList) -> None:
@@ -656,7 +691,7 @@ def test_search_highlights_matches_and_opens_thread(fake: FakeNode) -> None:
         app = pilot.app
         await pilot.press("slash")
         await pilot_until(pilot, lambda: at(app, SearchScreen), "search")
-        await pilot.press(*"zebras", "enter")
+        await pilot.press(*"zebr", "enter")  # a word's beginning finds it
         await pilot_until(pilot, lambda: app.screen.query(SearchResult), "results")
         result = app.screen.query_one(SearchResult)
         text = result.render().renderables[0]
@@ -827,6 +862,30 @@ def test_join_with_invite_progress_errors_and_leave() -> None:
         assert [s["name"] for s in guest.call("swarm.list")["swarms"]] == ["club"]
 
 
+def test_posts_of_a_swarm_left_leave_the_feed(fake: FakeNode) -> None:
+    fake.call("swarm.create", name="work")
+    arrive(fake, protocol.make_post(protocol.new_seed(), "only among friends", now=int(time.time())))
+    arrive(fake, protocol.make_post(protocol.new_seed(), "from work", now=int(time.time())), "work")
+
+    async def body(pilot: Pilot[Any], feed: FeedScreen, feed_list: FeedList) -> None:
+        app = pilot.app
+        await pilot_until(pilot, lambda: sorted(feed_texts(app)) == ["from work", "only among friends"], "both")
+        await pilot.press("s")
+        await pilot_until(pilot, lambda: at(app, SwarmsScreen), "swarms")
+        table = app.screen.query_one(DataTable)
+        await pilot_until(pilot, lambda: table.row_count == 2, "rows")
+        table.move_cursor(row=[table.get_row_at(i)[0] for i in range(2)].index("friends"))
+        table.focus()
+        await pilot.press("x")
+        await pilot_until(pilot, lambda: at(app, ConfirmDialog), "confirm leave")
+        await pilot.press("y")
+        await pilot_until(pilot, lambda: table.row_count == 1, "left")
+        await pilot.press("escape")
+        await pilot_until(pilot, lambda: at(app, FeedScreen) and feed_texts(app) == ["from work"], "no friends post")
+
+    run_on_feed(fake.socket, body)
+
+
 def test_join_failed_is_explained(fake: FakeNode) -> None:
     dead_invite = invite_to("gone")  # a swarm whose peers do not answer
 
@@ -884,6 +943,165 @@ def test_unreachable_node_shows_retry(tmp_path: Path) -> None:
             await pilot_until(pilot, lambda: "cannot reach the node" in str(status.render()), "the error")
 
     run(main)
+
+
+# -- drafts ------------------------------------------------------------------------------
+
+
+async def keys_to(pilot: Pilot[Any], screen_type: type[Any], *keys: str) -> Any:
+    """Press ``keys``, then wait for a screen of ``screen_type``; returns it."""
+    await pilot.press(*keys)
+    await pilot_until(pilot, lambda: at(pilot.app, screen_type), screen_type.__name__)
+    return pilot.app.screen
+
+
+def test_a_draft_is_kept_when_the_composer_closes_and_quitting_asks_first(fake: FakeNode) -> None:
+    async def body(pilot: Pilot[Any], feed: FeedScreen, feed_list: FeedList) -> None:
+        app = pilot.app
+        compose = await keys_to(pilot, ComposeScreen, "c")
+        await pilot.press(*"a thought for later")
+        compose.query_one("#compose-bg", Select).value = "teal"
+        await keys_to(pilot, FeedScreen, "escape")
+        compose = await keys_to(pilot, ComposeScreen, "c")
+        assert compose.query_one(TextArea).text == "a thought for later"
+        assert compose.query_one("#compose-bg", Select).value == "teal"
+        # Quitting from inside the composer (ctrl+q) asks first; esc goes back to writing.
+        asked = await keys_to(pilot, ConfirmDialog, "ctrl+q")
+        assert "a post" in str(asked.query_one(".dialog-title", Label).render())
+        await keys_to(pilot, ComposeScreen, "escape")
+        # So does q on the feed.
+        await keys_to(pilot, FeedScreen, "escape")
+        await keys_to(pilot, ConfirmDialog, "q")
+        await keys_to(pilot, FeedScreen, "escape")
+        # Discard throws it away for good: now q quits at once.
+        await keys_to(pilot, ComposeScreen, "c")
+        await pilot.click("#compose-discard")
+        await pilot_until(pilot, lambda: at(app, FeedScreen), "the feed")
+        assert (await keys_to(pilot, ComposeScreen, "c")).query_one(TextArea).text == ""
+        await keys_to(pilot, FeedScreen, "escape")
+        await pilot.press("q")
+        await pilot_until(pilot, lambda: not app.is_running, "quit without a question")
+
+    run_on_feed(fake.socket, body)
+
+
+def test_a_reply_left_unsent_waits_in_its_thread(fake: FakeNode) -> None:
+    post = fake.call("post", text="a post to answer")
+
+    async def body(pilot: Pilot[Any], feed: FeedScreen, feed_list: FeedList) -> None:
+        app = pilot.app
+        await pilot_until(pilot, lambda: feed.shown, "the post")
+        await pilot.press("enter")
+        await pilot_until(pilot, lambda: at(app, ThreadScreen) and app.screen.query("#root"), "the thread")
+        await pilot.press("r", *"not finished")
+        await pilot.press("escape")
+        await pilot_until(pilot, lambda: at(app, FeedScreen), "the feed")
+        await pilot.press("enter")
+        await pilot_until(pilot, lambda: at(app, ThreadScreen) and app.screen.query("#root"), "the thread again")
+        reply_box = app.screen.query_one("#reply-input", Input)
+        await pilot_until(pilot, lambda: reply_box.value == "not finished", "the unsent reply back")
+        await pilot.press("ctrl+q")
+        await pilot_until(pilot, lambda: at(app, ConfirmDialog), "asked before quitting")
+        assert "a reply" in str(app.screen.query_one(".dialog-title", Label).render())
+        await pilot.press("escape")
+        reply_box.focus()
+        await pilot.press("enter")
+        await pilot_until(pilot, lambda: app.screen.query(ReplyRow), "the reply sent")
+        await pilot.press("ctrl+q")
+        await pilot_until(pilot, lambda: not app.is_running, "nothing unsent: quit at once")
+
+    run_on_feed(fake.socket, body)
+    assert fake.call("thread", id=post["id"])["replies"][0]["text"] == "not finished"
+
+
+# -- the node going away, and events missed ------------------------------------------------
+
+
+def test_the_tui_starts_again_the_node_it_started_and_keeps_the_draft() -> None:
+    model = Model(seed=protocol.new_seed(), swarms={"friends": os.urandom(32)})
+    nodes: list[FakeNode] = []
+    with fake_node(model) as first:
+        home = first.socket.parent
+
+        def start() -> None:  # what ensure_node does for the TUI: a node for the same home, answering
+            nodes.append(FakeNode(home, model).start())
+
+        async def main() -> None:
+            app = P2PApp(first.socket, started_node=True, start=start)
+            async with app.run_test(size=SMALL) as pilot:
+                await open_feed(pilot, app)
+                await pilot.press("c")
+                await pilot_until(pilot, lambda: at(app, ComposeScreen), "the composer")
+                compose = app.screen
+                await pilot.press(*"half a thought")
+                first.stop()  # the node dies: no word from it
+                await pilot_until(pilot, lambda: "reconnecting" in app.title, "the app says it lost the node")
+                await pilot_until(pilot, lambda: nodes and app.title == "p2pnet", "a node started again, connected")
+                assert app.screen is compose and compose.query_one(TextArea).text == "half a thought"
+                await pilot.press("ctrl+s")
+                await pilot_until(pilot, lambda: at(app, FeedScreen), "sent")
+                await pilot_until(pilot, lambda: feed_texts(app) == ["half a thought"], "the post, read again")
+                # A node that says it stops on purpose (p2pnet stop) is left stopped.
+                nodes[0].stop(asked=True)
+                await pilot_until(pilot, lambda: "stopped" in app.title, "the app says the node stopped")
+                await pilot_until(pilot, lambda: "(try 3)" in app.title, "three tries to reach it")
+                assert len(nodes) == 1, "not started again"
+                # Started by hand, it is found again.
+                nodes.append(FakeNode(home, model).start())
+                await pilot_until(pilot, lambda: app.title == "p2pnet", "connected to the node started by hand")
+
+        try:
+            run(main)
+        finally:
+            for node in nodes[1:]:
+                node.stop()
+    assert [p.signed.obj.text for p in model.objects.values()] == ["half a thought"]
+
+
+def test_a_node_that_was_locked_again_asks_for_the_passphrase_on_reconnect() -> None:
+    model = Model(seed=protocol.new_seed(), passphrase="sesame", swarms={"friends": os.urandom(32)})
+    model.identity_unlock(api.IdentityUnlock(passphrase="sesame"))
+    with fake_node(model) as first:
+        home = first.socket.parent
+        again: list[FakeNode] = []
+
+        async def main() -> None:
+            app = P2PApp(first.socket)
+            async with app.run_test(size=SMALL) as pilot:
+                await open_feed(pilot, app)
+                first.stop()
+                await pilot_until(pilot, lambda: "reconnecting" in app.title, "lost")
+                locked = Model(seed=model.seed, passphrase="sesame", swarms=model.swarms)  # a restart: locked
+                again.append(FakeNode(home, locked).start())
+                await pilot_until(pilot, lambda: at(app, UnlockScreen), "the passphrase asked for")
+                await pilot.press(*"sesame", "enter")
+                await pilot_until(pilot, lambda: at(app, FeedScreen), "back on the feed")
+
+        try:
+            run(main)
+        finally:
+            for node in again:
+                node.stop()
+
+
+def test_missed_events_make_the_screens_read_again(fake: FakeNode) -> None:
+    async def body(pilot: Pilot[Any], feed: FeedScreen, feed_list: FeedList) -> None:
+        app = pilot.app
+        model = fake.model
+
+        def arrive_unheard() -> None:
+            publish, model.publish = model.publish, lambda event: None
+            try:
+                unheard = protocol.make_post(protocol.new_seed(), "said while we lagged", now=int(time.time()))
+                model.arrive(unheard, "friends")
+            finally:
+                model.publish = publish
+            model.publish(api.Lagged(missed=1))
+
+        fake.run(arrive_unheard)
+        await pilot_until(pilot, lambda: feed_texts(app) == ["said while we lagged"], "the feed read again")
+
+    run_on_feed(fake.socket, body)
 
 
 # -- snapshots against fixed data ---------------------------------------------------------
@@ -1032,6 +1250,9 @@ def test_the_fake_node_answers_the_fixed_data_as_a_daemon_does(base: Path) -> No
                 ("thread", {"id": root[:8]}),
                 ("search", {"query": "rehearse"}),
                 ("search", {"query": "the"}),
+                ("search", {"query": "th"}),
+                ("search", {"query": "rehears conv*"}),
+                ("search", {"query": "I"}),
             ]
             for method, params in asks:
                 assert fake.call(method, **params) == daemon.call(method, **params), (method, params)

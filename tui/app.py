@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,11 +14,16 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.worker import get_current_worker
 
+from p2pnet import api
+from p2pnet.api import Home
+
 from .commands import P2PCommands
-from .messages import NodeDisconnected, NodeEvent, ScreenNodeEvent
+from .drafts import Drafts, HoldsDraft
+from .messages import NodeDisconnected, NodeEvent, ReadAgain, ScreenNodeEvent
 from .node import ControlError, Node, NodeNotRunning
 from .screens import (
     BootScreen,
+    ConfirmDialog,
     CreateIdentityScreen,
     FeedScreen,
     HelpScreen,
@@ -26,13 +33,23 @@ from .screens import (
 
 __all__ = ["P2PApp"]
 
+RECONNECT_MIN, RECONNECT_MAX = 0.5, 5.0  # seconds between tries to reach a node that went away
+
 
 class P2PApp(App[int]):
     """The terminal front-end of one p2pnet node.
 
+    When the node goes away the app keeps every screen (and what is typed in
+    it) and connects again, backing off from half a second to five; a node
+    this app started is started again, unless it said it stops on purpose
+    (docs/tui.md, "When the node goes away").
+
     Args:
         socket_path: the node's control socket (``<home>/control.sock``).
-        started_node: the CLI started the daemon just now; tell the user.
+        started_node: the launcher started the daemon just now; tell the user,
+            and start it again should it go away.
+        start: starts this home's node and waits until it answers (the
+            launcher's :func:`p2pnet.api.ensure_node`); None: the app starts none.
         clock: the time used for post ages (tests pass a fixed one).
     """
 
@@ -45,18 +62,27 @@ class P2PApp(App[int]):
     ]
 
     def __init__(
-        self, socket_path: Path, *, started_node: bool = False, clock: Callable[[], float] = time.time
+        self,
+        socket_path: Path,
+        *,
+        started_node: bool = False,
+        start: Callable[[], object] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
         self.node = Node(socket_path)
         self.started_node = started_node
+        self.start_node = start
         self.clock = clock
         self.feed_screen: FeedScreen | None = None
+        self.node_stopping = False  # the node said it stops on purpose: not started again
+        self.drafts = Drafts()
 
     async def on_mount(self) -> None:
         await self.push_screen(BootScreen())
         if self.started_node:
-            self.notify("started a node for you; it keeps running after you quit (p2pnet stop)", timeout=6)
+            stop = Home(self.node.socket_path.parent).command("stop")
+            self.notify(f"started a node for you; it keeps running after you quit ({stop})", timeout=6)
         self.action_boot()
 
     def action_boot(self) -> None:
@@ -94,16 +120,83 @@ class P2PApp(App[int]):
     def on_node_event(self, message: NodeEvent) -> None:
         if isinstance(message, ScreenNodeEvent):
             return
+        event = message.event
+        if isinstance(event, api.StoppingEvent):
+            self.node_stopping = True
         for screen in self.screen_stack:
-            screen.post_message(ScreenNodeEvent(message.event))
+            screen.post_message(ScreenNodeEvent(event))
+        if isinstance(event, api.Lagged):
+            self.read_again()  # events were lost: what every screen shows may be out of date
+
+    def read_again(self) -> None:
+        for screen in self.screen_stack:
+            screen.post_message(ReadAgain())
 
     def on_node_disconnected(self, message: NodeDisconnected) -> None:
         if self.is_running:
-            self.notify("the node stopped; restart it with: p2pnet", title="disconnected", severity="error", timeout=30)
-            self.sub_title = "disconnected"
+            self.reconnect()
+
+    @work(exclusive=True, group="reconnect")
+    async def reconnect(self) -> None:
+        """Connect again when the node is back, starting a node this app started; then read everything again.
+
+        Nothing on screen is closed meanwhile: a draft stays where it is, and
+        a call made while the node is away says so and can be made again.
+        """
+        restart = self.start_node if self.started_node and not self.node_stopping else None
+        said = "the node stopped" if self.node_stopping else "lost the node"
+        if restart is not None:
+            said += "; starting it again"
+        else:
+            said += f"; reconnecting when it runs again (start it with: {self.node.home.command('daemon')})"
+        self.notify(said, title="disconnected", severity="warning", timeout=10)
+        delay, tries = RECONNECT_MIN, 0
+        while True:
+            tries += 1
+            self.title = f"p2pnet · {said.split(';')[0]}, reconnecting… (try {tries})"
+            try:
+                await self.node.reconnect()
+                break
+            except ControlError:
+                pass
+            if restart is not None:
+                try:
+                    await asyncio.to_thread(restart)
+                except ControlError as exc:
+                    self.notify(exc.message, title="could not start the node", severity="error", timeout=10)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RECONNECT_MAX)
+        self.node_stopping = False
+        self.title = self.TITLE
+        self.pump_events()
+        with contextlib.suppress(ControlError):
+            if (await self.node.status()).identity == "locked" and not isinstance(self.screen, UnlockScreen):
+                await self.push_screen_wait(UnlockScreen())  # a node started again waits for its passphrase
+        self.notify("connected to your node again", timeout=4)
+        self.read_again()
 
     async def on_unmount(self) -> None:
         await self.node.close()
+
+    async def action_quit(self) -> None:
+        """Quit, asking first when something written is not sent (ctrl+q, q, the palette)."""
+        for screen in self.screen_stack:
+            if isinstance(screen, HoldsDraft):
+                screen.save_draft()
+        lost = self.drafts.summary()
+        if not lost:
+            self.exit()
+            return
+        if isinstance(self.screen, ConfirmDialog):
+            return  # asked already
+
+        def answered(quit_anyway: bool | None) -> None:
+            if quit_anyway:
+                self.exit()
+
+        question = f"Quit and lose {lost} you have not sent?"
+        detail = "Drafts live only while p2pnet runs. Esc goes back to them."
+        self.push_screen(ConfirmDialog(question, detail, "Quit anyway"), answered)
 
     # -- actions for the command palette and global keys ---------------------------------
 

@@ -6,8 +6,6 @@ screens and widgets share one idea of how a post looks.
 
 from __future__ import annotations
 
-import re
-
 from rich.style import Style
 from rich.text import Text
 
@@ -57,9 +55,11 @@ _ICON_COLOURS: dict[str, str] = {
     "charcoal": "#a1a1aa",
 }
 
-# Self-destruct choices in the composer: (label, seconds or None).
+# Self-destruct choices in the composer: (label, seconds or None).  Post times travel in
+# 10-minute steps, so nothing shorter is offered: it could not be kept (docs/tui.md).
 EXPIRY_CHOICES: tuple[tuple[str, int | None], ...] = (
     ("never", None),
+    ("10 minutes", protocol.TIME_QUANTUM),
     ("1 hour", 3600),
     ("1 day", 86400),
     ("7 days", 7 * 86400),
@@ -135,12 +135,11 @@ def meta_line(item: api.FeedItem | api.ThreadItem | api.SearchHit, now: float) -
 
 
 HIGHLIGHT = Style(bold=True, color="black", bgcolor="#fde047")
-_MATCH_MARKERS = re.compile("[\x02\x03]")  # the node puts U+0002 before and U+0003 after each match
 
 
-def snippet_text(snippet: str) -> Text:
-    """A search hit's text with its marked matches highlighted."""
-    text = Text()
-    for i, part in enumerate(_MATCH_MARKERS.split(snippet)):
-        text.append(part, style=HIGHLIGHT if i % 2 else "")
+def snippet_text(hit: api.SearchHit) -> Text:
+    """A search hit's text on one line, with the matches the node found highlighted."""
+    text = Text(hit.text.replace("\n", " "))  # one character for one: the offsets still hold
+    for start, end in hit.matches:
+        text.stylize(HIGHLIGHT, start, end)
     return text

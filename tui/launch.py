@@ -8,6 +8,7 @@ TUI.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 from p2pnet.api import Home, ensure_node
 from p2pnet.cli import main as cli_main
@@ -24,4 +25,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _open_tui(home: Home) -> int:
     started = ensure_node(home)
-    return run_app(home.socket, started_node=started)
+    return run_app(home.socket, started_node=started, start=partial(ensure_node, home))

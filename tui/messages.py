@@ -16,6 +16,7 @@ __all__ = [
     "NodeDisconnected",
     "NodeEvent",
     "OpenThread",
+    "ReadAgain",
     "ScreenNodeEvent",
 ]
 
@@ -36,6 +37,12 @@ class ScreenNodeEvent(NodeEvent):
 
 class NodeDisconnected(Message):
     """The node closed the event connection (it stopped or crashed)."""
+
+
+class ReadAgain(Message):
+    """Events were missed (lagged, or the node was away): read again what the screen shows."""
+
+    bubble = False
 
 
 class ItemMessage(Message):

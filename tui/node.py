@@ -15,7 +15,7 @@ from typing import TypeVar
 import msgspec
 
 from p2pnet import api
-from p2pnet.api import AsyncControlClient, ControlError, NodeNotRunning, sync_summary
+from p2pnet.api import AsyncControlClient, ControlError, Home, NodeNotRunning, sync_summary
 
 from .messages import NodeDisconnected, NodeEvent
 
@@ -35,10 +35,27 @@ class Node:
         self._events: AsyncControlClient | None = None
         self._closing = False
 
+    @property
+    def home(self) -> Home:
+        return Home(self.socket_path.parent)
+
     async def connect(self) -> None:
         """Open the call connection (raises NodeNotRunning)."""
         if self._client is None:
             self._client = await AsyncControlClient.connect(self.socket_path)
+
+    async def reconnect(self) -> None:
+        """Drop the connections to a node that went away and open the call connection again.
+
+        Raises:
+            NodeNotRunning: no node answers yet.
+        """
+        for client in (self._events, self._client):
+            if client is not None:
+                await client.close()
+        self._client = self._events = None
+        self._closing = False
+        await self.connect()
 
     async def close(self) -> None:
         self._closing = True
@@ -51,6 +68,8 @@ class Node:
         if self._client is None:
             await self.connect()
         assert self._client is not None
+        if self._client.closed:
+            raise ControlError("disconnected", "the node is not answering; the TUI reconnects when it is back")
         return await self._client.request(request)
 
     async def pump_events(self, post: Callable[[NodeEvent | NodeDisconnected], object]) -> None:

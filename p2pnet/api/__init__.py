@@ -9,6 +9,8 @@ from ._client import AsyncControlClient, ControlClient, parse_event
 from ._contract import (
     API_VERSION,
     MAX_LINE,
+    Announce,
+    Announced,
     Ban,
     Counts,
     Delete,
@@ -45,6 +47,7 @@ from ._contract import (
     Status,
     StatusResult,
     Stopping,
+    StoppingEvent,
     Subscribe,
     Subscribed,
     SwarmCreate,
@@ -57,6 +60,7 @@ from ._contract import (
     SwarmJoined,
     SwarmLeave,
     SwarmLeft,
+    SwarmLeftEvent,
     SwarmList,
     SwarmListResult,
     SwarmPeers,
@@ -73,11 +77,13 @@ from ._home import Home, HomeLocked, resolve_home
 from ._launch import ensure_node
 from ._local import Mute, MutedAuthor, MutedThread, MuteList, Mutes, SwarmSet, SwarmSettings, Unmute
 from ._registry import EVENTS, METHODS, REQUESTS, result_type
-from ._text import flagged_notice, mutes_text, preview, size_text, sync_summary
+from ._text import flagged_notice, locked_note, mutes_text, preview, size_text, sync_summary
 from ._wire import ERROR_CODES, ControlError, NodeNotRunning, decode_line, encode_line
 
 __all__ = [
     "API_VERSION",
+    "Announce",
+    "Announced",
     "AsyncControlClient",
     "Ban",
     "ControlClient",
@@ -130,6 +136,7 @@ __all__ = [
     "Status",
     "StatusResult",
     "Stopping",
+    "StoppingEvent",
     "Subscribe",
     "Subscribed",
     "SwarmCreate",
@@ -142,6 +149,7 @@ __all__ = [
     "SwarmJoined",
     "SwarmLeave",
     "SwarmLeft",
+    "SwarmLeftEvent",
     "SwarmList",
     "SwarmListResult",
     "SwarmSet",
@@ -158,6 +166,7 @@ __all__ = [
     "Unmute",
     "decode_line",
     "encode_line",
+    "locked_note",
     "ensure_node",
     "parse_event",
     "resolve_home",

@@ -25,6 +25,8 @@ MAX_LINE = 1 << 20  # one request or response line; longer ones are refused
 Limit = Annotated[int, msgspec.Meta(ge=1, le=500)]
 Difficulty = Annotated[int, msgspec.Meta(ge=0, le=protocol.MAX_DIFFICULTY)]
 Seconds = Annotated[int, msgspec.Meta(ge=1, le=(1 << 40))]
+# A self-destruct time the wire can honour: times travel in 10-minute steps (protocol.TIME_QUANTUM).
+Lifetime = Annotated[int, msgspec.Meta(ge=protocol.TIME_QUANTUM, le=protocol.MAX_TTL)]
 Kind = Literal["post", "reply", "heart", "flag", "delete"]
 
 R = TypeVar("R")
@@ -105,9 +107,11 @@ class SearchHit(Result):
     id: str
     kind: Literal["post", "reply"]
     root: str  # the thread to open (the id itself for a root post)
-    text: str  # each match between U+0002 and U+0003, characters no post can contain
+    text: str
     created: int
     hearts: int
+    # [start, end] of each matched word in text, in characters; a default, as for every field added since version 1
+    matches: list[list[int]] = msgspec.field(default_factory=list)
 
 
 # -- status --------------------------------------------------------------------
@@ -275,6 +279,17 @@ class SwarmLeave(Request[SwarmLeft]):
     name: str
 
 
+class Announced(Result):
+    ip: str | None  # the address set for invites; None: this machine's own, found by the node
+    ips: list[str]  # the IP addresses invites name now; empty: none a friend on another machine could reach
+
+
+class Announce(Request[Announced]):
+    method: ClassVar[str] = "announce"
+    ip: str | None = None  # name this address in invites from now on
+    clear: bool = False  # name this machine's own addresses again
+
+
 class SwarmInfo(Result):
     name: str
     running: bool
@@ -302,7 +317,7 @@ class Post(Request[Published]):
     swarm: str | None = None
     bg: str | None = None
     name: str | None = None
-    expires: Seconds | None = None  # self-destruct after this many seconds
+    expires: Lifetime | None = None  # self-destruct after this many seconds, rounded up to a 10-minute mark
 
 
 class Reply(Request[Published]):
@@ -431,13 +446,29 @@ class JoinProgress(Event):
 
 
 class SwarmEvent(Event):
+    """A swarm was joined or created."""
+
     event: ClassVar[str] = "swarm"
     joined: str
+
+
+class SwarmLeftEvent(Event):
+    """A swarm was left; what this node held only because of it was dropped."""
+
+    event: ClassVar[str] = "swarm_left"
+    left: str
+    dropped: int
 
 
 class Purged(Event):
     event: ClassVar[str] = "purged"
     count: int
+
+
+class StoppingEvent(Event):
+    """The node is shutting down because it was asked to (``shutdown``, a signal): not a crash."""
+
+    event: ClassVar[str] = "stopping"
 
 
 class Lagged(Event):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -56,6 +57,19 @@ class Home:
     @property
     def log(self) -> Path:
         return self.root / "daemon.log"
+
+    @property
+    def settings(self) -> Path:
+        return self.root / "settings.json"
+
+    def command(self, *words: str) -> str:
+        """The ``p2pnet`` command line that runs ``words`` on this home, as a user would type it.
+
+        ``--home`` goes before the command, and only when this is not the
+        home ``p2pnet`` finds by itself.
+        """
+        home = () if self.root == resolve_home(None) else ("--home", shlex.quote(str(self.root)))
+        return " ".join(("p2pnet", *home, *words))
 
     def create(self) -> None:
         """Make the directory, private to this user."""

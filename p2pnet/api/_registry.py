@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, get_args, get_origin
 
 from ._contract import (
+    Announce,
     Delete,
     Event,
     Feed,
@@ -29,12 +30,14 @@ from ._contract import (
     Search,
     Shutdown,
     Status,
+    StoppingEvent,
     Subscribe,
     SwarmCreate,
     SwarmEvent,
     SwarmInvite,
     SwarmJoin,
     SwarmLeave,
+    SwarmLeftEvent,
     SwarmList,
     Thread,
 )
@@ -63,6 +66,7 @@ REQUESTS: tuple[type[Request[Any]], ...] = (
     SwarmLeave,
     SwarmList,
     SwarmSet,
+    Announce,
     Post,
     Reply,
     Heart,
@@ -83,4 +87,6 @@ REQUESTS: tuple[type[Request[Any]], ...] = (
 METHODS: dict[str, tuple[type[Request[Any]], type[Result]]] = {r.method: (r, result_type(r)) for r in REQUESTS}
 
 #: event name -> data type
-EVENTS: dict[str, type[Event]] = {e.event: e for e in (ObjectEvent, JoinProgress, SwarmEvent, Purged, Lagged)}
+EVENTS: dict[str, type[Event]] = {
+    e.event: e for e in (ObjectEvent, JoinProgress, SwarmEvent, SwarmLeftEvent, Purged, StoppingEvent, Lagged)
+}

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from ._contract import FeedItem, SyncStatus, ThreadItem
+from ._home import Home
 from ._local import Mutes
 
-__all__ = ["flagged_notice", "mutes_text", "preview", "size_text", "sync_summary"]
+__all__ = ["flagged_notice", "locked_note", "mutes_text", "preview", "size_text", "sync_summary"]
 
 
 def size_text(n: int) -> str:
@@ -55,3 +56,11 @@ def sync_summary(sync: SyncStatus | None, now: float) -> str:
     if sync.last is not None:
         parts.append(f"last: {sync.last.round_trips} round trips, {sync.last.bytes_in + sync.last.bytes_out:,} bytes")
     return " · ".join(parts)
+
+
+def locked_note(home: Home) -> str:
+    """What a locked identity means and the command that ends it, for every front-end to say."""
+    return (
+        "the identity is locked with a passphrase: no swarm runs and nothing syncs until you unlock it with: "
+        + home.command("unlock")
+    )

@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 
 from ._contract import MAX_LINE
+from ._home import Home
 
 __all__ = ["ERROR_CODES", "ControlError", "NodeNotRunning", "decode_line", "encode_line"]
 
@@ -29,6 +30,7 @@ ERROR_CODES: dict[str, str] = {
     "swarm_exists": "that swarm is already joined",
     "swarm_stopped": "that swarm is not running",
     "listen_failed": "no address to listen on for the swarm",
+    "no_address": "no address a friend on another machine could reach can go into an invite",
     "join_failed": "none of the invite's peers answered; nothing was kept",
     "not_found": "the id is unknown here",
     "ambiguous_id": "the id prefix matches several objects",
@@ -64,10 +66,10 @@ class NodeNotRunning(ControlError):
     """No node answers on this home's socket."""
 
     def __init__(self, socket_path: Path) -> None:
-        home = socket_path.parent
+        home = Home(socket_path.parent)
         super().__init__(
             "not_running",
-            f"no p2pnet node is running for {home}; start one with: p2pnet --home {home} daemon",
+            f"no p2pnet node is running for {home.root}; start one with: {home.command('daemon')}",
         )
 
 

@@ -12,6 +12,7 @@ import getpass
 import json
 import os
 import re
+import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -27,6 +28,7 @@ from ..api import (
     ControlError,
     Home,
     NodeNotRunning,
+    locked_note,
     mutes_text,
     resolve_home,
     size_text,
@@ -59,6 +61,28 @@ def parse_duration(text: str) -> int:
     return int(match.group(1)) * _UNITS[match.group(2)]
 
 
+def parse_lifetime(text: str) -> int:
+    """A self-destruct time: a duration the wire can honour, 10 minutes to 30 days."""
+    seconds = parse_duration(text)
+    if not protocol.TIME_QUANTUM <= seconds <= protocol.MAX_TTL:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: a post self-destructs 10m to 30d after it is written (post times travel in 10-minute "
+            "steps, so a shorter time could not be kept)"
+        )
+    return seconds
+
+
+def parse_cursor(text: str) -> list[int]:
+    """The cursor ``feed --json`` printed, as ``123,45`` or ``[123, 45]``."""
+    try:
+        cursor = [int(part) for part in text.strip().strip("[]").split(",")]
+    except ValueError:
+        cursor = []
+    if len(cursor) != 2:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a cursor like 1767225600,42 (feed --json prints it)")
+    return cursor
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="p2pnet", description="Anonymous peer-to-peer social network.")
     p.add_argument("--home", help="node home directory (default: $P2PNET_HOME or the per-user data dir)")
@@ -76,7 +100,15 @@ def _parser() -> argparse.ArgumentParser:
 
     sp = cmd("daemon", "run the node in the foreground", json_out=False)
     sp.add_argument("--listen-ip", default="0.0.0.0", help="IPv4 address swarm hosts listen on (default 0.0.0.0)")
-    sp.add_argument("--announce-ip", help="IPv4 address to put in invite keys (default: the listen address)")
+    sp.add_argument(
+        "--announce-ip",
+        help="IPv4 address invite keys name, for this run (default: the one set with `announce`, else this "
+        "machine's own addresses when listening on 0.0.0.0, else the listen address)",
+    )
+
+    sp = cmd("announce", "show or set the address invite keys name, the one friends on other machines dial")
+    sp.add_argument("ip", nargs="?", help="an IPv4 address friends can reach this machine at")
+    sp.add_argument("--clear", action="store_true", help="name this machine's own addresses again")
 
     cmd("recover", "check the stopped node's database fully; move it aside if damaged", json_out=False)
     cmd("unlock", "unlock a passphrase-protected identity on the running node")
@@ -129,7 +161,12 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--swarm", help="which swarm to post in (needed when you are in several)")
     sp.add_argument("--bg", choices=protocol.PALETTE, default="slate", help="background colour")
     sp.add_argument("--name", help="a display name for this post only")
-    sp.add_argument("--expires", type=parse_duration, help="self-destruct after DURATION (e.g. 1h, 7d; max 30d)")
+    sp.add_argument(
+        "--expires",
+        type=parse_lifetime,
+        metavar="DURATION",
+        help="self-destruct after DURATION, 10m to 30d (e.g. 1h, 7d), at the first 10-minute mark after it",
+    )
 
     sp = cmd("reply", "reply to a post or reply")
     sp.add_argument("id")
@@ -147,6 +184,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--swarm")
     sp.add_argument("--limit", type=int, default=20)
     sp.add_argument("--show-flagged", action="store_true", help=flagged_help)
+    sp.add_argument("--cursor", type=parse_cursor, help="where the last page ended, as feed printed it")
     sp = cmd("thread", "read a thread")
     sp.add_argument("id")
     sp.add_argument("--show-flagged", action="store_true", help=flagged_help)
@@ -203,6 +241,8 @@ def _remote(args: argparse.Namespace, client: ControlClient) -> int:
     if command == "status":
         st = client.request(api.Status())
         lines = [f"home: {st.home}", f"identity: {st.identity}", f"uptime: {st.uptime}s"]
+        if st.identity == "locked":
+            lines.insert(2, f"  {locked_note(_home(args))}")
         lines.append("stored: " + ", ".join(f"{k} {v}" for k, v in msgspec.to_builtins(st.counts).items()))
         for s in st.swarms:
             lines.append(f"swarm {s.name}: {s.peers} peers connected")
@@ -228,6 +268,9 @@ def _remote(args: argparse.Namespace, client: ControlClient) -> int:
             who = ban.peer_id or f"address {ban.ip}"
             lines.append(f"banned {who} for {age(int(now), ban.until)} more: {ban.reason}")
         _print(args, peers, "\n".join(lines) or "no swarms")
+    elif command == "announce":
+        announced = client.request(api.Announce(ip=args.ip, clear=args.clear))
+        _print(args, announced, _announced_text(announced, _home(args).command("announce", "IP")))
     elif command == "stop":
         _print(args, client.request(api.Shutdown()), "node stopping")
     elif command == "swarm":
@@ -240,16 +283,19 @@ def _remote(args: argparse.Namespace, client: ControlClient) -> int:
     elif command == "reply":
         done = client.request(api.Reply(id=args.id, text=args.text))
         _print(args, done, done.id)
-    elif command in ("heart", "delete"):
-        done = client.request(api.Heart(id=args.id) if command == "heart" else api.Delete(id=args.id))
-        _print(args, done, done.id)
+    elif command == "heart":
+        done = client.request(api.Heart(id=args.id))
+        into = f"{done.published_to} swarm{'' if done.published_to == 1 else 's'}"
+        _print(args, done, f"hearted {args.id}; the heart goes out into {into} (heart {done.id[:12]})")
+    elif command == "delete":
+        done = client.request(api.Delete(id=args.id))
+        said = f"deleted {args.id}: each node erases it when the delete reaches it (delete {done.id[:12]})"
+        _print(args, done, said)
     elif command == "flag":
         done = client.request(api.Flag(id=args.id, reason=args.reason))
-        _print(args, done, done.id)
+        _print(args, done, f"flagged {args.id} as {args.reason} (flag {done.id[:12]})")
     elif command == "feed":
-        page = client.request(api.Feed(popular=args.popular, swarm=args.swarm, limit=args.limit))
-        shown = "\n\n".join(post_text(p, now, args.show_flagged) for p in page.posts)
-        _print(args, page, shown or "no posts yet")
+        _feed(args, client, now)
     elif command == "thread":
         thread = client.request(api.Thread(id=args.id))
         _print(args, thread, thread_text(thread, now, args.show_flagged))
@@ -262,10 +308,30 @@ def _remote(args: argparse.Namespace, client: ControlClient) -> int:
         _print(args, muted, mutes_text(muted))
     elif command == "search":
         hits = client.request(api.Search(query=args.query, limit=args.limit)).results
-        _print(args, {"results": hits}, "\n".join(f"[{m.id[:12]}] {marked(m.text)}" for m in hits) or "no matches")
+        _print(args, {"results": hits}, "\n".join(f"[{m.id[:12]}] {marked(m)}" for m in hits) or "no matches")
     else:
         raise CliError(f"unknown command {command!r}", EXIT_USAGE)
     return 0
+
+
+def _announced_text(announced: api.Announced, set_one: str) -> str:
+    if not announced.ips:
+        return (
+            "invite keys can name no address: this machine has none a friend on another machine could reach.\n"
+            f"Name the one they reach you at with: {set_one}"
+        )
+    where = "set with announce" if announced.ip else f"this machine's own; name another with: {set_one}"
+    return f"invite keys name: {', '.join(announced.ips)} ({where})"
+
+
+def _feed(args: argparse.Namespace, client: ControlClient, now: float) -> None:
+    page = client.request(api.Feed(popular=args.popular, swarm=args.swarm, limit=args.limit, cursor=args.cursor))
+    text = "\n\n".join(post_text(p, now, args.show_flagged) for p in page.posts) or "no posts yet"
+    if page.cursor is not None and page.posts:
+        more = ["feed", *(["--popular"] if args.popular else []), *(["--swarm", args.swarm] if args.swarm else [])]
+        more += ["--limit", str(args.limit), "--cursor", ",".join(map(str, page.cursor))]
+        text += "\n\nmore: " + _home(args).command(*map(shlex.quote, more))
+    _print(args, page, text)
 
 
 def _swarm(args: argparse.Namespace, client: ControlClient) -> int:
@@ -291,6 +357,8 @@ def _swarm(args: argparse.Namespace, client: ControlClient) -> int:
     else:
         listed = client.request(api.SwarmList())
         lines = [f"{s.name}: {s.peers} peers" + ("" if s.running else " (not running)") for s in listed.swarms]
+        if not all(s.running for s in listed.swarms) and client.request(api.Status()).identity == "locked":
+            lines.append(locked_note(_home(args)))
         _print(args, listed, "\n".join(lines) or "you are in no swarm yet")
     return 0
 

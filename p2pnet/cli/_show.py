@@ -49,6 +49,10 @@ def thread_text(thread: api.ThreadResult, now: float, show_flagged: bool = False
     return "\n".join(parts)
 
 
-def marked(text: str) -> str:
-    """Show the node's match markers as brackets."""
-    return text.replace("\x02", "[").replace("\x03", "]")
+def marked(hit: api.SearchHit) -> str:
+    """A hit's text with each match in brackets."""
+    text, out, at = hit.text, [], 0
+    for start, end in hit.matches:
+        out += [text[at:start], "[", text[start:end], "]"]
+        at = end
+    return "".join([*out, text[at:]])

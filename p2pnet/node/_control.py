@@ -34,6 +34,19 @@ class _Subscriber:
     def __init__(self) -> None:
         self.send, self.receive = trio.open_memory_channel[dict[str, Any]](EVENT_BUFFER)
         self.missed = 0
+        self.unsent = 0  # queued or being written
+        self.idle = trio.Event()  # set while nothing is unsent
+
+    def queue(self, msg: dict[str, Any]) -> None:
+        self.send.send_nowait(msg)
+        if not self.unsent:
+            self.idle = trio.Event()
+        self.unsent += 1
+
+    def written(self) -> None:
+        self.unsent -= 1
+        if not self.unsent:
+            self.idle.set()
 
 
 class EventHub:
@@ -60,14 +73,21 @@ class EventHub:
     def unsubscribe(self, subscriber: _Subscriber) -> None:
         self._subscribers.discard(subscriber)
         subscriber.receive.close()
+        subscriber.idle.set()
+
+    async def drained(self) -> None:
+        """Return once every subscriber has been written every event published so far (or went away)."""
+        for subscriber in list(self._subscribers):
+            if subscriber.unsent:
+                await subscriber.idle.wait()
 
     def publish(self, event: Event) -> None:
         for subscriber in list(self._subscribers):
             try:
                 if subscriber.missed:
-                    subscriber.send.send_nowait(_message(Lagged(missed=subscriber.missed)))
+                    subscriber.queue(_message(Lagged(missed=subscriber.missed)))
                     subscriber.missed = 0
-                subscriber.send.send_nowait(_message(event))
+                subscriber.queue(_message(event))
             except trio.WouldBlock:
                 subscriber.missed += 1
             except (trio.BrokenResourceError, trio.ClosedResourceError):
@@ -164,6 +184,7 @@ class _Connection:
             with self.events_scope:
                 async for msg in subscriber.receive:
                     await self.send(msg)
+                    subscriber.written()
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass  # the client went away; nothing is owed to it
         finally:

@@ -12,11 +12,16 @@ import trio
 
 import protocol
 
-from ..api import Home, HomeLocked
+from ..api import Home, HomeLocked, locked_note
 from ..store import Store, StoreCorrupt, StoreError
+from ._addrs import check_announce_ip
+from ._errors import ApiError
+from ._logs import configure_logging
 from ._node import Node, NodeConfig
 
 __all__ = ["recover", "run_daemon"]
+
+log = logging.getLogger(__name__)
 
 
 async def _serve(node: Node) -> None:
@@ -31,6 +36,9 @@ async def _serve(node: Node) -> None:
             nursery.start_soon(on_signal)
             await nursery.start(node.run)
             print(f"p2pnet node running for {node.home.root} (control socket {node.home.socket})", flush=True)
+            if node.identity.state == "locked":
+                print(locked_note(node.home), flush=True)
+                log.warning("%s", locked_note(node.home))
             await node.stopped.wait()
             nursery.cancel_scope.cancel()
 
@@ -46,10 +54,13 @@ def _lock(home: Home, hint: str = "") -> IO[str] | None:
 
 def run_daemon(home: Home, *, listen_ip: str = "0.0.0.0", announce_ip: str | None = None) -> int:
     """Run a node for ``home``; returns the process exit code."""
-    logging.basicConfig(
-        level=os.environ.get("P2PNET_LOG", "WARNING").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(os.environ.get("P2PNET_LOG", "WARNING"))
+    if announce_ip is not None:
+        try:
+            announce_ip = check_announce_ip(announce_ip)
+        except ApiError as exc:
+            print(f"p2pnet: error: --announce-ip: {exc}", file=sys.stderr)
+            return 2
     lock = _lock(home)
     if lock is None:
         return 1
@@ -63,7 +74,7 @@ def run_daemon(home: Home, *, listen_ip: str = "0.0.0.0", announce_ip: str | Non
             node = Node.open(config)
         except StoreCorrupt as exc:
             print(f"p2pnet: error: {exc}", file=sys.stderr)
-            print(f"p2pnet: to move it aside and start afresh, run: p2pnet --home {home.root} recover", file=sys.stderr)
+            print(f"p2pnet: to move it aside and start afresh, run: {home.command('recover')}", file=sys.stderr)
             return 1
         except (protocol.ProtocolError, StoreError) as exc:
             print(f"p2pnet: error: {exc}", file=sys.stderr)
@@ -81,7 +92,7 @@ def recover(home: Home) -> int:
     Never deletes: a damaged file is renamed (``Store.quarantine``) so the next
     start begins empty and the old bytes stay for a recovery tool.
     """
-    lock = _lock(home, "; stop the node first (p2pnet stop)")
+    lock = _lock(home, f"; stop the node first: {home.command('stop')}")
     if lock is None:
         return 1
     try:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import protocol
 
-from ..api import Home
+from ..api import Home, locked_note
 from ._errors import ApiError
 
 __all__ = ["Identity"]
@@ -54,8 +54,10 @@ class Identity:
         """The seed, or the error that tells the user what to do first."""
         if self.seed is None:
             if self.state == "locked":
-                raise ApiError("locked", "the identity is locked: unlock it first (p2pnet unlock)")
-            raise ApiError("no_identity", "this node has no identity yet: create one first (p2pnet init)")
+                raise ApiError("locked", locked_note(self.home))
+            raise ApiError(
+                "no_identity", "this node has no identity yet: create one first with: " + self.home.command("init")
+            )
         return self.seed
 
     async def create(self, passphrase: str | None) -> bytes:

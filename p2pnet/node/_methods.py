@@ -21,6 +21,7 @@ from .. import api
 from ..net import SwarmConnectError
 from ..store import InvalidArgument, StoreError
 from . import _moderation, _shape
+from ._addrs import check_announce_ip, save_announce_ip
 from ._errors import ApiError
 
 if TYPE_CHECKING:
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 
 __all__ = ["dispatch"]
 
-SEARCH_MARKERS = ("\x02", "\x03")  # around each match; never valid in post text, so unambiguous
 DEFAULT_BG = "slate"
 
 Q = TypeVar("Q", bound=api.Request[Any])
@@ -136,9 +136,11 @@ async def swarm_create(node: Node, p: api.SwarmCreate) -> api.SwarmCreated:
     name = _swarm_name(_text(p.name, "name").strip())
     if node.store.swarm_by_name(name) is not None:
         raise ApiError("swarm_exists", f"you are already in a swarm called {name!r}")
+    node.require_invite_ips()  # a swarm nobody could be invited to is refused before it exists
     psk = os.urandom(32)
     rec = node.store.add_swarm(name, psk, 0, node.now(), p.difficulty)
     runtime = await node.swarms.start(seed, rec)
+    node.hub.publish(api.SwarmEvent(joined=name))
     return api.SwarmCreated(name=name, invite=node.invite(runtime), peer_id=runtime.host.peer_id)
 
 
@@ -196,6 +198,8 @@ async def swarm_leave(node: Node, p: api.SwarmLeave) -> api.SwarmLeft:
     rec = node.swarm_named(p.name)
     await node.swarms.stop(rec.raw_id)
     node.store.remove_swarm(rec.name)
+    dropped = await node.offload(node.store.drop_unswarmed)
+    node.hub.publish(api.SwarmLeftEvent(left=rec.name, dropped=dropped))
     return api.SwarmLeft(left=rec.name)
 
 
@@ -225,6 +229,17 @@ async def swarm_list(node: Node, _: api.SwarmList) -> api.SwarmListResult:
             )
         )
     return api.SwarmListResult(swarms=out)
+
+
+@method(api.Announce)
+async def announce(node: Node, p: api.Announce) -> api.Announced:
+    if p.ip is not None and p.clear:
+        raise ApiError("bad_request", "announce: give an ip, or clear, not both")
+    if p.ip is not None or p.clear:
+        ip = None if p.clear else check_announce_ip(p.ip or "")
+        save_announce_ip(node.home, ip)
+        node.swarms.settings.announce_ip = ip
+    return api.Announced(ip=node.swarms.settings.announce_ip, ips=node.swarms.invite_ips())
 
 
 @method(api.Peers)
@@ -289,9 +304,10 @@ async def heart(node: Node, p: api.Heart) -> api.Published:
     seed = node.identity.require()
     target = node.get(p.id)
     signed = protocol.make_heart(seed, target.id, now=node.now())
-    result = await node.outbound.commit(signed, node.outbound.target_swarms(target))
+    # The post first, then the heart into every swarm it is in now: where the
+    # heart carries it, the post arrives with its heart counted.
     await node.outbound.reshare(target)
-    return result
+    return await node.outbound.commit(signed, node.outbound.target_swarms(target))
 
 
 @method(api.Flag)
@@ -337,6 +353,6 @@ async def thread(node: Node, p: api.Thread) -> api.ThreadResult:
 @method(api.Search)
 async def search(node: Node, p: api.Search) -> api.SearchResults:
     store, now = node.store, node.now()
-    hits = await node.offload(lambda: store.search(p.query, limit=p.limit, now=now, markers=SEARCH_MARKERS))
+    hits = await node.offload(lambda: store.find(p.query, limit=p.limit, now=now))
     return api.SearchResults(results=[_shape.search_hit(hit) for hit in hits])
 

@@ -27,6 +27,7 @@ from ..api import Home
 from ..net import SYNC_INTERVAL, Ban, Failures, GossipParams, Guard, GuardParams, open_swarm_host, supervised
 from ..store import AmbiguousId, BanRow, IngestResult, Store, StoreError, Swarm
 from . import _methods, _shape
+from ._addrs import load_announce_ip
 from ._control import EventHub, serve_control
 from ._errors import ApiError
 from ._evict import Evictor
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 
 PEER_SAVE_INTERVAL = 10.0
 PURGE_INTERVAL = 60.0
+STOPPING_GRACE = 1.0  # seconds subscribers get to be told the node stops
 
 Offload = Callable[..., Awaitable[Any]]
 
@@ -53,7 +55,8 @@ class NodeConfig:
     Attributes:
         home: The node's home directory.
         listen_ip: IPv4 address the swarm hosts listen on.
-        announce_ip: Address invites name instead of the listen address.
+        announce_ip: Address invites name instead of the listen address; None:
+            the one set with the ``announce`` method (the home's settings.json), if any.
         passphrase: Unlocks a sealed identity at start.
         gossip: Gossip settings of every swarm host.
         guard: When peers are banned, and for how long.
@@ -101,7 +104,7 @@ class Node:
         )
         settings = SwarmSettings(
             config.listen_ip,
-            config.announce_ip,
+            config.announce_ip or load_announce_ip(config.home),
             config.gossip,
             config.sync_interval,
             config.clock,
@@ -156,6 +159,10 @@ class Node:
                 await nursery.start(serve_control, self.home.socket, self.dispatch, self.hub)
                 task_status.started()
                 await self._shutdown.wait()
+                # Asked to stop, not failing: front-ends hear it before the socket closes.
+                self.hub.publish(api.StoppingEvent())
+                with trio.move_on_after(STOPPING_GRACE):
+                    await self.hub.drained()
                 nursery.cancel_scope.cancel()
         finally:
             self.store.close()
@@ -238,10 +245,25 @@ class Node:
     def swarm_named(self, name: str) -> Swarm:
         rec = self.store.swarm_by_name(name)
         if rec is None:
-            raise ApiError("no_swarm", f"you are not in a swarm called {name!r} (see: p2pnet swarm list)")
+            raise ApiError(
+                "no_swarm", f"you are not in a swarm called {name!r} (see: {self.home.command('swarm', 'list')})"
+            )
         return rec
 
+    def require_invite_ips(self) -> list[str]:
+        """The IP addresses invites name, or the error that says how to give one."""
+        ips = self.swarms.invite_ips()
+        if not ips:
+            raise ApiError(
+                "no_address",
+                "this machine has no address a friend on another machine could reach (only 127.0.0.1), so no "
+                "invite key can name one: connect to a network, or name the address friends reach you at with: "
+                + self.home.command("announce", "IP"),
+            )
+        return ips
+
     def invite(self, runtime: SwarmRuntime, expires: int | None = None) -> str:
+        self.require_invite_ips()
         addrs = self.swarms.invite_addrs(runtime)[: protocol.MAX_INVITE_ADDRS]
         return protocol.encode_invite(
             protocol.Invite(runtime.name, runtime.psk, tuple(addrs), expires, runtime.difficulty)
@@ -274,6 +296,9 @@ class Node:
         new = [(item.signed, item.swarm) for item, result in batch if result.is_new]
         if new:
             self.evictor.wake()
+        for signed, swarm_id in new:
+            if isinstance(signed.obj, protocol.Delete):
+                self.outbound.carry(signed, swarm_id)
         self._announce_all(new)
 
     def _announce(self, signed: protocol.Signed, swarm_id: bytes) -> None:

@@ -87,6 +87,18 @@ class Outbound:
         if into:
             self._minter.send(target, into)  # whoever brings a post into a swarm first looks like its author
 
+    def carry(self, delete: protocol.Signed, arrived_in: bytes) -> None:
+        """A delete from a peer goes on into every other swarm its target was in here.
+
+        The store recorded it in each (docs/storage.md, "Deletes"): a post
+        this node carried into a swarm by a heart is taken back there by the
+        same node.  It is stamped for those swarms and stemmed like a
+        carried post, so the carrier looks like any relay.
+        """
+        into = [swarm_id for swarm_id in self._store.object_swarms(delete.id) if swarm_id != arrived_in]
+        if into:
+            self._minter.send(delete, into)
+
     def target_swarms(self, target: protocol.Signed) -> list[bytes]:
         """The swarms a reply, heart, flag or delete of ``target`` goes to: where the target was seen."""
         seen = self._store.object_swarms(target.id)

@@ -108,4 +108,5 @@ def search_hit(row: SearchRow) -> api.SearchHit:
         text=row.text,
         created=row.created,
         hearts=row.hearts,
+        matches=[list(span) for span in row.matches],
     )

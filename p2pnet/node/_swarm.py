@@ -33,7 +33,7 @@ from ..net import (
     supervised,
 )
 from ..store import Store, Swarm
-from ._addrs import announce_addrs, port_of
+from ._addrs import invite_addrs, invite_ips, port_of
 from ._errors import ApiError
 from ._inbound import Inbound, Source, Verified
 
@@ -169,11 +169,13 @@ class Swarms:
             scope.cancel()
             await gone.wait()
 
+    def invite_ips(self) -> list[str]:
+        """The IP addresses invites name; empty when none is one a friend on another machine could dial."""
+        return invite_ips(self.settings.listen_ip, self.settings.announce_ip)
+
     def invite_addrs(self, runtime: SwarmRuntime) -> list[str]:
-        """The addresses an invite to this swarm names."""
-        return announce_addrs(
-            runtime.host.listen_addrs, listen_ip=self.settings.listen_ip, announce_ip=self.settings.announce_ip
-        )
+        """The addresses an invite to this swarm names (see :meth:`invite_ips`)."""
+        return invite_addrs(runtime.host.listen_addrs, self.invite_ips())
 
     def save_peers(self) -> None:
         """Remember the peers each swarm is connected to, with their dialable addresses."""

@@ -58,14 +58,22 @@ class Erasure(Database):
         return None if row is None else _Lookup(*row)
 
     def _erase(
-        self, conn: sqlite3.Connection, oid: bytes, pubkey: bytes, reason: str, *, until: int = 0
+        self,
+        conn: sqlite3.Connection,
+        oid: bytes,
+        pubkey: bytes,
+        reason: str,
+        *,
+        until: int = 0,
+        remember: bool = True,
     ) -> list[bytes]:
-        """Erase an object and everything that hangs on it; remember the ids as erased.
+        """Erase an object and everything that hangs on it; remember the ids as erased, unless not ``remember``.
 
         A root post takes its replies with it (the thread is gone, as in
         Secret); a post or reply takes the hearts and flags on it.  Text rows
         and FTS entries are deleted, and the raw wire bytes too.  Returns the
-        erased ids, ``oid`` first (even if it was never stored).
+        erased ids, ``oid`` first (even if it was never stored).  Without
+        ``remember`` they may be stored again (what leaving a swarm drops).
 
         ``reason`` ``"evicted"``: the store makes room (``_quota``).  The ids
         are remembered in ``evicted`` until ``until`` instead of for ever in
@@ -103,7 +111,7 @@ class Erasure(Database):
                 self._checkpoint |= not evicting
             conn.execute("DELETE FROM own WHERE id = ?", (vid,))
             conn.execute("DELETE FROM held WHERE id = ?", (vid,))
-            if not evicting:
+            if remember and not evicting:
                 conn.execute("INSERT OR IGNORE INTO erased(id, pubkey, reason) VALUES (?, ?, ?)", (vid, vkey, reason))
         return [vid for vid, _ in victims]
 

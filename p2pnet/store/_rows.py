@@ -118,9 +118,12 @@ class SearchRow:
         id: The matching post's or reply's id.
         kind: ``protocol.KIND_POST`` or ``protocol.KIND_REPLY``.
         root: The thread to open: the root post's id (``id`` itself for a post).
-        text: The text with each matched word between the caller's markers.
+        text: The text with each matched word between the caller's markers
+            (:meth:`Store.search`), or the plain text (:meth:`Store.find`).
         created: Unix time, coarsened to 10 minutes.
         hearts: Hearts counted for it.
+        matches: ``(start, end)`` of each matched word in ``text``, in
+            characters (:meth:`Store.find`; empty from :meth:`Store.search`).
     """
 
     id: bytes
@@ -129,6 +132,7 @@ class SearchRow:
     text: str
     created: int
     hearts: int
+    matches: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,22 +20,27 @@ What it guarantees (docs/storage.md has the schema and the reasons):
 from __future__ import annotations
 
 from ._bans import Bans
+from ._carry import CarryDeletes
 from ._feed import Feed
+from ._leave import Unswarmed
 from ._mutes import Mutes
 from ._own import OwnObjects
 from ._quota import Quota
 from ._reads import Reads
+from ._search import Find
 from ._swarms import SwarmsAndPeers
 
 __all__ = ["Store"]
 
 
-class Store(OwnObjects, Quota, Feed, Reads, Mutes, SwarmsAndPeers, Bans):
+class Store(CarryDeletes, OwnObjects, Unswarmed, Quota, Feed, Find, Reads, Mutes, SwarmsAndPeers, Bans):
     """The node's database.  Open with :meth:`Store.open`; close with :meth:`close`.
 
     Each base adds one job over the shared connection of :class:`Database`:
-    storing objects (``_ingest``, ``_erase``), own objects and their stamps
+    storing objects (``_ingest``, ``_erase``; ``_carry``: a delete follows its
+    target into every swarm it was in), own objects and their stamps
     (``_own``), the quota and eviction (``_quota``), the feed (``_feed``),
-    the other reads (``_reads``), what the user muted (``_mutes``),
-    swarms and peers (``_swarms``), and bans (``_bans``).
+    search by word beginnings (``_search``), the other reads (``_reads``),
+    what the user muted (``_mutes``), swarms and peers (``_swarms``), what
+    leaving a swarm drops (``_leave``), and bans (``_bans``).
     """

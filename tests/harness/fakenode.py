@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import math
 import os
 import re
 import shutil
 import tempfile
 import threading
 import time
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -41,7 +43,7 @@ import msgspec
 
 import protocol
 from p2pnet import api
-from p2pnet.api import ControlClient, ControlError, decode_line, encode_line
+from p2pnet.api import ControlClient, ControlError, Home, decode_line, encode_line, locked_note
 from p2pnet.node._shape import icon
 from p2pnet.store import DEFAULT_FLAG_THRESHOLD, DEFAULT_QUOTA, MIN_QUOTA, popular_score
 
@@ -113,6 +115,7 @@ class Model:
     objects: dict[bytes, Stored] = field(default_factory=dict)
     calls: Counter[str] = field(default_factory=Counter)  # requests served, by method
     publish: Callable[[api.Event], None] = lambda event: None
+    home: Home = field(default_factory=lambda: Home(Path("/nowhere")))  # where its socket is: hints name it
     _arrivals: int = field(default=0, init=False)
     _locked: bool = field(default=False, init=False)
 
@@ -173,9 +176,11 @@ class Model:
 
     def _seed(self) -> bytes:
         if self.seed is None:
-            raise ControlError("no_identity", "this node has no identity yet: create one first (p2pnet init)")
+            raise ControlError(
+                "no_identity", "this node has no identity yet: create one first with: " + self.home.command("init")
+            )
         if self._locked:
-            raise ControlError("locked", "the identity is locked: unlock it first (p2pnet unlock)")
+            raise ControlError("locked", locked_note(self.home))
         return self.seed
 
     # -- node, identity and swarms -------------------------------------------------------
@@ -246,7 +251,9 @@ class Model:
 
     def _swarm(self, name: str) -> str:
         if name not in self.swarms:
-            raise ControlError("no_swarm", f"you are not in a swarm called {name!r} (see: p2pnet swarm list)")
+            raise ControlError(
+                "no_swarm", f"you are not in a swarm called {name!r} (see: {self.home.command('swarm', 'list')})"
+            )
         return name
 
     def swarm_create(self, p: api.SwarmCreate) -> api.SwarmCreated:
@@ -257,6 +264,7 @@ class Model:
         psk = os.urandom(32)
         invite = invite_to(name, psk)
         self.swarms[name] = psk
+        self.publish(api.SwarmEvent(joined=name))
         return api.SwarmCreated(name=name, invite=invite, peer_id=PEER)
 
     def swarm_invite(self, p: api.SwarmInvite) -> api.SwarmInviteResult:
@@ -288,7 +296,13 @@ class Model:
         name = self._swarm(p.name)
         del self.swarms[name]
         for stored in self.objects.values():
-            stored.swarms.discard(name)  # the objects stay, out of that swarm's feed
+            stored.swarms.discard(name)
+        # What no other swarm holds goes with it; deletes stay.
+        before = len(self.objects)
+        for oid, stored in list(self.objects.items()):
+            if not stored.swarms and not isinstance(stored.signed.obj, protocol.Delete):
+                self._erase(oid)
+        self.publish(api.SwarmLeftEvent(left=name, dropped=before - len(self.objects)))
         return api.SwarmLeft(left=name)
 
     def swarm_set(self, p: api.SwarmSet) -> api.SwarmSettings:
@@ -616,29 +630,54 @@ class Model:
         return api.ThreadResult(root=head, replies=replies, hidden=root.signed.id in self.hidden)
 
     def search(self, p: api.Search) -> api.SearchResults:
-        """Every word of the query must be a word of the text; shorter texts with more matches first (as FTS5 ranks)."""
-        terms = {w.lower() for w in _WORD.findall(p.query)}
+        """Every word of the query must begin a word of the text; ranked by bm25, as FTS5 ranks.
+
+        Words fold case and accents, as the node's tokenizer does; a word of
+        one character matches whole words only.
+        """
+        terms = [_fold(w) for w in _WORD.findall(p.query)]
+
+        def matches(word: str, term: str) -> bool:
+            return word == term if len(term) == 1 else word.startswith(term)
+
+        kinds = protocol.Post | protocol.Reply
+        texts = [(s, s.signed.obj) for s in self.objects.values() if isinstance(s.signed.obj, kinds)]
+        words_of = {s.signed.id: [_fold(w) for w in _WORD.findall(obj.text)] for s, obj in texts}
+        total = len(texts)
+        average = sum(map(len, words_of.values())) / total if total else 1.0
+        having = {t: sum(any(matches(w, t) for w in ws) for ws in words_of.values()) for t in terms}
         hits = []
-        for stored in self.objects.values():
-            obj = stored.signed.obj
-            if not terms or not isinstance(obj, protocol.Post | protocol.Reply):
-                continue
+        for stored, obj in texts:
+            words = words_of[stored.signed.id]
             root = self.objects.get(obj.root) if isinstance(obj, protocol.Reply) else stored
-            words = [w.lower() for w in _WORD.findall(obj.text)]
-            if root is None or not self._live(root) or not terms <= set(words) or self._muted(stored):
+            if not terms or root is None or not self._live(root) or self._muted(stored):
                 continue
-            marked = _WORD.sub(lambda m: f"\x02{m[0]}\x03" if m[0].lower() in terms else m[0], obj.text)
-            rank = sum(w in terms for w in words) / len(words)
+            if not all(any(matches(w, t) for w in words) for t in terms):
+                continue
+            score = 0.0
+            for t in terms:  # FTS5's bm25: k1 = 1.2, b = 0.75, an idf of at least 1e-6
+                f = sum(matches(w, t) for w in words)
+                idf = max(math.log((total - having[t] + 0.5) / (having[t] + 0.5)), 1e-6)
+                score += idf * f * 2.2 / (f + 1.2 * (0.25 + 0.75 * len(words) / average))
+            spans = [
+                [m.start(), m.end()] for m in _WORD.finditer(obj.text) if any(matches(_fold(m[0]), t) for t in terms)
+            ]
             hit = api.SearchHit(
                 id=stored.signed.id.hex(),
                 kind=_kind(obj),
                 root=root.signed.id.hex(),
-                text=marked,
+                text=obj.text,
                 created=obj.created,
                 hearts=len(self._on(stored.signed.id, protocol.Heart)),
+                matches=spans,
             )
-            hits.append((-rank, hit.id, hit))
+            hits.append((-score, hit.id, hit))
         return api.SearchResults(results=[hit for _, _, hit in sorted(hits)[: p.limit]])
+
+
+def _fold(word: str) -> str:
+    """A word as the node's search tokenizer keeps it: lower case, accents dropped."""
+    return "".join(c for c in unicodedata.normalize("NFKD", word.lower()) if not unicodedata.combining(c))
 
 
 class FakeNode:
@@ -647,8 +686,10 @@ class FakeNode:
     def __init__(self, home: Path, model: Model) -> None:
         self.socket = home / "control.sock"
         self.model = model
+        model.home = Home(home)
         self._loop = asyncio.new_event_loop()
         self._subscribers: list[asyncio.StreamWriter] = []
+        self._clients: set[asyncio.StreamWriter] = set()
         self._thread = threading.Thread(target=self._loop.run_forever, name="fake-node", daemon=True)
         model.publish = self._publish
 
@@ -657,10 +698,21 @@ class FakeNode:
         self._server = self.run_async(asyncio.start_unix_server(self._serve, str(self.socket), limit=api.MAX_LINE + 1))
         return self
 
-    def stop(self) -> None:
+    def stop(self, *, asked: bool = False) -> None:
+        """Stop serving and close every connection, as a node that exits (``asked``: it says it stops first).
+
+        A second call does nothing.
+        """
+        if self._loop.is_closed():
+            return
+
         async def close() -> None:
+            if asked:
+                self._publish(api.StoppingEvent())
+                for writer in self._subscribers:
+                    await writer.drain()
             self._server.close()
-            for writer in self._subscribers:
+            for writer in list(self._clients):
                 writer.close()
             await self._server.wait_closed()
 
@@ -696,6 +748,7 @@ class FakeNode:
             writer.write(line)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._clients.add(writer)
         try:
             while line := await reader.readline():
                 reply: dict[str, Any] = {"v": api.API_VERSION, "id": None}
@@ -716,6 +769,7 @@ class FakeNode:
         except (ConnectionError, ValueError):
             pass  # the client went away
         finally:
+            self._clients.discard(writer)
             if writer in self._subscribers:
                 self._subscribers.remove(writer)
             writer.close()

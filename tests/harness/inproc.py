@@ -57,10 +57,11 @@ async def inline(fn: Callable[..., Any], *args: Any) -> Any:
 
 
 def make_fake_node(net: FakeNet, root: Path, n: int, **config: Any) -> Node:
-    """A node on the in-memory network ``net``, at 10.0.0.``n``, its wall clock tied to trio's (a MockClock's)."""
+    """A node on the in-memory network ``net``, at 10.0.0.``n`` (or ``listen_ip``), its wall clock tied to trio's."""
     base = int(time.time())
     config.setdefault("clock", lambda: base + trio.current_time())
-    return make_node(root, f"10.0.0.{n}", open_host=net.open_host, offload=inline, **config)
+    ip = config.pop("listen_ip", f"10.0.0.{n}")
+    return make_node(root, ip, open_host=net.open_host, offload=inline, **config)
 
 
 # Stamps of 8 bits take a few hundred hashes: tests stay fast and still prove every stamp is minted and checked.

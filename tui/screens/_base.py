@@ -7,17 +7,22 @@ from typing import TYPE_CHECKING, Any, cast
 from textual import on, work
 from textual.screen import Screen
 
+from ..drafts import Drafts
 from ..messages import DeleteRequested, FlagRequested, HeartRequested, HideRequested, MuteRequested, OpenThread
 from ..node import ControlError, Node
 
 if TYPE_CHECKING:
     from ..app import P2PApp
 
-__all__ = ["ItemActions", "node_of"]
+__all__ = ["ItemActions", "drafts_of", "node_of"]
 
 
 def node_of(screen: Screen[Any]) -> Node:
     return cast("P2PApp", screen.app).node
+
+
+def drafts_of(screen: Screen[Any]) -> Drafts:
+    return cast("P2PApp", screen.app).drafts
 
 
 class ItemActions(Screen[Any]):

@@ -13,10 +13,10 @@ from textual.widgets import Static, Tab, Tabs
 
 from p2pnet import api
 
-from ..messages import ScreenNodeEvent
+from ..messages import ReadAgain, ScreenNodeEvent
 from ..node import PAGE, ControlError
 from ..widgets import AppFooter, AppHeader, FeedList, NewPostsBar
-from ._base import ItemActions
+from ._base import ItemActions, drafts_of
 
 __all__ = ["FeedList", "FeedScreen"]
 
@@ -156,10 +156,14 @@ class FeedScreen(ItemActions):
         self.pending = posts
         self.query_one(NewPostsBar).set_count(len(posts))
 
+    def on_read_again(self, message: ReadAgain) -> None:
+        self.load_swarms()
+        self.reload()
+
     def on_screen_node_event(self, message: ScreenNodeEvent) -> None:
         event = message.event
-        if isinstance(event, api.SwarmEvent):
-            self.load_swarms()
+        if isinstance(event, api.SwarmEvent | api.SwarmLeftEvent):
+            self.load_swarms()  # a swarm left takes its posts with it
             self.reload()
         elif isinstance(event, api.Purged):
             self.recheck_expiring()
@@ -277,7 +281,7 @@ class FeedScreen(ItemActions):
     def action_compose(self) -> None:
         from .compose import ComposeScreen
 
-        self.app.push_screen(ComposeScreen(self.swarm_names, default_swarm=self.swarm))
+        self.app.push_screen(ComposeScreen(self.swarm_names, default_swarm=self.swarm, draft=drafts_of(self).post))
 
     def action_search(self) -> None:
         from .search import SearchScreen

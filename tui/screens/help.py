@@ -19,7 +19,7 @@ KEYS: tuple[tuple[str, str, str], ...] = (
     ("everywhere", "?  F1", "this help"),
     ("", "ctrl+p", "command palette: every action by name"),
     ("", "esc", "back / close"),
-    ("", "ctrl+q", "quit (the node keeps running)"),
+    ("", "ctrl+q", "quit (the node keeps running); asks first if a draft is unsent"),
     ("feed", "↑↓ jk PgUp/Dn", "move between posts, or a page at a time"),
     ("", "enter, click", "open the thread"),
     ("", "c", "write a post"),
@@ -38,7 +38,7 @@ KEYS: tuple[tuple[str, str, str], ...] = (
     ("", "x", "hide its whole thread (on this node only)"),
     ("thread", "r", "write a reply; enter sends"),
     ("", "enter", "show a post collapsed by flags"),
-    ("compose", "ctrl+s", "send; esc cancels"),
+    ("compose", "ctrl+s", "send; esc closes and keeps the draft"),
     ("swarms", "i", "invite key + QR code of the selected swarm"),
     ("", "x", "leave the selected swarm"),
 )

@@ -16,6 +16,7 @@ from textual.widgets import Static
 
 from p2pnet import api
 
+from ..messages import ReadAgain
 from ..node import ControlError, sync_summary
 from ..widgets import AppFooter, AppHeader
 from ._base import ItemActions
@@ -86,6 +87,9 @@ class PeersScreen(ItemActions):
         self.sub_title = "peers & status"
         self.refresh_now()
         self.set_interval(REFRESH, self.refresh_now)
+
+    def on_read_again(self, message: ReadAgain) -> None:
+        self.refresh_now()
 
     def action_refresh_now(self) -> None:
         self.refresh_now()

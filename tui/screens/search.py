@@ -10,6 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Input, Static
 
+from ..messages import ReadAgain
 from ..node import ControlError
 from ..widgets import AppFooter, AppHeader, SearchResult
 from ._base import ItemActions
@@ -63,6 +64,10 @@ class SearchScreen(ItemActions):
             f"{n} match{'es' if n != 1 else ''} for “{query}”" + (" — ↓ to pick, Enter to open" if n else "")
         )
         await results_box.mount_all([SearchResult(hit) for hit in results])
+
+    def on_read_again(self, message: ReadAgain) -> None:
+        if query := self.query_one(Input).value.strip():
+            self.run_search(query)
 
     def action_move(self, delta: int) -> None:
         results = list(self.query(SearchResult))

@@ -17,7 +17,7 @@ from textual.widgets import Button, DataTable, Input, Label, Static
 
 from p2pnet import api
 
-from ..messages import ScreenNodeEvent
+from ..messages import ReadAgain, ScreenNodeEvent
 from ..node import ControlError
 from ..widgets import AppFooter, AppHeader, QRCode
 from ._base import ItemActions
@@ -56,7 +56,7 @@ class SwarmsScreen(ItemActions):
                 yield Input(placeholder="name for a new swarm, e.g. friends", id="create-name", max_length=64)
                 yield Button("Create", id="btn-create", variant="primary")
             with Horizontal(classes="swarms-row"):
-                yield Input(placeholder="paste an invite key (p2pnet1…)", id="join-invite")
+                yield Input(placeholder="paste an invite key (p2pnet-invite1…)", id="join-invite")
                 yield Button("Join", id="btn-join", variant="primary")
             yield Static("", id="swarms-status")
         yield AppFooter()
@@ -161,13 +161,16 @@ class SwarmsScreen(ItemActions):
         self.refresh_list()
         self._done()
 
+    def on_read_again(self, message: ReadAgain) -> None:
+        self.refresh_list()
+
     def on_screen_node_event(self, message: ScreenNodeEvent) -> None:
         event = message.event
         # Progress comes on the event connection, which may deliver it after the
         # join's own answer: it is news only while the join runs.
         if isinstance(event, api.JoinProgress) and self.joining:
             self._status(f"joining {event.swarm}: trying peer {event.n} of {event.of}…")
-        elif isinstance(event, api.SwarmEvent):
+        elif isinstance(event, api.SwarmEvent | api.SwarmLeftEvent):
             self.refresh_list()
 
     def _done(self) -> None:

@@ -15,11 +15,11 @@ from textual.widgets import Button, Input, Static
 from p2pnet import api
 
 from ..format import icon_parts
-from ..messages import DeleteRequested, FlagRequested, HeartRequested, ScreenNodeEvent
+from ..messages import DeleteRequested, FlagRequested, HeartRequested, ReadAgain, ScreenNodeEvent
 from ..node import ControlError
 from ..widgets import AppFooter, AppHeader, PostCard, ReplyRow
 from ..widgets.cards import _ItemWidget
-from ._base import ItemActions
+from ._base import ItemActions, drafts_of
 
 __all__ = ["ThreadScreen"]
 
@@ -74,6 +74,8 @@ class ThreadScreen(ItemActions):
         focused_id = getattr(self.focused, "post_id", None)
         scroll_y = box.scroll_y
         root, replies = thread.root, thread.replies
+        if self.root_id is None:  # first read: the reply left unsent here last time comes back
+            self.query_one("#reply-input", Input).value = drafts_of(self).replies.get(root.id, "")
         self.root_id = root.id
         self.ids = {root.id, *(r.id for r in replies)}
         if thread.hidden:
@@ -122,6 +124,9 @@ class ThreadScreen(ItemActions):
             text.append(" ")
         return text
 
+    def on_read_again(self, message: ReadAgain) -> None:
+        self.load()
+
     def on_screen_node_event(self, message: ScreenNodeEvent) -> None:
         # Read the thread again: an event carries the root's feed item, not the
         # replies, their hearts and flags, or the per-thread icons this screen shows.
@@ -162,7 +167,12 @@ class ThreadScreen(ItemActions):
         index = items.index(current) if isinstance(current, _ItemWidget) and current in items else -1
         items[max(0, min(len(items) - 1, index + delta if index >= 0 else 0))].focus()
 
+    def save_draft(self) -> None:
+        if self.root_id is not None:
+            drafts_of(self).keep_reply(self.root_id, self.query_one("#reply-input", Input).value)
+
     def action_back(self) -> None:
+        self.save_draft()
         self.dismiss()
 
     def action_focus_reply(self) -> None:
@@ -206,6 +216,7 @@ class ThreadScreen(ItemActions):
         finally:
             box.disabled = False
         box.value = ""
+        drafts_of(self).keep_reply(parent, "")
         box.focus()
         self.notify(f"replied · id {result.id[:12]}", timeout=3)
         self.load()

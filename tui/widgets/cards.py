@@ -281,7 +281,7 @@ class SearchResult(Widget, can_focus=True):
         self.hit = hit
 
     def render(self) -> Group:
-        return Group(snippet_text(self.hit.text.replace("\n", " ")), meta_line(self.hit, now_of(self)))
+        return Group(snippet_text(self.hit), meta_line(self.hit, now_of(self)))
 
     def action_open(self) -> None:
         self.post_message(OpenThread(self.hit.root))
