@@ -318,6 +318,28 @@ async def test_burst_of_500_reaches_every_node_through_a_chain() -> None:
         assert d.peer_id not in b.host.connected_peers()
 
 
+async def test_received_messages_are_handled_in_the_reader_in_order_not_a_task_each() -> None:
+    psk = os.urandom(32)
+    async with AsyncExitStack() as stack:
+        a, b = [await stack.enter_async_context(open_node(psk=psk)) for _ in range(2)]
+        await connect(a, b)
+        manager = b.host._pubsub.manager
+        spawned: list[str] = []
+        run_task = manager.run_task
+
+        def counting(fn: Any, *args: Any, **kwargs: Any) -> Any:
+            spawned.append(getattr(fn, "__name__", repr(fn)))
+            return run_task(fn, *args, **kwargs)
+
+        manager.run_task = counting  # type: ignore[method-assign]
+        payloads = [b"in order %03d" % i for i in range(300)]
+        for p in payloads:
+            await a.host.publish(p)
+        await until(lambda: len(b.received) >= len(payloads), "the messages at b", within=DEADLINE)
+        assert b.received == payloads  # one reader per peer: handled in the order sent
+        assert "push_msg" not in spawned  # stock spawns a task per received message
+
+
 async def test_republishing_same_content_is_one_message() -> None:
     psk = os.urandom(32)
     async with AsyncExitStack() as stack:

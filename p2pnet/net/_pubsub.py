@@ -28,6 +28,7 @@ from libp2p.pubsub.score import ScoreParams, TopicScoreParams
 from ._bucket import Buckets
 from ._params import GossipParams
 from ._promises import Promises
+from ._reader import read_rpcs
 
 __all__ = ["MAX_DATA_LEN", "AnonPubsub", "deliver_loop", "message_id", "new_router"]
 
@@ -210,9 +211,10 @@ class AnonPubsub(Pubsub):
         # Stock lets a protobuf DecodeError (a garbled or hostile RPC), or
         # anything the router raises while handling one, escape the stream
         # handler and end the host. Here it costs that peer its pubsub link.
+        # Each message is handled in the reader, not in a task of its own (_reader.py).
         peer_id = stream.muxed_conn.peer_id
         try:
-            await super().continuously_read_stream(stream)
+            await read_rpcs(self, stream)
         except Exception as exc:
             self.invalid_counts[peer_id] += 1
             logger.info("dropping %s: its pubsub stream failed: %s", peer_id, exc or type(exc).__name__)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 import os
 import signal
 import sys
@@ -13,6 +15,7 @@ import trio
 import protocol
 
 from ..api import Home, HomeLocked, locked_note
+from ..net import Rate
 from ..store import Store, StoreCorrupt, StoreError
 from ._addrs import check_announce_ip
 from ._errors import ApiError
@@ -52,6 +55,15 @@ def _lock(home: Home, hint: str = "") -> IO[str] | None:
         return None
 
 
+def _rate(text: str) -> Rate | None:
+    """``RATE/BURST`` (objects a second / at once), both positive; None if it is not that."""
+    try:
+        rate, burst = (float(part) for part in text.split("/"))
+    except ValueError:
+        return None
+    return Rate(rate=rate, burst=burst) if 0 < rate < math.inf and 0 < burst < math.inf else None
+
+
 def run_daemon(home: Home, *, listen_ip: str = "0.0.0.0", announce_ip: str | None = None) -> int:
     """Run a node for ``home``; returns the process exit code."""
     configure_logging(os.environ.get("P2PNET_LOG", "WARNING"))
@@ -70,6 +82,12 @@ def run_daemon(home: Home, *, listen_ip: str = "0.0.0.0", announce_ip: str | Non
         )
         if os.environ.get("P2PNET_SYNC_INTERVAL"):
             config.sync_interval = float(os.environ["P2PNET_SYNC_INTERVAL"])
+        if os.environ.get("P2PNET_GOSSIP_LIMIT"):
+            limit = _rate(os.environ["P2PNET_GOSSIP_LIMIT"])
+            if limit is None:
+                print("p2pnet: error: P2PNET_GOSSIP_LIMIT must be RATE/BURST, e.g. 20/1000", file=sys.stderr)
+                return 1
+            config.gossip = dataclasses.replace(config.gossip, gossip_limit=limit)
         try:
             node = Node.open(config)
         except StoreCorrupt as exc:

@@ -92,7 +92,7 @@ def _swarm_name(name: str) -> str:
 
 @method(api.Status)
 async def status(node: Node, _: api.Status) -> api.StatusResult:
-    return node.status()
+    return await node.status()
 
 
 @method(api.IdentityCreate)

@@ -203,7 +203,10 @@ class Node:
         """Run a typed control-API request in process; returns its typed result."""
         return await _methods.run(self, request)
 
-    def status(self) -> api.StatusResult:
+    async def status(self) -> api.StatusResult:
+        # The store's part off the event loop: its lock may be held by an ingest
+        # batch, and counting rows takes longer as the store grows.
+        counts, minting, usage = await self.offload(lambda: (self.store.counts(), self.store.minting(), self._usage()))
         gossip = self.inbound.counts[Source.GOSSIP]
         return api.StatusResult(
             version=1,
@@ -211,9 +214,9 @@ class Node:
             pid=os.getpid(),
             identity=self.identity.state,
             uptime=int(self.config.clock() - self.started),
-            counts=api.Counts(**self.store.counts()),
-            minting=self.store.minting(),
-            usage=self._usage(),
+            counts=api.Counts(**counts),
+            minting=minting,
+            usage=usage,
             gossip=api.GossipCounts(
                 received=gossip["received"], stored=gossip["stored"], invalid=gossip["invalid"]
             ),

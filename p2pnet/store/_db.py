@@ -228,8 +228,24 @@ class Database:
                 raise _translate(self.path, exc) from None
 
     @contextlib.contextmanager
-    def _write(self, conn: sqlite3.Connection) -> Iterator[None]:
-        """One write transaction; scrubs FTS and truncates the WAL if anything was erased."""
+    def _write(self, conn: sqlite3.Connection, *, durable: bool = True) -> Iterator[None]:
+        """One write transaction; scrubs FTS and truncates the WAL if anything was erased.
+
+        Not ``durable``: committed without its own fsync (``synchronous=NORMAL``),
+        for what peers can send again; it still survives the node's crash, and
+        the next durable commit or checkpoint puts it on disk (docs/storage.md).
+        """
+        if not durable:
+            conn.execute("PRAGMA synchronous = NORMAL")
+        try:
+            with self._transaction(conn):
+                yield
+        finally:
+            if not durable:
+                conn.execute("PRAGMA synchronous = FULL")
+
+    @contextlib.contextmanager
+    def _transaction(self, conn: sqlite3.Connection) -> Iterator[None]:
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield

@@ -138,12 +138,16 @@ class Ingest(Erasure):
         """
         return self.ingest_many([(signed, swarm)], now)[0]
 
-    def ingest_many(self, items: Sequence[tuple[protocol.Signed, bytes]], now: int) -> list[IngestResult]:
+    def ingest_many(
+        self, items: Sequence[tuple[protocol.Signed, bytes]], now: int, *, durable: bool = True
+    ) -> list[IngestResult]:
         """Store many objects in ONE transaction (one fsync); results in input order.
 
         Args:
             items: ``(signed, swarm_id)`` pairs.
             now: the current Unix time.
+            durable: False for others' objects: committed without an fsync of
+                its own (docs/storage.md, "synchronous").
 
         Returns:
             One :class:`IngestResult` per item.  An object listed twice is
@@ -165,7 +169,7 @@ class Ingest(Erasure):
             if not checked:
                 return []
             self._added = {}
-            with self._write(conn):
+            with self._write(conn, durable=durable):
                 results = [self._ingest_one(conn, signed, swarm, now) for signed, swarm in checked]
                 self._count_added(conn)
             return results

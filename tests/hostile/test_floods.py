@@ -21,6 +21,7 @@ from harness.polling import until
 import protocol
 from p2pnet import api
 from p2pnet.net import STEM_PROTOCOL, GossipParams, Rate, StreamError, SwarmConnectError, SwarmHost, open_swarm_host
+from p2pnet.node import Source
 
 DEADLINE = 60.0
 PSK = bytes(range(32))
@@ -67,7 +68,7 @@ async def test_a_flood_of_valid_stamped_objects_stores_at_most_the_limit(tmp_pat
                     await evil.publish(signed.wire)
 
             def settled() -> bool:
-                got = node.status().gossip.received
+                got = node.inbound.counts[Source.GOSSIP]["received"]
                 return node.guard.banned(evil.peer_id) is not None or got + sum(host.flood_counts().values()) >= 150
 
             await until(settled, "the node to take or drop every object", within=DEADLINE)
