@@ -69,6 +69,18 @@ from ._contract import (
     ThreadResult,
     ThreadRoot,
 )
+from ._dm import (
+    Conversation,
+    ConversationBlock,
+    ConversationInfo,
+    ConversationResult,
+    Dm,
+    DmEvent,
+    DmLine,
+    DmSent,
+    Inbox,
+    InboxResult,
+)
 from ._home import Home, HomeLocked, resolve_home
 from ._launch import ensure_node
 from ._local import Mute, MutedAuthor, MutedThread, MuteList, Mutes, SwarmSet, SwarmSettings, Unmute
@@ -77,6 +89,16 @@ from ._text import flagged_notice, mutes_text, preview, size_text, sync_summary
 from ._wire import ERROR_CODES, ControlError, NodeNotRunning, decode_line, encode_line
 
 __all__ = [
+    "Conversation",
+    "ConversationBlock",
+    "ConversationInfo",
+    "ConversationResult",
+    "Dm",
+    "DmEvent",
+    "DmLine",
+    "DmSent",
+    "Inbox",
+    "InboxResult",
     "API_VERSION",
     "AsyncControlClient",
     "Ban",

@@ -38,6 +38,7 @@ from ._contract import (
     SwarmList,
     Thread,
 )
+from ._dm import Conversation, ConversationBlock, Dm, DmEvent, Inbox
 from ._local import Mute, MuteList, SwarmSet, Unmute
 
 __all__ = ["EVENTS", "METHODS", "REQUESTS", "result_type"]
@@ -74,6 +75,10 @@ REQUESTS: tuple[type[Request[Any]], ...] = (
     Mute,
     Unmute,
     MuteList,
+    Dm,
+    Inbox,
+    Conversation,
+    ConversationBlock,
     Peers,
     Subscribe,
     Shutdown,
@@ -83,4 +88,4 @@ REQUESTS: tuple[type[Request[Any]], ...] = (
 METHODS: dict[str, tuple[type[Request[Any]], type[Result]]] = {r.method: (r, result_type(r)) for r in REQUESTS}
 
 #: event name -> data type
-EVENTS: dict[str, type[Event]] = {e.event: e for e in (ObjectEvent, JoinProgress, SwarmEvent, Purged, Lagged)}
+EVENTS: dict[str, type[Event]] = {e.event: e for e in (ObjectEvent, JoinProgress, SwarmEvent, Purged, Lagged, DmEvent)}

@@ -20,7 +20,7 @@ import protocol
 from .. import api
 from ..net import SwarmConnectError
 from ..store import InvalidArgument, StoreError
-from . import _moderation, _shape
+from . import _dm, _moderation, _shape
 from ._errors import ApiError
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ DEFAULT_BG = "slate"
 
 Q = TypeVar("Q", bound=api.Request[Any])
 Handler = Callable[["Node", Any], Awaitable[api.Result]]
-_HANDLERS: dict[type[api.Request[Any]], Handler] = dict(_moderation.HANDLERS)
+_HANDLERS: dict[type[api.Request[Any]], Handler] = {**_moderation.HANDLERS, **_dm.HANDLERS}
 
 
 def method(request: type[Q]) -> Callable[[Callable[[Node, Q], Awaitable[Any]]], Callable[[Node, Q], Awaitable[Any]]]:
@@ -339,4 +339,3 @@ async def search(node: Node, p: api.Search) -> api.SearchResults:
     store, now = node.store, node.now()
     hits = await node.offload(lambda: store.search(p.query, limit=p.limit, now=now, markers=SEARCH_MARKERS))
     return api.SearchResults(results=[_shape.search_hit(hit) for hit in hits])
-

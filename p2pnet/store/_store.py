@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from ._bans import Bans
 from ._feed import Feed
+from ._messages import Messages
 from ._mutes import Mutes
 from ._own import OwnObjects
 from ._quota import Quota
@@ -30,12 +31,13 @@ from ._swarms import SwarmsAndPeers
 __all__ = ["Store"]
 
 
-class Store(OwnObjects, Quota, Feed, Reads, Mutes, SwarmsAndPeers, Bans):
+class Store(OwnObjects, Quota, Feed, Reads, Mutes, Messages, SwarmsAndPeers, Bans):
     """The node's database.  Open with :meth:`Store.open`; close with :meth:`close`.
 
     Each base adds one job over the shared connection of :class:`Database`:
     storing objects (``_ingest``, ``_erase``), own objects and their stamps
     (``_own``), the quota and eviction (``_quota``), the feed (``_feed``),
     the other reads (``_reads``), what the user muted (``_mutes``),
+    private conversations (``_messages``),
     swarms and peers (``_swarms``), and bans (``_bans``).
     """

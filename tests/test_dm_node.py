@@ -1,0 +1,136 @@
+"""Private messages between real nodes (store, pipelines, stem, sync, control API) on the in-memory network.
+
+A posts; B writes to the author of A's post; A answers; C, in the same swarm,
+stores and forwards both messages and opens neither.  A blocked conversation
+stays silent; a message sent while its recipient is away arrives by sync.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import trio
+import trio.testing
+from harness.fakenet import FakeNet
+from harness.inproc import fake_nodes, join, make_fake_node, running_nodes, stored
+from harness.polling import until
+
+import protocol
+from p2pnet import api
+from p2pnet.node import ApiError, Node
+
+pytestmark = pytest.mark.trio
+
+
+@pytest.fixture
+def clock() -> trio.testing.MockClock:
+    return trio.testing.MockClock(autojump_threshold=0)
+
+
+async def _inbox(node: Node) -> api.InboxResult:
+    result: api.InboxResult = await node.request(api.Inbox())
+    return result
+
+
+async def test_b_writes_to_the_author_of_a_post_a_answers_c_carries_both_and_opens_neither(
+    tmp_path: Path, clock: trio.testing.MockClock
+) -> None:
+    async with fake_nodes(tmp_path, 3) as (_, (a, b, c)):
+        await join(a, [b, c])
+        post = await a.request(api.Post(text="write to me"))
+        await until(lambda: stored(b, post.id), "the post at b")
+        first = await b.request(api.Dm(id=post.id, text="hello, author"))
+        await until(lambda: all(stored(n, first.id) for n in (a, c)), "b's message at a and c")
+        await until(lambda: a.mailbox.opened == 1, "a to open b's message")
+        box = await _inbox(a)
+        assert [(x.about, x.started, x.unread, x.preview) for x in box.conversations] == [
+            (post.id, False, 1, "hello, author")
+        ]
+        conversation = box.conversations[0].id
+        assert conversation == first.conversation  # both sides name it alike
+        answer = await a.request(api.Dm(id=conversation, text="hello, stranger"))
+        await until(lambda: all(stored(n, answer.id) for n in (b, c)), "a's answer at b and c")
+        await until(lambda: b.mailbox.opened == 1, "b to open a's answer")
+        talk = await b.request(api.Conversation(id=first.conversation))
+        assert [(m.mine, m.text) for m in talk.messages] == [(True, "hello, author"), (False, "hello, stranger")]
+        assert talk.conversation.answered
+        # B's next message goes to A's conversation key, which A still opens.
+        again = await b.request(api.Dm(id=first.conversation, text="and again"))
+        await until(lambda: a.mailbox.opened == 2 and stored(c, again.id), "b's second message")
+        talk = await a.request(api.Conversation(id=conversation))
+        assert [(m.mine, m.text) for m in talk.messages] == [
+            (False, "hello, author"),
+            (True, "hello, stranger"),
+            (False, "and again"),
+        ]
+        # C stored and served all three, tried them, and opened none.
+        await until(lambda: c.mailbox.tried == 3, "c to try every message")
+        assert (c.mailbox.opened, (await _inbox(c)).conversations) == (0, [])
+        assert {
+            protocol.decode(w).obj.pubkey for w in c.store.wires([bytes.fromhex(x.id) for x in (first, answer, again)])
+        }.__len__() == 3
+        for node in (a, b, c):
+            assert (await node.request(api.Status())).failures == {}
+
+
+async def test_a_blocked_conversation_stays_silent(tmp_path: Path, clock: trio.testing.MockClock) -> None:
+    async with fake_nodes(tmp_path, 2) as (_, (a, b)):
+        await join(a, [b])
+        post = await a.request(api.Post(text="anyone?"))
+        await until(lambda: stored(b, post.id), "the post at b")
+        first = await b.request(api.Dm(id=post.id, text="me"))
+        await until(lambda: a.mailbox.opened == 1, "a to open it")
+        blocked = await a.request(api.ConversationBlock(id=first.conversation[:10]))
+        assert blocked.blocked
+        events: list[api.DmEvent] = []
+        a.hub.publish = lambda e: events.append(e) if isinstance(e, api.DmEvent) else None  # type: ignore[method-assign]
+        more = [(await b.request(api.Dm(id=first.conversation, text=f"still me {i}"))).id for i in range(3)]
+        await until(lambda: all(stored(a, i) for i in more) and a.mailbox.tried == 4, "a to store and try them")
+        assert (await _inbox(a)).conversations == []
+        talk = await a.request(api.Conversation(id=first.conversation))
+        assert [m.text for m in talk.messages] == ["me"] and events == []
+        with pytest.raises(ApiError) as refused:
+            await a.request(api.Dm(id=first.conversation, text="no"))
+        assert refused.value.code == "blocked"
+
+
+async def test_a_message_sent_while_its_recipient_is_away_arrives_by_sync(
+    tmp_path: Path, clock: trio.testing.MockClock
+) -> None:
+    async with trio.open_nursery() as nursery:
+        net = FakeNet(nursery)
+        a, c = make_fake_node(net, tmp_path / "a", 1), make_fake_node(net, tmp_path / "c", 3)
+        b = make_fake_node(net, tmp_path / "b", 2)
+        async with running_nodes(b, c):
+            async with running_nodes(a):
+                await join(c, [a, b])  # c is the one both know
+                post = await a.request(api.Post(text="back soon"))
+                await until(lambda: stored(b, post.id) and a.store.counts()["held"] == 0, "the post out")
+            sent = await b.request(api.Dm(id=post.id, text="while you were away"))
+            await until(lambda: stored(c, sent.id) and b.store.counts()["held"] == 0, "the message at c")
+            back = make_fake_node(net, tmp_path / "a", 1)
+            async with running_nodes(back):
+                await until(lambda: back.mailbox.opened == 1, "a, back, to open it")
+                box = await _inbox(back)
+                assert [x.preview for x in box.conversations] == ["while you were away"]
+        nursery.cancel_scope.cancel()
+
+
+async def test_writing_to_ones_own_post_or_to_nothing_is_refused(tmp_path: Path, clock: trio.testing.MockClock) -> None:
+    async with fake_nodes(tmp_path, 1) as (_, (a,)):
+        await a.request(api.SwarmCreate(name="solo"))
+        post = await a.request(api.Post(text="mine"))
+        heart = await a.request(api.Heart(id=post.id))
+        for ident, code in (
+            (post.id, "bad_request"),
+            (heart.id, "bad_request"),
+            ("ab" * 32, "not_found"),
+            ("xyz", "bad_request"),
+        ):
+            with pytest.raises(ApiError) as refused:
+                await a.request(api.Dm(id=ident, text="hi"))
+            assert refused.value.code == code, ident
+        with pytest.raises(ApiError) as refused:
+            await a.request(api.Conversation(id="00"))
+        assert refused.value.code == "not_found"
