@@ -7,6 +7,7 @@ stays silent; a message sent while its recipient is away arrives by sync.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -117,6 +118,37 @@ async def test_a_message_sent_while_its_recipient_is_away_arrives_by_sync(
         nursery.cancel_scope.cancel()
 
 
+async def test_messages_past_their_lifetime_are_gone_from_every_database_file(
+    tmp_path: Path, clock: trio.testing.MockClock
+) -> None:
+    """The wall clock jumps a week: each node's own purge (every minute) takes the message out of its file."""
+    ahead = [0]
+    async with trio.open_nursery() as nursery:
+        net = FakeNet(nursery)
+        base = int(time.time())
+        nodes = [
+            make_fake_node(net, tmp_path / name, i, clock=lambda: base + ahead[0] + trio.current_time())
+            for i, name in enumerate("abc", 1)
+        ]
+        a, b, c = nodes
+        async with running_nodes(*nodes):
+            await join(a, [b, c])
+            post = await a.request(api.Post(text="a week is long"))
+            await until(lambda: stored(b, post.id), "the post at b")
+            sent = await b.request(api.Dm(id=post.id, text="gone in a week"))
+            await until(lambda: all(stored(n, sent.id) for n in nodes) and a.mailbox.opened == 1, "everywhere")
+            wire = b.store.wires([bytes.fromhex(sent.id)])[0]
+            ahead[0] = protocol.MESSAGE_LIFETIME + 3600
+            await until(lambda: not any(stored(n, sent.id) for n in nodes), "the purge on every node")
+            for node in nodes:
+                disk = b"".join(p.read_bytes() for p in node.home.database.parent.glob(node.home.database.name + "*"))
+                assert wire[44:952] not in disk
+            # What A opened stays with A.
+            talk = await a.request(api.Conversation(id=sent.conversation))
+            assert [m.text for m in talk.messages] == ["gone in a week"]
+        nursery.cancel_scope.cancel()
+
+
 async def test_writing_to_ones_own_post_or_to_nothing_is_refused(tmp_path: Path, clock: trio.testing.MockClock) -> None:
     async with fake_nodes(tmp_path, 1) as (_, (a,)):
         await a.request(api.SwarmCreate(name="solo"))
@@ -134,3 +166,23 @@ async def test_writing_to_ones_own_post_or_to_nothing_is_refused(tmp_path: Path,
         with pytest.raises(ApiError) as refused:
             await a.request(api.Conversation(id="00"))
         assert refused.value.code == "not_found"
+
+
+@pytest.mark.integration
+async def test_private_messages_over_real_hosts(tmp_path: Path) -> None:
+    """The same story over real libp2p hosts on loopback, with real SQLite files and worker threads."""
+    from harness.inproc import make_node
+
+    a, b, c = (make_node(tmp_path / name, f"127.0.31.{i}") for i, name in enumerate("abc", 1))
+    async with running_nodes(a, b, c):
+        await join(a, [b, c])
+        post = await a.request(api.Post(text="write to me, for real"))
+        await until(lambda: stored(b, post.id), "the post at b", within=120)
+        first = await b.request(api.Dm(id=post.id, text="hello over libp2p"))
+        await until(lambda: a.mailbox.opened == 1 and stored(c, first.id), "a to open, c to store", within=120)
+        answer = await a.request(api.Dm(id=first.conversation, text="heard you"))
+        await until(lambda: b.mailbox.opened == 1 and stored(c, answer.id), "b to open, c to store", within=120)
+        await until(lambda: c.mailbox.tried == 2, "c to try both", within=120)
+        assert c.mailbox.opened == 0 and (await _inbox(c)).conversations == []
+        talk = await b.request(api.Conversation(id=first.conversation))
+        assert [(m.mine, m.text) for m in talk.messages] == [(True, "hello over libp2p"), (False, "heard you")]
