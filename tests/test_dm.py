@@ -241,7 +241,7 @@ def test_live_key_sources_are_own_posts_replies_and_open_conversations(store: St
     old = protocol.make_post(AUTHOR, "long ago", now=NOW - 40 * DAY, nonce=bytes([1]) * 16)
     for signed in (POST, reply, old):
         store.ingest_own(signed, [sid], NOW)
-    objects, bases = store.key_sources(NOW - 30 * DAY, 10)
+    objects, _ = store.key_sources(NOW - 30 * DAY, 10)
     assert {protocol.decode(w).id for w, _ in objects} == {POST.id, reply.id}
     assert {r for _, r in objects} == {None, POST.wire}
     hello = first()
