@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from nacl.signing import SigningKey
 
 import protocol
 from p2pnet.store import SCHEMA_VERSION, Store, UnknownId
@@ -25,8 +26,15 @@ STRANGER = bytes(range(2, 34))
 PSK = bytes(range(100, 132))
 
 POST = protocol.make_post(AUTHOR, "write to me", now=NOW, nonce=bytes(16))
-POST_KEY = protocol.own_key(AUTHOR, POST)
-assert POST_KEY is not None
+
+
+def _own_key(signed: protocol.Signed) -> SigningKey:
+    key = protocol.own_key(AUTHOR, signed)
+    assert key is not None
+    return key
+
+
+POST_KEY = _own_key(POST)
 WRITER_KEY = protocol.conversation_key(WRITER, POST.obj.pubkey)
 ANSWER_KEY = protocol.conversation_key(AUTHOR, bytes(WRITER_KEY.verify_key))
 

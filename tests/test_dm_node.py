@@ -78,22 +78,39 @@ async def test_b_writes_to_the_author_of_a_post_a_answers_c_carries_both_and_ope
 async def test_a_blocked_conversation_stays_silent(tmp_path: Path, clock: trio.testing.MockClock) -> None:
     async with fake_nodes(tmp_path, 2) as (_, (a, b)):
         await join(a, [b])
+        events = a.hub.subscribe()
+
+        def dm_events() -> list[str]:
+            out: list[str] = []
+            while True:
+                try:
+                    message = events.receive.receive_nowait()
+                except trio.WouldBlock:
+                    return out
+                if message["event"] == "dm":
+                    out.append(message["data"].conversation)
+
         post = await a.request(api.Post(text="anyone?"))
         await until(lambda: stored(b, post.id), "the post at b")
         first = await b.request(api.Dm(id=post.id, text="me"))
         await until(lambda: a.mailbox.opened == 1, "a to open it")
+        assert dm_events() == [first.conversation]
         blocked = await a.request(api.ConversationBlock(id=first.conversation[:10]))
         assert blocked.blocked
-        events: list[api.DmEvent] = []
-        a.hub.publish = lambda e: events.append(e) if isinstance(e, api.DmEvent) else None  # type: ignore[method-assign]
         more = [(await b.request(api.Dm(id=first.conversation, text=f"still me {i}"))).id for i in range(3)]
         await until(lambda: all(stored(a, i) for i in more) and a.mailbox.tried == 4, "a to store and try them")
         assert (await _inbox(a)).conversations == []
         talk = await a.request(api.Conversation(id=first.conversation))
-        assert [m.text for m in talk.messages] == ["me"] and events == []
+        assert [m.text for m in talk.messages] == ["me"] and dm_events() == []
         with pytest.raises(ApiError) as refused:
             await a.request(api.Dm(id=first.conversation, text="no"))
         assert refused.value.code == "blocked"
+        # Unblocked, it shows what comes from now on.
+        await a.request(api.ConversationBlock(id=first.conversation, blocked=False))
+        last = await b.request(api.Dm(id=first.conversation, text="once more"))
+        await until(lambda: stored(a, last.id) and a.mailbox.tried == 5, "the last one")
+        await until(lambda: dm_events() == [first.conversation], "its event")
+        assert [x.preview for x in (await _inbox(a)).conversations] == ["once more"]
 
 
 async def test_a_message_sent_while_its_recipient_is_away_arrives_by_sync(
