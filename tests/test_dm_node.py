@@ -7,6 +7,8 @@ stays silent; a message sent while its recipient is away arrives by sync.
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import time
 from pathlib import Path
 
@@ -27,6 +29,19 @@ pytestmark = pytest.mark.trio
 @pytest.fixture
 def clock() -> trio.testing.MockClock:
     return trio.testing.MockClock(autojump_threshold=0)
+
+
+def _mine_in(node: Node, conversation: str) -> bytes:
+    """This node's conversation key in a conversation (from its store)."""
+    cid = node.store.resolve_conversation(conversation)
+    assert cid is not None
+    return node.store.conversation_lines(cid, mark_read=False)[0].mine
+
+
+def _signers(node: Node) -> set[bytes]:
+    """The key of every object in the node's database file."""
+    with sqlite3.connect(f"file:{node.home.database}?mode=ro", uri=True) as db:
+        return {bytes(k) for (k,) in db.execute("SELECT pubkey FROM objects")}
 
 
 async def _inbox(node: Node) -> api.InboxResult:
@@ -68,9 +83,16 @@ async def test_b_writes_to_the_author_of_a_post_a_answers_c_carries_both_and_ope
         # C stored and served all three, tried them, and opened none.
         await until(lambda: c.mailbox.tried == 3, "c to try every message")
         assert (c.mailbox.opened, (await _inbox(c)).conversations) == (0, [])
-        assert {
-            protocol.decode(w).obj.pubkey for w in c.store.wires([bytes.fromhex(x.id) for x in (first, answer, again)])
-        }.__len__() == 3
+        wires = c.store.wires([bytes.fromhex(x.id) for x in (first, answer, again)])
+        assert len({protocol.decode(w).obj.pubkey for w in wires}) == 3  # a throwaway key each
+        # B learns a key for A made for this conversation alone: none of A's posts or replies is signed by it,
+        # and no message carries a key of A's outside its box.
+        others = [(await a.request(api.Post(text=f"another of a's posts {i}"))).id for i in range(3)]
+        await until(lambda: all(stored(b, i) for i in others), "a's other posts at b")
+        row = b.store.conversation_by_key(_mine_in(b, first.conversation))
+        signers = _signers(b)
+        assert row is not None and len(signers) >= 7 and row.peer not in signers
+        assert not {row.peer, row.mine} & _signers(c)
         for node in (a, b, c):
             assert (await node.request(api.Status())).failures == {}
 
@@ -203,3 +225,37 @@ async def test_private_messages_over_real_hosts(tmp_path: Path) -> None:
         assert c.mailbox.opened == 0 and (await _inbox(c)).conversations == []
         talk = await b.request(api.Conversation(id=first.conversation))
         assert [(m.mine, m.text) for m in talk.messages] == [(True, "hello over libp2p"), (False, "heard you")]
+
+
+async def test_a_message_broken_inside_is_dropped_and_counted(tmp_path: Path, clock: trio.testing.MockClock) -> None:
+    """A hostile sender seals garbage to a's post key: a stores and serves it like any message, keeps nothing."""
+    from nacl.signing import SigningKey
+
+    from protocol import _dm
+
+    async with fake_nodes(tmp_path, 2) as (_, (a, b)):
+        sid = await join(a, [b])
+        post = await a.request(api.Post(text="open to all"))
+        await until(lambda: stored(b, post.id), "the post at b")
+        target = b.store.get(post.id)
+        assert target is not None
+        good = protocol.seal_message(
+            protocol.conversation_key(os.urandom(32), target.obj.pubkey),
+            target.obj.pubkey,
+            target.id,
+            "fine",
+            now=b.now(),
+        )
+        key = protocol.live_key(protocol.own_key(a.identity.require(), target))  # type: ignore[arg-type]
+        from nacl import bindings
+
+        plain = bytes(bindings.crypto_box_seal_open(good.obj.sealed, key.public, key.secret))  # type: ignore[union-attr]
+        broken_box = _dm._sealed_box(plain[:-1] + bytes([plain[-1] ^ 1]), key.public, None)
+        outer = SigningKey(os.urandom(32))
+        broken = protocol.sign(protocol.Message(bytes(outer.verify_key), protocol.coarsen(b.now()), broken_box), outer)
+        for signed in (broken, good):
+            await b.outbound.commit(signed, [sid])
+        await until(lambda: stored(a, broken.id.hex()) and stored(a, good.id.hex()) and a.mailbox.tried == 2, "both at a")
+        assert (a.mailbox.opened, a.mailbox.broken) == (1, 1)
+        assert [x.preview for x in (await _inbox(a)).conversations] == ["fine"]
+        assert (await a.request(api.Status())).failures == {}
