@@ -255,7 +255,11 @@ async def test_a_message_broken_inside_is_dropped_and_counted(tmp_path: Path, cl
         broken = protocol.sign(protocol.Message(bytes(outer.verify_key), protocol.coarsen(b.now()), broken_box), outer)
         for signed in (broken, good):
             await b.outbound.commit(signed, [sid])
-        await until(lambda: stored(a, broken.id.hex()) and stored(a, good.id.hex()) and a.mailbox.tried == 2, "both at a")
+        both = (broken.id.hex(), good.id.hex())
+        await until(lambda: all(stored(a, i) for i in both) and a.mailbox.tried == 2, "both at a")
         assert (a.mailbox.opened, a.mailbox.broken) == (1, 1)
+        mailbox = (await a.request(api.Status())).mailbox
+        assert mailbox is not None and (mailbox.tried, mailbox.opened, mailbox.broken) == (2, 1, 1)
+        assert mailbox.live_keys in (1, 2)  # the post's key; the new conversation's once the keys are counted again
         assert [x.preview for x in (await _inbox(a)).conversations] == ["fine"]
         assert (await a.request(api.Status())).failures == {}

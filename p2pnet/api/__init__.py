@@ -29,6 +29,7 @@ from ._contract import (
     JoinProgress,
     Kind,
     Lagged,
+    MailboxStatus,
     ObjectEvent,
     Peers,
     PeersResult,
@@ -89,6 +90,7 @@ from ._text import flagged_notice, mutes_text, preview, size_text, sync_summary
 from ._wire import ERROR_CODES, ControlError, NodeNotRunning, decode_line, encode_line
 
 __all__ = [
+    "MailboxStatus",
     "Conversation",
     "ConversationBlock",
     "ConversationInfo",

@@ -216,6 +216,9 @@ def _remote(args: argparse.Namespace, client: ControlClient) -> int:
             )
         if st.bans:
             lines.append(f"banned: {st.bans} (see: p2pnet peers)")
+        if st.mailbox is not None:
+            box = st.mailbox
+            lines.append(f"private messages: {box.tried:,} tried with {box.live_keys:,} keys, {box.opened:,} opened")
         _print(args, st, "\n".join(lines))
     elif command == "unlock":
         state = client.request(api.IdentityUnlock(passphrase=getpass.getpass("passphrase: ")))

@@ -51,6 +51,7 @@ class Mailbox:
     Attributes:
         tried: Messages tried since start.  ``opened``: how many opened.
             ``broken``: opened, but malformed inside (a broken or hostile sender).
+            ``live``: the live keys each message was last tried with.
     """
 
     def __init__(
@@ -72,6 +73,7 @@ class Mailbox:
         self._keys: list[protocol.LiveKey] | None = None  # None: rebuild before the next batch
         self._derived: dict[bytes, protocol.LiveKey] = {}  # object id or conversation basis -> key
         self.tried = self.opened = self.broken = 0
+        self.live = 0  # live keys at the last count
 
     def wake(self) -> None:
         """New messages were stored: try them soon."""
@@ -82,27 +84,33 @@ class Mailbox:
         self._keys = None
 
     def live_keys(self, seed: bytes) -> list[protocol.LiveKey]:
-        """This identity's live keys now (blocking: call it in a worker thread)."""
+        """This identity's live keys now (blocking: call it in a worker thread).
+
+        Each key is derived once and kept while its source stays live.
+        """
         objects, bases = self._store.key_sources(self._now() - LIVE_WINDOW, MAX_LIVE_KEYS)
-        keys: dict[bytes, protocol.LiveKey] = {}
+        derived: dict[bytes, protocol.LiveKey] = {}
         for wire, root_wire in objects:
-            signed = protocol.decode(wire, verify=False)  # stored after it was checked, or made here
+            try:
+                signed = protocol.decode(wire, verify=False)  # stored after it was checked, or made here
+                root = None if root_wire is None else protocol.decode(root_wire, verify=False)
+            except protocol.ProtocolError as exc:
+                log.warning("an own object no longer decodes (%s); its key is not live", exc)
+                continue
             key = self._derived.get(signed.id)
             if key is None:
-                root = None if root_wire is None else protocol.decode(root_wire, verify=False)
                 if isinstance(signed.obj, protocol.Reply) and root is None:
                     continue  # a reply whose thread is gone: nothing can be written to it any more
                 signing = protocol.own_key(seed, signed, root)
                 if signing is None:
                     continue
-                key = self._derived[signed.id] = protocol.live_key(signing)
-            keys[key.pubkey] = key
+                key = protocol.live_key(signing)
+            derived[signed.id] = key
         for basis in bases:
-            key = self._derived.get(basis)
-            if key is None:
-                key = self._derived[basis] = protocol.live_key(protocol.conversation_key(seed, basis))
-            keys[key.pubkey] = key
-        return list(keys.values())
+            derived[basis] = self._derived.get(basis) or protocol.live_key(protocol.conversation_key(seed, basis))
+        self._derived = derived
+        self.live = len({key.pubkey for key in derived.values()})
+        return list({key.pubkey: key for key in derived.values()}.values())
 
     async def run(self) -> None:
         """Try stored messages whenever woken, until cancelled."""

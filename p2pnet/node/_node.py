@@ -224,6 +224,12 @@ class Node:
             gossip=api.GossipCounts(received=gossip["received"], stored=gossip["stored"], invalid=gossip["invalid"]),
             failures=dict(self.failures),
             bans=len(self.guard.active()),
+            mailbox=api.MailboxStatus(
+                live_keys=self.mailbox.live,
+                tried=self.mailbox.tried,
+                opened=self.mailbox.opened,
+                broken=self.mailbox.broken,
+            ),
             swarms=[
                 api.SwarmStatus(
                     name=r.name,
