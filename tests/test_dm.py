@@ -13,6 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from nacl import bindings
 from nacl.signing import SigningKey
 
 import protocol
@@ -46,6 +49,13 @@ def first(text: str = "hello, author", *, now: int = NOW) -> protocol.Signed:
 def message_of(signed: protocol.Signed) -> protocol.Message:
     assert isinstance(signed.obj, protocol.Message)
     return signed.obj
+
+
+_PLAIN = bytes(
+    bindings.crypto_box_seal_open(
+        message_of(first()).sealed, protocol.live_key(POST_KEY).public, protocol.live_key(POST_KEY).secret
+    )
+)
 
 
 # -- the object ------------------------------------------------------------------------------
@@ -122,6 +132,29 @@ def test_the_conversation_keys_and_id_follow_the_spec() -> None:
     assert protocol.conversation_id(bytes(WRITER_KEY.verify_key)) != protocol.conversation_id(
         bytes(ANSWER_KEY.verify_key)
     )
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_whatever_a_box_holds_opening_fails_only_with_decode_error(data: st.DataObject) -> None:
+    """A hostile sender can seal any bytes to a key: opening them keeps or refuses, never crashes."""
+    from protocol import _dm
+
+    key = protocol.live_key(POST_KEY)
+    plain = bytearray(_PLAIN)
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.integers(0, len(plain) - 1))
+        plain[at] = data.draw(st.integers(0, 255))
+    if data.draw(st.booleans()):
+        plain = bytearray(data.draw(st.binary(min_size=0, max_size=900)))
+    sealed = _dm._sealed_box(bytes(plain), key.public, None)
+    sealed = sealed[: protocol.MESSAGE_SIZE - 116].ljust(908, b"\0") if len(sealed) != 908 else sealed
+    message = protocol.Message(bytes(32), NOW, sealed)
+    try:
+        opened = protocol.open_message(message, [key])
+    except protocol.DecodeError:
+        return
+    assert opened is None or isinstance(opened.text, str)
 
 
 # -- the wire over 1,000 messages of one conversation --------------------------------------------
