@@ -18,6 +18,7 @@ from nacl.signing import SigningKey
 from ._errors import UsageError
 
 __all__ = [
+    "INFO_DM",
     "INFO_FLAG",
     "INFO_HEART",
     "INFO_POST",
@@ -26,6 +27,7 @@ __all__ = [
     "SEED_SIZE",
     "derive_seed",
     "flag_key",
+    "conversation_key",
     "heart_key",
     "post_key",
     "swarm_host_seed",
@@ -40,6 +42,7 @@ INFO_THREAD = b"p2pnet/v1/thread-key"
 INFO_HEART = b"p2pnet/v1/heart-key"
 INFO_FLAG = b"p2pnet/v1/flag-key"
 INFO_SWARM_HOST = b"p2pnet/v1/swarm-host-key"
+INFO_DM = b"p2pnet/v1/dm-key"
 SWARM_ID_PREFIX = b"p2pnet/v1/swarm-id"
 
 
@@ -84,6 +87,18 @@ def heart_key(seed: bytes, target_id: bytes) -> SigningKey:
 def flag_key(seed: bytes, target_id: bytes) -> SigningKey:
     """The per-post key for a flag, separate from the heart key so the two do not link."""
     return SigningKey(derive_seed(seed, INFO_FLAG + target_id))
+
+
+def conversation_key(seed: bytes, peer: bytes) -> SigningKey:
+    """This identity's key in its private conversation with the holder of ``peer`` (an Ed25519 public key).
+
+    One key per identity and peer key: the writer of a first message derives
+    it from the key of the post or reply it writes to, the answerer from the
+    writer's conversation key.  It signs nothing public, so it links to nothing.
+    """
+    if not isinstance(peer, bytes) or len(peer) != 32:
+        raise UsageError("a peer key is exactly 32 bytes")
+    return SigningKey(derive_seed(seed, INFO_DM + peer))
 
 
 def swarm_id(psk: bytes) -> bytes:

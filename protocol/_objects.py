@@ -1,4 +1,4 @@
-"""Wire objects: post, reply, heart, flag, delete.
+"""Wire objects: post, reply, heart, flag, delete, and the sealed private message.
 
 Each object is a frozen dataclass.  Its *signed bytes* are a fixed binary
 layout (docs/protocol.md) with no optional encodings, so one object has exactly
@@ -49,12 +49,16 @@ __all__ = [
     "KIND_DELETE",
     "KIND_FLAG",
     "KIND_HEART",
+    "KIND_MESSAGE",
     "KIND_POST",
     "KIND_REPLY",
     "MAX_NAME_CHARS",
     "MAX_TEXT_CHARS",
     "MAX_TTL",
     "MAX_WIRE_SIZE",
+    "MESSAGE_LIFETIME",
+    "MESSAGE_SIZE",
+    "Message",
     "PALETTE",
     "Post",
     "Reply",
@@ -86,8 +90,7 @@ KIND_REPLY: Final = 0x02
 KIND_HEART: Final = 0x03
 KIND_FLAG: Final = 0x04
 KIND_DELETE: Final = 0x05
-# 0x10 is reserved for sealed private messages (one fixed size); version 2
-# is reserved for objects that carry a proof-of-work stamp.
+KIND_MESSAGE: Final = 0x10  # a sealed private message: one fixed size, version 2 only
 
 # The largest object (a post of 1,000 four-byte characters and a 32-character
 # name) is 4,264 bytes, so the top bucket is that size rounded up to 256.
@@ -125,6 +128,12 @@ PALETTE: Final = (
 )
 FLAG_REASONS: Final = ("spam", "abuse", "illegal", "other")
 
+# Every private message fills the 1024 bucket exactly: header, body, signature, stamp.
+MESSAGE_SIZE: Final = 1024
+MESSAGE_BODY: Final = MESSAGE_SIZE - 4 - 64 - 8  # 948
+SEALED_SIZE: Final = MESSAGE_BODY - 32 - 8  # 908: the sealed box after pubkey and created
+MESSAGE_LIFETIME: Final = 7 * 24 * 3600  # nodes keep and serve a message this long after its `created`
+
 _HEADER = struct.Struct(">BBH")  # version, kind, body length
 _U64 = struct.Struct(">Q")
 
@@ -140,7 +149,9 @@ def is_from_the_future(obj: WireObject, now: int) -> bool:
 
 
 def is_expired(obj: WireObject, now: int) -> bool:
-    """True if ``obj`` is a post whose self-destruct time has come: no node keeps it any more."""
+    """True if ``obj`` is a post whose self-destruct time has come, or a message past its lifetime: no node keeps it."""
+    if isinstance(obj, Message):
+        return obj.created + MESSAGE_LIFETIME <= now
     return isinstance(obj, Post) and obj.expires is not None and obj.expires <= now
 
 
@@ -250,7 +261,25 @@ class Delete(_Targeted):
     """A tombstone for ``target``, valid only when signed by the target's own key."""
 
 
-WireObject = Post | Reply | Heart | Flag | Delete
+@dataclass(frozen=True)
+class Message:
+    """A sealed private message (docs/protocol.md, section 14): nothing outside the box names sender or recipient.
+
+    ``pubkey`` is a throwaway key made for this message alone; ``sealed`` is
+    a sealed box to the X25519 form of the recipient's key (``protocol.seal_message``).
+    """
+
+    pubkey: bytes
+    created: int
+    sealed: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        _check_bytes(self.pubkey, KEY_SIZE, "pubkey")
+        _check_time(self.created, "created")
+        _check_bytes(self.sealed, SEALED_SIZE, "sealed box")
+
+
+WireObject = Post | Reply | Heart | Flag | Delete | Message
 
 _KIND_OF: Final[dict[type, int]] = {
     Post: KIND_POST,
@@ -258,6 +287,7 @@ _KIND_OF: Final[dict[type, int]] = {
     Heart: KIND_HEART,
     Flag: KIND_FLAG,
     Delete: KIND_DELETE,
+    Message: KIND_MESSAGE,
 }
 
 
@@ -292,6 +322,8 @@ def _body(obj: WireObject) -> bytes:
         )
     if isinstance(obj, Flag):
         return obj.pubkey + obj.target + _U64.pack(obj.created) + bytes((FLAG_REASONS.index(obj.reason),))
+    if isinstance(obj, Message):
+        return obj.pubkey + _U64.pack(obj.created) + obj.sealed
     return obj.pubkey + obj.target + _U64.pack(obj.created)
 
 
@@ -369,6 +401,8 @@ def sign(obj: WireObject, key: SigningKey, *, version: int = VERSION) -> Signed:
         raise UsageError("signing key does not match the object's pubkey")
     if version not in VERSIONS:
         raise UsageError(f"objects are version {' or '.join(map(str, VERSIONS))}")
+    if isinstance(obj, Message) and version != VERSION:
+        raise UsageError(f"a private message is version {VERSION} only")
     signed_bytes = encode_signed(obj, version)
     stamp = bytes(STAMP_SIZE) if version >= 2 else None  # unminted: see mint_stamp
     _bucket(len(signed_bytes) + SIG_SIZE + len(stamp or b""))
@@ -380,6 +414,7 @@ _POST_HEAD = struct.Struct(">32s16sQQBB")
 _REPLY_HEAD = struct.Struct(">32s16s32s32sQ")
 _TARGET_HEAD = struct.Struct(">32s32sQ")
 _FLAG_BODY = struct.Struct(">32s32sQB")
+_MESSAGE_BODY = struct.Struct(f">32sQ{SEALED_SIZE}s")
 
 
 def _text_at(body: bytes, pos: int, length: int, limit: int) -> str:
@@ -428,6 +463,11 @@ def _parse_body(kind: int, body: bytes) -> WireObject:
                 raise DecodeError(f"flag reason {reason} is unknown")
             obj = Flag(pubkey, target, created, FLAG_REASONS[reason])
             end = _FLAG_BODY.size
+        elif kind == KIND_MESSAGE:
+            if len(body) != MESSAGE_BODY:
+                raise DecodeError(f"a private message body is {MESSAGE_BODY} bytes, not {len(body)}")
+            obj = Message(*_MESSAGE_BODY.unpack_from(body))
+            end = _MESSAGE_BODY.size
         else:
             raise UnknownKind(f"object kind 0x{kind:02x} is not known to protocol version {VERSION}")
     except struct.error:
@@ -472,6 +512,8 @@ def decode(wire: bytes, *, verify: bool = True, difficulty: int | None = None) -
     if wire.count(0, raw_end) != size - raw_end:
         raise DecodeError("padding bytes are not zero")
     obj = _parse_body(kind, wire[_HEADER.size : signed_end])
+    if kind == KIND_MESSAGE and version != VERSION:
+        raise DecodeError(f"a private message is version {VERSION} only")
     signed_bytes = wire[:signed_end]
     signature = wire[signed_end:stamp_end]
     stamp = wire[stamp_end:raw_end] if version >= 2 else None

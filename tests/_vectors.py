@@ -148,6 +148,12 @@ def keys() -> dict[str, Any]:
             },
             {"name": "flag", "info": (protocol.INFO_FLAG + target).hex(), "pubkey": pub(_keys.flag_key(SEED, target))},
             {
+                "name": "dm",
+                "peer": pub(_keys.post_key(SEED, nonce)),
+                "info": (protocol.INFO_DM + bytes(_keys.post_key(SEED, nonce).verify_key)).hex(),
+                "pubkey": pub(protocol.conversation_key(SEED, bytes(_keys.post_key(SEED, nonce).verify_key))),
+            },
+            {
                 "name": "swarm-host",
                 "psk": PSK.hex(),
                 "swarm_id": protocol.swarm_id(PSK).hex(),
@@ -399,6 +405,91 @@ def sync() -> dict[str, Any]:
     }
 
 
+def _message_case(
+    name: str, sender: Any, recipient: Any, about: bytes, text: str, n: int
+) -> tuple[dict[str, Any], protocol.Signed, bytes]:
+    """One message, every random part fixed by ``n``; with its plaintext (opened by the recipient's key)."""
+    from nacl import bindings
+    from nacl.signing import SigningKey
+
+    inputs = {"text": text, "jitter": n % 7, "ephemeral_seed": bytes([n]) * 32, "throwaway_seed": bytes([n + 1]) * 32}
+    signed = protocol.seal_message(
+        sender,
+        bytes(recipient.verify_key),
+        about,
+        text,
+        now=NOW,
+        jitter=inputs["jitter"],
+        ephemeral_seed=inputs["ephemeral_seed"],
+        throwaway=SigningKey(inputs["throwaway_seed"]),
+    )
+    assert isinstance(signed.obj, protocol.Message)
+    live = protocol.live_key(recipient)
+    plain = bytes(bindings.crypto_box_seal_open(signed.obj.sealed, live.public, live.secret))
+    case = {
+        "name": name,
+        "inputs": {k: v.hex() if isinstance(v, bytes) else v for k, v in inputs.items()},
+        "sender": bytes(sender.verify_key).hex(),
+        "recipient": bytes(recipient.verify_key).hex(),
+        "recipient_x25519": live.public.hex(),
+        "recipient_x25519_secret": live.secret.hex(),
+        "about": about.hex(),
+        "plaintext": plain.hex(),
+        "created": signed.obj.created,
+        "id": signed.id.hex(),
+        "wire": signed.wire.hex(),
+    }
+    return case, signed, plain
+
+
+def messages() -> dict[str, Any]:
+    """Private messages (protocol.md, section 14): a first message, its answer, and what must be refused."""
+    from protocol import _dm
+
+    post = protocol.make_post(SEED, "plain post", now=NOW, nonce=bytes([0x11]) * 16)
+    author = _keys.post_key(SEED, bytes([0x11]) * 16)
+    writer = protocol.conversation_key(OTHER_SEED, post.obj.pubkey)
+    answerer = protocol.conversation_key(SEED, bytes(writer.verify_key))
+    first, first_signed, plain = _message_case("first", writer, author, post.id, "hello, author", 1)
+    answer, _, _ = _message_case("answer", answerer, writer, post.id, "hello, stranger ✨", 2)
+    for case in (first, answer):
+        case["conversation"] = protocol.conversation_id(bytes(writer.verify_key)).hex()
+    wire = first_signed.wire
+    author_x = protocol.live_key(author).public
+
+    def resealed(change: bytes) -> str:
+        return _dm._sealed_box(change, author_x, bytes([9]) * 32).hex()
+
+    sig_at = len(plain) - 64
+    return {
+        "version": 1,
+        "seed": SEED.hex(),
+        "other_seed": OTHER_SEED.hex(),
+        "now": NOW,
+        "post": {"id": post.id.hex(), "pubkey": post.obj.pubkey.hex()},
+        "valid": [first, answer],
+        "invalid_wires": [
+            {"name": "version 1", "wire": ("01" + wire[1:].hex()), "error": "DecodeError"},
+            {
+                "name": "short body",
+                "wire": (wire[:2] + (947).to_bytes(2, "big") + wire[4:]).hex(),
+                "error": "DecodeError",
+            },
+            {
+                "name": "sealed box altered",
+                "wire": (wire[:100] + bytes([wire[100] ^ 1]) + wire[101:]).hex(),
+                "error": "BadSignature",
+            },
+        ],
+        "invalid_sealed": [
+            {"name": "inner signature", "sealed": resealed(plain[:-1] + bytes([plain[-1] ^ 1]))},
+            {"name": "inner version", "sealed": resealed(b"\x02" + plain[1:])},
+            {"name": "padding not zero", "sealed": resealed(plain[: sig_at - 1] + b"\x01" + plain[sig_at:])},
+            {"name": "text too long", "sealed": resealed(plain[:73] + (722).to_bytes(2, "big") + plain[75:])},
+        ],
+    }
+
+
 def build() -> dict[str, dict[str, Any]]:
     return {
         "objects.json": objects(),
@@ -407,6 +498,7 @@ def build() -> dict[str, dict[str, Any]]:
         "identity.json": identity(),
         "stem.json": stem(),
         "sync.json": sync(),
+        "messages.json": messages(),
     }
 
 

@@ -32,6 +32,9 @@ WIRES = [
     protocol.make_heart(SEED, _root.id, now=NOW).wire,
     protocol.make_flag(SEED, _root.id, now=NOW, reason="abuse").wire,
     protocol.make_delete(SEED, _root, now=NOW).wire,
+    protocol.seal_message(
+        protocol.conversation_key(SEED, _root.obj.pubkey), _root.obj.pubkey, _root.id, "hi", now=NOW
+    ).wire,
 ]
 INVITES = [protocol.encode_invite(protocol.Invite("friends", bytes(32), (ADDR, ADDR), 1_900_000_000)).encode()]
 IDENTITIES = [

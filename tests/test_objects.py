@@ -87,7 +87,7 @@ def test_unknown_version_and_kind() -> None:
     with pytest.raises(protocol.UnknownVersion):
         protocol.decode(b"\x03" + heart.wire[1:])
     with pytest.raises(protocol.UnknownKind):
-        protocol.decode(heart.wire[:1] + b"\x10" + heart.wire[2:])
+        protocol.decode(heart.wire[:1] + b"\x11" + heart.wire[2:])
 
 
 def _post_fields(p: protocol.Signed) -> dict[str, object]:

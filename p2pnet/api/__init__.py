@@ -31,6 +31,7 @@ from ._contract import (
     JoinProgress,
     Kind,
     Lagged,
+    MailboxStatus,
     ObjectEvent,
     Peers,
     PeersResult,
@@ -73,6 +74,18 @@ from ._contract import (
     ThreadResult,
     ThreadRoot,
 )
+from ._dm import (
+    Conversation,
+    ConversationBlock,
+    ConversationInfo,
+    ConversationResult,
+    Dm,
+    DmEvent,
+    DmLine,
+    DmSent,
+    Inbox,
+    InboxResult,
+)
 from ._home import Home, HomeLocked, resolve_home
 from ._launch import ensure_node
 from ._local import Mute, MutedAuthor, MutedThread, MuteList, Mutes, SwarmSet, SwarmSettings, Unmute
@@ -81,6 +94,17 @@ from ._text import flagged_notice, locked_note, mutes_text, preview, size_text, 
 from ._wire import ERROR_CODES, ControlError, NodeNotRunning, decode_line, encode_line
 
 __all__ = [
+    "MailboxStatus",
+    "Conversation",
+    "ConversationBlock",
+    "ConversationInfo",
+    "ConversationResult",
+    "Dm",
+    "DmEvent",
+    "DmLine",
+    "DmSent",
+    "Inbox",
+    "InboxResult",
     "API_VERSION",
     "Announce",
     "Announced",

@@ -183,6 +183,15 @@ class SwarmUsage(Result):
     evicted: int  # objects evicted to keep the quota and still remembered
 
 
+class MailboxStatus(Result):
+    """Private messages tried here since start: the cost of opening, which only this node sees."""
+
+    live_keys: int  # keys each message is tried with (one X25519 each)
+    tried: int
+    opened: int
+    broken: int  # opened, but malformed inside
+
+
 class StatusResult(Result):
     version: int
     home: str
@@ -197,6 +206,7 @@ class StatusResult(Result):
     minting: int = 0  # own objects stored and waiting for their proof-of-work stamp before they go out
     bans: int = 0  # peer ids and addresses banned now (peers lists them)
     usage: list[SwarmUsage] = []  # every joined swarm, running or not
+    mailbox: MailboxStatus | None = None  # private messages tried here (None from an older node)
 
 
 # -- requests and their results -----------------------------------------------------

@@ -41,6 +41,7 @@ from ._contract import (
     SwarmList,
     Thread,
 )
+from ._dm import Conversation, ConversationBlock, Dm, DmEvent, Inbox
 from ._local import Mute, MuteList, SwarmSet, Unmute
 
 __all__ = ["EVENTS", "METHODS", "REQUESTS", "result_type"]
@@ -78,6 +79,10 @@ REQUESTS: tuple[type[Request[Any]], ...] = (
     Mute,
     Unmute,
     MuteList,
+    Dm,
+    Inbox,
+    Conversation,
+    ConversationBlock,
     Peers,
     Subscribe,
     Shutdown,
@@ -88,5 +93,6 @@ METHODS: dict[str, tuple[type[Request[Any]], type[Result]]] = {r.method: (r, res
 
 #: event name -> data type
 EVENTS: dict[str, type[Event]] = {
-    e.event: e for e in (ObjectEvent, JoinProgress, SwarmEvent, SwarmLeftEvent, Purged, StoppingEvent, Lagged)
+    e.event: e
+    for e in (ObjectEvent, JoinProgress, SwarmEvent, SwarmLeftEvent, Purged, StoppingEvent, Lagged, DmEvent)
 }

@@ -35,6 +35,7 @@ ERROR_CODES: dict[str, str] = {
     "not_found": "the id is unknown here",
     "ambiguous_id": "the id prefix matches several objects",
     "not_yours": "only the author can delete this",
+    "blocked": "that conversation is blocked: unblock it to write in it",
     "refused": "the store refused the object",
     "store": "a database problem",
     "internal": "a bug; the node keeps running",

@@ -34,6 +34,7 @@ from ..api import (
     size_text,
     sync_summary,
 )
+from ._dm import DM_COMMANDS, add_dm_commands, dm_command
 from ._moderation import MODERATION_COMMANDS, add_moderation_commands, moderation_request, parse_size
 from ._show import age, marked, post_text, thread_text
 
@@ -193,6 +194,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--limit", type=int, default=20)
 
     add_moderation_commands(cmd)
+    add_dm_commands(cmd)
 
     sp = cmd("demo", "start a local swarm of a few headless nodes with sample posts", json_out=False)
     sp.add_argument("--nodes", type=int, default=4, help="how many demo nodes (2-8)")
@@ -254,6 +256,9 @@ def _remote(args: argparse.Namespace, client: ControlClient) -> int:
             )
         if st.bans:
             lines.append(f"banned: {st.bans} (see: p2pnet peers)")
+        if st.mailbox is not None:
+            box = st.mailbox
+            lines.append(f"private messages: {box.tried:,} tried with {box.live_keys:,} keys, {box.opened:,} opened")
         _print(args, st, "\n".join(lines))
     elif command == "unlock":
         state = client.request(api.IdentityUnlock(passphrase=getpass.getpass("passphrase: ")))
@@ -299,6 +304,8 @@ def _remote(args: argparse.Namespace, client: ControlClient) -> int:
     elif command == "thread":
         thread = client.request(api.Thread(id=args.id))
         _print(args, thread, thread_text(thread, now, args.show_flagged))
+    elif command in DM_COMMANDS:
+        dm_command(args, client, _print)
     elif command in MODERATION_COMMANDS:
         try:
             request = moderation_request(args)

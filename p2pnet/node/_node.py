@@ -33,6 +33,7 @@ from ._errors import ApiError
 from ._evict import Evictor
 from ._identity import Identity
 from ._inbound import Inbound, Source, Verified
+from ._mailbox import Mailbox
 from ._mint import Minter
 from ._outbound import Outbound
 from ._swarm import OpenHost, SwarmRuntime, Swarms, SwarmSettings
@@ -117,6 +118,13 @@ class Node:
         )
         self.outbound = Outbound(store, self.swarms, self.minter, self.now, self.offload, self._announce)
         self.evictor = Evictor(store, self.now, self.offload)
+        self.mailbox = Mailbox(
+            store,
+            lambda: self.identity.seed,
+            self.now,
+            self.offload,
+            lambda cid: self.hub.publish(api.DmEvent(conversation=cid.hex())),
+        )
         self.started = 0.0
         self._nursery: trio.Nursery | None = None
         self._shutdown = trio.Event()
@@ -151,7 +159,13 @@ class Node:
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                for loop in (self.inbound.run, self.minter.run, self.evictor.run, self._maintenance_loop):
+                for loop in (
+                    self.inbound.run,
+                    self.minter.run,
+                    self.evictor.run,
+                    self.mailbox.run,
+                    self._maintenance_loop,
+                ):
                     nursery.start_soon(partial(supervised, loop, failures=self.failures, restart=True))
                 await nursery.start(self.swarms.serve)
                 if self.identity.seed is not None:
@@ -222,6 +236,12 @@ class Node:
             ),
             failures=dict(self.failures),
             bans=len(self.guard.active()),
+            mailbox=api.MailboxStatus(
+                live_keys=self.mailbox.live,
+                tried=self.mailbox.tried,
+                opened=self.mailbox.opened,
+                broken=self.mailbox.broken,
+            ),
             swarms=[
                 api.SwarmStatus(
                     name=r.name,
@@ -302,10 +322,14 @@ class Node:
         for signed, swarm_id in new:
             if isinstance(signed.obj, protocol.Delete):
                 self.outbound.carry(signed, swarm_id)
+        if any(isinstance(signed.obj, protocol.Message) for signed, _ in new):
+            self.mailbox.wake()  # tried apart and afterwards: storing and forwarding do not wait for it
         self._announce_all(new)
 
     def _announce(self, signed: protocol.Signed, swarm_id: bytes) -> None:
         self.evictor.wake()
+        if isinstance(signed.obj, protocol.Post | protocol.Reply):
+            self.mailbox.keys_changed()  # its key can be written to from now on
         self._announce_all([(signed, swarm_id)])
 
     def _announce_all(self, new: list[tuple[protocol.Signed, bytes]]) -> None:
@@ -315,7 +339,11 @@ class Node:
         thread, a muted writer or word), is not announced.  Two store reads
         per batch, and none while nobody listens.
         """
-        if not new or not self.hub.listening:
+        if not self.hub.listening:
+            return
+        # A sealed message is no post: what opens here is announced by the mailbox, to this node alone.
+        new = [(s, swarm_id) for s, swarm_id in new if not isinstance(s.obj, protocol.Message)]
+        if not new:
             return
         concerns = {signed.id: _concerns(signed.obj) or signed.id for signed, _ in new}
         muted = self.store.muted_among(list({*concerns, *concerns.values()}))

@@ -18,6 +18,7 @@ from ._errors import (
 )
 from ._feed import popular_score
 from ._ingest import IngestResult
+from ._messages import ConversationRow, LineRow
 from ._mutes import MAX_MUTED_WORDS
 from ._quota import DEFAULT_QUOTA, MIN_QUOTA
 from ._rows import (
@@ -44,9 +45,11 @@ __all__ = [
     "SCHEMA_VERSION",
     "AmbiguousId",
     "BanRow",
+    "ConversationRow",
     "FeedPage",
     "IngestResult",
     "InvalidArgument",
+    "LineRow",
     "MuteRows",
     "PeerRow",
     "PostRow",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from protocol import KIND_FLAG, KIND_HEART, KIND_POST, KIND_REPLY
+from protocol import KIND_FLAG, KIND_HEART, KIND_MESSAGE, KIND_POST, KIND_REPLY, MESSAGE_LIFETIME
 
 from ._args import int_arg
 from ._db import Database
@@ -116,7 +116,10 @@ class Erasure(Database):
         return [vid for vid, _ in victims]
 
     def purge_expired(self, now: int) -> int:
-        """Erase every root post whose ``expires <= now``, with its replies, hearts and flags.
+        """Erase every root post whose ``expires <= now``, with its replies, hearts and flags, and old messages.
+
+        A private message goes when its lifetime is over (``created`` +
+        :data:`protocol.MESSAGE_LIFETIME`); what this node opened of it stays.
 
         Returns:
             How many objects were erased in all.
@@ -129,4 +132,14 @@ class Erasure(Database):
         rows = conn.execute(
             "SELECT id, pubkey FROM posts WHERE expires IS NOT NULL AND expires <= ? AND kind = 1", (now,)
         ).fetchall()
-        return sum(len(self._erase(conn, oid, key, "expired")) for oid, key in rows)
+        erased = sum(len(self._erase(conn, oid, key, "expired")) for oid, key in rows)
+        old = conn.execute(
+            "SELECT id FROM objects WHERE kind = ? AND created <= ?", (KIND_MESSAGE, now - MESSAGE_LIFETIME)
+        ).fetchall()
+        for (oid,) in old:
+            # Not remembered as erased: ingest refuses an expired message by its own time.
+            conn.execute("DELETE FROM own WHERE id = ?", (oid,))
+            conn.execute("DELETE FROM held WHERE id = ?", (oid,))
+            drop_object(conn, oid)
+        self._checkpoint |= bool(old)
+        return erased + len(old)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 import protocol
-from protocol import KIND_DELETE, KIND_POST, KIND_REPLY, Delete, Flag, Heart, Post, Reply
+from protocol import KIND_DELETE, KIND_POST, KIND_REPLY, Delete, Flag, Heart, Message, Post, Reply
 
 from ._args import int_arg
 from ._erase import Erasure, drop_object
@@ -236,6 +236,12 @@ class Ingest(Erasure):
             return self._ingest_reaction(conn, signed, obj, swarm, now)
         if isinstance(obj, Delete):
             return self._ingest_delete(conn, signed, obj, swarm)
+        if isinstance(obj, Message):
+            # Stored and served by every node, whoever it is for, until its lifetime ends.
+            if protocol.is_expired(obj, now):
+                return IngestResult(hid, "rejected", "expired")
+            self._store_object(conn, signed, swarm)
+            return IngestResult(hid, "new")
         raise InvalidArgument(f"cannot store an object of type {type(obj).__name__}")
 
     def _store_object(self, conn: sqlite3.Connection, signed: protocol.Signed, swarm: bytes) -> int:

@@ -6,7 +6,7 @@ from typing import Final
 
 __all__ = ["APPLICATION_ID", "MIGRATIONS", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION: Final = 5
+SCHEMA_VERSION: Final = 6
 APPLICATION_ID: Final = 0x7032706E  # "p2pn": tells our files from other SQLite files
 # Each entry migrates the schema from version i to i + 1, inside one transaction.
 # Never edit a released entry: append a new one.
@@ -178,6 +178,36 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         "CREATE TABLE muted_words (word TEXT PRIMARY KEY) WITHOUT ROWID",
         "CREATE TABLE muted_keys (pubkey BLOB PRIMARY KEY, root BLOB NOT NULL) WITHOUT ROWID",
         "CREATE TABLE hidden_threads (root BLOB PRIMARY KEY) WITHOUT ROWID",
+    ),
+    (
+        # Private messages (docs/protocol.md, section 14).  The sealed objects
+        # themselves are rows of `objects` (kind 16) like any other, kept for
+        # their lifetime and then purged.  What this node opened or sent stays
+        # here, local: never served, never sent.
+        """CREATE TABLE conversations (
+            id        BLOB PRIMARY KEY CHECK (length(id) = 32),
+            mine      BLOB NOT NULL UNIQUE CHECK (length(mine) = 32),
+            basis     BLOB NOT NULL CHECK (length(basis) = 32),
+            peer      BLOB NOT NULL CHECK (length(peer) = 32),
+            addressed BLOB NOT NULL CHECK (length(addressed) = 32),
+            about     BLOB NOT NULL CHECK (length(about) = 32),
+            started   INTEGER NOT NULL CHECK (started IN (0, 1)),
+            answered  INTEGER NOT NULL DEFAULT 0 CHECK (answered IN (0, 1)),
+            blocked   INTEGER NOT NULL DEFAULT 0 CHECK (blocked IN (0, 1)),
+            unread    INTEGER NOT NULL DEFAULT 0,
+            last      INTEGER NOT NULL
+        ) WITHOUT ROWID""",
+        "CREATE INDEX conversations_last ON conversations(last)",
+        """CREATE TABLE dm_lines (
+            id           BLOB NOT NULL UNIQUE,
+            conversation BLOB NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            mine         INTEGER NOT NULL CHECK (mine IN (0, 1)),
+            sent         INTEGER NOT NULL,
+            seen         INTEGER NOT NULL,
+            text         TEXT NOT NULL
+        )""",
+        "CREATE INDEX dm_lines_conversation ON dm_lines(conversation, seen)",
+        "CREATE INDEX objects_messages ON objects(created) WHERE kind = 16",
     ),
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION

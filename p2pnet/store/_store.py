@@ -23,6 +23,7 @@ from ._bans import Bans
 from ._carry import CarryDeletes
 from ._feed import Feed
 from ._leave import Unswarmed
+from ._messages import Messages
 from ._mutes import Mutes
 from ._own import OwnObjects
 from ._quota import Quota
@@ -33,7 +34,7 @@ from ._swarms import SwarmsAndPeers
 __all__ = ["Store"]
 
 
-class Store(CarryDeletes, OwnObjects, Unswarmed, Quota, Feed, Find, Reads, Mutes, SwarmsAndPeers, Bans):
+class Store(CarryDeletes, OwnObjects, Unswarmed, Quota, Feed, Find, Reads, Mutes, Messages, SwarmsAndPeers, Bans):
     """The node's database.  Open with :meth:`Store.open`; close with :meth:`close`.
 
     Each base adds one job over the shared connection of :class:`Database`:
@@ -41,6 +42,7 @@ class Store(CarryDeletes, OwnObjects, Unswarmed, Quota, Feed, Find, Reads, Mutes
     target into every swarm it was in), own objects and their stamps
     (``_own``), the quota and eviction (``_quota``), the feed (``_feed``),
     search by word beginnings (``_search``), the other reads (``_reads``),
-    what the user muted (``_mutes``), swarms and peers (``_swarms``), what
-    leaving a swarm drops (``_leave``), and bans (``_bans``).
+    what the user muted (``_mutes``), private conversations (``_messages``),
+    swarms and peers (``_swarms``), what leaving a swarm drops
+    (``_leave``), and bans (``_bans``).
     """
