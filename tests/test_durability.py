@@ -107,7 +107,9 @@ def test_kill_9_during_posting_and_ingest_loses_nothing(tmp_path: Path) -> None:
         except AssertionError as exc:
             missing = len(set(peer_acked) - victim.stored_ids())
             sync = [s["sync"] for s in victim.call("status")["swarms"]]
-            raise AssertionError(f"{exc}; {missing} of {len(peer_acked)} missing; sync {sync}") from None
+            bans = peer.call("peers")["bans"]
+            said = f"{missing} of {len(peer_acked)} missing; sync {sync}; the peer's bans {bans}"
+            raise AssertionError(f"{exc}; {said}") from None
     finally:
         victim.stop()
         peer.stop()
