@@ -197,6 +197,9 @@ def run_command(args: argparse.Namespace) -> int:
         return _remote(args, client)
 
 
+_REACH = {"public": "reachable from outside", "behind_nat": "behind NAT", "unknown": "reachability not known yet"}
+
+
 def _remote(args: argparse.Namespace, client: ControlClient) -> int:
     command = args.command
     now = time.time()
@@ -205,7 +208,7 @@ def _remote(args: argparse.Namespace, client: ControlClient) -> int:
         lines = [f"home: {st.home}", f"identity: {st.identity}", f"uptime: {st.uptime}s"]
         lines.append("stored: " + ", ".join(f"{k} {v}" for k, v in msgspec.to_builtins(st.counts).items()))
         for s in st.swarms:
-            lines.append(f"swarm {s.name}: {s.peers} peers connected")
+            lines.append(f"swarm {s.name}: {s.peers} peers connected, {_REACH[s.reachability]}")
             lines.append(f"  sync: {sync_summary(s.sync, now)}")
         for u in st.usage:
             lines.append(

@@ -64,6 +64,15 @@ def test_a_member_behind_nat_joins_a_public_members_swarm(two: tuple[DaemonProce
     a_id, b_id = _swarm(a)["peer_id"], _swarm(b)["peer_id"]
     assert a_id in _swarm(b)["outbound"]
     assert b_id in _swarm(a)["connected"] and b_id not in _swarm(a)["outbound"]
+    # Each sees where the other's packets come from: B through its router, A as itself.
+    wait_for(lambda: _reachability(b) == "behind_nat", what="B to know it is behind NAT")
+    wait_for(lambda: _reachability(a) == "public", what="A to know it is public")
+    assert "behind NAT" in b.cli("status").stdout
+
+
+def _reachability(node: DaemonProcess) -> str:
+    [swarm] = node.call("status")["swarms"]
+    return swarm["reachability"]
 
 
 @pytest.mark.xfail(
