@@ -7,8 +7,8 @@ PSK; the dialling side (``CircuitV2Transport.dial``) upgrades it with
 ``upgrade_outbound_connection``, which does not (the swarm applies the PSK in
 its TCP dial path only).  So stock relayed dials between two members of one
 private network fail; wrapping the dialler's raw relayed connection in the PSK
-makes them work.  The first test fails the day upstream fixes it; the second
-is the fix p2pnet will install with relays (#15).
+makes them work (tests/harness/relay.py).  The first test fails the day
+upstream fixes it; the second is the fix p2pnet will install with relays (#15).
 
 Real hosts on loopback.  Addresses: 127.0.15.1x.
 """
@@ -24,14 +24,14 @@ import multiaddr
 import pytest
 import trio
 from harness.polling import DEADLINE
+from harness.relay import psk_relay_transport
 from libp2p import new_host
+from libp2p.connection_types import ConnectionType
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.identity.identify.identify import ID as IDENTIFY
 from libp2p.network.exceptions import SwarmException
-from libp2p.peer.peerinfo import PeerInfo, info_from_p2p_addr
-from libp2p.relay.circuit_v2 import PROTOCOL_ID, CircuitV2Protocol, CircuitV2Transport
-from libp2p.relay.circuit_v2.config import RelayConfig, RelayRole
-from libp2p.security.pnet.protector import new_protected_conn
+from libp2p.peer.peerinfo import info_from_p2p_addr
+from libp2p.relay.circuit_v2 import PROTOCOL_ID, CircuitV2Protocol
 from libp2p.tools.anyio_service import background_trio_service
 
 PSK = os.urandom(32).hex()
@@ -45,15 +45,8 @@ async def relayed(*, psk_on_dial: bool) -> AsyncIterator[tuple[Any, Any, multiad
     """
     r, a, b = (new_host(key_pair=create_new_key_pair(os.urandom(32)), psk=PSK) for _ in range(3))
     relay, proto_a, proto_b = CircuitV2Protocol(r, allow_hop=True), CircuitV2Protocol(a), CircuitV2Protocol(b)
-    config = RelayConfig(roles=RelayRole.STOP | RelayRole.CLIENT)
-    via_a, via_b = CircuitV2Transport(a, proto_a, config), CircuitV2Transport(b, proto_b, config)
-    if psk_on_dial:
-        stock = via_a.dial_peer_info
-
-        async def dial_peer_info(dest_info: PeerInfo, *, relay_info: PeerInfo | None = None) -> Any:
-            return new_protected_conn(await stock(dest_info, relay_info=relay_info), PSK)
-
-        via_a.dial_peer_info = dial_peer_info  # type: ignore[method-assign]
+    via_a = psk_relay_transport(a, proto_a, PSK if psk_on_dial else None)
+    via_b = psk_relay_transport(b, proto_b, PSK)
     async with (
         r.run([multiaddr.Multiaddr("/ip4/127.0.15.11/tcp/0")]),
         a.run([multiaddr.Multiaddr("/ip4/127.0.15.12/tcp/0")]),
@@ -92,3 +85,6 @@ async def test_a_relayed_dial_with_the_psk_on_the_dialling_side_works() -> None:
             stream = await a.new_stream(peer, [IDENTIFY])  # a stream over the relayed connection
             await stream.close()
         assert str(peer) == str(circuit).rsplit("/p2p/", 1)[1]  # B, through R
+        # Still labelled relayed after identify has told A B's own addresses (DCUtR trusts this label).
+        assert conn.get_connection_type() is ConnectionType.RELAYED
+        assert [str(x).endswith(f"/p2p-circuit/p2p/{peer}") for x in conn.get_transport_addresses()] == [True]

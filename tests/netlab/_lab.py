@@ -14,6 +14,9 @@ Its NAT is one of two kinds:
 - ``SYMMETRIC``: ``masquerade fully-random`` picks a fresh random port for
   every new destination (address-and-port-dependent mapping).
 
+Either kind drops unsolicited packets from outside silently, as home routers
+do, instead of answering them with a reset.
+
 Every veth is created straight inside the namespaces it joins, so interface
 names never meet in the root namespace, and namespace names carry the test
 process id, so parallel pytest-xdist workers never collide.  Deleting a
@@ -216,6 +219,11 @@ table ip {PREFIX} {{
         type filter hook forward priority filter; policy drop;
         ct state established,related accept
         iifname "lan" accept  # out, and across the LAN bridge (br_netfilter sends bridged frames here too)
+    }}
+    chain input {{
+        # Like a home router: what nobody asked for from outside is dropped, not refused.
+        type filter hook input priority filter; policy accept;
+        iifname "wan" ct state != established,related drop
     }}
 }}
 """
