@@ -6,13 +6,15 @@ relayed connection and not on the dialler's, so the two never agree; and its
 type), so the swarm then labels the connection with the peer's stored
 addresses and DCUtR takes a relayed connection for a direct one.  The
 transport here wraps the dialler's relayed connection in the PSK and keeps
-its label.  Used by tests/test_libp2p_relay.py and the network lab.
+its label; :func:`psk_once_per_connection` fixes the hole-punched side.
+Used by tests/test_libp2p_relay.py and the network lab.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import libp2p.network.swarm
 from libp2p.abc import IHost
 from libp2p.connection_types import ConnectionType
 from libp2p.peer.peerinfo import PeerInfo
@@ -20,7 +22,7 @@ from libp2p.relay.circuit_v2 import CircuitV2Protocol, CircuitV2Transport
 from libp2p.relay.circuit_v2.config import RelayConfig, RelayRole
 from libp2p.security.pnet.psk_conn import PskConn
 
-__all__ = ["RelayedPskConn", "psk_relay_transport"]
+__all__ = ["RelayedPskConn", "psk_once_per_connection", "psk_relay_transport"]
 
 
 class RelayedPskConn(PskConn):
@@ -44,3 +46,19 @@ def psk_relay_transport(host: IHost, protocol: CircuitV2Protocol, psk: str | Non
 
         transport.dial_peer_info = dial_peer_info  # type: ignore[method-assign]
     return transport
+
+
+def psk_once_per_connection() -> None:
+    """Patch this process's py-libp2p so a hole-punched connection is not put in the PSK twice.
+
+    ``Swarm.dial_addr_as_responder`` (the side DCUtR makes the responder of a
+    TCP simultaneous open) wraps its raw connection in the PSK and then hands
+    it to ``upgrade_inbound_raw_conn``, which wraps it again; the two sides
+    then never agree and the punched connection dies in the security upgrade.
+    """
+    stock = libp2p.network.swarm.new_protected_conn
+
+    def once(conn: Any, psk: str) -> Any:
+        return conn if isinstance(conn, PskConn) else stock(conn, psk)
+
+    libp2p.network.swarm.new_protected_conn = once  # type: ignore[assignment]

@@ -4,9 +4,12 @@ Run as a script through ``ip netns exec`` (``Host.popen``); one JSON line on
 stdout says what happened, a failure goes to stderr with exit status 1.
 
     relay IP PSK                     serve circuit relay v2; prints {"addr": ...}, then serves until killed
-    listen IP PSK RELAY_ADDR         reserve a slot on the relay; prints {"peer": ...}, then waits
+    listen IP PSK RELAY_ADDR         reserve a slot on the relay, answer hole punches (DCUtR);
+                                     prints {"peer": ...}, then waits
     dial IP PSK RELAY_ADDR PEER      dial PEER through the relay and open a stream over it; prints
                                      {"peer": ..., "relayed": bool, "addrs": [...]} and exits
+    punch IP PSK RELAY_ADDR PEER N   dial as above, then try hole punching (DCUtR) up to N times; prints
+                                     the same line, then {"punched": [bool per try]}, then waits
 """
 
 from __future__ import annotations
@@ -24,11 +27,11 @@ from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.identity.identify.identify import ID as IDENTIFY
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
-from libp2p.relay.circuit_v2 import PROTOCOL_ID, CircuitV2Protocol
+from libp2p.relay.circuit_v2 import PROTOCOL_ID, CircuitV2Protocol, DCUtRProtocol
 from libp2p.tools.anyio_service import background_trio_service
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for the harness
-from harness.relay import psk_relay_transport
+from harness.relay import psk_once_per_connection, psk_relay_transport
 
 DEADLINE = 60.0
 
@@ -38,11 +41,14 @@ def say(**fields: object) -> None:
 
 
 async def main(role: str, ip: str, psk: str, *rest: str) -> None:
+    psk_once_per_connection()
     host = new_host(key_pair=create_new_key_pair(os.urandom(32)), psk=psk)
     proto = CircuitV2Protocol(host, allow_hop=role == "relay")
+    dcutr = DCUtRProtocol(host)
     async with (
         host.run([multiaddr.Multiaddr(f"/ip4/{ip}/tcp/0")]),
         background_trio_service(proto),
+        background_trio_service(dcutr),
         trio.open_nursery() as nursery,
     ):
         if role == "relay":
@@ -69,6 +75,12 @@ async def main(role: str, ip: str, psk: str, *rest: str) -> None:
             relayed=conn.get_connection_type() is ConnectionType.RELAYED,
             addrs=[str(a) for a in conn.get_transport_addresses()],
         )
+        if role == "punch":
+            punched: list[bool] = []
+            while len(punched) < int(rest[2]) and not any(punched):
+                punched.append(await dcutr.initiate_hole_punch(peer))
+            say(punched=punched)
+            await trio.sleep_forever()
         nursery.cancel_scope.cancel()
 
 
