@@ -171,6 +171,8 @@ class SwarmStatus(Result):
     peer_id: str
     peers: int
     sync: SyncStatus | None
+    # Whether peers could dial us, from the addresses connected peers see us at (docs/nat.md).
+    reachability: Literal["public", "behind_nat", "unknown"] = "unknown"
 
 
 class SwarmUsage(Result):

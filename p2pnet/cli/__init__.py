@@ -237,6 +237,9 @@ def run_command(args: argparse.Namespace) -> int:
         return _remote(args, client)
 
 
+_REACH = {"public": "reachable from outside", "behind_nat": "behind NAT", "unknown": "reachability not known yet"}
+
+
 def _remote(args: argparse.Namespace, client: ControlClient) -> int:
     command = args.command
     now = time.time()
@@ -247,7 +250,7 @@ def _remote(args: argparse.Namespace, client: ControlClient) -> int:
             lines.insert(2, f"  {locked_note(_home(args))}")
         lines.append("stored: " + ", ".join(f"{k} {v}" for k, v in msgspec.to_builtins(st.counts).items()))
         for s in st.swarms:
-            lines.append(f"swarm {s.name}: {s.peers} peers connected")
+            lines.append(f"swarm {s.name}: {s.peers} peers connected, {_REACH[s.reachability]}")
             lines.append(f"  sync: {sync_summary(s.sync, now)}")
         for u in st.usage:
             lines.append(

@@ -31,6 +31,7 @@ from ._guard import Guard
 from ._params import GossipParams
 from ._peer_exchange import PeerExchange
 from ._pubsub import MAX_DATA_LEN, AnonPubsub
+from ._reach import Reachability, reachability
 from ._stream import Stream, StreamError, dial
 from ._tasks import Failures, supervised
 
@@ -154,6 +155,10 @@ class SwarmHost:
     def peer_ip(self, peer_id: str) -> str | None:
         """Return the IP address a connected peer talks to us from."""
         return self._conns.ip_of(peer_id)
+
+    def reachability(self) -> Reachability:
+        """Public, behind NAT or unknown, from the addresses connected peers see us at (``_reach``)."""
+        return reachability(self._host)
 
     def offence(self, peer_id: str, why: str) -> None:
         """A peer sent what no honest peer sends (on the stem, in sync): enough of them ban it."""

@@ -248,6 +248,7 @@ class Node:
                     peer_id=r.host.peer_id,
                     peers=len(r.host.connected_peers()),
                     sync=msgspec.convert(r.sync.stats.to_dict(), api.SyncStatus),
+                    reachability=r.host.reachability(),
                 )
                 for r in self.swarms.running.values()
             ],

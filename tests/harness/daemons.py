@@ -13,7 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -34,12 +34,18 @@ LOW_DIFFICULTY = "8"
 
 
 class DaemonProcess:
-    """One ``p2pnet daemon`` process with its own home and loopback address."""
+    """One ``p2pnet daemon`` process with its own home and loopback address.
 
-    def __init__(self, home: Path, ip: str, env: dict[str, str] | None = None) -> None:
+    ``wrap`` goes before the daemon's command line: the network lab runs it
+    inside a namespace with ``ip netns exec NS``.  The control socket is a
+    file in the home, so the CLI and the tests reach it from outside.
+    """
+
+    def __init__(self, home: Path, ip: str, env: dict[str, str] | None = None, wrap: Sequence[str] = ()) -> None:
         self.home = home
         self.ip = ip
         self.env = env or {}
+        self.wrap = list(wrap)
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = home / "test-daemon.log"
 
@@ -70,7 +76,7 @@ class DaemonProcess:
         self.home.mkdir(parents=True, exist_ok=True)
         log = open(self.log, "ab")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "p2pnet", "--home", str(self.home), "daemon", "--listen-ip", self.ip],
+            [*self.wrap, sys.executable, "-m", "p2pnet", "--home", str(self.home), "daemon", "--listen-ip", self.ip],
             stdout=log,
             stderr=log,
             stdin=subprocess.DEVNULL,

@@ -222,6 +222,9 @@ class FakeHost:
         ]
         return [p for _, p in sorted(mine)]
 
+    def reachability(self) -> str:
+        return "unknown"  # the fake network has no NAT and no identify
+
     def peer_ip(self, peer_id: str) -> str | None:
         other = self.net.hosts.get(peer_id)
         return None if other is None else other.ip

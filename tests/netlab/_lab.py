@@ -1,0 +1,270 @@
+"""Network namespaces that play the internet, home routers doing NAT, and the hosts behind them.
+
+The "internet" is one namespace with a bridge holding two documentation
+networks: 198.51.100.0/24 for public hosts and 203.0.113.0/24 for the WAN
+side of home routers.  A router is a namespace with a ``wan`` veth into that
+bridge, a ``lan`` bridge of its own (192.168.N.0/24) and an nftables table
+that masquerades what leaves through ``wan`` and forwards nothing new inwards.
+Its NAT is one of two kinds:
+
+- ``CONE``: Linux masquerade keeps the source port when it is free, so one
+  inside port maps to one outside port whatever the destination
+  (endpoint-independent mapping).  Filtering is still per address and port:
+  only answers to what went out come in.
+- ``SYMMETRIC``: ``masquerade fully-random`` picks a fresh random port for
+  every new destination (address-and-port-dependent mapping).
+
+Either kind drops unsolicited packets from outside silently, as home routers
+do, instead of answering them with a reset.
+
+Every veth is created straight inside the namespaces it joins, so interface
+names never meet in the root namespace, and namespace names carry the test
+process id, so parallel pytest-xdist workers never collide.  Deleting a
+namespace deletes its veths and its nftables tables with it; :meth:`Lab.close`
+first ends every process still inside, since a process keeps its namespace alive.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+__all__ = ["ECHO", "PREFIX", "Host", "Lab", "Nat", "Router", "lab_unavailable", "open_lab"]
+
+PREFIX = "p2plab"  # every namespace this lab makes starts with it
+ECHO = Path(__file__).with_name("_echo.py")
+INTERNET_PUBLIC = "198.51.100"  # TEST-NET-2: public hosts
+INTERNET_WAN = "203.0.113"  # TEST-NET-3: the outside of home routers
+_counter = itertools.count()
+
+
+class Nat(enum.Enum):
+    CONE = "cone"
+    SYMMETRIC = "symmetric"
+
+
+def _run(args: Sequence[str], *, input: str | None = None) -> str:
+    out = subprocess.run(list(args), capture_output=True, text=True, input=input, timeout=60)
+    if out.returncode != 0:
+        raise RuntimeError(f"netlab: {' '.join(args)} failed: {out.stderr.strip()}")
+    return out.stdout
+
+
+@cache
+def lab_unavailable() -> str | None:
+    """Why namespaces cannot be made here (one line), or None when they can."""
+    if os.geteuid() != 0:
+        return "netlab needs root to make network namespaces"
+    for tool in ("ip", "nft"):
+        if shutil.which(tool) is None:
+            return f"netlab needs `{tool}` (apt-get install iproute2 nftables)"
+    probe = f"{PREFIX}{os.getpid()}-probe"
+    try:
+        _run(["ip", "netns", "add", probe])
+        _run(["ip", "netns", "exec", probe, "nft", "add", "table", "ip", "probe"])
+    except (RuntimeError, OSError) as exc:
+        return f"netlab cannot make a network namespace with nftables here: {exc}".splitlines()[0]
+    finally:
+        subprocess.run(["ip", "netns", "del", probe], capture_output=True)
+    return None
+
+
+@dataclass
+class Host:
+    """One namespace with one address; commands run in it through ``ip netns exec``."""
+
+    lab: Lab
+    ns: str
+    ip: str
+
+    def wrap(self, args: Sequence[str]) -> list[str]:
+        """``args`` as a command that runs inside this host's namespace."""
+        return ["ip", "netns", "exec", self.ns, *args]
+
+    def run(self, *args: str, check: bool = False, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        out = subprocess.run(self.wrap(args), capture_output=True, text=True, timeout=timeout)
+        if check and out.returncode != 0:
+            raise RuntimeError(f"netlab: {' '.join(args)} in {self.ns} failed: {out.stderr.strip()}")
+        return out
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        """Start a process inside; the lab ends it on close if it still runs."""
+        proc = subprocess.Popen(
+            self.wrap(args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        self.lab.procs.append(proc)
+        return proc
+
+    def echo_server(self, proto: str, port: int) -> subprocess.Popen[str]:
+        """Start the echo (tests/netlab/_echo.py) on ``port``; returns once it listens."""
+        proc = self.popen(sys.executable, str(ECHO), "serve", proto, self.ip, str(port))
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"netlab: echo server in {self.ns} did not start: {proc.communicate()[1]}")
+        return proc
+
+    def ask(self, proto: str, *dests: str, src_port: int = 0) -> subprocess.CompletedProcess[str]:
+        """Ask echo servers at ``dests`` ("ip:port") where this host's packets appear to come from."""
+        return self.run(sys.executable, str(ECHO), "ask", proto, str(src_port), *dests)
+
+
+@dataclass
+class Router(Host):
+    """A home router: ``ip`` is its outside (WAN) address; hosts behind it are on ``lan``.0/24."""
+
+    nat: Nat = Nat.CONE
+    lan: str = ""
+    hosts: int = 0
+
+
+@dataclass
+class Lab:
+    """One lab: the internet namespace, and what tests attach to it."""
+
+    tag: str
+    namespaces: list[str] = field(default_factory=list)
+    procs: list[subprocess.Popen[str]] = field(default_factory=list)
+    internet: str = ""
+    _public: int = 0
+    _routers: int = 0
+
+    def start(self) -> None:
+        """Make the internet namespace: a bridge with both documentation networks, forwarding between them."""
+        self.internet = self._namespace("inet")
+        _run(["ip", "-n", self.internet, "link", "add", "br0", "type", "bridge"])
+        _run(["ip", "-n", self.internet, "addr", "add", f"{INTERNET_PUBLIC}.1/24", "dev", "br0"])
+        _run(["ip", "-n", self.internet, "addr", "add", f"{INTERNET_WAN}.1/24", "dev", "br0"])
+        _run(["ip", "-n", self.internet, "link", "set", "br0", "up"])
+        _forward(self.internet)
+
+    def _namespace(self, role: str) -> str:
+        name = f"{self.tag}-{role}"
+        _run(["ip", "netns", "add", name])
+        self.namespaces.append(name)
+        _run(["ip", "-n", name, "link", "set", "lo", "up"])
+        return name
+
+    def _plug(self, role: str, outer: str, bridge: str, outer_if: str, inner_if: str, net: str, n: int) -> Host:
+        """A new namespace wired by a veth to ``outer``'s ``bridge``, with address ``net``.(10 + n) via ``net``.1."""
+        ns = self._namespace(role)
+        peer = ["peer", "name", inner_if, "netns", ns]
+        _run(["ip", "-n", outer, "link", "add", outer_if, "type", "veth", *peer])
+        _run(["ip", "-n", outer, "link", "set", outer_if, "master", bridge, "up"])
+        _run(["ip", "-n", ns, "link", "set", inner_if, "up"])
+        ip = f"{net}.{10 + n}"
+        _run(["ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", inner_if])
+        _run(["ip", "-n", ns, "route", "add", "default", "via", f"{net}.1"])
+        return Host(self, ns, ip)
+
+    def public_host(self) -> Host:
+        """A host on the internet with a public address (198.51.100.10, .11, ...)."""
+        n = self._public
+        self._public += 1
+        return self._plug(f"pub{n}", self.internet, "br0", f"p{n}", "eth0", INTERNET_PUBLIC, n)
+
+    def home_router(self, nat: Nat) -> Router:
+        """A home router with the given NAT; its WAN address is 203.0.113.10, .11, ..."""
+        n = self._routers
+        self._routers += 1
+        wan = self._plug(f"rt{n}", self.internet, "br0", f"r{n}", "wan", INTERNET_WAN, n)
+        ns, lan = wan.ns, f"192.168.{1 + n}"
+        _run(["ip", "-n", ns, "link", "add", "lan", "type", "bridge"])
+        _run(["ip", "-n", ns, "addr", "add", f"{lan}.1/24", "dev", "lan"])
+        _run(["ip", "-n", ns, "link", "set", "lan", "up"])
+        _forward(ns)
+        _run(["ip", "netns", "exec", ns, "nft", "-f", "-"], input=_nat_rules(nat))
+        return Router(self, ns, wan.ip, nat=nat, lan=lan)
+
+    def lan_host(self, router: Router) -> Host:
+        """A host on ``router``'s LAN (192.168.N.10, .11, ...), reaching out only through its NAT."""
+        n = router.hosts
+        router.hosts += 1
+        return self._plug(f"{router.ns.rsplit('-', 1)[1]}h{n}", router.ns, "lan", f"h{n}", "eth0", router.lan, n)
+
+    def close(self) -> None:
+        """End every process inside, then delete every namespace (and so every veth and nft table)."""
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate()
+        for ns in reversed(self.namespaces):
+            _kill_inside(ns)
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        self.namespaces.clear()
+
+
+def _forward(ns: str) -> None:
+    _run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])
+
+
+def _nat_rules(nat: Nat) -> str:
+    how = "masquerade fully-random" if nat is Nat.SYMMETRIC else "masquerade"
+    return f"""
+table ip {PREFIX} {{
+    chain postrouting {{
+        type nat hook postrouting priority srcnat; policy accept;
+        oifname "wan" {how}
+    }}
+    chain forward {{
+        type filter hook forward priority filter; policy drop;
+        ct state established,related accept
+        iifname "lan" accept  # out, and across the LAN bridge (br_netfilter sends bridged frames here too)
+    }}
+    chain input {{
+        # Like a home router: what nobody asked for from outside is dropped, not refused.
+        type filter hook input priority filter; policy accept;
+        iifname "wan" ct state != established,related drop
+    }}
+}}
+"""
+
+
+def _kill_inside(ns: str) -> None:
+    """Kill what still runs in a namespace of ours (a daemon a failed test left)."""
+    out = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True)
+    for pid in out.stdout.split():
+        with suppress(ProcessLookupError, ValueError):
+            os.kill(int(pid), signal.SIGKILL)
+
+
+def _sweep_stale() -> None:
+    """Delete namespaces a killed test run of this lab left behind (their process is gone)."""
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
+    for line in out.stdout.splitlines():
+        name = line.split()[0] if line.split() else ""
+        pid = name[len(PREFIX) :].split("-", 1)[0]
+        if name.startswith(PREFIX) and pid.isdigit() and not _alive(int(pid)):
+            _kill_inside(name)
+            subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextmanager
+def open_lab() -> Iterator[Lab]:
+    """A fresh lab, torn down however the block ends."""
+    _sweep_stale()
+    lab = Lab(f"{PREFIX}{os.getpid()}-{next(_counter)}")
+    try:
+        lab.start()
+        yield lab
+    finally:
+        lab.close()
