@@ -113,6 +113,10 @@ class Node:
     async def invite(self, name: str) -> api.SwarmInviteResult:
         return await self._request(api.SwarmInvite(name=name))
 
+    async def announce(self, request: api.Announce) -> api.Announced:
+        """The address invites name: asked (an empty request), set (``ip``) or back to automatic (``clear``)."""
+        return await self._request(request)
+
     async def leave_swarm(self, name: str) -> api.SwarmLeft:
         return await self._request(api.SwarmLeave(name=name))
 

@@ -6,12 +6,14 @@ from .dialogs import ConfirmDialog, FlagDialog
 from .feed import FeedList, FeedScreen
 from .help import HelpScreen
 from .identity import BackupPhraseScreen, CreateIdentityScreen, UnlockScreen
+from .invite import AnnounceDialog, InviteScreen
 from .peers import PeersScreen
 from .search import SearchScreen
-from .swarms import InviteScreen, SwarmsScreen
+from .swarms import SwarmsScreen
 from .thread import ThreadScreen
 
 __all__ = [
+    "AnnounceDialog",
     "BackupPhraseScreen",
     "BootScreen",
     "ComposeScreen",
