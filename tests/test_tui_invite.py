@@ -90,7 +90,7 @@ def test_a_key_pasted_in_several_lines_joins_whole() -> None:
             screen = await open_swarms(pilot)
             field = screen.query_one("#join-invite", Input)
             await pilot.click("#join-invite")
-            field.post_message(events.Paste(as_selected_on_screen(invite)))
+            pilot.app.post_message(events.Paste(as_selected_on_screen(invite)))  # as the terminal delivers it
             await pilot_until(pilot, lambda: field.value == invite, "the whole key in the field")
             await pilot.press("enter")
             status = screen.query_one("#swarms-status", Static)

@@ -96,6 +96,10 @@ class Node:
         """Create the identity; the result holds the 24-word backup phrase (shown once)."""
         return await self._request(api.IdentityCreate(passphrase=passphrase or None))
 
+    async def restore_identity(self, phrase: str, passphrase: str | None) -> api.IdentityRestored:
+        """Make the identity of a backup phrase this node's (it must have none yet)."""
+        return await self._request(api.IdentityRestore(phrase=phrase, passphrase=passphrase or None))
+
     async def unlock(self, passphrase: str) -> api.IdentityState:
         return await self._request(api.IdentityUnlock(passphrase=passphrase))
 

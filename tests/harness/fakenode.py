@@ -110,6 +110,7 @@ class Model:
         self._handlers: dict[type[api.Request[Any]], Callable[[Any], api.Result]] = {
             api.Status: self.status,
             api.IdentityCreate: self.identity_create,
+            api.IdentityRestore: self.identity_restore,
             api.IdentityUnlock: self.identity_unlock,
             api.SwarmCreate: self.swarm_create,
             api.SwarmJoin: self.swarm_join,
@@ -218,6 +219,12 @@ class Model:
             raise ControlError("identity_exists", "this node already has an identity")
         self.seed, self.passphrase = protocol.new_seed(), p.passphrase or None
         return api.IdentityCreated(phrase=protocol.seed_to_phrase(self.seed), sealed=bool(p.passphrase))
+
+    def identity_restore(self, p: api.IdentityRestore) -> api.IdentityRestored:
+        if self.seed is not None:
+            raise ControlError("identity_exists", "this node already has an identity")
+        self.seed, self.passphrase = protocol.phrase_to_seed(p.phrase), p.passphrase or None
+        return api.IdentityRestored(restored=True)
 
     def identity_unlock(self, p: api.IdentityUnlock) -> api.IdentityState:
         if self._locked:

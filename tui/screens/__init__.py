@@ -5,7 +5,7 @@ from .compose import ComposeScreen
 from .dialogs import ConfirmDialog, FlagDialog
 from .feed import FeedList, FeedScreen
 from .help import HelpScreen
-from .identity import BackupPhraseScreen, CreateIdentityScreen, UnlockScreen
+from .identity import BackupPhraseScreen, CreateIdentityScreen, RestoreIdentityScreen, UnlockScreen
 from .invite import AnnounceDialog, InviteScreen
 from .peers import PeersScreen
 from .search import SearchScreen
@@ -25,6 +25,7 @@ __all__ = [
     "HelpScreen",
     "InviteScreen",
     "PeersScreen",
+    "RestoreIdentityScreen",
     "SearchScreen",
     "SwarmsScreen",
     "ThreadScreen",
