@@ -8,6 +8,7 @@ the CLI says what being locked means before asking for the passphrase.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -23,7 +24,7 @@ from textual import events
 from textual.widgets import Button, Static, TextArea
 
 from tui.app import P2PApp
-from tui.screens import CreateIdentityScreen, RestoreIdentityScreen, SwarmsScreen
+from tui.screens import CreateIdentityScreen, RestoreIdentityScreen, SwarmsScreen, UnlockScreen
 from tui.screens.identity import phrase_words
 
 
@@ -88,3 +89,17 @@ def test_first_run_restores_an_identity_from_its_backup_phrase() -> None:
         run(main)
         assert fresh.call("status")["identity"] == "ready"
         assert fresh.run(lambda: fresh.model.seed) == seed
+
+
+def test_a_locked_node_says_nothing_syncs_until_it_is_unlocked() -> None:
+    model = Model(seed=protocol.new_seed(), passphrase="pw", swarms={"friends": os.urandom(32)})
+    with fake_node(model) as locked:
+
+        async def main() -> None:
+            app = P2PApp(locked.socket)
+            async with app.run_test(size=SMALL) as pilot:
+                await pilot_until(pilot, lambda: at(app, UnlockScreen), "the unlock screen")
+                said = " ".join(str(s.render()) for s in app.screen.query(".wizard-text").results(Static))
+                assert "no swarm runs and nothing syncs" in " ".join(said.split())
+
+        run(main)

@@ -222,7 +222,11 @@ class UnlockScreen(_WizardStep):
         yield AppHeader()
         with VerticalScroll(classes="wizard"):
             yield Static("Unlock your identity", classes="wizard-title")
-            yield Static("Your node is running but its identity is locked with a passphrase.", classes="wizard-text")
+            yield Static(
+                "Your node is running but its identity is locked with a passphrase: until you unlock it, "
+                "no swarm runs and nothing syncs, so no post reaches you or leaves.",
+                classes="wizard-text",
+            )
             yield Input(placeholder="passphrase", password=True, id="passphrase")
             yield Static("", id="unlock-status")
             with Horizontal(classes="dialog-buttons"):
