@@ -226,3 +226,20 @@ def test_the_address_invites_name_is_set_from_the_invite(fake: FakeNode) -> None
 
     run_on_feed(fake.socket, body, LARGE)
     assert bootstrap_ips(fake.call("swarm.invite", name="friends")["invite"]) == ["203.0.113.7"]
+
+
+def test_c_and_j_on_the_swarms_screen_go_to_the_create_and_join_fields(fake: FakeNode) -> None:
+    async def body(pilot: Pilot[Any], feed: FeedScreen, feed_list: FeedList) -> None:
+        screen = await open_swarms(pilot)
+        screen.query_one(DataTable).focus()
+        await pilot.press("j")
+        await pilot_until(pilot, lambda: pilot.app.focused is screen.query_one("#join-invite"), "the invite field")
+        await pilot.press("escape")  # an Input lets esc through: back to the feed
+        await pilot_until(pilot, lambda: at(pilot.app, FeedScreen), "the feed")
+        screen = await open_swarms(pilot)
+        await pilot.press("c")
+        await pilot_until(pilot, lambda: pilot.app.focused is screen.query_one("#create-name"), "the name field")
+        await pilot.press(*"work", "enter")
+        await pilot_until(pilot, lambda: at(pilot.app, InviteScreen), "the new swarm's invite")
+
+    run_on_feed(fake.socket, body)

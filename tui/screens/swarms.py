@@ -36,6 +36,8 @@ class SwarmsScreen(ItemActions):
         Binding("i", "invite", "Invite"),
         Binding("x", "leave", "Leave"),
         Binding("a", "announce", "Address"),
+        Binding("c", "to('create-name')", "Create"),  # no tabbing round the list to reach the fields
+        Binding("j", "to('join-invite')", "Join"),
         Binding("question_mark", "app.help", "Help", show=False),
     ]
 
@@ -194,6 +196,9 @@ class SwarmsScreen(ItemActions):
             self._status(exc.message + (" (a: name it here)" if exc.code == "no_address" else ""), error=True)
             return
         await self.app.push_screen_wait(InviteScreen(invite.name, invite.invite))
+
+    def action_to(self, field: str) -> None:
+        self.query_one(f"#{field}", Input).focus()
 
     def action_announce(self) -> None:
         self.app.push_screen(AnnounceDialog())
