@@ -19,7 +19,7 @@ import pytest
 import protocol
 from tests.harness.fakenode import FakeNode, Model, fake_node, invite_to
 from tests.harness.polling import pilot_until
-from tests.test_tui import LARGE, SMALL, at, run_on_feed
+from tests.test_tui import LARGE, SMALL, at, hit_shown, run_on_feed
 
 pytest.importorskip("textual")
 
@@ -241,5 +241,21 @@ def test_c_and_j_on_the_swarms_screen_go_to_the_create_and_join_fields(fake: Fak
         await pilot_until(pilot, lambda: pilot.app.focused is screen.query_one("#create-name"), "the name field")
         await pilot.press(*"work", "enter")
         await pilot_until(pilot, lambda: at(pilot.app, InviteScreen), "the new swarm's invite")
+
+    run_on_feed(fake.socket, body)
+
+
+def test_the_palette_creates_or_joins_a_swarm_from_anywhere(fake: FakeNode) -> None:
+    async def body(pilot: Pilot[Any], feed: FeedScreen, feed_list: FeedList) -> None:
+        app = pilot.app
+        for command, field in (("join a swarm", "#join-invite"), ("create a swarm", "#create-name")):
+            await pilot.press("ctrl+p")
+            await pilot.press(*command)
+            await pilot_until(pilot, lambda c=command: hit_shown(app, c.capitalize()), "the palette's hit")
+            await pilot.press("enter")
+            await pilot_until(pilot, lambda: at(app, SwarmsScreen), "the swarms screen")
+            await pilot_until(pilot, lambda f=field: app.focused is app.screen.query_one(f), f"in {field}")
+            await pilot.press("escape")
+            await pilot_until(pilot, lambda: at(app, FeedScreen), "the feed")
 
     run_on_feed(fake.socket, body)

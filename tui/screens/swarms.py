@@ -41,9 +41,10 @@ class SwarmsScreen(ItemActions):
         Binding("question_mark", "app.help", "Help", show=False),
     ]
 
-    def __init__(self, *, onboarding: bool = False) -> None:
+    def __init__(self, *, onboarding: bool = False, focus: str | None = None) -> None:
         super().__init__()
         self.onboarding = onboarding
+        self.focus_first = focus  # the field to start in ("create-name", "join-invite"): the palette's own
         self.names: list[str] = []
         self.joining = False
 
@@ -74,6 +75,8 @@ class SwarmsScreen(ItemActions):
             table.display = False
             self.query_one("#swarms-actions").display = False
             self.query_one("#create-name", Input).focus()
+        if self.focus_first:
+            self.action_to(self.focus_first)
         self.refresh_list()
 
     @work(exclusive=True, group="swarm-list")
