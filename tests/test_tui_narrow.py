@@ -58,3 +58,17 @@ def test_at_60x20_the_key_bar_keeps_swarms_peers_and_help(fake: FakeNode) -> Non
         await pilot_until(pilot, lambda: at(app, PeersScreen), "peers: the key did what the bar said")
 
     run_on_feed(fake.socket, body, NARROW)
+
+
+def test_the_key_bar_follows_the_terminal_when_it_is_resized(fake: FakeNode) -> None:
+    async def body(pilot: Pilot[Any], feed: FeedScreen, feed_list: FeedList) -> None:
+        app = pilot.app
+        await pilot_until(pilot, lambda: feed_list.items, "the post")
+        await pilot_until(pilot, lambda: "palette" in readable(app), "the palette key on a wide terminal")
+        await pilot.resize_terminal(*NARROW)
+        await pilot_until(pilot, lambda: {"Swarms", "Peers", "Help"} <= set(readable(app)), "the ways around")
+        assert "palette" not in readable(app)
+        await pilot.resize_terminal(120, 40)
+        await pilot_until(pilot, lambda: "palette" in readable(app), "the palette key back")
+
+    run_on_feed(fake.socket, body, (120, 40))
