@@ -229,9 +229,9 @@ class P2PApp(App[int]):
         if (feed := self._to_feed()) is not None:
             feed.action_tab(tab)
 
-    def action_swarms(self) -> None:
+    def action_swarms(self, field: str | None = None) -> None:
         if (feed := self._to_feed()) is not None:
-            feed.action_swarms()
+            feed.action_swarms(field)
 
     def action_peers(self) -> None:
         if (feed := self._to_feed()) is not None:

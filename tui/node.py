@@ -96,6 +96,10 @@ class Node:
         """Create the identity; the result holds the 24-word backup phrase (shown once)."""
         return await self._request(api.IdentityCreate(passphrase=passphrase or None))
 
+    async def restore_identity(self, phrase: str, passphrase: str | None) -> api.IdentityRestored:
+        """Make the identity of a backup phrase this node's (it must have none yet)."""
+        return await self._request(api.IdentityRestore(phrase=phrase, passphrase=passphrase or None))
+
     async def unlock(self, passphrase: str) -> api.IdentityState:
         return await self._request(api.IdentityUnlock(passphrase=passphrase))
 
@@ -112,6 +116,10 @@ class Node:
 
     async def invite(self, name: str) -> api.SwarmInviteResult:
         return await self._request(api.SwarmInvite(name=name))
+
+    async def announce(self, request: api.Announce) -> api.Announced:
+        """The address invites name: asked (an empty request), set (``ip``) or back to automatic (``clear``)."""
+        return await self._request(request)
 
     async def leave_swarm(self, name: str) -> api.SwarmLeft:
         return await self._request(api.SwarmLeave(name=name))

@@ -44,6 +44,7 @@ import msgspec
 import protocol
 from p2pnet import api
 from p2pnet.api import ControlClient, ControlError, Home, decode_line, encode_line, locked_note
+from p2pnet.node._addrs import check_announce_ip
 from p2pnet.node._shape import icon
 from p2pnet.store import DEFAULT_FLAG_THRESHOLD, DEFAULT_QUOTA, MIN_QUOTA, popular_score
 
@@ -59,10 +60,10 @@ def _kind(obj: protocol.WireObject) -> Any:
     return type(obj).__name__.lower()
 
 
-def invite_to(name: str, psk: bytes | None = None) -> str:
-    """An invite key to a swarm called ``name`` (a fresh key unless ``psk``), naming one made-up peer."""
+def invite_to(name: str, psk: bytes | None = None, ip: str = "192.0.2.2") -> str:
+    """An invite key to a swarm called ``name`` (a fresh key unless ``psk``), naming one made-up peer at ``ip``."""
     psk = os.urandom(32) if psk is None else psk
-    return protocol.encode_invite(protocol.Invite(name, psk, (f"/ip4/127.0.0.1/tcp/4001/p2p/{PEER}",)))
+    return protocol.encode_invite(protocol.Invite(name, psk, (f"/ip4/{ip}/tcp/4001/p2p/{PEER}",)))
 
 
 def _text(value: str, what: str) -> str:
@@ -116,6 +117,7 @@ class Model:
     calls: Counter[str] = field(default_factory=Counter)  # requests served, by method
     publish: Callable[[api.Event], None] = lambda event: None
     home: Home = field(default_factory=lambda: Home(Path("/nowhere")))  # where its socket is: hints name it
+    announce_ip: str | None = None  # the address invites name, set with announce (else 192.0.2.2)
     _arrivals: int = field(default=0, init=False)
     _locked: bool = field(default=False, init=False)
 
@@ -124,6 +126,7 @@ class Model:
         self._handlers: dict[type[api.Request[Any]], Callable[[Any], api.Result]] = {
             api.Status: self.status,
             api.IdentityCreate: self.identity_create,
+            api.IdentityRestore: self.identity_restore,
             api.IdentityUnlock: self.identity_unlock,
             api.SwarmCreate: self.swarm_create,
             api.SwarmJoin: self.swarm_join,
@@ -131,6 +134,7 @@ class Model:
             api.SwarmLeave: self.swarm_leave,
             api.SwarmList: self.swarm_list,
             api.SwarmSet: self.swarm_set,
+            api.Announce: self.announce,
             api.Post: self.post,
             api.Reply: self.reply,
             api.Heart: self.heart,
@@ -242,6 +246,12 @@ class Model:
         self.seed, self.passphrase = protocol.new_seed(), p.passphrase or None
         return api.IdentityCreated(phrase=protocol.seed_to_phrase(self.seed), sealed=bool(p.passphrase))
 
+    def identity_restore(self, p: api.IdentityRestore) -> api.IdentityRestored:
+        if self.seed is not None:
+            raise ControlError("identity_exists", "this node already has an identity")
+        self.seed, self.passphrase = protocol.phrase_to_seed(p.phrase), p.passphrase or None
+        return api.IdentityRestored(restored=True)
+
     def identity_unlock(self, p: api.IdentityUnlock) -> api.IdentityState:
         if self._locked:
             if p.passphrase != self.passphrase:
@@ -262,14 +272,20 @@ class Model:
         if name in self.swarms:
             raise ControlError("swarm_exists", f"you are already in a swarm called {name!r}")
         psk = os.urandom(32)
-        invite = invite_to(name, psk)
+        invite = invite_to(name, psk, self.announce_ip or "192.0.2.2")
         self.swarms[name] = psk
         self.publish(api.SwarmEvent(joined=name))
         return api.SwarmCreated(name=name, invite=invite, peer_id=PEER)
 
     def swarm_invite(self, p: api.SwarmInvite) -> api.SwarmInviteResult:
         name = self._swarm(p.name)
-        return api.SwarmInviteResult(name=name, invite=invite_to(name, self.swarms[name]))
+        invite = invite_to(name, self.swarms[name], self.announce_ip or "192.0.2.2")
+        return api.SwarmInviteResult(name=name, invite=invite)
+
+    def announce(self, p: api.Announce) -> api.Announced:
+        if p.ip is not None or p.clear:
+            self.announce_ip = None if p.clear else check_announce_ip(p.ip or "")
+        return api.Announced(ip=self.announce_ip, ips=[self.announce_ip or "192.0.2.2"])
 
     def swarm_join(self, p: api.SwarmJoin) -> api.SwarmJoined:
         self._seed()

@@ -5,14 +5,16 @@ from .compose import ComposeScreen
 from .dialogs import ConfirmDialog, FlagDialog
 from .feed import FeedList, FeedScreen
 from .help import HelpScreen
-from .identity import BackupPhraseScreen, CreateIdentityScreen, UnlockScreen
+from .identity import BackupPhraseScreen, CreateIdentityScreen, RestoreIdentityScreen, UnlockScreen
+from .invite import AnnounceDialog, InviteScreen
 from .mutes import MutesScreen
 from .peers import PeersScreen
 from .search import SearchScreen
-from .swarms import InviteScreen, SwarmsScreen
+from .swarms import SwarmsScreen
 from .thread import ThreadScreen
 
 __all__ = [
+    "AnnounceDialog",
     "BackupPhraseScreen",
     "BootScreen",
     "ComposeScreen",
@@ -25,6 +27,7 @@ __all__ = [
     "InviteScreen",
     "MutesScreen",
     "PeersScreen",
+    "RestoreIdentityScreen",
     "SearchScreen",
     "SwarmsScreen",
     "ThreadScreen",

@@ -288,10 +288,10 @@ class FeedScreen(ItemActions):
 
         self.app.push_screen(SearchScreen())
 
-    def action_swarms(self) -> None:
+    def action_swarms(self, field: str | None = None) -> None:
         from .swarms import SwarmsScreen
 
-        self.app.push_screen(SwarmsScreen())
+        self.app.push_screen(SwarmsScreen(focus=field))
 
     def action_peers(self) -> None:
         from .peers import PeersScreen

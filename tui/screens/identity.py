@@ -1,7 +1,8 @@
-"""First run: create the identity (backup phrase shown once) or unlock it."""
+"""First run: create the identity (backup phrase shown once) or restore it from its phrase; or unlock it."""
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 from rich.table import Table
@@ -11,13 +12,20 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Checkbox, Input, Static
+from textual.widgets import Button, Checkbox, Input, Static, TextArea
 
 from ..node import ControlError, Node
 from ..widgets import AppHeader
 from ._base import node_of
 
-__all__ = ["BackupPhraseScreen", "CreateIdentityScreen", "UnlockScreen", "phrase_table"]
+__all__ = [
+    "BackupPhraseScreen",
+    "CreateIdentityScreen",
+    "RestoreIdentityScreen",
+    "UnlockScreen",
+    "phrase_table",
+    "phrase_words",
+]
 
 INTRO = (
     "Welcome to p2pnet.\n\n"
@@ -36,6 +44,27 @@ class _WizardStep(Screen[bool]):
     def node(self) -> Node:
         return node_of(self)
 
+    def passphrase_fields(self) -> ComposeResult:
+        """The optional passphrase, typed twice, and the line that says what went wrong."""
+        yield Input(placeholder="passphrase (optional)", password=True, id="pass1")
+        yield Input(placeholder="passphrase again", password=True, id="pass2")
+        yield Static("", id="wizard-status")
+
+    @on(Input.Submitted, "#pass1")
+    def _next(self) -> None:
+        self.query_one("#pass2", Input).focus()
+
+    def passphrase(self) -> str | None:
+        """The passphrase typed twice ("" for none); None, said on screen, when the two differ."""
+        p1, p2 = self.query_one("#pass1", Input).value, self.query_one("#pass2", Input).value
+        if p1 != p2:
+            self.say("the two passphrases differ")
+            return None
+        return p1
+
+    def say(self, text: str, error: bool = True) -> None:
+        self.query_one("#wizard-status", Static).update(Text(text, style="bold red") if error else text)
+
 
 class CreateIdentityScreen(_WizardStep):
     """Step 1 of the wizard: optional passphrase, then create."""
@@ -45,30 +74,20 @@ class CreateIdentityScreen(_WizardStep):
         with VerticalScroll(classes="wizard"):
             yield Static("Create your identity", classes="wizard-title")
             yield Static(INTRO, classes="wizard-text")
-            yield Input(placeholder="passphrase (optional)", password=True, id="pass1")
-            yield Input(placeholder="passphrase again", password=True, id="pass2")
-            yield Static("", id="wizard-status")
+            yield from self.passphrase_fields()
             with Horizontal(classes="dialog-buttons"):
+                yield Button("Restore from a backup phrase", id="restore")
                 yield Button("Create my identity", variant="primary", id="create")
 
     def on_mount(self) -> None:
         self.sub_title = "first run"
         self.query_one("#pass1", Input).focus()
 
-    @on(Input.Submitted, "#pass1")
-    def _next(self) -> None:
-        self.query_one("#pass2", Input).focus()
-
     @on(Input.Submitted, "#pass2")
     @on(Button.Pressed, "#create")
     def _create(self) -> None:
-        p1 = self.query_one("#pass1", Input).value
-        p2 = self.query_one("#pass2", Input).value
-        status = self.query_one("#wizard-status", Static)
-        if p1 != p2:
-            status.update(Text("the two passphrases differ", style="bold red"))
-            return
-        self.create(p1)
+        if (passphrase := self.passphrase()) is not None:
+            self.create(passphrase)
 
     @work(exclusive=True, group="identity")
     async def create(self, passphrase: str) -> None:
@@ -83,6 +102,66 @@ class CreateIdentityScreen(_WizardStep):
             status.update(Text(exc.message, style="bold red"))
             return
         await self.app.push_screen_wait(BackupPhraseScreen(created.phrase))
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#restore")
+    @work(exclusive=True, group="identity")
+    async def _restore(self) -> None:
+        if await self.app.push_screen_wait(RestoreIdentityScreen()):
+            self.dismiss(True)
+
+
+def phrase_words(text: str) -> str:
+    """The words of a backup phrase as typed or pasted: numbers, dots, case and line breaks dropped."""
+    return " ".join(re.findall(r"[a-z]+", text.lower()))
+
+
+class RestoreIdentityScreen(_WizardStep):
+    """First run, instead of creating: the identity of a backup phrase.  True once restored."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(False)", "Back")]
+
+    def compose(self) -> ComposeResult:
+        yield AppHeader()
+        with VerticalScroll(classes="wizard"):
+            yield Static("Restore your identity", classes="wizard-title")
+            yield Static(
+                "Type or paste your 24-word backup phrase (the numbers may stay). "
+                "A passphrase here protects it on this computer; it need not be the old one.",
+                classes="wizard-text",
+            )
+            yield TextArea(id="phrase-in", soft_wrap=True)
+            yield from self.passphrase_fields()
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Back", id="back")
+                yield Button("Restore", variant="primary", id="restore-go")
+
+    def on_mount(self) -> None:
+        self.sub_title = "restore"
+        self.query_one(TextArea).focus()
+
+    @on(Button.Pressed, "#back")
+    def _back(self) -> None:
+        self.dismiss(False)
+
+    @on(Input.Submitted, "#pass2")
+    @on(Button.Pressed, "#restore-go")
+    def _go(self) -> None:
+        words = phrase_words(self.query_one(TextArea).text)
+        if len(words.split()) != 24:
+            self.say(f"a backup phrase has 24 words; this has {len(words.split())}")
+        elif (passphrase := self.passphrase()) is not None:
+            self.restore(words, passphrase)
+
+    @work(exclusive=True, group="identity")
+    async def restore(self, phrase: str, passphrase: str) -> None:
+        self.say("restoring…", error=False)
+        try:
+            await self.node.restore_identity(phrase, passphrase or None)
+        except ControlError as exc:
+            self.say(f"that is not a valid backup phrase ({exc.message})" if exc.code == "invalid" else exc.message)
+            return
+        self.notify("identity restored: posts come back from your swarms once you join them again", timeout=8)
         self.dismiss(True)
 
 
@@ -143,7 +222,11 @@ class UnlockScreen(_WizardStep):
         yield AppHeader()
         with VerticalScroll(classes="wizard"):
             yield Static("Unlock your identity", classes="wizard-title")
-            yield Static("Your node is running but its identity is locked with a passphrase.", classes="wizard-text")
+            yield Static(
+                "Your node is running but its identity is locked with a passphrase: until you unlock it, "
+                "no swarm runs and nothing syncs, so no post reaches you or leaves.",
+                classes="wizard-text",
+            )
             yield Input(placeholder="passphrase", password=True, id="passphrase")
             yield Static("", id="unlock-status")
             with Horizontal(classes="dialog-buttons"):

@@ -11,18 +11,18 @@ from typing import ClassVar
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Center, Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, Input, Label, Static
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, DataTable, Input, Static
 
 from p2pnet import api
 
 from ..messages import ReadAgain, ScreenNodeEvent
 from ..node import ControlError
-from ..widgets import AppFooter, AppHeader, QRCode
+from ..widgets import AppFooter, AppHeader, InviteInput
 from ._base import ItemActions
+from .invite import AnnounceDialog, InviteScreen
 
-__all__ = ["InviteScreen", "SwarmsScreen"]
+__all__ = ["SwarmsScreen"]
 
 WELCOME = (
     "You are in no swarm yet. A swarm is a circle of friends whose nodes share posts.\n"
@@ -35,12 +35,16 @@ class SwarmsScreen(ItemActions):
         Binding("escape", "back", "Back"),
         Binding("i", "invite", "Invite"),
         Binding("x", "leave", "Leave"),
+        Binding("a", "announce", "Address"),
+        Binding("c", "to('create-name')", "Create"),  # no tabbing round the list to reach the fields
+        Binding("j", "to('join-invite')", "Join"),
         Binding("question_mark", "app.help", "Help", show=False),
     ]
 
-    def __init__(self, *, onboarding: bool = False) -> None:
+    def __init__(self, *, onboarding: bool = False, focus: str | None = None) -> None:
         super().__init__()
         self.onboarding = onboarding
+        self.focus_first = focus  # the field to start in ("create-name", "join-invite"): the palette's own
         self.names: list[str] = []
         self.joining = False
 
@@ -56,7 +60,7 @@ class SwarmsScreen(ItemActions):
                 yield Input(placeholder="name for a new swarm, e.g. friends", id="create-name", max_length=64)
                 yield Button("Create", id="btn-create", variant="primary")
             with Horizontal(classes="swarms-row"):
-                yield Input(placeholder="paste an invite key (p2pnet-invite1…)", id="join-invite")
+                yield InviteInput(placeholder="paste an invite key (p2pnet-invite1…)", id="join-invite")
                 yield Button("Join", id="btn-join", variant="primary")
             yield Static("", id="swarms-status")
         yield AppFooter()
@@ -71,6 +75,8 @@ class SwarmsScreen(ItemActions):
             table.display = False
             self.query_one("#swarms-actions").display = False
             self.query_one("#create-name", Input).focus()
+        if self.focus_first:
+            self.action_to(self.focus_first)
         self.refresh_list()
 
     @work(exclusive=True, group="swarm-list")
@@ -120,7 +126,7 @@ class SwarmsScreen(ItemActions):
         try:
             result = await self.node.create_swarm(name)
         except ControlError as exc:
-            self._status(exc.message, error=True)
+            self._status(exc.message + (" (a: name it here)" if exc.code == "no_address" else ""), error=True)
             return
         self.query_one("#create-name", Input).value = ""
         self._status(f"created {result.name}")
@@ -190,9 +196,15 @@ class SwarmsScreen(ItemActions):
         try:
             invite = await self.node.invite(name)
         except ControlError as exc:
-            self._status(exc.message, error=True)
+            self._status(exc.message + (" (a: name it here)" if exc.code == "no_address" else ""), error=True)
             return
         await self.app.push_screen_wait(InviteScreen(invite.name, invite.invite))
+
+    def action_to(self, field: str) -> None:
+        self.query_one(f"#{field}", Input).focus()
+
+    def action_announce(self) -> None:
+        self.app.push_screen(AnnounceDialog())
 
     @on(Button.Pressed, "#btn-leave")
     def action_leave(self) -> None:
@@ -225,45 +237,3 @@ class SwarmsScreen(ItemActions):
             self.app.exit()
         else:
             self.dismiss(False)
-
-
-class InviteScreen(ModalScreen[None]):
-    """A swarm's invite key, as text to copy and as a QR code to scan."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,enter", "dismiss(None)", "Done"),
-        Binding("c", "copy", "Copy key"),
-    ]
-
-    def __init__(self, name: str, invite: str) -> None:
-        super().__init__()
-        self.swarm_name = name
-        self.invite = invite
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="invite-box"):
-            yield Label(f"Invite friends to “{self.swarm_name}”", id="invite-title")
-            yield Static(
-                "Give this key only to people you want in the circle (c copies it; scroll for the QR code):",
-                classes="dialog-detail",
-            )
-            with VerticalScroll(id="invite-scroll"):
-                yield Static(self.invite, id="invite-key")
-                with Center():
-                    yield QRCode(self.invite, id="invite-qr")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Copy key", id="invite-copy")
-                yield Button("Done", variant="primary", id="invite-done")
-
-    def on_mount(self) -> None:
-        self.query_one("#invite-scroll").focus()
-
-    def action_copy(self) -> None:
-        self.app.copy_to_clipboard(self.invite)
-        self.notify("invite key copied to the clipboard", timeout=3)
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "invite-copy":
-            self.action_copy()
-        else:
-            self.dismiss(None)
