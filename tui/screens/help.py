@@ -39,7 +39,9 @@ KEYS: tuple[tuple[str, str, str], ...] = (
     ("thread", "r", "write a reply; enter sends"),
     ("", "enter", "show a post collapsed by flags"),
     ("compose", "ctrl+s", "send; esc closes and keeps the draft"),
-    ("swarms", "i", "invite key + QR code of the selected swarm"),
+    ("swarms", "c  j", "create a swarm / join one with an invite key"),
+    ("", "i", "invite key + QR code of the selected swarm"),
+    ("", "a", "the address invites name"),
     ("", "x", "leave the selected swarm"),
 )
 
