@@ -18,12 +18,12 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
+import libp2p.pubsub.pubsub
 from libp2p.io.exceptions import IOException, MessageTooLarge
 from libp2p.network.connection.exceptions import RawConnError
 from libp2p.network.stream.exceptions import StreamEOF, StreamError
 from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import GossipsubEvent
-from libp2p.pubsub.utils import maybe_consume_signed_record
 from libp2p.utils.varint import read_varint_prefixed_bytes_limited
 
 if TYPE_CHECKING:
@@ -43,7 +43,8 @@ async def read_rpcs(pubsub: Pubsub, stream: INetStream) -> None:
             incoming = await read_varint_prefixed_bytes_limited(stream, pubsub.max_inbound_rpc_size)
             rpc = rpc_pb2.RPC()
             rpc.ParseFromString(incoming)
-            if not maybe_consume_signed_record(rpc, pubsub.host, peer_id):
+            # Looked up at each call: libp2p_patches replaces it with one that verifies a record once.
+            if not libp2p.pubsub.pubsub.maybe_consume_signed_record(rpc, pubsub.host, peer_id):
                 logger.debug("ignoring an RPC from %s with an invalid signed record", peer_id)
                 continue
             for msg in rpc.publish:
