@@ -61,8 +61,8 @@ def test_install_replaces_each_stock_function_and_keeps_it() -> None:
         (YamuxStream._auto_tune_and_send_window_update, p._yamux_window_update, p._stock_window_update),
         (libp2p.pubsub.pubsub.env_to_send_in_RPC, p._cached_env_to_send, p._stock_env_to_send),  # type: ignore[attr-defined]
         (libp2p.pubsub.gossipsub.env_to_send_in_RPC, p._cached_env_to_send, p._stock_env_to_send),  # type: ignore[attr-defined]
-        (libp2p.pubsub.pubsub.maybe_consume_signed_record, p._cached_consume_record, p._stock_consume_record),  # type: ignore[attr-defined]
-        (libp2p.pubsub.gossipsub.maybe_consume_signed_record, p._cached_consume_record, p._stock_consume_record),  # type: ignore[attr-defined]
+        (libp2p.pubsub.pubsub.maybe_consume_signed_record, p.consume_sender_record, p._stock_consume_record),  # type: ignore[attr-defined]
+        (libp2p.pubsub.gossipsub.maybe_consume_signed_record, p.consume_sender_record, p._stock_consume_record),  # type: ignore[attr-defined]
         (TrioManager._find_parent_task, p._cached_find_parent_task, p._stock_find_parent_task),
         (PeerStore.maybe_delete_peer_record, p._maybe_delete_peer_record, p._stock_maybe_delete_peer_record),
         (BasicHost._swarm_stream_handler, p._contained_stream_handler, p._stock_stream_handler),
@@ -221,15 +221,15 @@ def test_a_peers_record_bytes_are_verified_once(monkeypatch: pytest.MonkeyPatch)
     assert checks[0] == 3
 
     checks[0] = 0
-    assert all(libp2p_patches._cached_consume_record(rpc, host, peer) for _ in range(5))
+    assert all(libp2p_patches.consume_sender_record(rpc, host, peer) for _ in range(5))
     assert checks[0] == 1
     # The same bytes from another peer are still checked, and refused.
     _, other = _keys_and_id()
-    assert not libp2p_patches._cached_consume_record(rpc, host, other)
-    assert not libp2p_patches._cached_consume_record(rpc, host, other)
+    assert not libp2p_patches.consume_sender_record(rpc, host, other)
+    assert not libp2p_patches.consume_sender_record(rpc, host, other)
     assert checks[0] == 3
     now[0] += libp2p_patches._RECORD_RECHECK
-    assert libp2p_patches._cached_consume_record(rpc, host, peer)
+    assert libp2p_patches.consume_sender_record(rpc, host, peer)
     assert checks[0] == 4
 
 

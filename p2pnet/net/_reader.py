@@ -18,13 +18,14 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
-import libp2p.pubsub.pubsub
 from libp2p.io.exceptions import IOException, MessageTooLarge
 from libp2p.network.connection.exceptions import RawConnError
 from libp2p.network.stream.exceptions import StreamEOF, StreamError
 from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import GossipsubEvent
 from libp2p.utils.varint import read_varint_prefixed_bytes_limited
+
+from .libp2p_patches import consume_sender_record
 
 if TYPE_CHECKING:
     from libp2p.abc import INetStream
@@ -43,8 +44,8 @@ async def read_rpcs(pubsub: Pubsub, stream: INetStream) -> None:
             incoming = await read_varint_prefixed_bytes_limited(stream, pubsub.max_inbound_rpc_size)
             rpc = rpc_pb2.RPC()
             rpc.ParseFromString(incoming)
-            # Looked up at each call: libp2p_patches replaces it with one that verifies a record once.
-            if not libp2p.pubsub.pubsub.maybe_consume_signed_record(rpc, pubsub.host, peer_id):
+            # The sender's record, verified once per peer and bytes (not stock's check in every RPC).
+            if not consume_sender_record(rpc, pubsub.host, peer_id):
                 logger.debug("ignoring an RPC from %s with an invalid signed record", peer_id)
                 continue
             for msg in rpc.publish:

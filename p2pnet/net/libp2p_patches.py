@@ -35,7 +35,7 @@ from libp2p.tools.anyio_service.trio_manager import TrioManager
 
 from ._tasks import Failures
 
-__all__ = ["count_stream_failures", "install"]
+__all__ = ["consume_sender_record", "count_stream_failures", "install"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def install() -> None:
     # Both pubsub modules imported these by name, so each module's binding is replaced.
     for module in (libp2p.pubsub.pubsub, libp2p.pubsub.gossipsub):
         module.env_to_send_in_RPC = _cached_env_to_send  # type: ignore[attr-defined]
-        module.maybe_consume_signed_record = _cached_consume_record  # type: ignore[attr-defined]
+        module.maybe_consume_signed_record = consume_sender_record  # type: ignore[attr-defined]
     TrioManager._find_parent_task = _cached_find_parent_task  # type: ignore[method-assign]
     PeerStore.maybe_delete_peer_record = _maybe_delete_peer_record  # type: ignore[method-assign]
     BasicHost._swarm_stream_handler = _contained_stream_handler  # type: ignore[method-assign]
@@ -143,7 +143,7 @@ def _cached_env_to_send(host: IHost) -> tuple[bytes, bool]:
     return envelope, fresh
 
 
-def _cached_consume_record(msg: rpc_pb2.RPC, host: IHost, peer_id: ID) -> bool:
+def consume_sender_record(msg: rpc_pb2.RPC, host: IHost, peer_id: ID) -> bool:
     """``maybe_consume_signed_record`` that verifies each peer's record bytes once.
 
     Stock parses and Ed25519-verifies the sender's record in every RPC
