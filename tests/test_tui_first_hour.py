@@ -4,13 +4,13 @@ A's TUI starts on a node with no identity: the first-run wizard, then a swarm
 and its invite.  The key goes to B the way people pass it: copied with ``c``
 (inside tmux that is tmux's paste buffer) and selected on screen in the lines
 the dialog wrapped it into, then pasted into B's join field.  A post, a heart
-and a reply travel between the two.  A makes a second swarm, "work", which D
-joins the same way, and posts in either.  A's heart carries B's post into
-work, and B's delete reaches D's carried copy.  Last, A's node is stopped and
-started again under a half-written post: the TUI reconnects and the draft is
-still there.  Screens are read with ``tmux capture-pane``, and keys wait for
-the cursor where the focus must be first; every wait polls with a generous
-deadline.
+and a reply travel between the two, and A answers the reply (nested, shown in
+order under it).  A makes a second swarm, "work", which D joins the same way,
+and posts in either.  A's heart carries B's post into work, and B's delete
+reaches D's carried copy.  Last, A's node is stopped and started again under a
+half-written post: the TUI reconnects and the draft is still there.  Screens
+are read with ``tmux capture-pane``, and keys wait for the cursor where the
+focus must be first; every wait polls with a generous deadline.
 """
 
 from __future__ import annotations
@@ -188,6 +188,16 @@ def test_a_newcomers_first_hour(tmp_path: Path, tmux: Tmux) -> None:
         tmux.keys("b", "Enter")
         # A opens its post's thread; B's reply arrives in it.
         step(tmux, "a", "Enter", shows="welcome, newcomer", timeout=DEADLINE * 2)
+        # A answers B's reply itself: nested, after it in B's thread, with a line naming what it answers.
+        unselected = changed(tmux, "a", "welcome, newcomer", "")
+        tmux.keys("a", "j")  # down to B's reply: its line takes the selection's colours
+        changed(tmux, "a", "welcome, newcomer", unselected)
+        tmux.keys("a", "r")
+        cursor_on(tmux, "a", "reply to ")
+        tmux.type("a", "thank you, b")
+        tmux.keys("a", "Enter")
+        seen = tmux.wait_for("b", "thank you, b", timeout=DEADLINE * 2)
+        assert seen.index("welcome, newcomer") < seen.index("replying to") < seen.index("thank you, b"), seen
         for session in ("a", "b"):
             step(tmux, session, "Escape", shows="Latest")
 

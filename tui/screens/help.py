@@ -36,7 +36,7 @@ KEYS: tuple[tuple[str, str, str], ...] = (
     ("", "d", "delete — your own posts only"),
     ("", "m", "mute its writer in this thread (on this node only)"),
     ("", "x", "hide its whole thread (on this node only)"),
-    ("thread", "r", "write a reply; enter sends"),
+    ("thread", "r", "reply to the selected reply, or to the post; enter sends"),
     ("", "enter", "show a post collapsed by flags"),
     ("compose", "ctrl+s", "send; esc closes and keeps the draft"),
     ("swarms", "c  j", "create a swarm / join one with an invite key"),

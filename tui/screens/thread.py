@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
@@ -20,6 +20,8 @@ from ..node import ControlError
 from ..widgets import AppFooter, AppHeader, PostCard, ReplyRow
 from ..widgets.cards import _ItemWidget
 from ._base import ItemActions, drafts_of
+
+REPLY_PLACEHOLDER = "write a reply — Enter sends"
 
 __all__ = ["ThreadScreen"]
 
@@ -39,12 +41,16 @@ class ThreadScreen(ItemActions):
         self.root_id: str | None = None
         self.ids: set[str] = set()
         self.revealed: set[str] = set()  # items collapsed by flags that the user opened
+        self.reply_to: str | None = None  # the reply the reply box answers; None: the post
+        # The item last selected, kept apart from the focus: a reload replaces the widgets, and keys
+        # pressed meanwhile must still move the selection and act on it.
+        self.selected_id: str | None = None
 
     def compose(self) -> ComposeResult:
         yield AppHeader()
         yield VerticalScroll(id="thread")
         with Horizontal(id="reply-bar"):
-            yield Input(placeholder="write a reply — Enter sends", max_length=1000, id="reply-input")
+            yield Input(placeholder=REPLY_PLACEHOLDER, max_length=1000, id="reply-input")
             yield Button("♥", id="btn-heart", tooltip="heart the selected post (h)")
             yield Button("⚑", id="btn-flag", tooltip="flag the selected post (f)")
             yield Button("✕", id="btn-delete", tooltip="delete your selected post (d)")
@@ -71,7 +77,6 @@ class ThreadScreen(ItemActions):
             await box.mount(Static(f"Could not open this thread: {exc.message}", classes="empty"))
             return
         box.loading = False
-        focused_id = getattr(self.focused, "post_id", None)
         scroll_y = box.scroll_y
         root, replies = thread.root, thread.replies
         if self.root_id is None:  # first read: the reply left unsent here last time comes back
@@ -98,7 +103,7 @@ class ThreadScreen(ItemActions):
             await box.remove_children()
             await box.mount_all(widgets)
         box.scroll_to(y=scroll_y, animate=False)
-        target = self.post_id if focus else focused_id
+        target = self.post_id if focus and self.selected_id is None else self.selected_id
         items = list(box.query(_ItemWidget))
         for widget in items:
             if widget.post_id == target:
@@ -154,17 +159,15 @@ class ThreadScreen(ItemActions):
         return list(self.query_one("#thread", VerticalScroll).query(_ItemWidget))
 
     def _selected(self) -> _ItemWidget | None:
-        if isinstance(self.focused, _ItemWidget):
-            return self.focused
         items = self._items()
-        return items[0] if items else None
+        return next((item for item in items if item.post_id == self.selected_id), items[0] if items else None)
 
     def action_move(self, delta: int) -> None:
         items = self._items()
         if not items:
             return
-        current = self.focused
-        index = items.index(current) if isinstance(current, _ItemWidget) and current in items else -1
+        ids = [item.post_id for item in items]
+        index = ids.index(self.selected_id) if self.selected_id in ids else -1
         items[max(0, min(len(items) - 1, index + delta if index >= 0 else 0))].focus()
 
     def save_draft(self) -> None:
@@ -175,8 +178,21 @@ class ThreadScreen(ItemActions):
         self.save_draft()
         self.dismiss()
 
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if isinstance(event.widget, _ItemWidget):
+            self.selected_id = event.widget.post_id
+
     def action_focus_reply(self) -> None:
-        self.query_one("#reply-input", Input).focus()
+        # r on a reply answers that reply (the thread then shows what it answers); on the post, the post.
+        box = self.query_one("#reply-input", Input)
+        selected = next((row for row in self.query(ReplyRow) if row.post_id == self.selected_id), None)
+        self.reply_to = selected.post_id if selected is not None else None
+        if selected is not None:
+            glyph, _ = icon_parts(selected.item.icon)
+            box.placeholder = f"reply to {glyph} “{api.preview(selected.item.text, 24)}” — Enter sends"
+        else:
+            box.placeholder = REPLY_PLACEHOLDER
+        box.focus()
 
     @on(Button.Pressed, "#btn-heart")
     def _heart(self) -> None:
@@ -209,13 +225,14 @@ class ThreadScreen(ItemActions):
         box.disabled = True
         try:
             parent = self.root_id or self.post_id
-            result = await self.node.reply(parent, text)
+            result = await self.node.reply(self.reply_to or parent, text)
         except ControlError as exc:
             self.show_error(exc, "reply not sent")
             return
         finally:
             box.disabled = False
         box.value = ""
+        self.reply_to, box.placeholder = None, REPLY_PLACEHOLDER
         drafts_of(self).keep_reply(parent, "")
         box.focus()
         self.notify(f"replied · id {result.id[:12]}", timeout=3)
