@@ -78,9 +78,10 @@ def test_a_connected_public_member_is_named_as_the_way_in() -> None:
 def test_a_private_address_before_any_peer_is_already_a_warning() -> None:
     said = note(invite_ips=["192.168.1.10"])
     assert "Invites name only the private address 192.168.1.10" in said
-    assert "friends outside this network cannot dial it" in said
+    assert "friends outside it cannot dial it" in said
     assert "forward TCP port 4001" in said and ANNOUNCE in said
     assert "as peers see it" not in said  # nobody has told us the router's address yet
+    assert "private addresses 192.168.1.10, 10.0.0.5:" in note(invite_ips=["192.168.1.10", "10.0.0.5"])
 
 
 def test_a_public_node_is_not_warned() -> None:
@@ -92,7 +93,7 @@ def test_a_public_node_is_not_warned() -> None:
 def test_an_announced_router_address_still_needs_the_port_forwarded() -> None:
     said = note(reachability="behind_nat", invite_ips=["203.0.113.10"], seen_at=["203.0.113.10"])
     assert "behind NAT" in said and "invites name 203.0.113.10" in said
-    assert "only if that forwards TCP port 4001 here" in said
+    assert "only if the router forwards TCP port 4001 here" in said
 
 
 def test_loopback_only_names_the_announce_command() -> None:

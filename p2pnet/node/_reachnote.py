@@ -64,19 +64,21 @@ def reach_note(
     if outside:
         if reachability != "behind_nat":
             return ""
-        return f"{behind}; invites name {_listed(outside)}: friends reach it there only if that forwards {tcp} here."
+        return f"{behind}; invites name {_listed(outside)}: friends reach it only if the router forwards {tcp} here."
     if all(ip.startswith("127.") for ip in invite_ips):  # none, or loopback: this machine alone
         named = f"only {_listed(invite_ips)}" if invite_ips else "no address"
         return (
             f"Invites name {named}, which friends on other machines cannot dial. "
             f"Name the address they reach you at with: {announce}"
         )
+    them = "them" if len(invite_ips) > 1 else "it"
     if reachability == "behind_nat":
-        first = f"{behind}, and invites name only {_listed(invite_ips)}: friends outside this network cannot dial it."
+        named = _listed(invite_ips)
+        first = f"{behind}, and invites name only {named}: friends outside its network cannot dial {them}."
     else:
         first = (
-            f"Invites name only the private address {_listed(invite_ips)}: this machine is behind NAT or on a "
-            "network of its own, and friends outside this network cannot dial it."
+            f"Invites name only the private address{'es' if len(invite_ips) > 1 else ''} {_listed(invite_ips)}: "
+            f"this machine is behind NAT or on a network of its own, and friends outside it cannot dial {them}."
         )
     if public_peers:
         through = (
@@ -87,7 +89,7 @@ def reach_note(
     else:
         through = (
             " No member with a public address is connected, so friends at other homes cannot reach this swarm "
-            "through it (p2pnet has no relays yet)."
+            "through this node (p2pnet has no relays yet)."
         )
     router = f" ({_listed(seen_at)}, as peers see it)" if seen_at else ""
     fix = (
