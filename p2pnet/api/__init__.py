@@ -90,7 +90,7 @@ from ._home import Home, HomeLocked, resolve_home
 from ._launch import ensure_node
 from ._local import Mute, MutedAuthor, MutedThread, MuteList, Mutes, SwarmSet, SwarmSettings, Unmute
 from ._registry import EVENTS, METHODS, REQUESTS, result_type
-from ._text import flagged_notice, locked_note, mutes_text, preview, size_text, sync_summary
+from ._text import flagged_notice, locked_note, mutes_text, preview, reach_text, size_text, sync_summary
 from ._wire import ERROR_CODES, ControlError, NodeNotRunning, decode_line, encode_line
 
 __all__ = [
@@ -199,5 +199,6 @@ __all__ = [
     "mutes_text",
     "preview",
     "size_text",
+    "reach_text",
     "sync_summary",
 ]

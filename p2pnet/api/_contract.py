@@ -173,6 +173,8 @@ class SwarmStatus(Result):
     sync: SyncStatus | None
     # Whether peers could dial us, from the addresses connected peers see us at (docs/nat.md).
     reachability: Literal["public", "behind_nat", "unknown"] = "unknown"
+    public_peers: int = 0  # connected peers we dialled at an address outside the private ranges
+    reach_note: str = ""  # why friends elsewhere may not reach this node, and what to do; "": nothing known
 
 
 class SwarmUsage(Result):
@@ -251,6 +253,7 @@ class SwarmCreated(Result):
     name: str
     invite: str
     peer_id: str
+    reach_note: str = ""  # as in SwarmStatus: why friends elsewhere may not reach this node, and what to do
 
 
 class SwarmCreate(Request[SwarmCreated]):
@@ -274,6 +277,7 @@ class SwarmJoin(Request[SwarmJoined]):
 class SwarmInviteResult(Result):
     name: str
     invite: str
+    reach_note: str = ""  # as in SwarmStatus
 
 
 class SwarmInvite(Request[SwarmInviteResult]):

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from ._contract import FeedItem, SyncStatus, ThreadItem
+from ._contract import FeedItem, SwarmStatus, SyncStatus, ThreadItem
 from ._home import Home
 from ._local import Mutes
 
-__all__ = ["flagged_notice", "locked_note", "mutes_text", "preview", "size_text", "sync_summary"]
+__all__ = ["flagged_notice", "locked_note", "mutes_text", "preview", "reach_text", "size_text", "sync_summary"]
+
+
+_REACH = {"public": "reachable from outside", "behind_nat": "behind NAT", "unknown": "reachability not known yet"}
+
+
+def reach_text(swarm: SwarmStatus) -> str:
+    """Whether peers could dial this node in ``swarm``, and its public members: ``behind NAT, 1 public member``."""
+    said = _REACH.get(swarm.reachability, swarm.reachability)
+    if swarm.public_peers:
+        said += f", {swarm.public_peers} public member{'s' if swarm.public_peers > 1 else ''} connected"
+    return said
 
 
 def size_text(n: int) -> str:

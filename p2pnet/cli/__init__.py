@@ -29,6 +29,7 @@ from ..api import (
     NodeNotRunning,
     locked_note,
     mutes_text,
+    reach_text,
     resolve_home,
     size_text,
     sync_summary,
@@ -67,6 +68,12 @@ def _print(args: argparse.Namespace, result: Any, text: str | None = None) -> No
         print(text)
 
 
+def _warn(args: argparse.Namespace, note: str) -> None:
+    """A warning beside a result, on stderr: stdout keeps only what scripts read (the key)."""
+    if note and not getattr(args, "json", False):
+        print(f"warning: {note}", file=sys.stderr)
+
+
 def run_command(args: argparse.Namespace) -> int:
     home = _home(args)
     command = args.command
@@ -88,9 +95,6 @@ def run_command(args: argparse.Namespace) -> int:
         return _remote(args, client)
 
 
-_REACH = {"public": "reachable from outside", "behind_nat": "behind NAT", "unknown": "reachability not known yet"}
-
-
 def _remote(args: argparse.Namespace, client: ControlClient) -> int:
     command = args.command
     now = time.time()
@@ -101,7 +105,9 @@ def _remote(args: argparse.Namespace, client: ControlClient) -> int:
             lines.insert(2, f"  {locked_note(_home(args))}")
         lines.append("stored: " + ", ".join(f"{k} {v}" for k, v in msgspec.to_builtins(st.counts).items()))
         for s in st.swarms:
-            lines.append(f"swarm {s.name}: {s.peers} peers connected, {_REACH[s.reachability]}")
+            lines.append(f"swarm {s.name}: {s.peers} peers connected, {reach_text(s)}")
+            if s.reach_note:
+                lines.append(f"  {s.reach_note}")
             lines.append(f"  sync: {sync_summary(s.sync, now)}")
         for u in st.usage:
             lines.append(
@@ -201,6 +207,7 @@ def _swarm(args: argparse.Namespace, client: ControlClient) -> int:
         created = client.request(api.SwarmCreate(name=args.name, difficulty=args.difficulty))
         said = f"created swarm {created.name!r}; give this invite key to your friends:\n{created.invite}"
         _print(args, created, said)
+        _warn(args, created.reach_note)
     elif action == "join":
         print("joining: dialling the peers in the invite…", file=sys.stderr)
         joined = client.request(api.SwarmJoin(invite=args.invite))
@@ -208,6 +215,7 @@ def _swarm(args: argparse.Namespace, client: ControlClient) -> int:
     elif action == "invite":
         invite = client.request(api.SwarmInvite(name=args.name, expires_in=args.expires))
         _print(args, invite, invite.invite)
+        _warn(args, invite.reach_note)
     elif action == "set":
         settings = client.request(api.SwarmSet(name=args.name, quota=args.quota, flag_threshold=args.flag_threshold))
         said = f"swarm {settings.name!r}: quota {size_text(settings.quota)}, flag threshold {settings.flag_threshold}"

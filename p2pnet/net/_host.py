@@ -31,7 +31,7 @@ from ._guard import Guard
 from ._params import GossipParams
 from ._peer_exchange import PeerExchange
 from ._pubsub import MAX_DATA_LEN, AnonPubsub
-from ._reach import Reachability, reachability
+from ._reach import Reachability, reachability, seen_at
 from ._stream import Stream, StreamError, dial
 from ._tasks import Failures, supervised
 
@@ -159,6 +159,10 @@ class SwarmHost:
     def reachability(self) -> Reachability:
         """Public, behind NAT or unknown, from the addresses connected peers see us at (``_reach``)."""
         return reachability(self._host)
+
+    def seen_at(self) -> list[str]:
+        """The IPs connected peers see us at that are not our own (our NAT's outside addresses)."""
+        return seen_at(self._host)
 
     def offence(self, peer_id: str, why: str) -> None:
         """A peer sent what no honest peer sends (on the stem, in sync): enough of them ban it."""

@@ -25,7 +25,7 @@ from libp2p.abc import IHost
 
 from ._addrs import advertised_addrs
 
-__all__ = ["Reachability", "judge", "reachability"]
+__all__ = ["Reachability", "judge", "reachability", "seen_at"]
 
 Reachability = Literal["public", "behind_nat", "unknown"]
 
@@ -41,10 +41,21 @@ def judge(own_ips: set[str], observed_ips: set[str]) -> Reachability:
 
 def reachability(host: IHost) -> Reachability:
     """What the peers connected to ``host`` now see of it (see the module's docstring)."""
-    own = {ip for a in advertised_addrs(list(host.get_transport_addrs())) if (ip := _ip(a))}
+    return judge(_own(host), _observed(host))
+
+
+def seen_at(host: IHost) -> list[str]:
+    """The IPs connected peers see ``host`` at that are not its own: its NAT's outside addresses."""
+    return sorted(_observed(host) - _own(host))
+
+
+def _own(host: IHost) -> set[str]:
+    return {ip for a in advertised_addrs(list(host.get_transport_addrs())) if (ip := _ip(a))}
+
+
+def _observed(host: IHost) -> set[str]:
     manager = getattr(host, "_observed_addr_manager", None)  # None: address discovery is off
-    observed = set() if manager is None else {ip for a in manager.addrs(min_observers=1) if (ip := _ip(a))}
-    return judge(own, observed)
+    return set() if manager is None else {ip for a in manager.addrs(min_observers=1) if (ip := _ip(a))}
 
 
 def _ip(addr: multiaddr.Multiaddr) -> str | None:

@@ -141,7 +141,8 @@ async def swarm_create(node: Node, p: api.SwarmCreate) -> api.SwarmCreated:
     rec = node.store.add_swarm(name, psk, 0, node.now(), p.difficulty)
     runtime = await node.swarms.start(seed, rec)
     node.hub.publish(api.SwarmEvent(joined=name))
-    return api.SwarmCreated(name=name, invite=node.invite(runtime), peer_id=runtime.host.peer_id)
+    invite = node.invite(runtime)
+    return api.SwarmCreated(name=name, invite=invite, peer_id=runtime.host.peer_id, reach_note=node.reach_note(runtime))
 
 
 @method(api.SwarmInvite)
@@ -151,7 +152,8 @@ async def swarm_invite(node: Node, p: api.SwarmInvite) -> api.SwarmInviteResult:
     if runtime is None:
         raise ApiError("swarm_stopped", "that swarm is not running (is the identity unlocked?)")
     expires = node.now() + p.expires_in if p.expires_in else None
-    return api.SwarmInviteResult(name=runtime.name, invite=node.invite(runtime, expires))
+    invite = node.invite(runtime, expires)
+    return api.SwarmInviteResult(name=runtime.name, invite=invite, reach_note=node.reach_note(runtime))
 
 
 @method(api.SwarmJoin)

@@ -27,7 +27,7 @@ from ..api import Home
 from ..net import SYNC_INTERVAL, Ban, Failures, GossipParams, Guard, GuardParams, open_swarm_host, supervised
 from ..store import AmbiguousId, BanRow, IngestResult, Store, StoreError, Swarm
 from . import _methods, _shape
-from ._addrs import load_announce_ip
+from ._addrs import load_announce_ip, port_of
 from ._control import EventHub, serve_control
 from ._errors import ApiError
 from ._evict import Evictor
@@ -36,6 +36,7 @@ from ._inbound import Inbound, Source, Verified
 from ._mailbox import Mailbox
 from ._mint import Minter
 from ._outbound import Outbound
+from ._reachnote import private_ip, reach_note
 from ._swarm import OpenHost, SwarmRuntime, Swarms, SwarmSettings
 
 __all__ = ["Node", "NodeConfig"]
@@ -249,6 +250,8 @@ class Node:
                     peers=len(r.host.connected_peers()),
                     sync=msgspec.convert(r.sync.stats.to_dict(), api.SyncStatus),
                     reachability=r.host.reachability(),
+                    public_peers=self.public_peers(r),
+                    reach_note=self.reach_note(r),
                 )
                 for r in self.swarms.running.values()
             ],
@@ -285,6 +288,21 @@ class Node:
                 + self.home.command("announce", "IP"),
             )
         return ips
+
+    def public_peers(self, runtime: SwarmRuntime) -> int:
+        """Connected peers we dialled at an address outside the private ranges: reachable from outside."""
+        return sum(not private_ip(runtime.host.peer_ip(p)) for p in runtime.host.outbound_peers())
+
+    def reach_note(self, runtime: SwarmRuntime) -> str:
+        """What stands between friends elsewhere and this node in this swarm, with what to do ("": nothing known)."""
+        return reach_note(
+            reachability=runtime.host.reachability(),
+            invite_ips=self.swarms.invite_ips(),
+            seen_at=runtime.host.seen_at(),
+            public_peers=self.public_peers(runtime),
+            port=port_of(runtime.host.listen_addrs),
+            announce=self.home.command("announce", "IP"),
+        )
 
     def invite(self, runtime: SwarmRuntime, expires: int | None = None) -> str:
         self.require_invite_ips()

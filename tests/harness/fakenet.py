@@ -225,6 +225,9 @@ class FakeHost:
     def reachability(self) -> str:
         return "unknown"  # the fake network has no NAT and no identify
 
+    def seen_at(self) -> list[str]:
+        return []
+
     def peer_ip(self, peer_id: str) -> str | None:
         other = self.net.hosts.get(peer_id)
         return None if other is None else other.ip

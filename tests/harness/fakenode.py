@@ -45,6 +45,7 @@ import protocol
 from p2pnet import api
 from p2pnet.api import ControlClient, ControlError, Home, decode_line, encode_line, locked_note
 from p2pnet.node._addrs import check_announce_ip
+from p2pnet.node._reachnote import reach_note
 from p2pnet.node._shape import icon
 from p2pnet.store import DEFAULT_FLAG_THRESHOLD, DEFAULT_QUOTA, MIN_QUOTA, popular_score
 
@@ -117,7 +118,10 @@ class Model:
     calls: Counter[str] = field(default_factory=Counter)  # requests served, by method
     publish: Callable[[api.Event], None] = lambda event: None
     home: Home = field(default_factory=lambda: Home(Path("/nowhere")))  # where its socket is: hints name it
-    announce_ip: str | None = None  # the address invites name, set with announce (else 192.0.2.2)
+    announce_ip: str | None = None  # the address invites name, set with announce (else local_ip)
+    local_ip: str = "192.0.2.2"  # this machine's own address (a test puts it behind NAT with a private one)
+    reachability: Literal["public", "behind_nat", "unknown"] = "unknown"  # what peers see of us (no network here)
+    seen_at: list[str] = field(default_factory=list)  # where peers see us, when behind NAT
     _arrivals: int = field(default=0, init=False)
     _locked: bool = field(default=False, init=False)
 
@@ -217,7 +221,12 @@ class Model:
             last_session=None,
             last=None,
         )
-        running = [api.SwarmStatus(name=n, peer_id=PEER, peers=0, sync=idle) for n in self._running()]
+        running = [
+            api.SwarmStatus(
+                name=n, peer_id=PEER, peers=0, sync=idle, reachability=self.reachability, reach_note=self._reach_note()
+            )
+            for n in self._running()
+        ]
         return api.StatusResult(
             version=api.API_VERSION,
             home="(in memory)",
@@ -272,20 +281,29 @@ class Model:
         if name in self.swarms:
             raise ControlError("swarm_exists", f"you are already in a swarm called {name!r}")
         psk = os.urandom(32)
-        invite = invite_to(name, psk, self.announce_ip or "192.0.2.2")
+        invite = invite_to(name, psk, self.announce_ip or self.local_ip)
         self.swarms[name] = psk
         self.publish(api.SwarmEvent(joined=name))
-        return api.SwarmCreated(name=name, invite=invite, peer_id=PEER)
+        return api.SwarmCreated(name=name, invite=invite, peer_id=PEER, reach_note=self._reach_note())
 
     def swarm_invite(self, p: api.SwarmInvite) -> api.SwarmInviteResult:
         name = self._swarm(p.name)
-        invite = invite_to(name, self.swarms[name], self.announce_ip or "192.0.2.2")
-        return api.SwarmInviteResult(name=name, invite=invite)
+        invite = invite_to(name, self.swarms[name], self.announce_ip or self.local_ip)
+        return api.SwarmInviteResult(name=name, invite=invite, reach_note=self._reach_note())
+
+    def _reach_note(self) -> str:
+        """The node's own warning, from the same facts a node has (no peers connected here)."""
+        ips = [self.announce_ip or self.local_ip]
+        announce = self.home.command("announce", "IP")
+        seen = self.seen_at
+        return reach_note(
+            reachability=self.reachability, invite_ips=ips, seen_at=seen, public_peers=0, port=4001, announce=announce
+        )
 
     def announce(self, p: api.Announce) -> api.Announced:
         if p.ip is not None or p.clear:
             self.announce_ip = None if p.clear else check_announce_ip(p.ip or "")
-        return api.Announced(ip=self.announce_ip, ips=[self.announce_ip or "192.0.2.2"])
+        return api.Announced(ip=self.announce_ip, ips=[self.announce_ip or self.local_ip])
 
     def swarm_join(self, p: api.SwarmJoin) -> api.SwarmJoined:
         self._seed()

@@ -83,3 +83,36 @@ def _reachability(node: DaemonProcess) -> str:
 def test_two_members_behind_nat_join_without_a_relay(two: tuple[DaemonProcess, DaemonProcess]) -> None:
     a, b = two
     _posts_flow_both_ways(a, b)
+
+
+def _swarm_status(node: DaemonProcess, name: str) -> dict:
+    return next(s for s in node.call("status")["swarms"] if s["name"] == name)
+
+
+@pytest.mark.parametrize("two", [("public", Nat.CONE)], indirect=True, ids=_placed)
+def test_a_member_behind_nat_is_told_so_and_what_to_do(two: tuple[DaemonProcess, DaemonProcess]) -> None:
+    """B, behind a cone NAT, is warned with what to do; A, public, is told nothing of the sort."""
+    a, b = two
+    # Alone, B knows only that its invites name a private address: that is already a warning.
+    alone = b.cli("swarm", "create", "home", "--difficulty", "8")
+    assert alone.stderr.startswith("warning: Invites name only the private address 192.168."), alone.stderr
+    assert "forward TCP port" in alone.stderr and "announce IP" in alone.stderr
+    home = b.cli("status").stdout
+    assert "swarm home: 0 peers connected, reachability not known yet" in home
+    assert "No member with a public address is connected" in home
+    # A, public, creates "friends" and says nothing of NAT; B joins it, dialling out through its router.
+    created = a.cli("swarm", "create", "friends", "--difficulty", "8")
+    assert created.stderr == ""
+    b.cli_json("swarm", "join", created.stdout.strip().splitlines()[-1])
+    wait_for(lambda: _swarm_status(b, "friends")["reachability"] == "behind_nat", what="B to know it is behind NAT")
+    wait_for(lambda: _swarm_status(b, "friends")["public_peers"] == 1, what="B to count A as a public member")
+    invite = b.cli("swarm", "invite", "friends")
+    assert invite.stderr.startswith("warning: This node is behind NAT (peers see it at 203.0.113."), invite.stderr
+    assert "1 member with a public address is connected" in invite.stderr
+    assert "forward TCP port" in invite.stderr
+    assert "friends: 1 peers connected, behind NAT, 1 public member connected" in b.cli("status").stdout
+    wait_for(lambda: _swarm_status(a, "friends")["reachability"] == "public", what="A to know it is public")
+    assert a.cli("swarm", "invite", "friends").stderr == ""
+    said = a.cli("status").stdout
+    assert "swarm friends: 1 peers connected, reachable from outside" in said and "NAT" not in said
+    assert _swarm_status(a, "friends")["reach_note"] == ""

@@ -51,10 +51,11 @@ class InviteScreen(ModalScreen[None]):
         Binding("a", "announce", "Address"),
     ]
 
-    def __init__(self, name: str, invite: str) -> None:
+    def __init__(self, name: str, invite: str, reach_note: str = "") -> None:
         super().__init__()
         self.swarm_name = name
         self.invite = invite
+        self.reach_note = reach_note  # the node's warning that friends elsewhere may not reach it
 
     @property
     def node(self) -> Node:
@@ -72,6 +73,7 @@ class InviteScreen(ModalScreen[None]):
                     )
                     yield Static(self.invite, id="invite-key")
                     yield Static(self._where(), id="invite-where", classes="dialog-detail")
+                    yield Static(self.reach_note, id="invite-reach", classes="wizard-warning")
                     with Horizontal(classes="dialog-buttons"):
                         yield Button("Copy key  c", id="invite-copy")
                         yield Button("Address…  a", id="invite-announce")
@@ -86,6 +88,7 @@ class InviteScreen(ModalScreen[None]):
         )
 
     def on_mount(self) -> None:
+        self.query_one("#invite-reach").display = bool(self.reach_note)
         self.query_one("#invite-scroll").focus()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -108,11 +111,15 @@ class InviteScreen(ModalScreen[None]):
     async def announce(self) -> None:
         if await self.app.push_screen_wait(AnnounceDialog()):
             try:
-                self.invite = (await self.node.invite(self.swarm_name)).invite
+                result = await self.node.invite(self.swarm_name)
             except ControlError as exc:
                 self.notify(exc.message, title="no invite", severity="error", timeout=10)
                 return
+            self.invite, self.reach_note = result.invite, result.reach_note
             self.query_one("#invite-key", Static).update(self.invite)
+            reach = self.query_one("#invite-reach", Static)
+            reach.update(self.reach_note)
+            reach.display = bool(self.reach_note)
             self.query_one("#invite-where", Static).update(self._where())
             await self.query_one("#invite-qr", QRCode).remove()
             await self.query_one("#invite-code", Center).mount(QRCode(self.invite, id="invite-qr"))

@@ -53,6 +53,10 @@ def render_status(status: api.StatusResult) -> Table:
         sync = swarm.sync
         style = "cyan" if sync is not None and sync.state == "syncing" else ""
         table.add_row(f"sync {swarm.name}", Text(sync_summary(sync, now), style=style))
+        reach = Text(api.reach_text(swarm), style="yellow" if swarm.reach_note else "")
+        if swarm.reach_note:
+            reach.append("\n" + swarm.reach_note)
+        table.add_row(f"reach {swarm.name}", reach)
     return table
 
 

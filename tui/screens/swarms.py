@@ -131,7 +131,7 @@ class SwarmsScreen(ItemActions):
         self.query_one("#create-name", Input).value = ""
         self._status(f"created {result.name}")
         self.refresh_list()
-        await self.app.push_screen_wait(InviteScreen(result.name, result.invite))
+        await self.app.push_screen_wait(InviteScreen(result.name, result.invite, result.reach_note))
         self._done()
 
     # -- join ---------------------------------------------------------------------------
@@ -198,7 +198,7 @@ class SwarmsScreen(ItemActions):
         except ControlError as exc:
             self._status(exc.message + (" (a: name it here)" if exc.code == "no_address" else ""), error=True)
             return
-        await self.app.push_screen_wait(InviteScreen(invite.name, invite.invite))
+        await self.app.push_screen_wait(InviteScreen(invite.name, invite.invite, invite.reach_note))
 
     def action_to(self, field: str) -> None:
         self.query_one(f"#{field}", Input).focus()

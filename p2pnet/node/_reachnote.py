@@ -1,0 +1,99 @@
+"""What to tell the user when friends elsewhere may not reach this node: what it knows, no more.
+
+A node knows three things: the addresses its invites name; the verdict from
+the addresses connected peers see it at (``p2pnet.net._reach``); and which
+connected peers it dialled itself at an address outside the private ranges.
+Those peers are reachable from outside their own network (we reached them),
+so they are public members.  A peer that dialled us may sit behind NAT
+itself, so it proves nothing and is not counted.
+
+An address in a private range (RFC 1918, carrier-grade NAT, loopback,
+link-local) cannot be dialled from the internet: a machine with only such
+addresses reaches it through a router doing NAT, if at all.  Relays are not in
+p2pnet yet (docs/nat.md), so the advice is to open a path by hand.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+
+__all__ = ["private_ip", "reach_note"]
+
+_PRIVATE = [
+    ipaddress.IPv4Network(n)
+    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16")
+]
+
+
+def private_ip(ip: str | None) -> bool:
+    """True unless ``ip`` is an IPv4 address outside the ranges the internet cannot dial."""
+    try:
+        addr = ipaddress.IPv4Address(ip or "")
+    except ValueError:
+        return True  # not an address we can judge: not known to be reachable
+    return any(addr in net for net in _PRIVATE)
+
+
+def _listed(ips: Sequence[str]) -> str:
+    return ", ".join(ips) or "none"
+
+
+def reach_note(
+    *,
+    reachability: str,
+    invite_ips: Sequence[str],
+    seen_at: Sequence[str],
+    public_peers: int,
+    port: int | None,
+    announce: str,
+) -> str:
+    """A plain warning with what to do, or "" when nothing known stands between friends and this node.
+
+    Args:
+        reachability: ``public``, ``behind_nat`` or ``unknown`` (``p2pnet.net._reach``).
+        invite_ips: The IP addresses invites name now.
+        seen_at: The addresses connected peers see this node at that are not its own (its router's).
+        public_peers: Connected peers this node dialled at an address outside the private ranges.
+        port: The TCP port this node listens on.
+        announce: The command that names the address invites carry (``p2pnet announce IP``).
+    """
+    outside = [ip for ip in invite_ips if not private_ip(ip)]
+    tcp = f"TCP port {port}" if port else "this node's TCP port"
+    behind = f"This node is behind NAT (peers see it at {_listed(seen_at)})"
+    if outside:
+        if reachability != "behind_nat":
+            return ""
+        return f"{behind}; invites name {_listed(outside)}: friends reach it only if the router forwards {tcp} here."
+    if all(ip.startswith("127.") for ip in invite_ips):  # none, or loopback: this machine alone
+        named = f"only {_listed(invite_ips)}" if invite_ips else "no address"
+        return (
+            f"Invites name {named}, which friends on other machines cannot dial. "
+            f"Name the address they reach you at with: {announce}"
+        )
+    them = "them" if len(invite_ips) > 1 else "it"
+    if reachability == "behind_nat":
+        named = _listed(invite_ips)
+        first = f"{behind}, and invites name only {named}: friends outside its network cannot dial {them}."
+    else:
+        first = (
+            f"Invites name only the private address{'es' if len(invite_ips) > 1 else ''} {_listed(invite_ips)}: "
+            f"this machine is behind NAT or on a network of its own, and friends outside it cannot dial {them}."
+        )
+    if public_peers:
+        through = (
+            f" {public_peers} member{'s' if public_peers > 1 else ''} with a public address "
+            f"{'are' if public_peers > 1 else 'is'} connected: friends elsewhere can join with an invite made on "
+            f"{'one of their nodes' if public_peers > 1 else 'its node'}."
+        )
+    else:
+        through = (
+            " No member with a public address is connected, so friends at other homes cannot reach this swarm "
+            "through this node (p2pnet has no relays yet)."
+        )
+    router = f" ({_listed(seen_at)}, as peers see it)" if seen_at else ""
+    fix = (
+        f" To be reachable: forward {tcp} on your router to this machine and name the router's public address"
+        f"{router} with: {announce}; or have a friend with a public address create the swarm and invite you."
+    )
+    return first + through + fix
