@@ -69,7 +69,7 @@ from ._contract import (
     ThreadResult,
     ThreadRoot,
 )
-from ._home import Home, HomeLocked, resolve_home
+from ._home import Home, HomeLocked, resolve_home, write_private
 from ._launch import ensure_node
 from ._local import Mute, MutedAuthor, MutedThread, MuteList, Mutes, SwarmSet, SwarmSettings, Unmute
 from ._registry import EVENTS, METHODS, REQUESTS, result_type
@@ -161,6 +161,7 @@ __all__ = [
     "ensure_node",
     "parse_event",
     "resolve_home",
+    "write_private",
     "result_type",
     "flagged_notice",
     "mutes_text",

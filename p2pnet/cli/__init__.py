@@ -33,7 +33,7 @@ from ..api import (
     sync_summary,
 )
 from ._moderation import MODERATION_COMMANDS, add_moderation_commands, moderation_request, parse_size
-from ._show import marked, post_text, thread_text
+from ._show import age, marked, post_text, thread_text
 
 __all__ = ["main"]
 
@@ -226,7 +226,7 @@ def _remote(args: argparse.Namespace, client: ControlClient) -> int:
             lines += [f"  {p}" for p in sp.connected]
         for ban in peers.bans:
             who = ban.peer_id or f"address {ban.ip}"
-            lines.append(f"banned {who} for {_age(int(now), ban.until)} more: {ban.reason}")
+            lines.append(f"banned {who} for {age(int(now), ban.until)} more: {ban.reason}")
         _print(args, peers, "\n".join(lines) or "no swarms")
     elif command == "stop":
         _print(args, client.request(api.Shutdown()), "node stopping")

@@ -19,8 +19,12 @@ What it guarantees (docs/storage.md has the schema and the reasons):
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Self
+
 from ._bans import Bans
 from ._feed import Feed
+from ._keyring import keyring_path
 from ._mutes import Mutes
 from ._own import OwnObjects
 from ._quota import Quota
@@ -39,3 +43,15 @@ class Store(OwnObjects, Quota, Feed, Reads, Mutes, SwarmsAndPeers, Bans):
     the other reads (``_reads``), what the user muted (``_mutes``),
     swarms and peers (``_swarms``), and bans (``_bans``).
     """
+
+    @classmethod
+    def open(cls, path: Path | str) -> Self:
+        """Open as :meth:`Database.open` does, and make sure the keyring says what the database does."""
+        store = super().open(path)
+        try:
+            if not keyring_path(store.path).exists():
+                store.save_keyring()  # a database from before the keyring gets one
+        except BaseException:
+            store.close()
+            raise
+        return store
