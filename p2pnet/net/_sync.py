@@ -37,7 +37,7 @@ import protocol
 
 from ._bucket import Buckets, Rate
 from ._host import SwarmHost
-from ._stream import Stream, StreamError
+from ._stream import Stream, StreamError, malformed
 
 __all__ = ["SYNC_PROTOCOL", "SwarmSync", "SyncStats"]
 
@@ -285,6 +285,8 @@ class SwarmSync:
         except (StreamError, trio.TooSlowError) as exc:
             log.info("sync with %s failed: %s", peer, exc or type(exc).__name__)
             self.stats.sessions_failed += 1
+            if isinstance(exc, StreamError) and malformed(exc):  # an oversized frame is garbage too
+                self.host.offence(peer, "sync")
             return _Outcome(False)
         except protocol.ProtocolError as exc:
             # Garbage: a broken frame or rule, or an invalid object pushed.
