@@ -8,7 +8,9 @@ and watches each daemon's SQLite file for the ids, so an honest post's
 delivery time is from the moment the author acknowledged it until another
 daemon stored it (every author-receiver pair counts).  First a phase without
 an attacker, then one per attack, each with an attacker of a fresh key at a
-fresh address (127.0.21.6x), running for ``--seconds``:
+fresh address (127.0.21.6x) in a process of its own (its CPU must not slow
+the watching), which makes what it sends before the phase and then runs for
+``--seconds``:
 
 * ``valid flood``: validly signed and stamped posts, each with a new key,
   published as fast as gossip takes them, to every daemon;
@@ -27,7 +29,7 @@ RSS during the phase (VmHWM, reset at its start through ``clear_refs``), and
 on how many daemons the attacker ended banned; then a note (page 1 of Latest
 for pinning, what sync served the attacker, connections let in).
 
-    python bench/hostile.py [--quick] [--nodes 4] [--seconds 30] [--difficulty 8]
+    python bench/hostile.py [--quick] [--nodes 4] [--seconds 30] [--difficulty 8] [--attacks "valid flood,pinning"]
 """
 
 from __future__ import annotations
