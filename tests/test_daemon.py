@@ -9,13 +9,14 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 from harness.daemons import DaemonProcess, start_node
 from harness.polling import DEADLINE
 
-from p2pnet.api import MAX_LINE, ControlError
+from p2pnet.api import MAX_LINE, ControlClient, ControlError
 
 pytestmark = pytest.mark.integration  # real daemon processes
 
@@ -70,6 +71,54 @@ def test_malformed_requests_get_clear_errors_and_the_node_keeps_going(node: Daem
     assert codes[6] == (False, "bad_request")
     assert codes[7] == (True, None)
     assert all(r["error"]["message"] for r in replies if not r["ok"])
+
+
+def test_out_of_range_numbers_get_clear_errors(node: DaemonProcess) -> None:
+    """Infinity once reached the node as a float and overflowed; a negative invite expiry made a dead invite."""
+    node.call("swarm.create", name="friends", difficulty=8)
+    replies = _raw(
+        node,
+        b'{"v": 1, "id": 1, "method": "post", "params": {"text": "hi", "expires": Infinity}}\n'
+        b'{"v": 1, "id": 2, "method": "post", "params": {"text": "hi", "expires": 1e400}}\n'
+        b'{"v": 1, "id": 3, "method": "post", "params": {"text": "hi", "expires": 99999999999999999999999}}\n'
+        b'{"v": 1, "id": 4, "method": "post", "params": {"text": "hi", "expires": 1.5}}\n'
+        b'{"v": 1, "id": 5, "method": "swarm.invite", "params": {"name": "friends", "expires_in": -5}}\n'
+        b'{"v": 1, "id": 6, "method": "swarm.invite", "params": {"name": "friends", "expires_in": 0}}\n'
+        b'{"v": 1, "id": 7, "method": "post", "params": {"text": "hi", "expires": 31000000}}\n',
+    )
+    assert all(not r["ok"] and r["error"]["message"] for r in replies), replies
+    codes = [r["error"]["code"] for r in replies]
+    assert codes[:2] == ["bad_json", "bad_json"]  # not JSON at all
+    assert codes[2:6] == ["bad_request"] * 4 and codes[6] == "invalid"
+    assert "expires_in" in replies[4]["error"]["message"] and ">= 1" in replies[4]["error"]["message"]
+    assert "30 days" in replies[6]["error"]["message"]
+    assert "internal" not in codes
+    assert node.call("status")["identity"] == "ready"
+    assert "Traceback" not in node.log.read_text()
+    out = node.cli("swarm", "invite", "friends", "--expires", "-5", check=False)
+    assert out.returncode == 2 and "not a duration" in out.stderr
+
+
+def test_two_hundred_control_clients_at_once(node: DaemonProcess) -> None:
+    """Half of 200 clients once failed with EAGAIN: the listen backlog was 64."""
+    errors: list[BaseException] = []
+    answered: list[int] = []
+    go = threading.Barrier(200)
+
+    def one() -> None:
+        try:
+            go.wait()
+            with ControlClient(node.socket, timeout=DEADLINE) as client:
+                answered.append(client.call("status")["pid"])
+        except BaseException as exc:  # every failure counts
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(200)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(answered) == 200
 
 
 def test_oversized_line_is_refused(node: DaemonProcess) -> None:

@@ -18,6 +18,7 @@ from harness.polling import DEADLINE, wait_for
 from p2pnet.api import ControlClient
 from p2pnet.net import SYNC_INTERVAL
 from p2pnet.store import Store
+from protocol import decode_invite
 
 pytestmark = pytest.mark.integration  # real daemon processes
 
@@ -118,6 +119,8 @@ def test_kill_9_during_posting_and_ingest_loses_nothing(tmp_path: Path) -> None:
 def test_damaged_database_gives_a_clear_error_and_a_way_out(tmp_path: Path) -> None:
     node = _node(tmp_path, "node", "127.0.5.3")
     node.start()
+    node.call("swarm.create", name="friends", difficulty=int(LOW_DIFFICULTY))
+    before = node.call("swarm.invite", name="friends")["invite"]
     node.stop()
     db = node.home / "node.sqlite3"
     with db.open("r+b") as f:  # scribble over the b-tree pages
@@ -128,11 +131,17 @@ def test_damaged_database_gives_a_clear_error_and_a_way_out(tmp_path: Path) -> N
     out = node.cli("daemon", "--listen-ip", node.ip, check=False)
     assert out.returncode == 1
     assert "not a usable p2pnet database" in out.stderr and "recover" in out.stderr
+    assert "Store.quarantine" not in out.stderr
     fixed = node.cli("recover")
-    assert "moved to" in fixed.stdout
+    assert "moved to" in fixed.stdout and "Swarm memberships kept: friends" in fixed.stdout
+    assert "Store.quarantine" not in fixed.stdout + fixed.stderr
     assert list(node.home.glob("node.sqlite3.corrupt-*"))  # kept, never deleted
-    node.start()  # starts afresh
+    node.start()  # starts afresh, still a member (the key came from the keyring)
     assert node.call("status")["identity"] == "ready"
+    [swarm] = node.call("swarm.list")["swarms"]
+    assert swarm["name"] == "friends" and swarm["running"]
+    after = node.call("swarm.invite", name="friends")["invite"]
+    assert decode_invite(after, now=int(time.time())).psk == decode_invite(before, now=int(time.time())).psk
     node.stop()
     assert "integrity check ok" in node.cli("recover").stdout
     assert Store.integrity_check(db) == []

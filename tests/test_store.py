@@ -155,7 +155,7 @@ def test_garbage_file_is_corrupt_and_quarantined(db: Path) -> None:
     assert str(db) in message and "corrupt-" in message
     # The way out is a command a user can run, not an API call.
     assert "`p2pnet recover`" in message and "Store.quarantine" not in message
-    assert "sync" in message and "re-joined" in message
+    assert "sync" in message and "memberships are kept" in message
     assert db.read_bytes() == garbage  # never touched, never deleted
     moved = Store.quarantine(db)
     assert not db.exists()

@@ -86,7 +86,7 @@ from ._dm import (
     Inbox,
     InboxResult,
 )
-from ._home import Home, HomeLocked, resolve_home
+from ._home import Home, HomeLocked, resolve_home, write_private
 from ._launch import ensure_node
 from ._local import Mute, MutedAuthor, MutedThread, MuteList, Mutes, SwarmSet, SwarmSettings, Unmute
 from ._registry import EVENTS, METHODS, REQUESTS, result_type
@@ -194,6 +194,7 @@ __all__ = [
     "ensure_node",
     "parse_event",
     "resolve_home",
+    "write_private",
     "result_type",
     "flagged_notice",
     "mutes_text",

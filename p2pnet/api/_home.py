@@ -15,7 +15,7 @@ from typing import IO
 
 import platformdirs
 
-__all__ = ["Home", "HomeLocked", "resolve_home"]
+__all__ = ["Home", "HomeLocked", "resolve_home", "write_private"]
 
 
 class HomeLocked(RuntimeError):
@@ -97,16 +97,25 @@ class Home:
 
     def write_private(self, path: Path, data: bytes) -> None:
         """Write ``data`` atomically to ``path`` with mode 0600: never half-written."""
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_private(path, data)
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` atomically to ``path`` with mode 0600 (temporary file, fsync, rename): never half-written.
+
+    Raises:
+        OSError: it cannot be written.
+    """
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

@@ -67,7 +67,7 @@ class GossipParams:
     gossip_threshold: float = -25.0
     publish_threshold: float = -50.0
     graylist_threshold: float = -50.0
-    gossip_limit: Rate = field(default_factory=lambda: Rate(rate=20.0, burst=1000.0))
+    gossip_limit: Rate = field(default_factory=lambda: Rate(rate=20.0, burst=200.0))
     flood_penalty: float = 0.5
     promise_timeout: float = 3.0
     broken_promise_penalty: float = 1.0

@@ -18,13 +18,11 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 import trio
-from libp2p.exceptions import ParseError
-from libp2p.io.exceptions import MessageTooLarge
 
 import protocol
 
 from ._bucket import Buckets, Rate
-from ._stream import StreamError
+from ._stream import StreamError, malformed
 
 __all__ = ["STEM_PROTOCOL", "StemHost", "StemRelay"]
 
@@ -236,7 +234,7 @@ class StemRelay:
                 try:
                     frame = await stream.receive(protocol.MAX_STEM_FRAME)
                 except StreamError as exc:
-                    if isinstance(exc.__cause__, (MessageTooLarge, ParseError)):
+                    if malformed(exc):
                         self._reject(stream.peer_id, "oversized or malformed frame")
                     return  # the sender closed its stream (or it broke)
                 if not self._accept(stream.peer_id, frame):

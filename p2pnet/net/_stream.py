@@ -7,12 +7,14 @@ import logging
 
 import trio
 from libp2p.abc import IHost, INetStream, IRawConnection
+from libp2p.exceptions import ParseError
+from libp2p.io.exceptions import MessageTooLarge
 from libp2p.peer.peerinfo import PeerInfo
 from libp2p.utils.varint import encode_varint_prefixed, read_varint_prefixed_bytes_limited
 
 from ._params import GossipParams
 
-__all__ = ["Stream", "StreamError", "SwarmConnectError", "close_quietly", "dial"]
+__all__ = ["Stream", "StreamError", "SwarmConnectError", "close_quietly", "dial", "malformed"]
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +25,11 @@ class SwarmConnectError(ConnectionError):
 
 class StreamError(ConnectionError):
     """A peer stream closed, broke, sent an oversized frame or timed out."""
+
+
+def malformed(exc: StreamError) -> bool:
+    """The stream failed on a frame no honest peer sends (too long, or a broken length prefix): garbage."""
+    return isinstance(exc.__cause__, (MessageTooLarge, ParseError))
 
 
 class Stream:

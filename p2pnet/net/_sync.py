@@ -37,7 +37,7 @@ import protocol
 
 from ._bucket import Buckets, Rate
 from ._host import SwarmHost
-from ._stream import Stream, StreamError
+from ._stream import Stream, StreamError, malformed
 
 __all__ = ["SYNC_PROTOCOL", "SwarmSync", "SyncStats"]
 
@@ -247,13 +247,21 @@ class SwarmSync:
         """Seconds a peer must wait before we serve a session it starts; 0 to serve it now (taking its turn)."""
         if peer in self._busy:
             return BUSY_RETRY
-        served = self._served[peer]
+        served = self._served[self._budget(peer)]
         if served.available() < MIN_BUDGET:
             return math.ceil(served.wait(MIN_BUDGET))
-        started = self._started_by[peer]
+        started = self._started_by[self._budget(peer)]
         if not started.take():
             return math.ceil(started.wait())
         return 0
+
+    def _budget(self, peer: str) -> str:
+        """Whose session and byte limits a peer spends: its address's, shared by every key it has there.
+
+        A new key is free, an address is not: four keys at one address pull no more than one.
+        """
+        ip = self.host.peer_ip(peer)
+        return peer if ip is None else "ip:" + ip
 
     async def _refuse(self, stream: Stream, seconds: int) -> None:
         self.stats.refused += 1
@@ -271,7 +279,7 @@ class SwarmSync:
         started = trio.current_time()
         tally = {"fetched": 0, "retry_after": 0}
         session: protocol.SyncSession | None = None
-        served = self._served[peer]
+        served = self._served[self._budget(peer)]
         try:
             with trio.fail_after(SESSION_TIMEOUT):
                 items = await self._offload(self._items)
@@ -285,6 +293,8 @@ class SwarmSync:
         except (StreamError, trio.TooSlowError) as exc:
             log.info("sync with %s failed: %s", peer, exc or type(exc).__name__)
             self.stats.sessions_failed += 1
+            if isinstance(exc, StreamError) and malformed(exc):  # an oversized frame is garbage too
+                self.host.offence(peer, "sync")
             return _Outcome(False)
         except protocol.ProtocolError as exc:
             # Garbage: a broken frame or rule, or an invalid object pushed.

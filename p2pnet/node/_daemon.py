@@ -130,10 +130,18 @@ def recover(home: Home) -> int:
         if not problems:
             print(f"{path}: integrity check ok; nothing to recover")
             return 0
+        kept, keyring_problem = Store.memberships_to_keep(path)
+        if keyring_problem:
+            print(f"p2pnet: warning: {keyring_problem}", file=sys.stderr)
         moved = Store.quarantine(path)
+        with Store.open(path) as fresh:
+            rejoined = fresh.restore_memberships(kept)
         print(f"{path} is damaged: " + "; ".join(problems[:3]))
         print(f"It was moved to {moved} (nothing was deleted); the node starts afresh next time.")
-        print("Posts come back from peers by sync; join your swarms again with their invite keys.")
+        if rejoined:
+            print(f"Swarm memberships kept: {', '.join(rejoined)}.")
+        rejoin = "." if rejoined else "; join your swarms again with their invite keys."
+        print("Posts come back from peers by sync" + rejoin)
         return 0
     finally:
         lock.close()

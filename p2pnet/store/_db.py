@@ -35,7 +35,7 @@ def corrupt_message(path: Path, detail: str) -> str:
         f"{path} is not a usable p2pnet database ({detail}). To start afresh, run `p2pnet recover` "
         f"(with the node's --home): it checks the file fully and, if it is damaged, renames it to "
         f"{path.name}.corrupt-<time>, never deleting it; "
-        f"posts come back from peers by sync, but swarms must be re-joined with their invite keys."
+        f"swarm memberships are kept (from the keyring beside it) and posts come back from peers by sync."
     )
 
 

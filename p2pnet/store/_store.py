@@ -19,9 +19,13 @@ What it guarantees (docs/storage.md has the schema and the reasons):
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Self
+
 from ._bans import Bans
 from ._carry import CarryDeletes
 from ._feed import Feed
+from ._keyring import keyring_path
 from ._leave import Unswarmed
 from ._messages import Messages
 from ._mutes import Mutes
@@ -46,3 +50,15 @@ class Store(CarryDeletes, OwnObjects, Unswarmed, Quota, Feed, Find, Reads, Mutes
     swarms and peers (``_swarms``), what leaving a swarm drops
     (``_leave``), and bans (``_bans``).
     """
+
+    @classmethod
+    def open(cls, path: Path | str) -> Self:
+        """Open as :meth:`Database.open` does, and make sure the keyring says what the database does."""
+        store = super().open(path)
+        try:
+            if not keyring_path(store.path).exists():
+                store.save_keyring()  # a database from before the keyring gets one
+        except BaseException:
+            store.close()
+            raise
+        return store

@@ -8,13 +8,15 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
 
 import protocol
 
 from ._args import id32_arg, int_arg, text_arg
 from ._db import Database
-from ._errors import InvalidArgument, SwarmExists, UnknownSwarm
+from ._errors import InvalidArgument, StoreError, SwarmExists, UnknownSwarm
+from ._keyring import Membership, keyring_path, read_keyring, salvage_memberships, write_keyring
 from ._quota import DEFAULT_QUOTA, MIN_QUOTA
 from ._rows import DEFAULT_FLAG_THRESHOLD, PeerRow
 
@@ -116,6 +118,7 @@ class SwarmsAndPeers(Database):
                     (sid, name, psk, port, now, difficulty),
                 )
             self._swarm_ids.add(sid)
+        self.save_keyring()
         return Swarm(sid.hex(), name, port, now, difficulty, psk)
 
     def set_swarm_port(self, swarm: bytes, port: int) -> None:
@@ -125,10 +128,9 @@ class SwarmsAndPeers(Database):
             sid = self._swarm_arg(swarm)
             with self._write(conn):
                 conn.execute("UPDATE swarms SET port = ? WHERE id = ?", (port, sid))
+        self.save_keyring()
 
-    def configure_swarm(
-        self, swarm: bytes, *, quota: int | None = None, flag_threshold: int | None = None
-    ) -> Swarm:
+    def configure_swarm(self, swarm: bytes, *, quota: int | None = None, flag_threshold: int | None = None) -> Swarm:
         """Change this node's own settings of a joined swarm (never sent); None leaves a setting as it is.
 
         Args:
@@ -196,6 +198,41 @@ class SwarmsAndPeers(Database):
                 conn.execute("DELETE FROM swarms WHERE id = ?", (row[0],))  # cascades to peers, object_swarms
                 self._checkpoint = True  # the key should not linger in the WAL either
             self._swarm_ids.discard(row[0])
+        self.save_keyring()
+
+    @staticmethod
+    def memberships_to_keep(database: Path) -> tuple[list[Membership], str | None]:
+        """The memberships recovery keeps, one per key: the readable rows of ``database`` and its keyring.
+
+        Returns:
+            The memberships, and what went wrong reading the keyring (None if nothing).
+        """
+        found = {m.psk: m for m in salvage_memberships(database)}
+        problem = None
+        try:
+            for m in read_keyring(keyring_path(database)):
+                found.setdefault(m.psk, m)
+        except StoreError as exc:
+            problem = str(exc)
+        return list(found.values()), problem
+
+    def restore_memberships(self, members: list[Membership]) -> list[str]:
+        """Join each swarm of ``members`` not joined yet (after a recovery); returns the names joined."""
+        joined = []
+        for m in members:
+            try:
+                self.add_swarm(m.name, m.psk, m.port, m.joined, m.difficulty)
+            except (SwarmExists, InvalidArgument):
+                continue
+            joined.append(m.name)
+        return joined
+
+    def save_keyring(self) -> None:
+        """Write the joined swarms' keys to the keyring beside the database (``_keyring``), if it differs."""
+        members = [Membership(s.name, s.psk, s.difficulty, s.port, s.joined) for s in self.swarms()]
+        path = keyring_path(self.path)
+        if members or path.exists():
+            write_keyring(path, members)
 
     def save_peer(self, swarm: bytes, peer_id: str, addrs: Sequence[str], now: int) -> None:
         """Remember a peer that was reachable now (resets its failure count).

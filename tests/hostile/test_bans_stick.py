@@ -72,6 +72,8 @@ async def test_garbage_stem_frames_get_a_ban_that_outlives_reconnects_and_restar
         a.stop()
         a.start()  # restarted: the ban comes back from its store
         assert [x["peer_id"] for x in bans(a)] == [evil_id]
+        shown = a.cli("peers").stdout  # what a user reads of it
+        assert f"banned {evil_id} for " in shown and "more: stem" in shown
         async with raw_host(invite, "127.0.13.42", seed) as again:
             with suppress(SwarmConnectError):
                 await again.connect(invite.bootstrap[0])

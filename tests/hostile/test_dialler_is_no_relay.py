@@ -35,9 +35,7 @@ async def test_a_peer_that_dials_every_daemon_gets_no_stem_from_those_that_dial(
     with running(*nodes):
         invite = protocol.decode_invite(join_swarm(nodes[0], nodes[1:]), now=int(time.time()))
         ids = {n.call("swarm.list")["swarms"][0]["peer_id"]: n for n in nodes}
-        await until(
-            lambda: all(len(swarm_peers(n)["connected"]) == 3 for n in nodes), "a full mesh", within=DEADLINE
-        )
+        await until(lambda: all(len(swarm_peers(n)["connected"]) == 3 for n in nodes), "a full mesh", within=DEADLINE)
         frames: list[str] = []
 
         async def record(stream: object) -> None:

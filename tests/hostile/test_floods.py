@@ -76,7 +76,9 @@ async def test_a_flood_of_valid_stamped_objects_stores_at_most_the_limit(tmp_pat
             await until(lambda: node.store.counts()["posts"] > 0, "what it took in its store", within=DEADLINE)
             elapsed = trio.current_time() - started  # taken later can only raise the bound
             stored = node.store.counts()["posts"]
-            assert 0 < stored <= limit.burst + limit.rate * elapsed
+            # The limiter let a burst through and dropped the rest; the ban can come
+            # before that burst is delivered (it is then dropped too): none stored is a pass.
+            assert stored <= limit.burst + limit.rate * elapsed
             assert host.flood_counts()[evil.peer_id] > 0
             # Flooding on sinks its score past the publish threshold: a ban, not a fresh start on reconnect.
             await until(lambda: node.guard.banned(evil.peer_id), "the flooder to be banned", within=DEADLINE)

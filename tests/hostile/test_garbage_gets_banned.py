@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import trio
 import trio.testing
+from _attacker import fake_attacker
 from harness.fakenet import FakeHost, FakeNet
 from harness.inproc import join, make_fake_node, running_nodes
 from harness.polling import until
@@ -45,13 +46,26 @@ async def garbage_sync(evil: FakeHost, target: str) -> None:
             await stream.receive(1 << 20)
 
 
-ATTACKS: dict[str, Callable[[FakeHost, str], Awaitable[None]]] = {"stem": garbage_stem, "sync": garbage_sync}
+async def oversized_stem(evil: FakeHost, target: str) -> None:
+    async with evil.open_stream(target, STEM_PROTOCOL) as stream:
+        await stream.send(b"\x01" + bytes(protocol.MAX_STEM_FRAME))
 
 
-def evil_host(net: FakeNet, node: Node) -> FakeHost:
-    """A raw host in the node's swarm (it holds the key) at its own address."""
-    runtime = next(iter(node.swarms.running.values()))
-    return net.host("FakeEvil", psk=runtime.psk, addr="/ip4/10.6.6.6/tcp/4001/p2p/FakeEvil")
+async def oversized_sync(evil: FakeHost, target: str) -> None:
+    await trio.sleep(16)
+    async with evil.open_stream(target, SYNC_PROTOCOL) as stream:
+        await stream.send(bytes(protocol.SyncLimits().max_frame + 1))
+        with suppress(StreamError):
+            await stream.receive(1 << 20)
+
+
+# name: (the reason its ban gives, one offence)
+ATTACKS: dict[str, tuple[str, Callable[[FakeHost, str], Awaitable[None]]]] = {
+    "stem": ("stem", garbage_stem),
+    "sync": ("sync", garbage_sync),
+    "oversized stem": ("stem", oversized_stem),
+    "oversized sync": ("sync", oversized_sync),
+}
 
 
 def banned(node: Node, peer: str) -> bool:
@@ -62,29 +76,30 @@ def banned(node: Node, peer: str) -> bool:
 async def test_garbage_gets_the_peer_banned_across_reconnects_and_restarts(
     tmp_path: Path, clock: trio.testing.MockClock, attack: str
 ) -> None:
+    reason, offend = ATTACKS[attack]
     async with trio.open_nursery() as nursery:
         net = FakeNet(nursery)
         a, b = make_fake_node(net, tmp_path / "a", 1), make_fake_node(net, tmp_path / "b", 2)
         async with running_nodes(a, b):
             await join(a, [b])
             target = next(iter(a.swarms.running.values())).host
-            evil = evil_host(net, a)
+            evil = fake_attacker(net, a)
             await evil.connect(target.listen_addrs[0])
             offences = a.guard.params.offences
             for _ in range(offences):  # forgiven: a bug, a version skew
-                await ATTACKS[attack](evil, target.peer_id)
+                await offend(evil, target.peer_id)
             await trio.sleep(1)
             assert not banned(a, "FakeEvil") and "FakeEvil" in target.connected_peers()
-            await ATTACKS[attack](evil, target.peer_id)
+            await offend(evil, target.peer_id)
             await until(lambda: banned(a, "FakeEvil"), "the offender to be banned")
             ban = a.guard.banned("FakeEvil")
-            assert ban is not None and ban.reason == attack and ban.ip == "10.6.6.6"
+            assert ban is not None and ban.reason == reason and ban.ip == "10.6.6.6"
             assert "FakeEvil" not in target.connected_peers()
             # Back with the same id: refused.
             with pytest.raises(SwarmConnectError):
                 await evil.connect(target.listen_addrs[0])
             peers = await a.request(api.Peers())
-            assert [(x.peer_id, x.reason) for x in peers.bans] == [("FakeEvil", attack)]
+            assert [(x.peer_id, x.reason) for x in peers.bans] == [("FakeEvil", reason)]
             assert (await a.request(api.Status())).bans == 1
             # The honest member is still there.
             assert b.swarms.running[next(iter(b.swarms.running))].host.peer_id in target.connected_peers()
@@ -107,7 +122,7 @@ async def test_an_honest_peer_is_forgiven_over_time(tmp_path: Path, clock: trio.
         async with running_nodes(a):
             await a.request(api.SwarmCreate(name="friends", difficulty=8))
             target = next(iter(a.swarms.running.values())).host
-            evil = evil_host(net, a)
+            evil = fake_attacker(net, a)
             await evil.connect(target.listen_addrs[0])
             for _ in range(3 * a.guard.params.offences):
                 await garbage_stem(evil, target.peer_id)

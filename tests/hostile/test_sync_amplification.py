@@ -2,9 +2,10 @@
 
 The 9-byte first turn of a peer that holds nothing (one empty id list up to
 infinity) made a node push its whole store, as often as it was asked.  Now
-an answer is at most ``max_session_bytes``, newest first; a peer may start 4
-sessions, then 4 a minute, and is sent at most 2 MiB, then 2 MiB a minute;
-past that it gets BUSY (docs/sync.md).  A real node on the in-memory network
+an answer is at most ``max_session_bytes``, newest first; a peer may start 8
+sessions, then 4 a minute, and is sent at most 8 MiB, then 4 MiB a minute;
+past that it gets BUSY (docs/sync.md).  The limits are those of its address,
+so four keys there pull no more than one.  A real node on the in-memory network
 and a MockClock, asked by a raw host once a second for ten minutes.
 """
 
@@ -54,7 +55,11 @@ async def ask_for_everything(evil: object, target: str) -> tuple[int, int, int]:
     return answered, pushed, 0
 
 
-async def test_a_looped_empty_request_gets_bounded_answers(tmp_path: Path, clock: trio.testing.MockClock) -> None:
+@pytest.mark.parametrize("keys", [1, 4])
+async def test_a_looped_empty_request_gets_bounded_answers(
+    tmp_path: Path, clock: trio.testing.MockClock, keys: int
+) -> None:
+    """Four keys at one address share its limits: a new key is free, an address is not."""
     async with trio.open_nursery() as nursery:
         net = FakeNet(nursery)
         node = make_fake_node(net, tmp_path / "a", 1)
@@ -67,20 +72,25 @@ async def test_a_looped_empty_request_gets_bounded_answers(tmp_path: Path, clock
             store_bytes = sum(len(p.wire) for p in posts)
             limit = protocol.SyncLimits().max_session_bytes
             assert store_bytes > limit
-            evil = net.host("FakeEvil", psk=runtime.psk, addr="/ip4/10.6.6.6/tcp/4001/p2p/FakeEvil")
-            await evil.connect(runtime.host.listen_addrs[0])
+            evils = [
+                net.host(f"FakeEvil{k}", psk=runtime.psk, addr=f"/ip4/10.6.6.6/tcp/{4001 + k}/p2p/FakeEvil{k}")
+                for k in range(keys)
+            ]
+            for evil in evils:
+                await evil.connect(runtime.host.listen_addrs[0])
 
             total = answers = busy = 0
             started = trio.current_time()
             while trio.current_time() - started < MINUTES * 60:
-                size, pushed, wait = await ask_for_everything(evil, runtime.host.peer_id)
-                total += size
-                assert size <= limit  # one answer is bounded
-                if wait:
-                    busy += 1
-                elif pushed:
-                    answers += 1
-                    assert pushed < len(posts)  # never the whole store
+                for evil in evils:
+                    size, pushed, wait = await ask_for_everything(evil, runtime.host.peer_id)
+                    total += size
+                    assert size <= limit  # one answer is bounded
+                    if wait:
+                        busy += 1
+                    elif pushed:
+                        answers += 1
+                        assert pushed < len(posts)  # never the whole store
                 await trio.sleep(1)  # and it asks again, whatever BUSY said
             elapsed = trio.current_time() - started
             assert total <= BYTES_LIMIT.burst + BYTES_LIMIT.rate * elapsed
