@@ -327,8 +327,9 @@ async def test_received_messages_are_handled_in_the_reader_in_order_not_a_task_e
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     psk = os.urandom(32)
+    roomy = dataclasses.replace(STATIC, gossip_limit=Rate(rate=20.0, burst=1000.0))  # 300 from one peer
     async with AsyncExitStack() as stack:
-        a, b = [await stack.enter_async_context(open_node(psk=psk)) for _ in range(2)]
+        a, b = [await stack.enter_async_context(open_node(psk=psk, params=roomy)) for _ in range(2)]
         await connect(a, b)
         consume = libp2p.pubsub.utils.consume_envelope
         checked = [0]

@@ -61,4 +61,4 @@ async def test_a_relay_that_swallows_stems_delays_posts_but_loses_none(
             protocol.decode(data, verify=False).id.hex() for who, data, _ in net.published if who == host.peer_id
         }
         assert stems <= fluffed
-        assert author.status().failures == {} and member.status().failures == {}
+        assert (await author.status()).failures == {} and (await member.status()).failures == {}
