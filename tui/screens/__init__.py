@@ -2,10 +2,12 @@
 
 from .boot import BootScreen
 from .compose import ComposeScreen
+from .conversation import ConversationScreen, MessageScreen
 from .dialogs import ConfirmDialog, FlagDialog
 from .feed import FeedList, FeedScreen
 from .help import HelpScreen
 from .identity import BackupPhraseScreen, CreateIdentityScreen, RestoreIdentityScreen, UnlockScreen
+from .inbox import InboxScreen
 from .invite import AnnounceDialog, InviteScreen
 from .mutes import MutesScreen
 from .peers import PeersScreen
@@ -19,12 +21,15 @@ __all__ = [
     "BootScreen",
     "ComposeScreen",
     "ConfirmDialog",
+    "ConversationScreen",
     "CreateIdentityScreen",
     "FeedList",
     "FeedScreen",
     "FlagDialog",
     "HelpScreen",
+    "InboxScreen",
     "InviteScreen",
+    "MessageScreen",
     "MutesScreen",
     "PeersScreen",
     "RestoreIdentityScreen",
