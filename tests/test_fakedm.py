@@ -82,3 +82,45 @@ def test_writing_to_your_own_post_and_in_a_blocked_conversation_is_refused() -> 
     with pytest.raises(ControlError) as unknown:
         _call(a, "conversation", id="abcdef")
     assert unknown.value.code == "not_found"
+
+
+def _published(model: Model, method: str, **params: object) -> api.Published:
+    result = _call(model, method, **params)
+    assert isinstance(result, api.Published)
+    return result
+
+
+def test_activity_lists_what_concerns_me_as_the_node_does() -> None:
+    """The same story as tests/test_activity.py, told to the fake."""
+    a, b, c = _node(), _node(), _node()
+    mine = _published(a, "post", text="my question")
+    theirs = _published(b, "post", text="b's own thread")
+    elsewhere = _published(b, "post", text="a thread a never wrote in")
+    for src, dst in ((a, b), (a, c), (b, a), (b, c)):
+        Mail.carry(src, dst, "friends")
+    in_theirs = _published(a, "reply", id=theirs.id, text="a writes in b's thread")
+    Mail.carry(a, c, "friends")
+    answer = _published(b, "reply", id=mine.id, text="b answers a")
+    aside = _published(c, "reply", id=in_theirs.id, text="c answers a's reply")
+    other = _published(c, "reply", id=theirs.id, text="c answers b, in a thread a wrote in")
+    _published(c, "reply", id=elsewhere.id, text="nothing to do with a")
+    heart = _published(c, "heart", id=mine.id)
+    _call(a, "heart", id=mine.id)
+    dm = _call(b, "dm", id=mine.id, text="privately, b")
+    assert isinstance(dm, api.DmSent)
+    for src in (b, c):
+        Mail.carry(src, a, "friends")
+    result = _call(a, "activity")
+    assert isinstance(result, api.ActivityResult)
+    got = {(i.kind, i.id): i for i in result.items}
+    assert set(got) == {
+        ("reply", answer.id),
+        ("reply", aside.id),
+        ("reply", other.id),
+        ("heart", heart.id),
+        ("message", dm.conversation),
+    }
+    assert got["reply", aside.id].about == in_theirs.id
+    assert not got["reply", other.id].to_you
+    assert got["heart", heart.id].text == "my question"
+    assert got["message", dm.conversation].unread == 1

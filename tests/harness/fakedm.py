@@ -80,6 +80,7 @@ class Mail:
             api.Inbox: self.inbox,
             api.Conversation: self.conversation,
             api.ConversationBlock: self.block,
+            api.Activity: self.activity,
         }
 
     # -- ids ------------------------------------------------------------------------
@@ -159,6 +160,42 @@ class Mail:
         talk = self._known(p.id)
         talk.blocked = p.blocked
         return talk.info()
+
+    def activity(self, p: api.Activity) -> api.ActivityResult:
+        """Replies and hearts by others that concern me, and unread conversations, in the node's order."""
+        objects = self.m.objects
+        own = {oid for oid, s in objects.items() if s.mine}
+        mine_in = {s.signed.obj.root for s in objects.values() if s.mine and isinstance(s.signed.obj, protocol.Reply)}
+        replies, hearts = [], []
+        for oid, stored in objects.items():
+            obj = stored.signed.obj
+            if oid in own:
+                continue
+            if isinstance(obj, protocol.Reply) and (obj.parent in own or obj.root in own or obj.root in mine_in):
+                item = (obj.parent, obj.root, obj.text, stored.place, obj.parent in own)
+                replies.append((stored.order, api.ActivityItem("reply", oid.hex(), *self._about(*item), unread=0)))
+            elif isinstance(obj, protocol.Heart) and obj.target in own and obj.target in objects:
+                target = objects[obj.target]
+                if isinstance(target.signed.obj, protocol.Post | protocol.Reply):
+                    root = self.m._root_of(target).signed.id
+                    item = (obj.target, root, target.signed.obj.text, obj.created, True)
+                    hearts.append((obj.created, api.ActivityItem("heart", oid.hex(), *self._about(*item), unread=0)))
+        found = [i for _, i in sorted(replies, key=lambda r: r[0], reverse=True)]
+        found += [i for _, i in sorted(hearts, key=lambda h: h[0], reverse=True)]
+        found = sorted(found, key=lambda i: i.when, reverse=True)[: p.limit]
+        for talk in self.talks.values():
+            if talk.unread and not talk.blocked:
+                info = talk.info()
+                found.append(
+                    api.ActivityItem(
+                        "message", info.id, None, info.about, True, info.preview or "", info.last, info.unread
+                    )
+                )
+        return api.ActivityResult(items=sorted(found, key=lambda i: i.when, reverse=True)[: p.limit])
+
+    @staticmethod
+    def _about(about: bytes, root: bytes, text: str, when: int, to_you: bool) -> tuple[str, str, bool, str, int]:
+        return root.hex(), about.hex(), to_you, api.preview(text), when
 
     # -- arriving -------------------------------------------------------------------
 
