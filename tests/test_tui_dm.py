@@ -22,6 +22,7 @@ from tests.harness.fakenode import FakeNode, Model, fake_node
 from tests.harness.polling import pilot_until
 from tests.test_tui import LARGE, at, hit_shown, keys_to, run_on_feed
 from tui.screens import (
+    ActivityScreen,
     ConfirmDialog,
     ConversationScreen,
     FeedList,
@@ -233,5 +234,43 @@ def test_message_a_reply_s_writer_from_a_thread_keeps_the_draft_and_refuses_my_o
         to_them(fake, stranger)
         [theirs] = stranger.dispatch("inbox", {}).conversations  # type: ignore[attr-defined]
         assert (theirs.about, theirs.preview) == (reply.id, "which library?")
+
+    run_on_feed(fake.socket, body, LARGE)
+
+
+def test_activity_lists_replies_hearts_and_unread_messages_live_and_opens_them(fake: FakeNode, stranger: Model) -> None:
+    mine = fake.call("post", text="anyone know a good bakery?")
+    to_them(fake, stranger)
+    reply = stranger.dispatch("reply", {"id": mine["id"], "text": "the one on Elm street"})
+    heart = stranger.dispatch("heart", {"id": mine["id"]})
+    sent = stranger.dispatch("dm", {"id": mine["id"], "text": "I bake, actually"})
+    assert isinstance(reply, api.Published) and isinstance(heart, api.Published) and isinstance(sent, api.DmSent)
+    to_me(fake, stranger)
+
+    async def body(pilot: Pilot[Any], feed: FeedScreen, feed_list: FeedList) -> None:
+        app = pilot.app
+        activity = await keys_to(pilot, ActivityScreen, "A")
+        await pilot_until(pilot, lambda: len(activity.items) == 3, "the reply, the heart and the message")
+        assert {(i.kind, i.id) for i in activity.items} == {
+            ("reply", reply.id),
+            ("heart", heart.id),
+            ("message", sent.conversation),
+        }
+        # A new reply shows without a key pressed.
+        more = stranger.dispatch("reply", {"id": reply.id, "text": "or the market on Sundays"})
+        assert isinstance(more, api.Published)
+        to_me(fake, stranger)
+        await pilot_until(pilot, lambda: len(activity.items) == 4, "the new reply, live")
+        kinds = [i.kind for i in activity.items]
+        box = activity.query_one(OptionList)
+        box.highlighted = kinds.index("message")
+        talk = await keys_to(pilot, ConversationScreen, "enter")
+        await pilot_until(pilot, lambda: lines_of(talk) == [(False, "I bake, actually")], "the message")
+        await keys_to(pilot, ActivityScreen, "escape")
+        await pilot_until(pilot, lambda: "message" not in [i.kind for i in activity.items], "read, so gone")
+        box.highlighted = next(n for n, i in enumerate(activity.items) if i.id == more.id)
+        thread = await keys_to(pilot, ThreadScreen, "enter")
+        await pilot_until(pilot, lambda: getattr(app.focused, "post_id", None) == more.id, "the reply selected")
+        assert thread.root_id == mine["id"]
 
     run_on_feed(fake.socket, body, LARGE)

@@ -197,3 +197,7 @@ class Node:
 
     async def block(self, ident: str, blocked: bool) -> api.ConversationInfo:
         return await self._request(api.ConversationBlock(id=ident, blocked=blocked))
+
+    async def activity(self) -> api.ActivityResult:
+        """Replies to me and in my threads, hearts on mine, unread messages: worked out by the node, nothing sent."""
+        return await self._request(api.Activity())

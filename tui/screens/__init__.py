@@ -1,5 +1,6 @@
 """The app's screens, one module per screen."""
 
+from .activity import ActivityScreen
 from .boot import BootScreen
 from .compose import ComposeScreen
 from .conversation import ConversationScreen, MessageScreen
@@ -16,6 +17,7 @@ from .swarms import SwarmsScreen
 from .thread import ThreadScreen
 
 __all__ = [
+    "ActivityScreen",
     "AnnounceDialog",
     "BackupPhraseScreen",
     "BootScreen",

@@ -65,6 +65,7 @@ class FeedScreen(ItemActions):
         Binding("i", "peers", "Peers"),
         Binding("M", "mutes", "Mutes", show=False),
         Binding("I", "inbox", "Inbox", show=False),
+        Binding("A", "activity", "Activity", show=False),
         Binding("question_mark", "app.help", "Help"),
         Binding("q", "app.quit", "Quit", show=False),
     ]
@@ -345,6 +346,11 @@ class FeedScreen(ItemActions):
         from .inbox import InboxScreen
 
         self.app.push_screen(InboxScreen())
+
+    def action_activity(self) -> None:
+        from .activity import ActivityScreen
+
+        self.app.push_screen(ActivityScreen())
 
     def muted(self, *, hid_thread: bool) -> None:
         self.reload()

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.widgets import OptionList, Static
+from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from p2pnet import api
 
 from ..format import age
-from ..messages import ReadAgain, ScreenNodeEvent
+from ..messages import ScreenNodeEvent
 from ..node import ControlError
-from ..widgets import AppFooter, AppHeader
 from ..widgets.cards import now_of
-from ._base import ItemActions
+from ._listed import ListedScreen
 
 __all__ = ["InboxScreen", "unread_badge"]
 
@@ -28,46 +23,24 @@ def unread_badge(unread: int) -> str:
     return f"✉ {unread} unread" if unread else ""
 
 
-class InboxScreen(ItemActions):
+class InboxScreen(ListedScreen):
     """Enter opens the selected conversation; a new message moves its conversation to the top."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back"),
-        Binding("r", "refresh_now", "Refresh", show=False),
-        Binding("question_mark", "app.help", "Help"),
-    ]
+    INTRO = (
+        "Private messages: sealed so only the other side can open them; each of you writes from a key "
+        "made for that conversation alone. P on a post or reply writes to its writer."
+    )
+    LIST_ID = "inbox"
+    TITLE_WORDS = "private messages"
+    EMPTY = "No private messages yet. P on a post writes to its writer."
 
     def __init__(self) -> None:
         super().__init__()
         self.conversations: list[api.ConversationInfo] = []
 
-    def compose(self) -> ComposeResult:
-        yield AppHeader()
-        yield Static(
-            "Private messages: sealed so only the other side can open them; each of you writes from a key "
-            "made for that conversation alone. P on a post or reply writes to its writer.",
-            classes="dialog-detail",
-        )
-        yield OptionList(id="inbox")
-        yield AppFooter()
-
-    def on_mount(self) -> None:
-        self.sub_title = "private messages"
-        self.query_one(OptionList).focus()
-        self.load()
-
-    def on_screen_resume(self) -> None:
-        self.load()  # a conversation read meanwhile has no unread messages any more
-
-    def on_read_again(self, message: ReadAgain) -> None:
-        self.load()
-
     def on_screen_node_event(self, message: ScreenNodeEvent) -> None:
         if isinstance(message.event, api.DmEvent):
             self.load()
-
-    def action_refresh_now(self) -> None:
-        self.load()
 
     @work(exclusive=True, group="inbox")
     async def load(self) -> None:
@@ -77,18 +50,9 @@ class InboxScreen(ItemActions):
             self.show_error(exc, "could not read your messages")
             return
         self.conversations = inbox.conversations
-        self.sub_title = "private messages" + (f" · {inbox.unread} unread" if inbox.unread else "")
-        box = self.query_one(OptionList)
-        highlighted = box.highlighted
-        box.clear_options()
+        self.sub_title = self.TITLE_WORDS + (f" · {inbox.unread} unread" if inbox.unread else "")
         now = now_of(self)
-        options = [Option(self._line(c, now), id=c.id) for c in self.conversations]
-        box.add_options(
-            options
-            or [Option(Text("No private messages yet. P on a post writes to its writer.", style="dim"), disabled=True)]
-        )
-        if options:
-            box.highlighted = min(highlighted or 0, len(options) - 1)
+        self.show([Option(self._line(c, now), id=c.id) for c in self.conversations])
 
     @staticmethod
     def _line(c: api.ConversationInfo, now: float) -> Text:
@@ -106,6 +70,3 @@ class InboxScreen(ItemActions):
             from .conversation import ConversationScreen
 
             self.app.push_screen(ConversationScreen(event.option.id))
-
-    def action_back(self) -> None:
-        self.dismiss()
