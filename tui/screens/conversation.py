@@ -190,7 +190,13 @@ class ConversationScreen(ItemActions):
         yield AppHeader()
         yield Static("", id="conversation-about")
         yield VerticalScroll(id="conversation-lines")
-        yield TextArea(id="conversation-text", soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
+        yield TextArea(
+            id="conversation-text",
+            soft_wrap=True,
+            show_line_numbers=False,
+            tab_behavior="focus",
+            placeholder="write to them privately — ctrl+s sends",
+        )
         yield Static(TEXT_HINT, id="conversation-status")
         yield AppFooter()
 
