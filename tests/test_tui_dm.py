@@ -178,6 +178,8 @@ def test_block_asks_first_then_writing_says_it_is_blocked_and_unblock_lets_it_th
         await pilot_until(pilot, lambda: talk.info is not None, "the conversation")
         asked = await keys_to(pilot, ConfirmDialog, "ctrl+b")
         assert "Block" in str(asked.query_one(".dialog-title", Label).render())
+        said = plain(asked.query_one(".dialog-detail", Static))
+        assert "they cannot tell" in said and f"unblock {conversation['id'][:12]}" in said  # the way back, later
         await keys_to(pilot, ConversationScreen, "escape")  # changed my mind
         assert fake.call("inbox")["conversations"][0]["blocked"] is False
         await keys_to(pilot, ConfirmDialog, "ctrl+b")

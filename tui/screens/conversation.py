@@ -293,7 +293,8 @@ class ConversationScreen(ItemActions):
         self.app.push_screen(
             ConfirmDialog(
                 "Block this conversation?",
-                "Nothing from it is shown again. Nothing is sent: they cannot tell. ctrl+b here unblocks it.",
+                "Nothing from it is shown again, and it leaves your inbox. Nothing is sent: they cannot tell. "
+                f"ctrl+b here unblocks it, or later: {self.node.home.command('unblock', self.conversation[:12])}",
                 "Block",
             ),
             confirmed,
