@@ -12,7 +12,7 @@ from harness.polling import wait_for
 pytestmark = pytest.mark.integration  # real daemon processes
 
 
-def test_dm_inbox_conversation_and_block_between_daemons(tmp_path: Path) -> None:
+def test_dm_inbox_conversation_activity_and_block_between_daemons(tmp_path: Path) -> None:
     with daemons(tmp_path, 3, first_ip=1, ip_prefix="127.0.32") as (a, b, c):
         join_swarm(a, [b, c])
         post_id = a.cli("post", "tell me privately").stdout.strip()
@@ -27,6 +27,9 @@ def test_dm_inbox_conversation_and_block_between_daemons(tmp_path: Path) -> None
         (conversation,) = wait_for(lambda: inbox(a), what="b's message in a's inbox")
         assert (conversation["about"], conversation["unread"], conversation["started"]) == (post_id, 1, False)
         assert "hello from the command line" in a.cli("inbox").stdout
+        activity = a.cli_json("activity")["items"]
+        assert [(i["kind"], i["id"], i["unread"]) for i in activity] == [("message", conversation["id"], 1)]
+        assert "✉ 1 unread in conversation" in a.cli("activity").stdout
         answer = a.cli("dm", conversation["id"][:10], "hello back").stdout.strip()
         talk = wait_for(
             lambda: (t := b.cli_json("conversation", conversation["id"]))["messages"][1:] and t,

@@ -240,3 +240,11 @@ class P2PApp(App[int]):
     def action_mutes(self) -> None:
         if (feed := self._to_feed()) is not None:
             feed.action_mutes()
+
+    def action_inbox(self) -> None:
+        if (feed := self._to_feed()) is not None:
+            feed.action_inbox()
+
+    def action_activity(self) -> None:
+        if (feed := self._to_feed()) is not None:
+            feed.action_activity()

@@ -25,6 +25,8 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("Peers and node status", "connected peers per swarm, node health (i)", "peers"),
     ("Mute a word", "hide posts with a word or phrase, on this node only (M)", "mutes"),
     ("Muted words, writers and threads", "see and undo what you muted (M)", "mutes"),
+    ("Private messages", "your conversations, the latest first (I); P on a post writes to its writer", "inbox"),
+    ("Activity", "replies to you and in your threads, hearts on yours, unread messages (A)", "activity"),
     ("Help: keys", "every key on one screen (?)", "help"),
     ("Quit p2pnet", "the node keeps running in the background", "quit"),
 )

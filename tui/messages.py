@@ -12,6 +12,7 @@ __all__ = [
     "HeartRequested",
     "HideRequested",
     "ItemMessage",
+    "MessageAuthor",
     "MuteRequested",
     "NodeDisconnected",
     "NodeEvent",
@@ -75,3 +76,7 @@ class MuteRequested(ItemMessage):
 
 class HideRequested(ItemMessage):
     """Hide the whole thread of this post or reply."""
+
+
+class MessageAuthor(ItemMessage):
+    """Write privately to the writer of this post or reply."""

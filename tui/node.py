@@ -181,3 +181,23 @@ class Node:
         self, *, word: str | None = None, author: str | None = None, thread: str | None = None
     ) -> api.Mutes:
         return await self._request(api.Unmute(word=word, author=author, thread=thread))
+
+    # -- private messages: sealed to one key, opened only there ---------------------
+
+    async def dm(self, ident: str, text: str) -> api.DmSent:
+        """Write to the author of a post or reply, or in a conversation (``ident`` names either)."""
+        return await self._request(api.Dm(id=ident, text=text))
+
+    async def inbox(self) -> api.InboxResult:
+        return await self._request(api.Inbox())
+
+    async def conversation(self, ident: str) -> api.ConversationResult:
+        """A conversation and its messages; reading it clears its unread count."""
+        return await self._request(api.Conversation(id=ident))
+
+    async def block(self, ident: str, blocked: bool) -> api.ConversationInfo:
+        return await self._request(api.ConversationBlock(id=ident, blocked=blocked))
+
+    async def activity(self) -> api.ActivityResult:
+        """Replies to me and in my threads, hearts on mine, unread messages: worked out by the node, nothing sent."""
+        return await self._request(api.Activity())

@@ -5,6 +5,7 @@ docs/control-api.md is the specification; :mod:`._contract` (and :mod:`._local`)
 request, result and event as a type, and a test holds the two together.
 """
 
+from ._activity import Activity, ActivityItem, ActivityResult
 from ._client import AsyncControlClient, ControlClient, parse_event
 from ._contract import (
     API_VERSION,
@@ -94,6 +95,9 @@ from ._text import flagged_notice, locked_note, mutes_text, preview, reach_text,
 from ._wire import ERROR_CODES, ControlError, NodeNotRunning, decode_line, encode_line
 
 __all__ = [
+    "Activity",
+    "ActivityItem",
+    "ActivityResult",
     "MailboxStatus",
     "Conversation",
     "ConversationBlock",

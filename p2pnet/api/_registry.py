@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, get_args, get_origin
 
+from ._activity import Activity
 from ._contract import (
     Announce,
     Delete,
@@ -83,6 +84,7 @@ REQUESTS: tuple[type[Request[Any]], ...] = (
     Inbox,
     Conversation,
     ConversationBlock,
+    Activity,
     Peers,
     Subscribe,
     Shutdown,

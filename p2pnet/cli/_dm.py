@@ -1,4 +1,4 @@
-"""The command line's private messages: dm, inbox, conversation, block, unblock."""
+"""The command line's private messages (dm, inbox, conversation, block, unblock) and what concerns you (activity)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from .. import api
 
 __all__ = ["DM_COMMANDS", "add_dm_commands", "dm_command"]
 
-DM_COMMANDS: Final = ("dm", "inbox", "conversation", "block", "unblock")
+DM_COMMANDS: Final = ("dm", "inbox", "conversation", "block", "unblock", "activity")
 
 Show = Callable[[argparse.Namespace, object, str], None]
 
@@ -29,12 +29,23 @@ def add_dm_commands(cmd: Callable[[str, str], argparse.ArgumentParser]) -> None:
     ):
         sp = cmd(name, help_text)
         sp.add_argument("id", help="a conversation id or a unique prefix")
+    sp = cmd("activity", "replies to you and in your threads, hearts on your posts, unread messages (local only)")
+    sp.add_argument("--limit", type=int, default=50, help="at most this many, the latest first (1 to 500)")
 
 
 def _line(c: api.ConversationInfo) -> str:
     unread = f" ({c.unread} new)" if c.unread else ""
     who = "you wrote first" if c.started else "wrote to you"
     return f"[{c.id[:12]}] about {c.about[:12]}, {who}, {c.messages} messages{unread}: {c.preview or ''}"
+
+
+def _activity_line(item: api.ActivityItem) -> str:
+    if item.kind == "message":
+        return f"✉ {item.unread} unread in conversation {item.id[:12]}: {item.text}"
+    if item.kind == "heart":
+        return f"♥ on your {item.about[:12]}: {item.text}"
+    where = "to you" if item.to_you else "in your thread"
+    return f"↩ reply {item.id[:12]} {where} (thread {(item.root or '')[:12]}): {item.text}"
 
 
 def dm_command(args: argparse.Namespace, client: api.ControlClient, show: Show) -> None:
@@ -51,6 +62,9 @@ def dm_command(args: argparse.Namespace, client: api.ControlClient, show: Show) 
         lines = [_line(talk.conversation)]
         lines += [f"{'you' if m.mine else 'them'}: {m.text}" for m in talk.messages]
         show(args, talk, "\n".join(lines))
+    elif command == "activity":
+        done = client.request(api.Activity(limit=args.limit))
+        show(args, done, "\n".join(_activity_line(i) for i in done.items) or "nothing new concerns you")
     else:
         info = client.request(api.ConversationBlock(id=args.id, blocked=command == "block"))
         show(args, info, f"conversation {info.id[:12]} {'blocked' if info.blocked else 'unblocked'}")

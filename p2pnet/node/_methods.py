@@ -20,7 +20,7 @@ import protocol
 from .. import api
 from ..net import SwarmConnectError
 from ..store import InvalidArgument, StoreError
-from . import _dm, _moderation, _shape
+from . import _activity, _dm, _moderation, _shape
 from ._addrs import check_announce_ip, save_announce_ip
 from ._errors import ApiError
 
@@ -33,7 +33,7 @@ DEFAULT_BG = "slate"
 
 Q = TypeVar("Q", bound=api.Request[Any])
 Handler = Callable[["Node", Any], Awaitable[api.Result]]
-_HANDLERS: dict[type[api.Request[Any]], Handler] = {**_moderation.HANDLERS, **_dm.HANDLERS}
+_HANDLERS: dict[type[api.Request[Any]], Handler] = {**_moderation.HANDLERS, **_dm.HANDLERS, **_activity.HANDLERS}
 
 
 def method(request: type[Q]) -> Callable[[Callable[[Node, Q], Awaitable[Any]]], Callable[[Node, Q], Awaitable[Any]]]:

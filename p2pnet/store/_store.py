@@ -22,6 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Self
 
+from ._activity import Activity
 from ._bans import Bans
 from ._carry import CarryDeletes
 from ._feed import Feed
@@ -38,7 +39,9 @@ from ._swarms import SwarmsAndPeers
 __all__ = ["Store"]
 
 
-class Store(CarryDeletes, OwnObjects, Unswarmed, Quota, Feed, Find, Reads, Mutes, Messages, SwarmsAndPeers, Bans):
+class Store(
+    Activity, CarryDeletes, OwnObjects, Unswarmed, Quota, Feed, Find, Reads, Mutes, Messages, SwarmsAndPeers, Bans
+):
     """The node's database.  Open with :meth:`Store.open`; close with :meth:`close`.
 
     Each base adds one job over the shared connection of :class:`Database`:
@@ -47,6 +50,7 @@ class Store(CarryDeletes, OwnObjects, Unswarmed, Quota, Feed, Find, Reads, Mutes
     (``_own``), the quota and eviction (``_quota``), the feed (``_feed``),
     search by word beginnings (``_search``), the other reads (``_reads``),
     what the user muted (``_mutes``), private conversations (``_messages``),
+    what concerns this identity (``_activity``),
     swarms and peers (``_swarms``), what leaving a swarm drops
     (``_leave``), and bans (``_bans``).
     """

@@ -9,6 +9,7 @@ signed :mod:`protocol` objects, so ids, coarsened times, per-thread keys,
 icons and the author's crown come out as a node would show them
 (tests/test_tui.py checks the fixed data against a real daemon).
 
+Private messages are kept by :class:`~tests.harness.fakedm.Mail`.
 Left out, because no screen needs them: the network (a join reaches the
 swarms a test says are out there), sync, persistence, identity restore, and
 shutdown.
@@ -48,6 +49,8 @@ from p2pnet.node._addrs import check_announce_ip
 from p2pnet.node._reachnote import reach_note
 from p2pnet.node._shape import icon
 from p2pnet.store import DEFAULT_FLAG_THRESHOLD, DEFAULT_QUOTA, MIN_QUOTA, popular_score
+
+from .fakedm import Mail
 
 __all__ = ["FakeNode", "Model", "fake_node", "invite_to"]
 
@@ -153,6 +156,8 @@ class Model:
             api.MuteList: lambda _: self._mutes(),
             api.Subscribe: lambda _: api.Subscribed(subscribed=True),
         }
+        self.mail = Mail(self)
+        self._handlers |= self.mail.handlers()
 
     # -- the door -------------------------------------------------------------------------
 
@@ -382,6 +387,10 @@ class Model:
             return
         self._arrivals += 1
         self.objects[signed.id] = Stored(signed, self._arrivals, protocol.coarsen(self.now()), set(swarms), mine)
+        if isinstance(obj, protocol.Message):
+            if not mine:
+                self.mail.arrived(signed)
+            return  # a sealed message is no object event: nothing says whom it is for
         if isinstance(obj, protocol.Delete):
             self._erase(obj.target)
         concerns = obj.root if isinstance(obj, protocol.Reply) else getattr(obj, "target", signed.id)

@@ -8,7 +8,15 @@ from textual import on, work
 from textual.screen import Screen
 
 from ..drafts import Drafts
-from ..messages import DeleteRequested, FlagRequested, HeartRequested, HideRequested, MuteRequested, OpenThread
+from ..messages import (
+    DeleteRequested,
+    FlagRequested,
+    HeartRequested,
+    HideRequested,
+    MessageAuthor,
+    MuteRequested,
+    OpenThread,
+)
 from ..node import ControlError, Node
 
 if TYPE_CHECKING:
@@ -26,7 +34,7 @@ def drafts_of(screen: Screen[Any]) -> Drafts:
 
 
 class ItemActions(Screen[Any]):
-    """Heart, flag, delete, mute, hide and open, for screens that show posts or replies."""
+    """Heart, flag, delete, mute, hide, open and message the writer, for screens that show posts or replies."""
 
     @property
     def node(self) -> Node:
@@ -41,6 +49,13 @@ class ItemActions(Screen[Any]):
         from .thread import ThreadScreen
 
         self.app.push_screen(ThreadScreen(message.post_id))
+
+    @on(MessageAuthor)
+    def _message_author(self, message: MessageAuthor) -> None:
+        message.stop()
+        from .conversation import MessageScreen
+
+        self.app.push_screen(MessageScreen(message.post_id))
 
     @on(HeartRequested)
     def _heart_requested(self, message: HeartRequested) -> None:

@@ -36,6 +36,21 @@ class ScopeLabel(Static):
         self.post_message(self.Pressed())
 
 
+class InboxBadge(Static):
+    """Unread private messages, on the feed's bar; click (or I) for the inbox."""
+
+    DEFAULT_CSS = """
+    InboxBadge { width: auto; height: 2; padding: 0 1; content-align: right middle; color: #fde047; display: none; }
+    InboxBadge:hover { text-style: bold; }
+    """
+
+    class Pressed(Message):
+        """The badge was clicked: show the inbox."""
+
+    def on_click(self) -> None:
+        self.post_message(self.Pressed())
+
+
 class FeedScreen(ItemActions):
     AUTO_FOCUS = "#feed"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -49,6 +64,8 @@ class FeedScreen(ItemActions):
         Binding("s", "swarms", "Swarms"),
         Binding("i", "peers", "Peers"),
         Binding("M", "mutes", "Mutes", show=False),
+        Binding("I", "inbox", "Inbox", show=False),
+        Binding("A", "activity", "Activity", show=False),
         Binding("question_mark", "app.help", "Help"),
         Binding("q", "app.quit", "Quit", show=False),
     ]
@@ -62,11 +79,13 @@ class FeedScreen(ItemActions):
         self.at_end = False
         self.loading_page = False
         self.pending: dict[str, api.FeedItem] = {}  # new posts waiting behind the yellow bar, oldest first
+        self.unread = 0  # private messages not read yet
 
     def compose(self) -> ComposeResult:
         yield AppHeader()
         with Horizontal(id="feed-bar"):
             yield Tabs(Tab("Latest", id="latest"), Tab("Popular", id="popular"), id="feed-tabs")
+            yield InboxBadge("", id="inbox-badge")
             yield ScopeLabel("swarm: all ▸", id="scope")
         yield NewPostsBar(id="new-posts")
         yield FeedList(id="feed")
@@ -75,6 +94,7 @@ class FeedScreen(ItemActions):
     def on_mount(self) -> None:
         self._show_scope()
         self.load_swarms()
+        self.load_unread()
         self.reload()
 
     # -- loading ------------------------------------------------------------------------
@@ -146,6 +166,21 @@ class FeedScreen(ItemActions):
             self._show_scope()
             self.reload()
 
+    @work(exclusive=True, group="unread")
+    async def load_unread(self) -> None:
+        try:
+            self.unread = (await self.node.inbox()).unread
+        except ControlError:
+            return  # the badge stays as it was; the inbox itself says what is wrong
+        from .inbox import unread_badge
+
+        badge = self.query_one(InboxBadge)
+        badge.update(unread_badge(self.unread))
+        badge.display = self.unread > 0  # no room taken from the tabs while there is nothing to read
+
+    def on_screen_resume(self) -> None:
+        self.load_unread()  # conversations read meanwhile
+
     def _show_scope(self) -> None:
         self.query_one(ScopeLabel).update(f"swarm: {self.swarm or 'all'} ▸")
         self.sub_title = ("Popular" if self.popular else "Latest") + (f" · {self.swarm}" if self.swarm else "")
@@ -158,6 +193,7 @@ class FeedScreen(ItemActions):
 
     def on_read_again(self, message: ReadAgain) -> None:
         self.load_swarms()
+        self.load_unread()
         self.reload()
 
     def on_screen_node_event(self, message: ScreenNodeEvent) -> None:
@@ -169,6 +205,8 @@ class FeedScreen(ItemActions):
             self.recheck_expiring()
         elif isinstance(event, api.ObjectEvent):
             self._object_stored(event)
+        elif isinstance(event, api.DmEvent):
+            self.load_unread()
 
     def _object_stored(self, event: api.ObjectEvent) -> None:
         """Show what a new object changes, from the post the event carries as it stands now."""
@@ -302,6 +340,17 @@ class FeedScreen(ItemActions):
         from .mutes import MutesScreen
 
         self.app.push_screen(MutesScreen())
+
+    @on(InboxBadge.Pressed)
+    def action_inbox(self) -> None:
+        from .inbox import InboxScreen
+
+        self.app.push_screen(InboxScreen())
+
+    def action_activity(self) -> None:
+        from .activity import ActivityScreen
+
+        self.app.push_screen(ActivityScreen())
 
     def muted(self, *, hid_thread: bool) -> None:
         self.reload()

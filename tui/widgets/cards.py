@@ -19,7 +19,15 @@ from p2pnet import api
 from p2pnet.api import flagged_notice, preview
 
 from ..format import CARD_COLOURS, icon_parts, meta_line, snippet_text
-from ..messages import DeleteRequested, FlagRequested, HeartRequested, HideRequested, MuteRequested, OpenThread
+from ..messages import (
+    DeleteRequested,
+    FlagRequested,
+    HeartRequested,
+    HideRequested,
+    MessageAuthor,
+    MuteRequested,
+    OpenThread,
+)
 
 __all__ = [
     "FEED_PREVIEW_CHARS",
@@ -41,7 +49,8 @@ def now_of(widget: Widget) -> float:
 
 
 class ItemKeys(Widget):
-    """The keys on a post or reply: open, heart, flag, delete (own posts only), mute its writer, hide its thread.
+    """The keys on a post or reply: open, heart, flag, delete (own posts only), mute its writer, hide its thread,
+    write privately to its writer (others' only).
 
     ``current_item`` says which item they act on: a card's own, or the feed's selected one.
     """
@@ -53,6 +62,7 @@ class ItemKeys(Widget):
         Binding("d", "delete", "Delete"),
         Binding("m", "mute", "Mute writer", show=False),
         Binding("x", "hide", "Hide thread", show=False),
+        Binding("P", "message", "Message privately", show=False),
     ]
 
     def current_item(self) -> api.FeedItem | api.ThreadItem | None:
@@ -85,6 +95,13 @@ class ItemKeys(Widget):
         if (post_id := self._current_id()) is not None:
             self.post_message(HideRequested(post_id))
 
+    def action_message(self) -> None:
+        item = self.current_item()
+        if item is not None and item.mine:
+            self.notify("that is you: write privately to someone else's post or reply", severity="warning")
+        elif item is not None:
+            self.post_message(MessageAuthor(item.id))
+
     def action_delete(self) -> None:
         item = self.current_item()
         if item is None:
@@ -97,7 +114,7 @@ class ItemKeys(Widget):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Nothing to act on, nothing offered; delete is not offered (nor shown in the
         # footer) for other people's posts.
-        if action not in ("open", "heart", "flag", "delete", "mute", "hide"):
+        if action not in ("open", "heart", "flag", "delete", "mute", "hide", "message"):
             return True
         item = self.current_item()
         return item is not None and (action != "delete" or item.mine)
