@@ -69,3 +69,27 @@ async def test_replies_hearts_and_unread_messages_that_concern_me(
         # C wrote in B's thread: A's reply there concerns C too, though it answers B.
         seen_by_c = await c.request(api.Activity())
         assert [(i.kind, i.id, i.to_you) for i in seen_by_c.items] == [("reply", in_theirs.id, False)]
+
+
+async def test_what_the_user_muted_is_left_out_of_activity_too(tmp_path: Path, clock: trio.testing.MockClock) -> None:
+    async with fake_nodes(tmp_path, 3) as (_, (a, b, c)):
+        await join(a, [b, c])
+        mine = await a.request(api.Post(text="my question"))
+        second = await a.request(api.Post(text="another question"))
+        await until(lambda: all(stored(n, p.id) for n in (b, c) for p in (mine, second)), "a's posts")
+        rude = await b.request(api.Reply(id=mine.id, text="a rude answer"))
+        kind = await c.request(api.Reply(id=mine.id, text="a kind answer"))
+        spoiler = await c.request(api.Reply(id=second.id, text="spoiler: it ends well"))
+        await until(lambda: all(stored(a, x.id) for x in (rude, kind, spoiler)), "the replies at a")
+
+        async def shown() -> set[str]:
+            return {i.id for i in (await a.request(api.Activity())).items if i.kind == "reply"}
+
+        assert await shown() == {rude.id, kind.id, spoiler.id}
+        await a.request(api.Mute(author=rude.id))  # b, in that thread
+        await a.request(api.Mute(word="spoiler"))
+        assert await shown() == {kind.id}
+        await a.request(api.Mute(thread=mine.id))
+        assert await shown() == set()
+        await a.request(api.Unmute(word="spoiler"))
+        assert await shown() == {spoiler.id}
