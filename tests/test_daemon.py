@@ -89,9 +89,9 @@ def test_out_of_range_numbers_get_clear_errors(node: DaemonProcess) -> None:
     assert all(not r["ok"] and r["error"]["message"] for r in replies), replies
     codes = [r["error"]["code"] for r in replies]
     assert codes[:2] == ["bad_json", "bad_json"]  # not JSON at all
-    assert codes[2:6] == ["bad_request"] * 4 and codes[6] == "invalid"
+    assert codes[2:7] == ["bad_request"] * 5  # the contract bounds expires: 10 minutes to 30 days
     assert "expires_in" in replies[4]["error"]["message"] and ">= 1" in replies[4]["error"]["message"]
-    assert "30 days" in replies[6]["error"]["message"]
+    assert "2592000" in replies[6]["error"]["message"]  # 30 days, in the unit the field is in
     assert "internal" not in codes
     assert node.call("status")["identity"] == "ready"
     assert "Traceback" not in node.log.read_text()
