@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -35,3 +37,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def fake() -> Iterator[Any]:
+    """A fake node (tests/harness/fakenode.py) with an identity and the swarm 'friends'."""
+    from harness.fakenode import fake_node
+
+    with fake_node() as node:
+        node.call("swarm.create", name="friends")
+        yield node

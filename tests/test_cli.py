@@ -13,7 +13,6 @@ import json
 import os
 import shlex
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,15 +23,9 @@ from p2pnet.api import Home, NodeNotRunning, locked_note
 from p2pnet.cli import _parser, main
 
 
-@pytest.fixture
-def node() -> Iterator[FakeNode]:
-    with fake_node() as served:
-        served.call("swarm.create", name="friends")
-        yield served
-
-
-def cli(node: FakeNode, capsys: pytest.CaptureFixture[str], *args: str) -> str:
-    code = main(["--home", str(node.socket.parent), *args])
+def cli(fake: FakeNode, capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    """Run ``p2pnet --home <the fake's home> ARGS``; its output, or a failure with what it said."""
+    code = main(["--home", str(fake.socket.parent), *args])
     out, err = capsys.readouterr()
     assert code == 0, err
     return out.strip()
@@ -47,36 +40,36 @@ def runs_as_written(hint: str, home: Path) -> list[str]:
     return words[3:]
 
 
-def test_heart_flag_and_delete_say_what_happened(node: FakeNode, capsys: pytest.CaptureFixture[str]) -> None:
-    post = cli(node, capsys, "post", "a thought")
+def test_heart_flag_and_delete_say_what_happened(fake: FakeNode, capsys: pytest.CaptureFixture[str]) -> None:
+    post = cli(fake, capsys, "post", "a thought")
     short = post[:10]
-    assert cli(node, capsys, "heart", short).startswith(f"hearted {short}; the heart goes out into 1 swarm (heart ")
-    assert cli(node, capsys, "flag", short, "--reason", "spam").startswith(f"flagged {short} as spam (flag ")
-    said = cli(node, capsys, "delete", short)
+    assert cli(fake, capsys, "heart", short).startswith(f"hearted {short}; the heart goes out into 1 swarm (heart ")
+    assert cli(fake, capsys, "flag", short, "--reason", "spam").startswith(f"flagged {short} as spam (flag ")
+    said = cli(fake, capsys, "delete", short)
     assert said.startswith(f"deleted {short}: each node erases it when the delete reaches it (delete ")
-    assert json.loads(cli(node, capsys, "heart", cli(node, capsys, "post", "more"), "--json"))["published_to"] == 1
+    assert json.loads(cli(fake, capsys, "heart", cli(fake, capsys, "post", "more"), "--json"))["published_to"] == 1
 
 
-def test_the_feed_cursor_goes_back_in(node: FakeNode, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_feed_cursor_goes_back_in(fake: FakeNode, capsys: pytest.CaptureFixture[str]) -> None:
     for i in range(5):
-        cli(node, capsys, "post", f"post {i}")
-    page = json.loads(cli(node, capsys, "feed", "--limit", "2", "--json"))
+        cli(fake, capsys, "post", f"post {i}")
+    page = json.loads(cli(fake, capsys, "feed", "--limit", "2", "--json"))
     assert [p["text"] for p in page["posts"]] == ["post 4", "post 3"]
     for given in (",".join(map(str, page["cursor"])), json.dumps(page["cursor"])):
-        again = json.loads(cli(node, capsys, "feed", "--limit", "2", "--json", "--cursor", given))
+        again = json.loads(cli(fake, capsys, "feed", "--limit", "2", "--json", "--cursor", given))
         assert [p["text"] for p in again["posts"]] == ["post 2", "post 1"]
-    shown = cli(node, capsys, "feed", "--limit", "4")
+    shown = cli(fake, capsys, "feed", "--limit", "4")
     more = shown.splitlines()[-1].removeprefix("more: ")
-    words = runs_as_written(more, node.socket.parent)
-    assert words[0] == "feed" and cli(node, capsys, *words).endswith("post 0")
+    words = runs_as_written(more, fake.socket.parent)
+    assert words[0] == "feed" and cli(fake, capsys, *words).endswith("post 0")
     with pytest.raises(SystemExit):
-        main(["--home", str(node.socket.parent), "feed", "--cursor", "soon"])
+        main(["--home", str(fake.socket.parent), "feed", "--cursor", "soon"])
     assert "not a cursor" in capsys.readouterr().err
 
 
-def test_search_brackets_the_matches(node: FakeNode, capsys: pytest.CaptureFixture[str]) -> None:
-    cli(node, capsys, "post", "gone fishing")
-    assert cli(node, capsys, "search", "fish").endswith("] gone [fishing]")
+def test_search_brackets_the_matches(fake: FakeNode, capsys: pytest.CaptureFixture[str]) -> None:
+    cli(fake, capsys, "post", "gone fishing")
+    assert cli(fake, capsys, "search", "fish").endswith("] gone [fishing]")
 
 
 def test_a_locked_node_says_so_and_how_to_unlock(capsys: pytest.CaptureFixture[str]) -> None:
@@ -103,22 +96,6 @@ def test_every_hint_runs_as_written(tmp_path: Path) -> None:
         assert runs_as_written(hint, home)[0] == command
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeNode]:
-    """A fake node with an identity and the swarm 'friends'."""
-    with fake_node() as node:
-        node.call("swarm.create", name="friends")
-        yield node
-
-
-def p2pnet(fake: FakeNode, capsys: pytest.CaptureFixture[str], *args: str) -> str:
-    """Run ``p2pnet --home <the fake's home> ARGS``; its output, or a failure with what it said."""
-    code = main(["--home", str(fake.socket.parent), *args])
-    out, err = capsys.readouterr()
-    assert code == 0, err
-    return out
-
-
 def test_thread_names_what_a_reply_to_a_reply_answers(fake: FakeNode, capsys: pytest.CaptureFixture[str]) -> None:
     now = int(time.time())
     root = protocol.make_post(bytes([9]) * 32, "Which book changed your mind?", now=now)
@@ -128,7 +105,7 @@ def test_thread_names_what_a_reply_to_a_reply_answers(fake: FakeNode, capsys: py
     answer = protocol.make_reply(bytes([12]) * 32, root, "Why that one?", now=now, parent=first.id)
     for signed in (root, first, plain, answer):
         fake.run(fake.model.arrive, signed, "friends")
-    out = p2pnet(fake, capsys, "thread", root.id.hex()[:10])
+    out = cli(fake, capsys, "thread", root.id.hex()[:10])
     blocks = out.split("\n    [")
     assert [b.split("]")[0] for b in blocks[1:]] == [r.id.hex()[:12] for r in (first, plain, answer)]
     assert "replying to" not in blocks[1] + blocks[2]
@@ -136,13 +113,13 @@ def test_thread_names_what_a_reply_to_a_reply_answers(fake: FakeNode, capsys: py
 
 
 def test_a_swarm_s_quota_is_set_and_its_usage_shown(fake: FakeNode, capsys: pytest.CaptureFixture[str]) -> None:
-    said = p2pnet(fake, capsys, "swarm", "set", "friends").strip()
+    said = cli(fake, capsys, "swarm", "set", "friends").strip()
     assert said == "swarm 'friends': quota 256.0 MiB, flag threshold 3"
-    said = p2pnet(fake, capsys, "swarm", "set", "friends", "--quota", "512K", "--flag-threshold", "5").strip()
+    said = cli(fake, capsys, "swarm", "set", "friends", "--quota", "512K", "--flag-threshold", "5").strip()
     assert said == "swarm 'friends': quota 512.0 KiB, flag threshold 5"
     signed = protocol.make_post(bytes([9]) * 32, "one post", now=int(time.time()))
     fake.run(fake.model.arrive, signed, "friends")
-    assert f"store friends: {len(signed.wire)} B of 512.0 KiB, 1 objects" in p2pnet(fake, capsys, "status")
+    assert f"store friends: {len(signed.wire)} B of 512.0 KiB, 1 objects" in cli(fake, capsys, "status")
     assert main(["--home", str(fake.socket.parent), "swarm", "set", "friends", "--quota", "1K"]) == 1
     assert "quota must be at least 65536" in capsys.readouterr().err
     with pytest.raises(SystemExit):
@@ -157,17 +134,17 @@ def test_mute_hide_and_a_collapsed_post(fake: FakeNode, capsys: pytest.CaptureFi
     flags = [protocol.make_flag(bytes([20 + k]) * 32, flagged.id, now=now, reason="spam") for k in range(3)]
     for signed in (spoiler, flagged, *flags):
         fake.run(fake.model.arrive, signed, "friends")
-    feed = p2pnet(fake, capsys, "feed")
+    feed = cli(fake, capsys, "feed")
     assert "⚑ collapsed: flagged 3 times in this swarm (--show-flagged shows it)" in feed
-    assert "cheap watches" not in feed and "cheap watches" in p2pnet(fake, capsys, "feed", "--show-flagged")
-    assert p2pnet(fake, capsys, "mute", "SPOILERS").strip() == "muted word: spoilers"
-    assert "butler" not in p2pnet(fake, capsys, "feed", "--show-flagged")
-    said = p2pnet(fake, capsys, "hide", flagged.id.hex()[:8])
+    assert "cheap watches" not in feed and "cheap watches" in cli(fake, capsys, "feed", "--show-flagged")
+    assert cli(fake, capsys, "mute", "SPOILERS").strip() == "muted word: spoilers"
+    assert "butler" not in cli(fake, capsys, "feed", "--show-flagged")
+    said = cli(fake, capsys, "hide", flagged.id.hex()[:8])
     assert f"hidden thread [{flagged.id.hex()[:12]}] buy cheap watches" in said
-    assert p2pnet(fake, capsys, "feed").strip() == "no posts yet"
-    assert "(you hid this thread; p2pnet unhide" in p2pnet(fake, capsys, "thread", flagged.id.hex())
-    p2pnet(fake, capsys, "unhide", flagged.id.hex())
-    assert p2pnet(fake, capsys, "unmute", "spoilers").strip() == "nothing muted"
+    assert cli(fake, capsys, "feed").strip() == "no posts yet"
+    assert "(you hid this thread; p2pnet unhide" in cli(fake, capsys, "thread", flagged.id.hex())
+    cli(fake, capsys, "unhide", flagged.id.hex())
+    assert cli(fake, capsys, "unmute", "spoilers").strip() == "nothing muted"
     assert main(["--home", str(fake.socket.parent), "mute"]) == 2
     assert "give either a word (or words) or --author ID" in capsys.readouterr().err
     assert main(["--home", str(fake.socket.parent), "unmute", "never-muted"]) == 1

@@ -101,14 +101,6 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("tui")
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeNode]:
-    """A fake node with an identity and the swarm 'friends'."""
-    with fake_node() as node:
-        node.call("swarm.create", name="friends")
-        yield node
-
-
 def arrive(fake: FakeNode, signed: protocol.Signed, swarm: str = "friends") -> None:
     """A peer's object reaches the fake node through ``swarm``."""
     fake.run(fake.model.arrive, signed, swarm)

@@ -32,13 +32,6 @@ from tui.screens import AnnounceDialog, FeedList, FeedScreen, InviteScreen, Swar
 from tui.widgets import QRCode
 
 
-@pytest.fixture
-def fake() -> Any:
-    with fake_node() as node:
-        node.call("swarm.create", name="friends")
-        yield node
-
-
 async def open_swarms(pilot: Pilot[Any]) -> SwarmsScreen:
     await pilot.press("s")
     await pilot_until(pilot, lambda: at(pilot.app, SwarmsScreen), "swarms")

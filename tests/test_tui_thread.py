@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from tests.harness.fakenode import FakeNode, fake_node
+from tests.harness.fakenode import FakeNode
 from tests.harness.polling import pilot_until
 from tests.test_tui import LARGE, a_conversation, open_conversation, run_on_feed
 from tui.screens import FeedList, FeedScreen
 from tui.widgets import PostCard, ReplyRow
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeNode]:
-    with fake_node() as node:
-        node.call("swarm.create", name="friends")
-        yield node
 
 
 def test_r_on_a_reply_answers_that_reply_and_r_on_the_post_the_post(fake: FakeNode) -> None:
