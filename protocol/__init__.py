@@ -72,6 +72,7 @@ from ._keys import (
     swarm_host_seed,
     swarm_id,
 )
+from ._lan import BEACON_BYTES, BEACON_STEP, BEACON_VERSION, Beacon, beacon_key, open_beacon, seal_beacon
 from ._objects import (
     BUCKETS,
     FLAG_REASONS,
@@ -140,6 +141,13 @@ from ._sync import (
 )
 
 __all__ = [
+    "BEACON_BYTES",
+    "BEACON_STEP",
+    "BEACON_VERSION",
+    "Beacon",
+    "beacon_key",
+    "open_beacon",
+    "seal_beacon",
     "BUCKETS",
     "DEFAULT_DIFFICULTY",
     "FLAG_REASONS",

@@ -490,6 +490,55 @@ def messages() -> dict[str, Any]:
     }
 
 
+def lan() -> dict[str, Any]:
+    """LAN beacons (protocol.md, section 15): the key, one beacon, and datagrams that must be refused."""
+    from libp2p.peer.id import ID
+    from nacl import bindings
+
+    key = protocol.beacon_key(PSK)
+    peer = ID.from_base58(PEER).to_bytes()
+    nonce = bytes([0x55]) * 24
+    beacon = protocol.seal_beacon(key, protocol.Beacon(4001, peer), now=NOW, nonce=nonce)
+
+    def resealed(plain: bytes) -> str:
+        return (nonce + bindings.crypto_secretbox(plain, nonce, key)).hex()
+
+    plain = bindings.crypto_secretbox_open(beacon[24:], nonce, key)
+    return {
+        "version": protocol.BEACON_VERSION,
+        "psk": PSK.hex(),
+        "key": key.hex(),
+        "now": NOW,
+        "step": protocol.BEACON_STEP,
+        "valid": {
+            "port": 4001,
+            "peer_id": PEER,
+            "nonce": nonce.hex(),
+            "plaintext": plain.hex(),
+            "datagram": beacon.hex(),
+        },
+        "invalid": [
+            {"name": "one byte short", "datagram": beacon[:-1].hex()},
+            {"name": "box altered", "datagram": (beacon[:40] + bytes([beacon[40] ^ 1]) + beacon[41:]).hex()},
+            {
+                "name": "another swarm's key",
+                "datagram": protocol.seal_beacon(
+                    protocol.beacon_key(bytes(32)), protocol.Beacon(4001, peer), now=NOW, nonce=nonce
+                ).hex(),
+            },
+            {"name": "version 2", "datagram": resealed(b"\x02" + plain[1:])},
+            {
+                "name": "two steps old",
+                "datagram": protocol.seal_beacon(
+                    key, protocol.Beacon(4001, peer), now=NOW - 2 * protocol.BEACON_STEP, nonce=nonce
+                ).hex(),
+            },
+            {"name": "port 0", "datagram": resealed(plain[:5] + bytes(2) + plain[7:])},
+            {"name": "padding not zero", "datagram": resealed(plain[:-1] + b"\x01")},
+        ],
+    }
+
+
 def build() -> dict[str, dict[str, Any]]:
     return {
         "objects.json": objects(),
@@ -499,6 +548,7 @@ def build() -> dict[str, dict[str, Any]]:
         "stem.json": stem(),
         "sync.json": sync(),
         "messages.json": messages(),
+        "lan.json": lan(),
     }
 
 

@@ -29,6 +29,7 @@ VECTOR_FILES = [
     "stem.json",
     "sync.json",
     "messages.json",
+    "lan.json",
 ]
 
 
@@ -245,3 +246,25 @@ def test_message_vectors_open_under_a_second_reading() -> None:
         message = protocol.Message(first.pubkey, first.created, bytes.fromhex(bad["sealed"]))
         with pytest.raises(protocol.DecodeError):
             protocol.open_message(message, [author])
+
+
+def test_lan_beacon_vectors() -> None:
+    """The key is keyed BLAKE2b of the PSK; the beacon opens under plain secretbox and protocol; bad ones do not."""
+    from libp2p.peer.id import ID
+    from nacl import bindings
+
+    doc = _load("lan.json")
+    psk, key, now = bytes.fromhex(doc["psk"]), bytes.fromhex(doc["key"]), doc["now"]
+    assert hashlib.blake2b(b"", key=psk, digest_size=32, person=b"p2pnet-lan-v1").digest() == key
+    v = doc["valid"]
+    datagram = bytes.fromhex(v["datagram"])
+    assert len(datagram) == protocol.BEACON_BYTES == 112
+    plain = bytes(bindings.crypto_secretbox_open(datagram[24:], datagram[:24], key))
+    assert plain.hex() == v["plaintext"] and plain[0] == doc["version"]
+    assert int.from_bytes(plain[1:5], "big") == now // doc["step"] and int.from_bytes(plain[5:7], "big") == v["port"]
+    beacon = protocol.open_beacon(key, datagram, now=now)
+    assert beacon.port == v["port"] and beacon.peer_id == plain[8 : 8 + plain[7]]
+    assert ID(beacon.peer_id).to_base58() == v["peer_id"]
+    for bad in doc["invalid"]:
+        with pytest.raises(protocol.DecodeError):
+            protocol.open_beacon(key, bytes.fromhex(bad["datagram"]), now=now)

@@ -82,7 +82,7 @@ def run_command(args: argparse.Namespace) -> int:
     if command == "daemon":
         from ..node import run_daemon
 
-        return run_daemon(home, listen_ip=args.listen_ip, announce_ip=args.announce_ip)
+        return run_daemon(home, listen_ip=args.listen_ip, announce_ip=args.announce_ip, lan=not args.no_lan)
     if command == "recover":
         from ..node import recover
 

@@ -69,6 +69,12 @@ def _parser() -> argparse.ArgumentParser:
         "machine's own addresses when listening on 0.0.0.0, else the listen address)",
     )
 
+    sp.add_argument(
+        "--no-lan",
+        action="store_true",
+        help="do not look for members of your swarms on the local network (encrypted beacons; docs/nat.md)",
+    )
+
     sp = cmd("announce", "show or set the address invite keys name, the one friends on other machines dial")
     sp.add_argument("ip", nargs="?", help="an IPv4 address friends can reach this machine at")
     sp.add_argument("--clear", action="store_true", help="name this machine's own addresses again")

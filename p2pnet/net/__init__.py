@@ -16,6 +16,7 @@ Nothing here knows the store or the node.
 from ._bucket import Rate, TokenBucket
 from ._guard import Ban, Guard, GuardParams
 from ._host import SwarmHost
+from ._lan import LanFinder
 from ._open import open_swarm_host, peer_id_from_seed
 from ._params import GossipParams
 from ._peer_exchange import PEERS_PROTOCOL
@@ -26,6 +27,7 @@ from ._sync import SYNC_INTERVAL, SYNC_PROTOCOL, SwarmSync, SyncStats
 from ._tasks import RESTART_MAX, RESTART_MIN, Failures, supervised, task_name
 
 __all__ = [
+    "LanFinder",
     "PEERS_PROTOCOL",
     "RESTART_MAX",
     "RESTART_MIN",

@@ -64,7 +64,7 @@ def _rate(text: str) -> Rate | None:
     return Rate(rate=rate, burst=burst) if 0 < rate < math.inf and 0 < burst < math.inf else None
 
 
-def run_daemon(home: Home, *, listen_ip: str = "0.0.0.0", announce_ip: str | None = None) -> int:
+def run_daemon(home: Home, *, listen_ip: str = "0.0.0.0", announce_ip: str | None = None, lan: bool = True) -> int:
     """Run a node for ``home``; returns the process exit code."""
     configure_logging(os.environ.get("P2PNET_LOG", "WARNING"))
     if announce_ip is not None:
@@ -78,7 +78,11 @@ def run_daemon(home: Home, *, listen_ip: str = "0.0.0.0", announce_ip: str | Non
         return 1
     try:
         config = NodeConfig(
-            home, listen_ip=listen_ip, announce_ip=announce_ip, passphrase=os.environ.get("P2PNET_PASSPHRASE") or None
+            home,
+            listen_ip=listen_ip,
+            announce_ip=announce_ip,
+            passphrase=os.environ.get("P2PNET_PASSPHRASE") or None,
+            lan=lan,
         )
         if os.environ.get("P2PNET_SYNC_INTERVAL"):
             config.sync_interval = float(os.environ["P2PNET_SYNC_INTERVAL"])

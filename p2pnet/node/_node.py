@@ -66,6 +66,7 @@ class NodeConfig:
         sync_interval: Mean seconds between periodic sync sessions (0: only on connect).
         peer_save_interval: Seconds between saves of connected peers.
         open_host: Opens a swarm host: the real libp2p one, or a test's fake network.
+        lan: Find members of joined swarms on the local network (encrypted beacons).
         offload: Runs blocking work (the store, Argon2, batches of signature checks)
             off the event loop; tests on a MockClock run it inline.
     """
@@ -81,6 +82,7 @@ class NodeConfig:
     peer_save_interval: float = PEER_SAVE_INTERVAL
     open_host: OpenHost = open_swarm_host
     offload: Offload = trio.to_thread.run_sync
+    lan: bool = True
 
 
 class Node:
@@ -112,6 +114,7 @@ class Node:
             config.clock,
             self.guard,
             self.offload,
+            config.lan,
         )
         self.minter = Minter(store, lambda: self.swarms.running, self.offload)
         self.swarms = Swarms(

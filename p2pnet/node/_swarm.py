@@ -26,6 +26,7 @@ from ..net import (
     Failures,
     GossipParams,
     Guard,
+    LanFinder,
     StemRelay,
     SwarmConnectError,
     SwarmHost,
@@ -96,6 +97,7 @@ class SwarmSettings:
     clock: Callable[[], float]
     guard: Guard  # the node's ban list, shared by every swarm host
     offload: Callable[..., Awaitable[Any]]  # runs blocking work (sync's store reads) off the event loop
+    lan: bool = True  # find members on the local network by beacons (p2pnet.net._lan)
 
 
 class Swarms:
@@ -244,6 +246,9 @@ class Swarms:
                     try:
                         self._resend_held(runtime)
                         started(runtime)
+                        if self.settings.lan and LanFinder.wanted(self.settings.listen_ip):
+                            finder = LanFinder(host, rec.psk, actual, self.settings.listen_ip, self._now)
+                            host.start_soon(finder.run)
                         await supervised(self._redial_loop, runtime, failures=self._failures, restart=True)
                     finally:
                         self.running.pop(swarm_id, None)

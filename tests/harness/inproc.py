@@ -35,6 +35,7 @@ def make_node(root: Path, ip: str, **config: Any) -> Node:
         home.write_private(home.identity, protocol.encode_identity_file(os.urandom(32), None))
     config.setdefault("gossip", FAST_PX)
     config.setdefault("sync_interval", 0)
+    config.setdefault("lan", False)  # no beacons from a test onto the machine's own network
     return Node.open(NodeConfig(home, listen_ip=ip, **config))
 
 
