@@ -6,6 +6,7 @@ The lab test (tests/netlab/test_upnp.py) runs it against a real miniupnpd.
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -13,10 +14,11 @@ from typing import Any
 import pytest
 import trio
 import trio.testing
+from harness.polling import until
 
 from p2pnet.api import SwarmStatus, upnp_text
 from p2pnet.cli._parser import _parser
-from p2pnet.net import Failures
+from p2pnet.net import Failures, GossipParams, open_swarm_host
 from p2pnet.net._upnp import LEASE, RETRY, PortMapper
 from p2pnet.node._addrs import invite_addrs
 from p2pnet.node._reachnote import private_ip, reach_note
@@ -169,3 +171,32 @@ def test_status_words_and_the_daemon_switch() -> None:
     parser = _parser()
     assert parser.parse_args(["daemon", "--no-upnp"]).no_upnp is True
     assert parser.parse_args(["daemon"]).no_upnp is False
+
+
+async def test_a_host_advertises_the_mapped_address_first_in_its_signed_record() -> None:
+    """What peer exchange hands on is the peer's signed record: the router's address leads it."""
+    psk, mapped = os.urandom(32), "/ip4/203.0.113.10/tcp/40001"  # never dialled: B is connected already
+    params = GossipParams(connect_timeout=5.0, target_peers=0)
+
+    def host(ip: str) -> Any:
+        return open_swarm_host(
+            host_key_seed=os.urandom(32),
+            psk=psk,
+            topic="t",
+            listen_ip=ip,
+            port=0,
+            validator=lambda d: True,
+            params=params,
+        )
+
+    async with host("127.0.0.90") as a, host("127.0.0.91") as b:
+        a.advertise_first(mapped)
+        assert all("203.0.113.10" not in addr for addr in a.listen_addrs)  # what invites and the port come from
+        await b.connect(a.listen_addrs[0])
+        await until(lambda: a.peer_id in b.known_peer_addrs(), "A's record at B", within=30)
+        assert b.known_peer_addrs()[a.peer_id][0] == f"{mapped}/p2p/{a.peer_id}"
+        # Gossip's RPCs carry the record too: one signed before the change would be refused as older, and
+        # with it A's subscription, leaving B without A in its mesh (libp2p_patches.addrs_changed).
+        await until(lambda: a.peer_id in b.mesh_peers() and b.peer_id in a.mesh_peers(), "A and B meshed", within=30)
+        a.advertise_first(None)
+        assert "203.0.113.10" not in " ".join(str(x) for x in a._host.get_addrs())

@@ -25,6 +25,7 @@ from libp2p.peer.peerinfo import info_from_p2p_addr
 from libp2p.peer.peerstore import PeerStoreError
 from libp2p.pubsub.gossipsub import GossipSub
 
+from . import libp2p_patches
 from ._addrs import with_p2p
 from ._conns import Connections
 from ._guard import Guard
@@ -80,6 +81,7 @@ class SwarmHost:
     def advertise_first(self, addr: str | None) -> None:
         """Advertise ``addr`` (a router's address that forwards to us) before the listen addresses; None: stop."""
         self._external[:] = [multiaddr.Multiaddr(addr)] if addr else []
+        libp2p_patches.addrs_changed(self._host)
 
     async def connect(self, addr: str) -> None:
         """Connect to a peer of this swarm.

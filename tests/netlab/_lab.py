@@ -40,18 +40,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-__all__ = [
-    "ECHO",
-    "PREFIX",
-    "STUN",
-    "Host",
-    "Lab",
-    "Nat",
-    "Router",
-    "lab_unavailable",
-    "miniupnpd_unavailable",
-    "open_lab",
-]
+__all__ = ["ECHO", "PREFIX", "Host", "Lab", "Nat", "Router", "lab_unavailable", "miniupnpd_unavailable", "open_lab"]
 
 PREFIX = "p2plab"  # every namespace this lab makes starts with it
 ECHO = Path(__file__).with_name("_echo.py")
