@@ -91,7 +91,7 @@ from ._home import Home, HomeLocked, resolve_home, write_private
 from ._launch import ensure_node
 from ._local import Mute, MutedAuthor, MutedThread, MuteList, Mutes, SwarmSet, SwarmSettings, Unmute
 from ._registry import EVENTS, METHODS, REQUESTS, result_type
-from ._text import flagged_notice, locked_note, mutes_text, preview, reach_text, size_text, sync_summary
+from ._text import flagged_notice, locked_note, mutes_text, preview, reach_text, size_text, sync_summary, upnp_text
 from ._wire import ERROR_CODES, ControlError, NodeNotRunning, decode_line, encode_line
 
 __all__ = [
@@ -205,5 +205,6 @@ __all__ = [
     "preview",
     "size_text",
     "reach_text",
+    "upnp_text",
     "sync_summary",
 ]

@@ -175,6 +175,9 @@ class SwarmStatus(Result):
     reachability: Literal["public", "behind_nat", "unknown"] = "unknown"
     public_peers: int = 0  # connected peers we dialled at an address outside the private ranges
     reach_note: str = ""  # why friends elsewhere may not reach this node, and what to do; "": nothing known
+    # The port mapping asked of the home router over UPnP-IGD (docs/nat.md); "off" with --no-upnp.
+    upnp: Literal["off", "searching", "mapped", "no_gateway", "refused", "double_nat"] = "off"
+    upnp_addr: str = ""  # when mapped: the router's "IP:PORT" that forwards here, which invites name first
 
 
 class SwarmUsage(Result):

@@ -6,7 +6,16 @@ from ._contract import FeedItem, SwarmStatus, SyncStatus, ThreadItem
 from ._home import Home
 from ._local import Mutes
 
-__all__ = ["flagged_notice", "locked_note", "mutes_text", "preview", "reach_text", "size_text", "sync_summary"]
+__all__ = [
+    "flagged_notice",
+    "locked_note",
+    "mutes_text",
+    "preview",
+    "reach_text",
+    "size_text",
+    "sync_summary",
+    "upnp_text",
+]
 
 
 _REACH = {"public": "reachable from outside", "behind_nat": "behind NAT", "unknown": "reachability not known yet"}
@@ -18,6 +27,22 @@ def reach_text(swarm: SwarmStatus) -> str:
     if swarm.public_peers:
         said += f", {swarm.public_peers} public member{'s' if swarm.public_peers > 1 else ''} connected"
     return said
+
+
+_UPNP = {
+    "off": "off",
+    "searching": "asking the router",
+    "no_gateway": "no router answers",
+    "refused": "the router refused to forward the port",
+    "double_nat": "the router is behind another NAT",
+}
+
+
+def upnp_text(swarm: SwarmStatus) -> str:
+    """The port mapping asked of the router: ``the router forwards 203.0.113.10:4001 here``."""
+    if swarm.upnp == "mapped":
+        return f"the router forwards {swarm.upnp_addr} here"
+    return _UPNP.get(swarm.upnp, swarm.upnp)
 
 
 def size_text(n: int) -> str:

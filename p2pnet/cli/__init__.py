@@ -33,6 +33,7 @@ from ..api import (
     resolve_home,
     size_text,
     sync_summary,
+    upnp_text,
 )
 from ._dm import DM_COMMANDS, dm_command
 from ._moderation import MODERATION_COMMANDS, moderation_request
@@ -82,7 +83,9 @@ def run_command(args: argparse.Namespace) -> int:
     if command == "daemon":
         from ..node import run_daemon
 
-        return run_daemon(home, listen_ip=args.listen_ip, announce_ip=args.announce_ip, lan=not args.no_lan)
+        return run_daemon(
+            home, listen_ip=args.listen_ip, announce_ip=args.announce_ip, lan=not args.no_lan, upnp=not args.no_upnp
+        )
     if command == "recover":
         from ..node import recover
 
@@ -108,6 +111,7 @@ def _remote(args: argparse.Namespace, client: ControlClient) -> int:
             lines.append(f"swarm {s.name}: {s.peers} peers connected, {reach_text(s)}")
             if s.reach_note:
                 lines.append(f"  {s.reach_note}")
+            lines.append(f"  upnp: {upnp_text(s)}")
             lines.append(f"  sync: {sync_summary(s.sync, now)}")
         for u in st.usage:
             lines.append(

@@ -74,6 +74,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not look for members of your swarms on the local network (encrypted beacons; docs/nat.md)",
     )
+    sp.add_argument(
+        "--no-upnp",
+        action="store_true",
+        help="do not ask the router to forward your swarms' ports (UPnP-IGD; docs/nat.md)",
+    )
 
     sp = cmd("announce", "show or set the address invite keys name, the one friends on other machines dial")
     sp.add_argument("ip", nargs="?", help="an IPv4 address friends can reach this machine at")

@@ -8,6 +8,7 @@
 * :class:`SwarmSync`: catch-up sync between two peers (``/p2pnet/sync/1``);
 * :class:`Guard`: the node's ban list, shared by its hosts; :class:`TokenBucket`,
   the rate limit every per-peer defence uses;
+* :class:`PortMapper`: the swarm's port forwarded by the home router (UPnP-IGD);
 * :func:`supervised`: how every long-running task runs, so none can end the daemon.
 
 Nothing here knows the store or the node.
@@ -25,10 +26,12 @@ from ._stem import STEM_PROTOCOL, StemRelay
 from ._stream import Stream, StreamError, SwarmConnectError
 from ._sync import SYNC_INTERVAL, SYNC_PROTOCOL, SwarmSync, SyncStats
 from ._tasks import RESTART_MAX, RESTART_MIN, Failures, supervised, task_name
+from ._upnp import PortMapper, UpnpState
 
 __all__ = [
     "LanFinder",
     "PEERS_PROTOCOL",
+    "PortMapper",
     "RESTART_MAX",
     "RESTART_MIN",
     "STEM_PROTOCOL",
@@ -48,6 +51,7 @@ __all__ = [
     "SwarmSync",
     "SyncStats",
     "TokenBucket",
+    "UpnpState",
     "message_id",
     "open_swarm_host",
     "peer_id_from_seed",

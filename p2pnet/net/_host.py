@@ -25,6 +25,7 @@ from libp2p.peer.peerinfo import info_from_p2p_addr
 from libp2p.peer.peerstore import PeerStoreError
 from libp2p.pubsub.gossipsub import GossipSub
 
+from . import libp2p_patches
 from ._addrs import with_p2p
 from ._conns import Connections
 from ._guard import Guard
@@ -52,8 +53,10 @@ class SwarmHost:
         failures: Failures,
         nursery: trio.Nursery,
         guard: Guard,
+        external: list[multiaddr.Multiaddr] | None = None,
     ) -> None:
         self._host = host
+        self._external = external if external is not None else []  # advertised first (the host's addrs_factory)
         self._pubsub = pubsub
         self._router = router
         self._params = params
@@ -72,7 +75,13 @@ class SwarmHost:
     @property
     def listen_addrs(self) -> list[str]:
         """Full multiaddrs we listen on, each ending in ``/p2p/<peer id>``."""
-        return [str(a) for a in self._host.get_addrs()]
+        outside = {str(a) for a in self._external}
+        return [str(a) for a in self._host.get_addrs() if str(a).split("/p2p/")[0] not in outside]
+
+    def advertise_first(self, addr: str | None) -> None:
+        """Advertise ``addr`` (a router's address that forwards to us) before the listen addresses; None: stop."""
+        self._external[:] = [multiaddr.Multiaddr(addr)] if addr else []
+        libp2p_patches.addrs_changed(self._host)
 
     async def connect(self, addr: str) -> None:
         """Connect to a peer of this swarm.

@@ -109,11 +109,13 @@ async def open_swarm_host(
     if len(psk) != 32:
         raise ValueError("psk must be 32 bytes")
     key_pair = _key_pair(host_key_seed)
+    external: list[multiaddr.Multiaddr] = []
     host = new_host(
         key_pair=key_pair,
         # py-libp2p wants the PSK as 64 hex chars (security/pnet/protector.py).
         psk=psk.hex(),
-        addrs_factory=advertised_addrs,
+        # The router's address that forwards to us (UPnP), when there is one, goes first.
+        addrs_factory=lambda addrs: external + advertised_addrs(addrs),
         # Noise only: the default set also offers plaintext and secio, where a
         # swarm member could claim another member's peer id.
         sec_opt={NOISE_PROTOCOL_ID: NoiseTransport(key_pair, noise_privkey=create_x25519_key_pair().private_key)},
@@ -161,7 +163,7 @@ async def open_swarm_host(
                 await pubsub.wait_until_ready()
                 await pubsub.subscribe(topic)
                 async with trio.open_nursery() as nursery:
-                    swarm = SwarmHost(host, pubsub, router, params, failures, nursery, guard)
+                    swarm = SwarmHost(host, pubsub, router, params, failures, nursery, guard, external)
                     forget_bans = guard.on_ban(swarm._conns.banned)
                     host.set_stream_handler(PEERS_PROTOCOL, swarm._peer_exchange.serve)
                     if on_message is not None:

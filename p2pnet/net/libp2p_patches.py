@@ -35,7 +35,7 @@ from libp2p.tools.anyio_service.trio_manager import TrioManager
 
 from ._tasks import Failures
 
-__all__ = ["consume_sender_record", "count_stream_failures", "install"]
+__all__ = ["addrs_changed", "consume_sender_record", "count_stream_failures", "install"]
 
 logger = logging.getLogger(__name__)
 
@@ -131,8 +131,8 @@ def _cached_env_to_send(host: IHost) -> tuple[bytes, bool]:
 
     Stock recomputes every listen multiaddr from the sockets for every RPC
     sent, to decide whether to re-sign the record (about a tenth of a busy
-    node's CPU). Addresses change only when listening starts, so a few
-    seconds' reuse is safe.
+    node's CPU). Addresses change only when listening starts, or when a
+    router's address is advertised (UPnP), which calls :func:`addrs_changed`.
     """
     now = _now()
     hit = _record_out.get(host)
@@ -141,6 +141,11 @@ def _cached_env_to_send(host: IHost) -> tuple[bytes, bool]:
     envelope, fresh = _stock_env_to_send(host)
     _record_out[host] = (now, envelope)
     return envelope, fresh
+
+
+def addrs_changed(host: IHost) -> None:
+    """Sign the next record anew: a peer keeps the newest record it saw and drops RPCs carrying an older one."""
+    _record_out.pop(host, None)
 
 
 def consume_sender_record(msg: rpc_pb2.RPC, host: IHost, peer_id: ID) -> bool:

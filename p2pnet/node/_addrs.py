@@ -85,15 +85,25 @@ def invite_ips(listen_ip: str, announce_ip: str | None, local: Callable[[], list
     return [listen_ip]
 
 
-def invite_addrs(listen_addrs: Sequence[str], ips: Sequence[str]) -> list[str]:
-    """Each listen multiaddr with each of ``ips`` in place of its IPv4 address."""
-    return [_with_ip(addr, ip) for addr in listen_addrs for ip in ips]
+def invite_addrs(listen_addrs: Sequence[str], ips: Sequence[str], mapped: str = "") -> list[str]:
+    """Each listen multiaddr with each of ``ips`` in place of its IPv4 address.
+
+    ``mapped`` ("IP:PORT"), a router's address that forwards to us (UPnP),
+    comes first: the one friends anywhere can dial.
+    """
+    out = [_with_ip(addr, ip) for addr in listen_addrs for ip in ips]
+    if mapped and listen_addrs:
+        ip, port = mapped.rsplit(":", 1)
+        out.insert(0, _with_ip(listen_addrs[0], ip, port))
+    return out
 
 
-def _with_ip(addr: str, ip: str) -> str:
+def _with_ip(addr: str, ip: str, port: str | None = None) -> str:
     parts = addr.split("/")
     if len(parts) > 2 and parts[1] == "ip4":
         parts[2] = ip
+        if port is not None and len(parts) > 4 and parts[3] == "tcp":
+            parts[4] = port
     return "/".join(parts)
 
 

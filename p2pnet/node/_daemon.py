@@ -64,7 +64,9 @@ def _rate(text: str) -> Rate | None:
     return Rate(rate=rate, burst=burst) if 0 < rate < math.inf and 0 < burst < math.inf else None
 
 
-def run_daemon(home: Home, *, listen_ip: str = "0.0.0.0", announce_ip: str | None = None, lan: bool = True) -> int:
+def run_daemon(
+    home: Home, *, listen_ip: str = "0.0.0.0", announce_ip: str | None = None, lan: bool = True, upnp: bool = True
+) -> int:
     """Run a node for ``home``; returns the process exit code."""
     configure_logging(os.environ.get("P2PNET_LOG", "WARNING"))
     if announce_ip is not None:
@@ -83,6 +85,7 @@ def run_daemon(home: Home, *, listen_ip: str = "0.0.0.0", announce_ip: str | Non
             announce_ip=announce_ip,
             passphrase=os.environ.get("P2PNET_PASSPHRASE") or None,
             lan=lan,
+            upnp=upnp,
         )
         if os.environ.get("P2PNET_SYNC_INTERVAL"):
             config.sync_interval = float(os.environ["P2PNET_SYNC_INTERVAL"])

@@ -67,6 +67,7 @@ class NodeConfig:
         peer_save_interval: Seconds between saves of connected peers.
         open_host: Opens a swarm host: the real libp2p one, or a test's fake network.
         lan: Find members of joined swarms on the local network (encrypted beacons).
+        upnp: Ask the LAN's UPnP gateway to forward each swarm's port (``p2pnet.net._upnp``).
         offload: Runs blocking work (the store, Argon2, batches of signature checks)
             off the event loop; tests on a MockClock run it inline.
     """
@@ -83,6 +84,7 @@ class NodeConfig:
     open_host: OpenHost = open_swarm_host
     offload: Offload = trio.to_thread.run_sync
     lan: bool = True
+    upnp: bool = True
 
 
 class Node:
@@ -115,6 +117,7 @@ class Node:
             self.guard,
             self.offload,
             config.lan,
+            config.upnp,
         )
         self.minter = Minter(store, lambda: self.swarms.running, self.offload)
         self.swarms = Swarms(
@@ -235,9 +238,7 @@ class Node:
             counts=api.Counts(**counts),
             minting=minting,
             usage=usage,
-            gossip=api.GossipCounts(
-                received=gossip["received"], stored=gossip["stored"], invalid=gossip["invalid"]
-            ),
+            gossip=api.GossipCounts(received=gossip["received"], stored=gossip["stored"], invalid=gossip["invalid"]),
             failures=dict(self.failures),
             bans=len(self.guard.active()),
             mailbox=api.MailboxStatus(
@@ -255,6 +256,8 @@ class Node:
                     reachability=r.host.reachability(),
                     public_peers=self.public_peers(r),
                     reach_note=self.reach_note(r),
+                    upnp=r.upnp.state if r.upnp is not None else "off",
+                    upnp_addr=r.mapped(),
                 )
                 for r in self.swarms.running.values()
             ],
@@ -305,6 +308,7 @@ class Node:
             public_peers=self.public_peers(runtime),
             port=port_of(runtime.host.listen_addrs),
             announce=self.home.command("announce", "IP"),
+            mapped=runtime.mapped(),
         )
 
     def invite(self, runtime: SwarmRuntime, expires: int | None = None) -> str:

@@ -47,6 +47,7 @@ def reach_note(
     public_peers: int,
     port: int | None,
     announce: str,
+    mapped: str = "",
 ) -> str:
     """A plain warning with what to do, or "" when nothing known stands between friends and this node.
 
@@ -57,7 +58,10 @@ def reach_note(
         public_peers: Connected peers this node dialled at an address outside the private ranges.
         port: The TCP port this node listens on.
         announce: The command that names the address invites carry (``p2pnet announce IP``).
+        mapped: The router's "IP:PORT" that forwards to this node (UPnP), which invites name first; "": none.
     """
+    if mapped:
+        return ""  # the router forwards the port on request: friends anywhere dial it
     outside = [ip for ip in invite_ips if not private_ip(ip)]
     tcp = f"TCP port {port}" if port else "this node's TCP port"
     behind = f"This node is behind NAT (peers see it at {_listed(seen_at)})"

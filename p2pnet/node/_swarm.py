@@ -27,6 +27,7 @@ from ..net import (
     GossipParams,
     Guard,
     LanFinder,
+    PortMapper,
     StemRelay,
     SwarmConnectError,
     SwarmHost,
@@ -37,6 +38,7 @@ from ..store import Store, Swarm
 from ._addrs import invite_addrs, invite_ips, port_of
 from ._errors import ApiError
 from ._inbound import Inbound, Source, Verified
+from ._reachnote import private_ip
 
 __all__ = ["OpenHost", "SwarmRuntime", "SwarmSettings", "Swarms", "topic_of"]
 
@@ -84,6 +86,11 @@ class SwarmRuntime:
     sync: SwarmSync
     port: int
     backoff: dict[str, tuple[float, float]] = field(default_factory=dict)  # peer -> (next try, delay)
+    upnp: PortMapper | None = None  # the port mapping asked of the router; None: off
+
+    def mapped(self) -> str:
+        """The router's "IP:PORT" that forwards to this host (UPnP), or ""."""
+        return self.upnp.external if self.upnp is not None and self.upnp.state == "mapped" else ""
 
 
 @dataclass
@@ -98,6 +105,7 @@ class SwarmSettings:
     guard: Guard  # the node's ban list, shared by every swarm host
     offload: Callable[..., Awaitable[Any]]  # runs blocking work (sync's store reads) off the event loop
     lan: bool = True  # find members on the local network by beacons (p2pnet.net._lan)
+    upnp: bool = True  # ask the LAN's UPnP gateway to forward each swarm's port (p2pnet.net._upnp)
 
 
 class Swarms:
@@ -177,7 +185,7 @@ class Swarms:
 
     def invite_addrs(self, runtime: SwarmRuntime) -> list[str]:
         """The addresses an invite to this swarm names (see :meth:`invite_ips`)."""
-        return invite_addrs(runtime.host.listen_addrs, self.invite_ips())
+        return invite_addrs(runtime.host.listen_addrs, self.invite_ips(), mapped=runtime.mapped())
 
     def save_peers(self) -> None:
         """Remember the peers each swarm is connected to, with their dialable addresses."""
@@ -249,6 +257,9 @@ class Swarms:
                         if self.settings.lan and LanFinder.wanted(self.settings.listen_ip):
                             finder = LanFinder(host, rec.psk, actual, self.settings.listen_ip, self._now)
                             host.start_soon(finder.run)
+                        if self.settings.upnp and LanFinder.wanted(self.settings.listen_ip):
+                            runtime.upnp = PortMapper(actual, self._failures, private_ip, host.advertise_first)
+                            host.start_soon(runtime.upnp.run)
                         await supervised(self._redial_loop, runtime, failures=self._failures, restart=True)
                     finally:
                         self.running.pop(swarm_id, None)
@@ -352,4 +363,3 @@ class Swarms:
                 except (SwarmConnectError, ValueError, OSError) as exc:
                     log.debug("redial %s via %s failed: %s", pid, addr, exc)
         return False
-

@@ -41,11 +41,19 @@ class DaemonProcess:
     file in the home, so the CLI and the tests reach it from outside.
     """
 
-    def __init__(self, home: Path, ip: str, env: dict[str, str] | None = None, wrap: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        home: Path,
+        ip: str,
+        env: dict[str, str] | None = None,
+        wrap: Sequence[str] = (),
+        args: Sequence[str] = (),
+    ) -> None:
         self.home = home
         self.ip = ip
         self.env = env or {}
         self.wrap = list(wrap)
+        self.args = list(args)  # more of the daemon's options
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = home / "test-daemon.log"
 
@@ -56,7 +64,7 @@ class DaemonProcess:
     def cli(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run the real ``p2pnet`` command line against this node's home."""
         out = subprocess.run(
-            [sys.executable, "-m", "p2pnet", "--home", str(self.home), *args],
+            self._command(*args),
             capture_output=True,
             text=True,
             input=input,
@@ -67,6 +75,9 @@ class DaemonProcess:
             raise AssertionError(f"p2pnet {' '.join(args)} failed ({out.returncode}): {out.stderr}")
         return out
 
+    def _command(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "p2pnet", "--home", str(self.home), *args]
+
     def cli_json(self, *args: str) -> Any:
         return json.loads(self.cli(*args, "--json").stdout)
 
@@ -76,7 +87,7 @@ class DaemonProcess:
         self.home.mkdir(parents=True, exist_ok=True)
         log = open(self.log, "ab")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(
-            [*self.wrap, sys.executable, "-m", "p2pnet", "--home", str(self.home), "daemon", "--listen-ip", self.ip],
+            [*self.wrap, *self._command("daemon", "--listen-ip", self.ip, *self.args)],
             stdout=log,
             stderr=log,
             stdin=subprocess.DEVNULL,

@@ -36,6 +36,7 @@ def make_node(root: Path, ip: str, **config: Any) -> Node:
     config.setdefault("gossip", FAST_PX)
     config.setdefault("sync_interval", 0)
     config.setdefault("lan", False)  # no beacons from a test onto the machine's own network
+    config.setdefault("upnp", False)  # nor port mapping requests to the machine's router
     return Node.open(NodeConfig(home, listen_ip=ip, **config))
 
 

@@ -33,16 +33,18 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-__all__ = ["ECHO", "PREFIX", "Host", "Lab", "Nat", "Router", "lab_unavailable", "open_lab"]
+__all__ = ["ECHO", "PREFIX", "Host", "Lab", "Nat", "Router", "lab_unavailable", "miniupnpd_unavailable", "open_lab"]
 
 PREFIX = "p2plab"  # every namespace this lab makes starts with it
 ECHO = Path(__file__).with_name("_echo.py")
+STUN = Path(__file__).with_name("_stun.py")
 INTERNET_PUBLIC = "198.51.100"  # TEST-NET-2: public hosts
 INTERNET_WAN = "203.0.113"  # TEST-NET-3: the outside of home routers
 _counter = itertools.count()
@@ -76,6 +78,17 @@ def lab_unavailable() -> str | None:
         return f"netlab cannot make a network namespace with nftables here: {exc}".splitlines()[0]
     finally:
         subprocess.run(["ip", "netns", "del", probe], capture_output=True)
+    return None
+
+
+def _miniupnpd() -> str | None:
+    return shutil.which("miniupnpd") or shutil.which("miniupnpd", path="/usr/sbin:/sbin")
+
+
+def miniupnpd_unavailable() -> str | None:
+    """Why a UPnP router cannot run here (one line), or None when it can."""
+    if _miniupnpd() is None:
+        return "netlab UPnP needs `miniupnpd` (apt-get install miniupnpd-nftables)"
     return None
 
 
@@ -126,6 +139,54 @@ class Router(Host):
     lan: str = ""
     hosts: int = 0
 
+    def miniupnpd(self, stun: Host, stun_alt_ip: str, workdir: Path) -> subprocess.Popen[str]:
+        """Run miniupnpd (UPnP-IGD) here, learning its external address from the lab STUN server ``stun``.
+
+        miniupnpd refuses to map anything while its WAN address is in a reserved
+        range, which the lab's documentation addresses are; asked to use STUN,
+        it takes the address four binding requests report instead, once all
+        four come back unfiltered (tests/netlab/_stun.py).  The answers sent
+        from the server's other address or port are not replies to anything
+        this router sent, so its input filter lets the server's UDP in.
+        Returns once miniupnpd has enabled port forwarding; its log is
+        ``workdir``/miniupnpd.log.
+        """
+        binary = _miniupnpd()
+        assert binary is not None, miniupnpd_unavailable()
+        _run(["ip", "netns", "exec", self.ns, "nft", "-f", "-"], input=_upnp_rules(stun.ip, stun_alt_ip))
+        conf = workdir / "miniupnpd.conf"
+        conf.write_text(
+            "ext_ifname=wan\n"
+            "listening_ip=lan\n"
+            "port=0\n"
+            "enable_natpmp=no\n"
+            "enable_upnp=yes\n"
+            "ext_perform_stun=yes\n"
+            f"ext_stun_host={stun.ip}\n"
+            "ext_stun_port=3478\n"
+            "secure_mode=yes\n"
+            "system_uptime=no\n"
+            "uuid=3b1e6f2a-5c1d-4c3e-9d2f-7a8b9c0d1e2f\n"
+            f"allow 1024-65535 {self.lan}.0/24 1024-65535\n"
+            "deny 0-65535 0.0.0.0/0 0-65535\n"
+        )
+        log = workdir / "miniupnpd.log"
+        with log.open("w") as out:
+            proc = subprocess.Popen(
+                self.wrap([binary, "-d", "-f", str(conf), "-P", str(workdir / "miniupnpd.pid")]),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        self.lab.procs.append(proc)
+        deadline = time.monotonic() + 60
+        while "Port forwarding is now enabled" not in log.read_text():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"netlab: miniupnpd in {self.ns} did not enable port forwarding:\n{log.read_text()}")
+            time.sleep(0.1)
+        return proc
+
 
 @dataclass
 class Lab:
@@ -165,6 +226,17 @@ class Lab:
         _run(["ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", inner_if])
         _run(["ip", "-n", ns, "route", "add", "default", "via", f"{net}.1"])
         return Host(self, ns, ip)
+
+    def stun_server(self) -> tuple[Host, str]:
+        """A public host running the lab STUN server on two addresses; returns it and its second address."""
+        host = self.public_host()
+        alt = f"{INTERNET_PUBLIC}.{100 + self._public}"
+        _run(["ip", "-n", host.ns, "addr", "add", f"{alt}/24", "dev", "eth0"])
+        proc = host.popen(sys.executable, str(STUN), host.ip, alt)
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"netlab: STUN server in {host.ns} did not start: {proc.communicate()[1]}")
+        return host, alt
 
     def public_host(self) -> Host:
         """A host on the internet with a public address (198.51.100.10, .11, ...)."""
@@ -224,6 +296,34 @@ table ip {PREFIX} {{
         # Like a home router: what nobody asked for from outside is dropped, not refused.
         type filter hook input priority filter; policy accept;
         iifname "wan" ct state != established,related drop
+    }}
+}}
+"""
+
+
+def _upnp_rules(stun_ip: str, stun_alt_ip: str) -> str:
+    """What a router running miniupnpd adds: its tables and chains, inbound port forwards, the STUN answers."""
+    return f"""
+add rule ip {PREFIX} forward ct status dnat accept  # the port forwards miniupnpd makes
+insert rule ip {PREFIX} input ip saddr {{ {stun_ip}, {stun_alt_ip} }} udp sport {{ 3478, 3479 }} accept
+table inet filter {{
+    chain forward {{
+        type filter hook forward priority filter; policy accept;
+        jump miniupnpd
+    }}
+    chain miniupnpd {{
+    }}
+    chain prerouting {{
+        type nat hook prerouting priority dstnat; policy accept;
+        jump prerouting_miniupnpd
+    }}
+    chain postrouting {{
+        type nat hook postrouting priority srcnat; policy accept;
+        jump postrouting_miniupnpd
+    }}
+    chain prerouting_miniupnpd {{
+    }}
+    chain postrouting_miniupnpd {{
     }}
 }}
 """
