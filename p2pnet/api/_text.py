@@ -6,7 +6,16 @@ from ._contract import FeedItem, SwarmStatus, SyncStatus, ThreadItem
 from ._home import Home
 from ._local import Mutes
 
-__all__ = ["flagged_notice", "locked_note", "mutes_text", "preview", "reach_text", "size_text", "sync_summary"]
+__all__ = [
+    "flagged_notice",
+    "locked_note",
+    "mutes_text",
+    "paths_text",
+    "preview",
+    "reach_text",
+    "size_text",
+    "sync_summary",
+]
 
 
 _REACH = {"public": "reachable from outside", "behind_nat": "behind NAT", "unknown": "reachability not known yet"}
@@ -18,6 +27,20 @@ def reach_text(swarm: SwarmStatus) -> str:
     if swarm.public_peers:
         said += f", {swarm.public_peers} public member{'s' if swarm.public_peers > 1 else ''} connected"
     return said
+
+
+_PATHS = {"direct": "direct", "hole_punched": "hole-punched", "relayed": "relayed"}
+
+
+def paths_text(swarm: SwarmStatus) -> str:
+    """How this node's peers are connected and what it relays: ``2 direct, 1 relayed; 1 relay address``."""
+    counts = [f"{n} {said}" for path, said in _PATHS.items() if (n := sum(p == path for p in swarm.paths.values()))]
+    parts = [", ".join(counts) or "no peers"]
+    if swarm.relay_addrs:
+        parts.append(f"{len(swarm.relay_addrs)} relay address{'es' if len(swarm.relay_addrs) > 1 else ''}")
+    if swarm.relaying:
+        parts.append(f"relaying {swarm.relaying} circuit{'s' if swarm.relaying > 1 else ''}")
+    return "; ".join(parts)
 
 
 def size_text(n: int) -> str:

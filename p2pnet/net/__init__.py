@@ -13,6 +13,7 @@
 Nothing here knows the store or the node.
 """
 
+from ._addrs import private_ip
 from ._bucket import Rate, TokenBucket
 from ._guard import Ban, Guard, GuardParams
 from ._host import SwarmHost
@@ -22,13 +23,14 @@ from ._params import GossipParams
 from ._peer_exchange import PEERS_PROTOCOL
 from ._pubsub import message_id
 from ._stem import STEM_PROTOCOL, StemRelay
-from ._stream import Stream, StreamError, SwarmConnectError
+from ._stream import RELAY_DIAL_DELAY, Stream, StreamError, SwarmConnectError
 from ._sync import SYNC_INTERVAL, SYNC_PROTOCOL, SwarmSync, SyncStats
 from ._tasks import RESTART_MAX, RESTART_MIN, Failures, supervised, task_name
 
 __all__ = [
     "LanFinder",
     "PEERS_PROTOCOL",
+    "RELAY_DIAL_DELAY",
     "RESTART_MAX",
     "RESTART_MIN",
     "STEM_PROTOCOL",
@@ -50,6 +52,7 @@ __all__ = [
     "TokenBucket",
     "message_id",
     "open_swarm_host",
+    "private_ip",
     "peer_id_from_seed",
     "supervised",
     "task_name",

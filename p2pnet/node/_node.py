@@ -235,9 +235,7 @@ class Node:
             counts=api.Counts(**counts),
             minting=minting,
             usage=usage,
-            gossip=api.GossipCounts(
-                received=gossip["received"], stored=gossip["stored"], invalid=gossip["invalid"]
-            ),
+            gossip=api.GossipCounts(received=gossip["received"], stored=gossip["stored"], invalid=gossip["invalid"]),
             failures=dict(self.failures),
             bans=len(self.guard.active()),
             mailbox=api.MailboxStatus(
@@ -255,6 +253,9 @@ class Node:
                     reachability=r.host.reachability(),
                     public_peers=self.public_peers(r),
                     reach_note=self.reach_note(r),
+                    paths=r.host.paths(),
+                    relay_addrs=r.host.relay_addrs(),
+                    relaying=r.host.relaying(),
                 )
                 for r in self.swarms.running.values()
             ],
@@ -303,6 +304,7 @@ class Node:
             invite_ips=self.swarms.invite_ips(),
             seen_at=runtime.host.seen_at(),
             public_peers=self.public_peers(runtime),
+            relays=len(runtime.host.relay_addrs()),
             port=port_of(runtime.host.listen_addrs),
             announce=self.home.command("announce", "IP"),
         )
