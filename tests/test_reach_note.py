@@ -79,6 +79,7 @@ def test_a_relay_reservation_makes_the_invite_reachable_through_the_relay() -> N
     said = note(
         reachability="behind_nat", invite_ips=["192.168.1.10"], seen_at=["203.0.113.10"], public_peers=1, relays=1
     )
+    assert said.startswith("This node is behind NAT (peers see it at 203.0.113.10); invites also name")
     assert "through 1 public member of the swarm" in said and "reach it through a relay" in said
     assert "cannot" not in said.replace("cannot be dialled from outside", "") and "forward" not in said
     assert "through 2 public members" in note(invite_ips=["10.0.0.5"], relays=2)

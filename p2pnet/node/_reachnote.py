@@ -57,11 +57,11 @@ def reach_note(
             return ""
         return f"{behind}; invites name {_listed(outside)}: friends reach it only if the router forwards {tcp} here."
     if relays:
+        start = behind if reachability == "behind_nat" else "This node's own addresses are private"
         through = f"{relays} public member{'s' if relays > 1 else ''}"
         return (
-            f"This node's own addresses cannot be dialled from outside its network; invites also name its address "
-            f"through {through} of the swarm, so friends elsewhere reach it through a relay, and directly once "
-            "their routers allow a hole punch."
+            f"{start}; invites also name its address through {through} of the swarm, so friends elsewhere "
+            "reach it through a relay, and directly once their routers allow a hole punch."
         )
     if all(ip.startswith("127.") for ip in invite_ips):  # none, or loopback: this machine alone
         named = f"only {_listed(invite_ips)}" if invite_ips else "no address"
