@@ -21,7 +21,8 @@ from harness.polling import DEADLINE, until
 from libp2p.peer.id import ID
 from libp2p.relay.circuit_v2 import DCUtRProtocol
 
-from p2pnet.net import GossipParams, SwarmConnectError, SwarmHost, open_swarm_host
+import protocol
+from p2pnet.net import GossipParams, SwarmConnectError, SwarmHost, open_swarm_host, peer_id_from_seed
 from p2pnet.net._relay import is_circuit
 
 pytestmark = pytest.mark.trio
@@ -163,3 +164,11 @@ async def test_a_member_behind_nat_keeps_no_reservation_on_members_with_private_
         assert a.relays.wanted()  # loopback: every address private
         await a.relays.tend()
         assert a.relay_addrs() == []  # R is at a private address: no friend elsewhere reaches it
+
+
+async def test_an_invite_carries_a_circuit_address_as_it_is() -> None:
+    # protocol.md, section 7: any /p2p/-ending multiaddr up to 255 bytes; a circuit address is about 160.
+    relay, me = peer_id_from_seed(bytes(32)), peer_id_from_seed(bytes([1]) * 32)
+    circuit = f"/ip4/198.51.100.10/tcp/65535/p2p/{relay}/p2p-circuit/p2p/{me}"
+    invite = protocol.Invite("friends", bytes(32), (f"/ip4/192.168.1.10/tcp/4001/p2p/{me}", circuit), None, 8)
+    assert protocol.decode_invite(protocol.encode_invite(invite), now=0).bootstrap == invite.bootstrap
