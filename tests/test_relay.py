@@ -89,6 +89,8 @@ async def test_a_member_reaches_another_through_a_relay_and_gossip_flows_over_it
         assert a.paths()[b.peer_id] == "relayed" and b.paths()[a.peer_id] == "relayed"
         assert a.paths()[r.peer_id] == "direct"
         assert r.relaying() == 1
+        # A dialled B (through R): B may be A's stem relay; A, who came in through R, is not B's.
+        assert b.peer_id in a.outbound_peers() and a.peer_id not in b.outbound_peers()
         # Gossip over the relayed connection (A is connected to B alone).
         await until(lambda: b.peer_id in a.mesh_peers(), "A grafts B", within=DEADLINE)
         await a.publish(b"over the relay")
@@ -172,3 +174,33 @@ async def test_an_invite_carries_a_circuit_address_as_it_is() -> None:
     circuit = f"/ip4/198.51.100.10/tcp/65535/p2p/{relay}/p2p-circuit/p2p/{me}"
     invite = protocol.Invite("friends", bytes(32), (f"/ip4/192.168.1.10/tcp/4001/p2p/{me}", circuit), None, 8)
     assert protocol.decode_invite(protocol.encode_invite(invite), now=0).bootstrap == invite.bootstrap
+
+
+async def test_a_member_keeps_two_reservations_renews_them_and_replaces_a_lost_one() -> None:
+    async with trio_of_hosts() as (r, a, b, _), AsyncExitStack() as stack:
+        spare = await stack.enter_async_context(
+            open_swarm_host(
+                host_key_seed=os.urandom(32),
+                psk=bytes.fromhex(r._host.get_network().psk),  # R's swarm
+                topic=TOPIC,
+                validator=lambda data: True,
+                listen_ip="127.0.16.14",
+                params=STATIC,
+            )
+        )
+        b.relays.reachable = lambda ip: True  # loopback stands for public addresses here
+        for relay in (a, spare):
+            await b.connect(relay.listen_addrs[0])
+        await b.relays.tend()
+        held = {addr.split("/p2p/")[1].removesuffix("/p2p-circuit") for addr in b.relay_addrs()}
+        assert len(held) == 2 and r.peer_id in held  # R first (longest connected), then one more
+        # Due for renewal: asked again, and still held.
+        for h in b.relays._held.values():
+            h.renew_at = 0.0
+        await b.relays.tend()
+        assert all(h.renew_at > trio.current_time() for h in b.relays._held.values()) and len(b.relay_addrs()) == 2
+        # R goes away: its reservation is dropped and the third member takes its place.
+        await b._host.disconnect(ID.from_base58(r.peer_id))
+        await b.relays.tend()
+        held = {addr.split("/p2p/")[1].removesuffix("/p2p-circuit") for addr in b.relay_addrs()}
+        assert held == {a.peer_id, spare.peer_id}

@@ -180,6 +180,8 @@ class Relays:
             host, self.protocol, RelayConfig(roles=RelayRole.STOP | RelayRole.CLIENT, limits=RELAY_LIMITS)
         )
         self.dcutr = DCUtRProtocol(host)
+        # Whether friends elsewhere could dial a member at this IP (tests on loopback say yes).
+        self.reachable: Callable[[str | None], bool] = lambda ip: not private_ip(ip)
         self._held: dict[str, _Held] = {}
         self._refused: dict[str, float] = {}  # relay -> trio time to ask again
         self._paths = _Paths()
@@ -275,7 +277,7 @@ class Relays:
         for relay in self._outbound():
             if len(self._held) >= MAX_RESERVATIONS_HELD:
                 break
-            if relay in self._held or self._refused.get(relay, 0.0) > now or private_ip(self._ip_of(relay)):
+            if relay in self._held or self._refused.get(relay, 0.0) > now or not self.reachable(self._ip_of(relay)):
                 continue
             try:
                 granted = await self.reserve(relay)
