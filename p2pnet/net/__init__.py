@@ -4,6 +4,8 @@
   private network with anonymous gossip and peer exchange (py-libp2p, fixed
   where it needs fixing: :mod:`p2pnet.net.libp2p_patches` and
   ``docs/gossip-notes.md``);
+* relays inside the swarm (circuit relay v2) and hole punching (DCUtR), on
+  every host (``_relay``, docs/nat.md);
 * :class:`StemRelay`: the Dandelion++ stem before gossip (``/p2pnet/stem/1``);
 * :class:`SwarmSync`: catch-up sync between two peers (``/p2pnet/sync/1``);
 * :class:`Guard`: the node's ban list, shared by its hosts; :class:`TokenBucket`,

@@ -272,22 +272,25 @@ class Relays:
             logger.info("relay %s lost", relay)
             del self._held[relay]
         for relay, held in list(self._held.items()):
-            if now >= held.renew_at and not await self.reserve(relay):
+            if now >= held.renew_at and not await self._try(relay):
                 del self._held[relay]
+        self._refused = {relay: until for relay, until in self._refused.items() if until > now}
         for relay in self._outbound():
             if len(self._held) >= MAX_RESERVATIONS_HELD:
                 break
-            if relay in self._held or self._refused.get(relay, 0.0) > now or not self.reachable(self._ip_of(relay)):
+            if relay in self._held or relay in self._refused or not self.reachable(self._ip_of(relay)):
                 continue
-            try:
-                granted = await self.reserve(relay)
-            except Exception as exc:  # refused (the stream reset), or the peer went away
-                logger.debug("reservation on %s failed: %s", relay, exc)
-                granted = False
-            if granted:
+            if await self._try(relay):
                 logger.info("reserved a relay slot on %s", relay)
             else:
                 self._refused[relay] = now + _RETRY_AFTER
+
+    async def _try(self, relay: str) -> bool:
+        try:
+            return await self.reserve(relay)
+        except Exception as exc:  # refused (the stream reset), or the peer went away
+            logger.debug("reservation on %s failed: %s", relay, exc)
+            return False
 
     # -- dialling -------------------------------------------------------------------------
 
