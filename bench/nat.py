@@ -20,6 +20,8 @@ and B posts, and the trial measures:
 * ``direct``: within ``--direct-wait`` seconds of delivery, the kernel in A's
   namespace shows an established TCP connection straight to B's outside
   address (B's router, or B): no relay in between;
+* ``A says``: how many trials A's ``status`` called its path to B direct
+  (``direct`` or ``hole_punched``), to check its word against the kernel's;
 * ``R bytes/post``: bytes through R's TCP connections (``ss -ti``, both
   directions) per post while A sends ``--posts`` more posts to B, R's own
   copy of each post as a member included.
@@ -58,6 +60,7 @@ class Trial:
     joined: bool = False
     first_post: float | None = None
     direct: bool = False
+    path: str = ""  # A's own word for its path to B (status ``paths``), beside the kernel's
     relay_bytes_per_post: float | None = None
     error: str = ""
 
@@ -142,6 +145,8 @@ def trial(pair: str, base: Path, direct_wait: float, posts: int) -> Trial:
             return result
         result.joined = True
         result.direct = _until(lambda: bool(_established(host_a, b_outside)), time.monotonic() + direct_wait)
+        [b_swarm], [a_swarm] = b.call("status")["swarms"], a.call("status")["swarms"]
+        result.path = a_swarm["paths"].get(b_swarm["peer_id"], "none")
         if relay is not None:
             before = _tcp_bytes(relay)
             ids = [a.call("post", text=f"more from A {i}")["id"] for i in range(posts)]
@@ -183,16 +188,21 @@ def main() -> int:
                 flush=True,
             )
         rows.append((pair, results))
-    print(f"\n{'A-B (inviter-joiner)':<22}{'joined':>9}{'first post s p50/p95':>23}{'direct':>9}{'R bytes/post':>14}")
+    print(
+        f"\n{'A-B (inviter-joiner)':<22}{'joined':>9}{'first post s p50/p95':>23}{'direct':>9}{'A says':>9}"
+        f"{'R bytes/post':>14}"
+    )
     for pair, results in rows:
         ok = [r for r in results if r.joined]
         times = [r.first_post for r in ok if r.first_post is not None]
         direct = sum(r.direct for r in ok)
+        said = sum(r.path in ("direct", "hole_punched") for r in ok)
         per_post = [r.relay_bytes_per_post for r in ok if r.relay_bytes_per_post is not None]
         timing = f"{_q(times, 50):.1f} / {_q(times, 95):.1f}" if times else "-"
         print(
             f"{pair:<22}{len(ok):>4}/{len(results):<4}{timing:>23}"
             f"{f'{direct}/{len(ok)}' if ok else '-':>9}"
+            f"{f'{said}/{len(ok)}' if ok else '-':>9}"
             f"{f'{statistics.median(per_post):,.0f}' if per_post else '-':>14}"
         )
         for r in results:

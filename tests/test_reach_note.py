@@ -61,7 +61,7 @@ def test_behind_nat_with_no_public_member_says_so_and_what_to_do() -> None:
     said = note(reachability="behind_nat", invite_ips=["192.168.1.10"], seen_at=["203.0.113.10"])
     assert said.startswith("This node is behind NAT (peers see it at 203.0.113.10)")
     assert "invites name only 192.168.1.10" in said
-    assert "No member with a public address is connected" in said and "no relays yet" in said
+    assert "No member with a public address is connected" in said and "no relay can carry friends" in said
     assert "forward TCP port 4001 on your router" in said
     assert f"(203.0.113.10, as peers see it) with: {ANNOUNCE}" in said
     assert "have a friend with a public address create the swarm" in said
@@ -73,6 +73,18 @@ def test_a_connected_public_member_is_named_as_the_way_in() -> None:
     assert "No member with a public address" not in one
     two = note(reachability="behind_nat", invite_ips=["192.168.1.10"], seen_at=["203.0.113.10"], public_peers=2)
     assert "2 members with a public address are connected" in two
+
+
+def test_a_relay_reservation_makes_the_invite_reachable_through_the_relay() -> None:
+    said = note(
+        reachability="behind_nat", invite_ips=["192.168.1.10"], seen_at=["203.0.113.10"], public_peers=1, relays=1
+    )
+    assert said.startswith("This node is behind NAT (peers see it at 203.0.113.10); invites also name")
+    assert "through 1 public member of the swarm" in said and "reach it through a relay" in said
+    assert "cannot" not in said.replace("cannot be dialled from outside", "") and "forward" not in said
+    assert "through 2 public members" in note(invite_ips=["10.0.0.5"], relays=2)
+    # No reservation: still told plainly.
+    assert "cannot reach this swarm" in note(reachability="behind_nat", invite_ips=["192.168.1.10"], relays=0)
 
 
 def test_a_private_address_before_any_peer_is_already_a_warning() -> None:

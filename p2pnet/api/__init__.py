@@ -91,7 +91,17 @@ from ._home import Home, HomeLocked, resolve_home, write_private
 from ._launch import ensure_node
 from ._local import Mute, MutedAuthor, MutedThread, MuteList, Mutes, SwarmSet, SwarmSettings, Unmute
 from ._registry import EVENTS, METHODS, REQUESTS, result_type
-from ._text import flagged_notice, locked_note, mutes_text, preview, reach_text, size_text, sync_summary, upnp_text
+from ._text import (
+    flagged_notice,
+    locked_note,
+    mutes_text,
+    paths_text,
+    preview,
+    reach_text,
+    size_text,
+    sync_summary,
+    upnp_text,
+)
 from ._wire import ERROR_CODES, ControlError, NodeNotRunning, decode_line, encode_line
 
 __all__ = [
@@ -204,6 +214,7 @@ __all__ = [
     "mutes_text",
     "preview",
     "size_text",
+    "paths_text",
     "reach_text",
     "upnp_text",
     "sync_summary",

@@ -166,6 +166,9 @@ class SyncStatus(Result):
     refused: int = 0  # sessions peers started that we answered BUSY
 
 
+PeerPath = Literal["direct", "hole_punched", "relayed"]
+
+
 class SwarmStatus(Result):
     name: str
     peer_id: str
@@ -178,6 +181,10 @@ class SwarmStatus(Result):
     # The port mapping asked of the home router over UPnP-IGD (docs/nat.md); "off" with --no-upnp.
     upnp: Literal["off", "searching", "mapped", "no_gateway", "refused", "double_nat"] = "off"
     upnp_addr: str = ""  # when mapped: the router's "IP:PORT" that forwards here, which invites name first
+    # Each connected peer's path: "direct", "hole_punched" (direct after a relayed start) or "relayed".
+    paths: dict[str, PeerPath] = msgspec.field(default_factory=dict)
+    relay_addrs: list[str] = msgspec.field(default_factory=list)  # our addresses through members' relays
+    relaying: int = 0  # circuits this node relays between other members now
 
 
 class SwarmUsage(Result):
@@ -407,6 +414,7 @@ class SwarmPeers(Result):
     outbound: list[str] = msgspec.field(default_factory=list)  # connected peers we dialled: stem relay candidates
     flooded: dict[str, int] = msgspec.field(default_factory=dict)  # valid gossip objects dropped over the limit
     stem_flooded: dict[str, int] = msgspec.field(default_factory=dict)  # stem frames dropped over the limit
+    paths: dict[str, PeerPath] = msgspec.field(default_factory=dict)  # as in SwarmStatus
 
 
 class Ban(Result):

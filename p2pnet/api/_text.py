@@ -10,6 +10,7 @@ __all__ = [
     "flagged_notice",
     "locked_note",
     "mutes_text",
+    "paths_text",
     "preview",
     "reach_text",
     "size_text",
@@ -43,6 +44,18 @@ def upnp_text(swarm: SwarmStatus) -> str:
     if swarm.upnp == "mapped":
         return f"the router forwards {swarm.upnp_addr} here"
     return _UPNP.get(swarm.upnp, swarm.upnp)
+_PATHS = {"direct": "direct", "hole_punched": "hole-punched", "relayed": "relayed"}
+
+
+def paths_text(swarm: SwarmStatus) -> str:
+    """How this node's peers are connected and what it relays: ``2 direct, 1 relayed; 1 relay address``."""
+    counts = [f"{n} {said}" for path, said in _PATHS.items() if (n := sum(p == path for p in swarm.paths.values()))]
+    parts = [", ".join(counts) or "no peers"]
+    if swarm.relay_addrs:
+        parts.append(f"{len(swarm.relay_addrs)} relay address{'es' if len(swarm.relay_addrs) > 1 else ''}")
+    if swarm.relaying:
+        parts.append(f"relaying {swarm.relaying} circuit{'s' if swarm.relaying > 1 else ''}")
+    return "; ".join(parts)
 
 
 def size_text(n: int) -> str:

@@ -29,6 +29,7 @@ from ..api import (
     NodeNotRunning,
     locked_note,
     mutes_text,
+    paths_text,
     reach_text,
     resolve_home,
     size_text,
@@ -112,6 +113,7 @@ def _remote(args: argparse.Namespace, client: ControlClient) -> int:
             if s.reach_note:
                 lines.append(f"  {s.reach_note}")
             lines.append(f"  upnp: {upnp_text(s)}")
+            lines.append(f"  paths: {paths_text(s)}")
             lines.append(f"  sync: {sync_summary(s.sync, now)}")
         for u in st.usage:
             lines.append(
@@ -132,7 +134,7 @@ def _remote(args: argparse.Namespace, client: ControlClient) -> int:
         lines = []
         for sp in peers.swarms:
             lines.append(f"{sp.swarm} (you are {sp.peer_id}): {len(sp.connected)} connected, {sp.known} known")
-            lines += [f"  {p}" for p in sp.connected]
+            lines += [f"  {p}" + (f" ({sp.paths[p]})" if p in sp.paths else "") for p in sp.connected]
         for ban in peers.bans:
             who = ban.peer_id or f"address {ban.ip}"
             lines.append(f"banned {who} for {age(int(now), ban.until)} more: {ban.reason}")

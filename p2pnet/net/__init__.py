@@ -4,6 +4,8 @@
   private network with anonymous gossip and peer exchange (py-libp2p, fixed
   where it needs fixing: :mod:`p2pnet.net.libp2p_patches` and
   ``docs/gossip-notes.md``);
+* relays inside the swarm (circuit relay v2) and hole punching (DCUtR), on
+  every host (``_relay``, docs/nat.md);
 * :class:`StemRelay`: the Dandelion++ stem before gossip (``/p2pnet/stem/1``);
 * :class:`SwarmSync`: catch-up sync between two peers (``/p2pnet/sync/1``);
 * :class:`Guard`: the node's ban list, shared by its hosts; :class:`TokenBucket`,
@@ -14,6 +16,7 @@
 Nothing here knows the store or the node.
 """
 
+from ._addrs import private_ip
 from ._bucket import Rate, TokenBucket
 from ._guard import Ban, Guard, GuardParams
 from ._host import SwarmHost
@@ -23,7 +26,7 @@ from ._params import GossipParams
 from ._peer_exchange import PEERS_PROTOCOL
 from ._pubsub import message_id
 from ._stem import STEM_PROTOCOL, StemRelay
-from ._stream import Stream, StreamError, SwarmConnectError
+from ._stream import RELAY_DIAL_DELAY, Stream, StreamError, SwarmConnectError
 from ._sync import SYNC_INTERVAL, SYNC_PROTOCOL, SwarmSync, SyncStats
 from ._tasks import RESTART_MAX, RESTART_MIN, Failures, supervised, task_name
 from ._upnp import PortMapper, UpnpState
@@ -32,6 +35,7 @@ __all__ = [
     "LanFinder",
     "PEERS_PROTOCOL",
     "PortMapper",
+    "RELAY_DIAL_DELAY",
     "RESTART_MAX",
     "RESTART_MIN",
     "STEM_PROTOCOL",
@@ -54,6 +58,7 @@ __all__ = [
     "UpnpState",
     "message_id",
     "open_swarm_host",
+    "private_ip",
     "peer_id_from_seed",
     "supervised",
     "task_name",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import socket
 from collections.abc import Iterable
 from typing import Any
@@ -11,7 +13,31 @@ from libp2p.abc import IHost
 from libp2p.peer.id import ID
 from libp2p.utils.address_validation import expand_wildcard_address
 
-__all__ = ["advertised_addrs", "check_can_listen", "dial_from", "with_p2p"]
+__all__ = ["advertised_addrs", "check_can_listen", "dial_from", "ip4_of", "private_ip", "with_p2p"]
+
+_PRIVATE = [
+    ipaddress.IPv4Network(n)
+    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16")
+]
+
+
+def private_ip(ip: str | None) -> bool:
+    """True unless ``ip`` is an IPv4 address outside the ranges the internet cannot dial.
+
+    The ranges: RFC 1918, carrier-grade NAT, loopback, link-local.
+    """
+    try:
+        addr = ipaddress.IPv4Address(ip or "")
+    except ValueError:
+        return True  # not an address we can judge: not known to be reachable
+    return any(addr in net for net in _PRIVATE)
+
+
+def ip4_of(addr: multiaddr.Multiaddr) -> str | None:
+    """The IPv4 address in ``addr``; None for one without (ip6, a relay address)."""
+    with contextlib.suppress(Exception):
+        return str(addr.value_for_protocol("ip4"))
+    return None
 
 
 def with_p2p(addrs: Iterable[multiaddr.Multiaddr], peer_id: ID) -> list[str]:
@@ -21,7 +47,7 @@ def with_p2p(addrs: Iterable[multiaddr.Multiaddr], peer_id: ID) -> list[str]:
         text = str(addr)
         if text.startswith(("/ip4/0.0.0.0/", "/ip6/::/")):
             continue  # "any address" is not a place to dial
-        if "/p2p/" not in text:
+        if "/p2p/" not in text.rsplit("/p2p-circuit", 1)[-1]:  # a relay's address names the relay first
             text = f"{text}/p2p/{peer_id}"
         if text not in out:
             out.append(text)

@@ -22,7 +22,7 @@ from libp2p.rcmgr import Direction
 
 from ._guard import Ban, Guard
 
-__all__ = ["Connections"]
+__all__ = ["ConnectionEvents", "Connections"]
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,23 @@ def _remote_ip(conn: INetConn) -> str | None:
     return None
 
 
-class Connections(INotifee):
+class ConnectionEvents(INotifee):
+    """A notifee of connections alone: stream and listen events are ignored."""
+
+    async def opened_stream(self, network: INetwork, stream: INetStream) -> None:
+        pass  # connections only
+
+    async def closed_stream(self, network: INetwork, stream: INetStream) -> None:
+        pass  # connections only
+
+    async def listen(self, network: INetwork, addr: multiaddr.Multiaddr) -> None:
+        pass  # connections only
+
+    async def listen_close(self, network: INetwork, addr: multiaddr.Multiaddr) -> None:
+        pass  # connections only
+
+
+class Connections(ConnectionEvents):
     """Connection events of one host, and what they tell.
 
     Args:
@@ -98,15 +114,3 @@ class Connections(INotifee):
         if not network.get_connections(peer):
             self._since.pop(str(peer), None)
             self._ips.pop(str(peer), None)
-
-    async def opened_stream(self, network: INetwork, stream: INetStream) -> None:
-        pass  # connections only
-
-    async def closed_stream(self, network: INetwork, stream: INetStream) -> None:
-        pass  # connections only
-
-    async def listen(self, network: INetwork, addr: multiaddr.Multiaddr) -> None:
-        pass  # connections only
-
-    async def listen_close(self, network: INetwork, addr: multiaddr.Multiaddr) -> None:
-        pass  # connections only

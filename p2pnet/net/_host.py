@@ -21,7 +21,7 @@ import trio
 from libp2p.abc import IHost, INetStream
 from libp2p.custom_types import TProtocol
 from libp2p.peer.id import ID
-from libp2p.peer.peerinfo import info_from_p2p_addr
+from libp2p.peer.peerinfo import PeerInfo, info_from_p2p_addr
 from libp2p.peer.peerstore import PeerStoreError
 from libp2p.pubsub.gossipsub import GossipSub
 
@@ -33,6 +33,7 @@ from ._params import GossipParams
 from ._peer_exchange import PeerExchange
 from ._pubsub import MAX_DATA_LEN, AnonPubsub
 from ._reach import Reachability, reachability, seen_at
+from ._relay import Path, Relays
 from ._stream import Stream, StreamError, dial
 from ._tasks import Failures, supervised
 
@@ -53,6 +54,7 @@ class SwarmHost:
         failures: Failures,
         nursery: trio.Nursery,
         guard: Guard,
+        psk: str,
         external: list[multiaddr.Multiaddr] | None = None,
     ) -> None:
         self._host = host
@@ -68,39 +70,60 @@ class SwarmHost:
         self.failures = failures
         self.guard = guard
         self._conns = Connections(host, guard, self._spawn)
-        self._peer_exchange = PeerExchange(host, self._topic, params, failures, self._conns.outbound)
+        self.relays = Relays(host, psk, params, self.reachability, self._conns.outbound, self._conns.ip_of)
+        self._peer_exchange = PeerExchange(
+            host, self._topic, params, failures, self._conns.outbound, via_relay=self.relays.dial
+        )
         host.get_network().register_notifee(self._conns)
         pubsub.penalised = self._penalised
 
     @property
     def listen_addrs(self) -> list[str]:
-        """Full multiaddrs we listen on, each ending in ``/p2p/<peer id>``."""
+        """Full multiaddrs we listen on, each ending in ``/p2p/<peer id>``.
+
+        Not the mapped address (UPnP) nor the circuit addresses: both are
+        advertised too, but invites name them apart (``mapped``, :meth:`relay_addrs`).
+        """
         outside = {str(a) for a in self._external}
-        return [str(a) for a in self._host.get_addrs() if str(a).split("/p2p/")[0] not in outside]
+        return [
+            str(a)
+            for a in self._host.get_addrs()
+            if str(a).split("/p2p/")[0] not in outside and "/p2p-circuit" not in str(a)
+        ]
 
     def advertise_first(self, addr: str | None) -> None:
         """Advertise ``addr`` (a router's address that forwards to us) before the listen addresses; None: stop."""
         self._external[:] = [multiaddr.Multiaddr(addr)] if addr else []
         libp2p_patches.addrs_changed(self._host)
 
-    async def connect(self, addr: str) -> None:
-        """Connect to a peer of this swarm.
+    async def connect(self, *addrs: str) -> None:
+        """Connect to a peer of this swarm at any of its addresses.
+
+        Direct addresses are dialled at once and relay (circuit) addresses a
+        moment later, all racing: the first connection wins (``_stream.dial``).
 
         Args:
-            addr: A multiaddr that ends in ``/p2p/<peer id>``.
+            addrs: Multiaddrs of one peer, each ending in ``/p2p/<peer id>``;
+                circuit addresses (``…/p2p/R/p2p-circuit/p2p/<peer id>``) too.
 
         Raises:
-            ValueError: ``addr`` is not a valid ``/p2p/`` multiaddr.
+            ValueError: No address, one that is not a valid ``/p2p/`` multiaddr,
+                or addresses of several peers.
             SwarmConnectError: The peer is unreachable, is not in this private
                 network (other or no PSK), or did not answer in time.
         """
-        try:
-            info = info_from_p2p_addr(multiaddr.Multiaddr(addr))
-        except Exception as exc:
-            raise ValueError(f"not a /p2p/ multiaddr: {addr!r}") from exc
+        infos = []
+        for addr in addrs:
+            try:
+                infos.append(info_from_p2p_addr(multiaddr.Multiaddr(addr)))
+            except Exception as exc:
+                raise ValueError(f"not a /p2p/ multiaddr: {addr!r}") from exc
+        if len({i.peer_id for i in infos}) != 1:
+            raise ValueError(f"expected addresses of one peer, got {list(addrs)!r}")
+        info = PeerInfo(infos[0].peer_id, [a for i in infos for a in i.addrs])
         if info.peer_id == self._host.get_id():
             raise ValueError("cannot connect to ourselves")
-        await dial(self._host, info, self._params)
+        await dial(self._host, info, self._params, via_relay=self.relays.dial)
         # Learn the peer's neighbours straight away instead of at the next round.
         self._spawn(partial(self._peer_exchange.exchange_quietly, info.peer_id))
 
@@ -172,6 +195,25 @@ class SwarmHost:
     def seen_at(self) -> list[str]:
         """The IPs connected peers see us at that are not our own (our NAT's outside addresses)."""
         return seen_at(self._host)
+
+    def paths(self) -> dict[str, Path]:
+        """Each connected peer's path: ``direct``, ``hole_punched`` or ``relayed`` (``_relay``)."""
+        return self.relays.paths()
+
+    def relay_addrs(self) -> list[str]:
+        """Our circuit addresses through the members we hold relay reservations on, ending in our ``/p2p``."""
+        return with_p2p(self.relays.addrs(), self._host.get_id())
+
+    async def relays_ready(self) -> None:
+        """Take relay reservations now if this host wants some and holds none (within ``connect_timeout``)."""
+        if self.relays.addrs() or not self.relays.wanted():
+            return
+        with trio.move_on_after(self._params.connect_timeout):
+            await self.relays.tend()
+
+    def relaying(self) -> int:
+        """Circuits this host relays between other members now."""
+        return self.relays.relaying()
 
     def offence(self, peer_id: str, why: str) -> None:
         """A peer sent what no honest peer sends (on the stem, in sync): enough of them ban it."""

@@ -8,6 +8,7 @@ What it adds on top of stock py-libp2p (see ``docs/gossip-notes.md``):
   one peer's streams, in py-libp2p's resource manager;
 * anonymous gossip, validation, scoring and no silent drops (``_pubsub``),
   peer exchange (``_peer_exchange``), broken gossip promises judged every heartbeat;
+* circuit relay v2 inside the swarm and hole punching (``_relay``);
 * py-libp2p's own defects fixed process-wide (``libp2p_patches``).
 """
 
@@ -26,6 +27,7 @@ from libp2p.abc import IHost
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
 from libp2p.peer.id import ID
+from libp2p.relay.circuit_v2 import PROTOCOL_ID as RELAY_HOP
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.tools.anyio_service import background_trio_service
@@ -109,13 +111,19 @@ async def open_swarm_host(
     if len(psk) != 32:
         raise ValueError("psk must be 32 bytes")
     key_pair = _key_pair(host_key_seed)
-    external: list[multiaddr.Multiaddr] = []
+    external: list[multiaddr.Multiaddr] = []  # the router's address that forwards to us (UPnP), when there is one
+    swarms: list[SwarmHost] = []  # the one made below, once it is
+
+    def addrs_factory(listen: list[multiaddr.Multiaddr]) -> list[multiaddr.Multiaddr]:
+        # A mapped address first; our relay addresses go into our signed record too, so peer
+        # exchange and invites carry them.
+        return external + advertised_addrs(listen) + [a for swarm in swarms for a in swarm.relays.addrs()]
+
     host = new_host(
         key_pair=key_pair,
         # py-libp2p wants the PSK as 64 hex chars (security/pnet/protector.py).
         psk=psk.hex(),
-        # The router's address that forwards to us (UPnP), when there is one, goes first.
-        addrs_factory=lambda addrs: external + advertised_addrs(addrs),
+        addrs_factory=addrs_factory,
         # Noise only: the default set also offers plaintext and secio, where a
         # swarm member could claim another member's peer id.
         sec_opt={NOISE_PROTOCOL_ID: NoiseTransport(key_pair, noise_privkey=create_x25519_key_pair().private_key)},
@@ -163,7 +171,8 @@ async def open_swarm_host(
                 await pubsub.wait_until_ready()
                 await pubsub.subscribe(topic)
                 async with trio.open_nursery() as nursery:
-                    swarm = SwarmHost(host, pubsub, router, params, failures, nursery, guard, external)
+                    swarm = SwarmHost(host, pubsub, router, params, failures, nursery, guard, psk.hex(), external)
+                    swarms.append(swarm)
                     forget_bans = guard.on_ban(swarm._conns.banned)
                     host.set_stream_handler(PEERS_PROTOCOL, swarm._peer_exchange.serve)
                     if on_message is not None:
@@ -171,7 +180,13 @@ async def open_swarm_host(
                     swarm.start_soon(swarm._peer_exchange.peer_exchange_loop, restart=True)
                     swarm.start_soon(swarm._promise_loop, restart=True)
                     try:
-                        yield swarm
+                        async with (
+                            background_trio_service(swarm.relays.protocol),
+                            background_trio_service(swarm.relays.dcutr),
+                        ):
+                            host.set_stream_handler(RELAY_HOP, swarm.relays.serve_hop)
+                            swarm.start_soon(swarm.relays.keep_reservations, restart=True)
+                            yield swarm
                     finally:
                         forget_bans()
                         swarm._close()

@@ -27,7 +27,7 @@ from libp2p.pubsub.pb import rpc_pb2
 from libp2p.utils.varint import encode_varint_prefixed, read_varint_prefixed_bytes_limited
 
 from ._params import GossipParams
-from ._stream import SwarmConnectError, close_quietly, dial
+from ._stream import SwarmConnectError, ViaRelay, close_quietly, dial
 from ._tasks import Failures
 
 __all__ = ["PEERS_PROTOCOL", "PeerExchange"]
@@ -57,6 +57,7 @@ class PeerExchange:
         params: ``connect_timeout``, ``target_peers`` and ``peer_exchange_interval`` apply.
         failures: Where unreadable peer records are counted (``peerstore_expired``).
         outbound: Returns the connected peers we dialled.
+        via_relay: Dials a circuit address (``_relay``); a record's relay addresses are raced with its direct ones.
     """
 
     def __init__(
@@ -66,12 +67,14 @@ class PeerExchange:
         params: GossipParams,
         failures: Failures,
         outbound: Callable[[], list[str]] = list,
+        via_relay: ViaRelay | None = None,
     ) -> None:
         self._host = host
         self._topic = topic
         self._params = params
         self._failures = failures
         self._outbound = outbound
+        self._via_relay = via_relay
 
     def record(self, peer_id: ID) -> Any:
         """Return the peer's signed record envelope, or None; never raises.
@@ -182,7 +185,7 @@ class PeerExchange:
         async def dial_one(info: PeerInfo) -> None:
             nonlocal made
             try:
-                await dial(self._host, info, self._params)
+                await dial(self._host, info, self._params, via_relay=self._via_relay)
                 made += 1
             except SwarmConnectError as exc:
                 logger.debug("peer exchange dial failed: %s", exc)

@@ -17,13 +17,11 @@ came over, so it reports every asker reachable (docs/nat.md).
 
 from __future__ import annotations
 
-import contextlib
 from typing import Literal
 
-import multiaddr
 from libp2p.abc import IHost
 
-from ._addrs import advertised_addrs
+from ._addrs import advertised_addrs, ip4_of
 
 __all__ = ["Reachability", "judge", "reachability", "seen_at"]
 
@@ -50,15 +48,9 @@ def seen_at(host: IHost) -> list[str]:
 
 
 def _own(host: IHost) -> set[str]:
-    return {ip for a in advertised_addrs(list(host.get_transport_addrs())) if (ip := _ip(a))}
+    return {ip for a in advertised_addrs(list(host.get_transport_addrs())) if (ip := ip4_of(a))}
 
 
 def _observed(host: IHost) -> set[str]:
     manager = getattr(host, "_observed_addr_manager", None)  # None: address discovery is off
-    return set() if manager is None else {ip for a in manager.addrs(min_observers=1) if (ip := _ip(a))}
-
-
-def _ip(addr: multiaddr.Multiaddr) -> str | None:
-    with contextlib.suppress(Exception):  # no ip4 part (ip6, a relay address)
-        return str(addr.value_for_protocol("ip4"))
-    return None
+    return set() if manager is None else {ip for a in manager.addrs(min_observers=1) if (ip := ip4_of(a))}

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
+from functools import partial
 
+import multiaddr
 import trio
 from libp2p.abc import IHost, INetStream, IRawConnection
 from libp2p.exceptions import ParseError
@@ -14,7 +17,7 @@ from libp2p.utils.varint import encode_varint_prefixed, read_varint_prefixed_byt
 
 from ._params import GossipParams
 
-__all__ = ["Stream", "StreamError", "SwarmConnectError", "close_quietly", "dial", "malformed"]
+__all__ = ["RELAY_DIAL_DELAY", "Stream", "StreamError", "SwarmConnectError", "close_quietly", "dial", "malformed"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,24 +70,65 @@ async def close_quietly(stream: INetStream | IRawConnection) -> None:
         await stream.close()
 
 
-async def dial(host: IHost, info: PeerInfo, params: GossipParams) -> None:
-    """Connect ``host`` to a peer within ``params.connect_timeout``.
+#: How long a dial waits for the direct addresses before it also tries relays (go-libp2p waits 0.5 s).
+RELAY_DIAL_DELAY = 0.5
+
+ViaRelay = Callable[[multiaddr.Multiaddr], Awaitable[None]]
+
+
+async def dial(host: IHost, info: PeerInfo, params: GossipParams, *, via_relay: ViaRelay | None = None) -> None:
+    """Connect ``host`` to a peer, each attempt within ``params.connect_timeout``.
+
+    The peer's direct addresses are dialled at once; its circuit addresses
+    (``…/p2p-circuit``), through ``via_relay``, after :data:`RELAY_DIAL_DELAY`
+    or as soon as the direct dial has failed.  The first connection wins and
+    the other attempts are cancelled: an address that never answers (a
+    private one named from another network) costs the delay, not a timeout.
 
     Args:
         host: Our libp2p host.
         info: The peer's id and addresses.
-        params: Whose ``connect_timeout`` bounds the dial.
+        params: Whose ``connect_timeout`` bounds each attempt.
+        via_relay: Dials one circuit address; None: circuit addresses are ignored.
 
     Raises:
         SwarmConnectError: The peer is unreachable, is not in this private
-            network, or did not answer in time.
+            network, or did not answer in time; every attempt's reason.
     """
-    try:
-        with trio.fail_after(params.connect_timeout):
-            await host.connect(info)
-    except trio.TooSlowError as exc:
-        raise SwarmConnectError(
-            f"timed out connecting to {info.peer_id} (unreachable, or not in this swarm's private network)"
-        ) from exc
-    except Exception as exc:
-        raise SwarmConnectError(f"cannot connect to {info.peer_id}: {exc}") from exc
+    direct = [a for a in info.addrs if "/p2p-circuit" not in str(a)]
+    circuits = [a for a in info.addrs if "/p2p-circuit" in str(a)] if via_relay is not None else []
+    attempts: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+    if direct or not circuits:  # with no address at all, the peerstore's
+        attempts.append(("direct", partial(host.connect, PeerInfo(info.peer_id, direct))))
+    for addr in circuits:
+        full = addr if str(addr).endswith(f"/p2p/{info.peer_id}") else multiaddr.Multiaddr(f"{addr}/p2p/{info.peer_id}")
+        assert via_relay is not None
+        attempts.append((str(addr), partial(via_relay, full)))
+    errors: list[str] = []
+    direct_over = trio.Event()
+    won = False
+
+    async def attempt(name: str, connect: Callable[[], Awaitable[None]], relayed: bool) -> None:
+        nonlocal won
+        if relayed and direct:
+            with trio.move_on_after(RELAY_DIAL_DELAY):
+                await direct_over.wait()
+        try:
+            with trio.fail_after(params.connect_timeout):
+                await connect()
+        except trio.TooSlowError:
+            errors.append(f"{name}: timed out (unreachable, or not in this swarm's private network)")
+        except Exception as exc:
+            errors.append(f"{name}: {exc or type(exc).__name__}")
+        else:
+            won = True
+            nursery.cancel_scope.cancel()
+        finally:
+            if not relayed:
+                direct_over.set()
+
+    async with trio.open_nursery() as nursery:
+        for name, connect in attempts:
+            nursery.start_soon(attempt, name, connect, name != "direct")
+    if not won:
+        raise SwarmConnectError(f"cannot connect to {info.peer_id}: " + "; ".join(errors))

@@ -18,6 +18,7 @@ import weakref
 from collections import OrderedDict
 from typing import Any
 
+import libp2p.network.swarm
 import libp2p.pubsub.gossipsub
 import libp2p.pubsub.pubsub
 import trio
@@ -33,6 +34,7 @@ from libp2p.security.pnet.psk_conn import PskConn
 from libp2p.stream_muxer.yamux.yamux import YamuxStream
 from libp2p.tools.anyio_service.trio_manager import TrioManager
 
+from ._relay import protect
 from ._tasks import Failures
 
 __all__ = ["addrs_changed", "consume_sender_record", "count_stream_failures", "install"]
@@ -66,6 +68,8 @@ def install() -> None:
     TrioManager._find_parent_task = _cached_find_parent_task  # type: ignore[method-assign]
     PeerStore.maybe_delete_peer_record = _maybe_delete_peer_record  # type: ignore[method-assign]
     BasicHost._swarm_stream_handler = _contained_stream_handler  # type: ignore[method-assign]
+    # The PSK once per connection, keeping what it wraps (relayed or not): ``_relay.protect``.
+    libp2p.network.swarm.new_protected_conn = protect  # type: ignore[attr-defined,assignment]
 
 
 # -- pnet: cancellation-safe writes --------------------------------------------------

@@ -18,7 +18,7 @@ import trio
 import protocol
 
 from .. import api
-from ..net import SwarmConnectError
+from ..net import RELAY_DIAL_DELAY, SwarmConnectError
 from ..store import InvalidArgument, StoreError
 from . import _activity, _dm, _moderation, _shape
 from ._addrs import check_announce_ip, save_announce_ip
@@ -152,6 +152,7 @@ async def swarm_invite(node: Node, p: api.SwarmInvite) -> api.SwarmInviteResult:
     if runtime is None:
         raise ApiError("swarm_stopped", "that swarm is not running (is the identity unlocked?)")
     expires = node.now() + p.expires_in if p.expires_in else None
+    await runtime.host.relays_ready()  # an invite made just after joining names the relay already
     invite = node.invite(runtime, expires)
     return api.SwarmInviteResult(name=runtime.name, invite=invite, reach_note=node.reach_note(runtime))
 
@@ -174,15 +175,22 @@ async def swarm_join(node: Node, p: api.SwarmJoin) -> api.SwarmJoined:
     rec = node.store.add_swarm(name, invite.psk, 0, node.now(), invite.difficulty)
     runtime = await node.swarms.start(seed, rec)
     connected, errors = 0, []
-    for i, addr in enumerate(invite.bootstrap, 1):
-        node.hub.publish(api.JoinProgress(swarm=name, trying=addr, n=i, of=len(invite.bootstrap)))
+    by_peer: dict[str, list[str]] = {}
+    for addr in invite.bootstrap:
+        by_peer.setdefault(addr.rsplit("/p2p/", 1)[1], []).append(addr)
+    n = 0
+    for peer, addrs in by_peer.items():
+        for addr in addrs:
+            n += 1
+            node.hub.publish(api.JoinProgress(swarm=name, trying=addr, n=n, of=len(invite.bootstrap)))
         try:
-            with trio.fail_after(node.config.gossip.connect_timeout + 1):
-                await runtime.host.connect(addr)
+            # A peer's addresses race: its relay address need not wait out a private one that never answers.
+            with trio.fail_after(node.config.gossip.connect_timeout + RELAY_DIAL_DELAY + 1):
+                await runtime.host.connect(*addrs)
             connected += 1
-            node.store.save_peer(swarm_id, addr.rsplit("/p2p/", 1)[1], [addr], node.now())
+            node.store.save_peer(swarm_id, peer, addrs, node.now())
         except (SwarmConnectError, ValueError, OSError, trio.TooSlowError) as exc:
-            errors.append(f"{addr}: {exc or type(exc).__name__}")
+            errors.append(f"{peer}: {exc or type(exc).__name__}")
     if not connected:
         await node.swarms.stop(swarm_id)
         node.store.remove_swarm(name)
@@ -260,6 +268,7 @@ async def peers(node: Node, _: api.Peers) -> api.PeersResult:
                 invalid=host.invalid_message_counts(),
                 stem_invalid=dict(runtime.stem.invalid),
                 outbound=host.outbound_peers(),
+                paths=host.paths(),
                 flooded=host.flood_counts(),
                 stem_flooded=dict(runtime.stem.flooded),
             )

@@ -258,6 +258,9 @@ class Node:
                     reach_note=self.reach_note(r),
                     upnp=r.upnp.state if r.upnp is not None else "off",
                     upnp_addr=r.mapped(),
+                    paths=r.host.paths(),
+                    relay_addrs=r.host.relay_addrs(),
+                    relaying=r.host.relaying(),
                 )
                 for r in self.swarms.running.values()
             ],
@@ -306,6 +309,7 @@ class Node:
             invite_ips=self.swarms.invite_ips(),
             seen_at=runtime.host.seen_at(),
             public_peers=self.public_peers(runtime),
+            relays=len(runtime.host.relay_addrs()),
             port=port_of(runtime.host.listen_addrs),
             announce=self.home.command("announce", "IP"),
             mapped=runtime.mapped(),

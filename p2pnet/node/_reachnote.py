@@ -9,30 +9,19 @@ itself, so it proves nothing and is not counted.
 
 An address in a private range (RFC 1918, carrier-grade NAT, loopback,
 link-local) cannot be dialled from the internet: a machine with only such
-addresses reaches it through a router doing NAT, if at all.  Relays are not in
-p2pnet yet (docs/nat.md), so the advice is to open a path by hand.
+addresses reaches it through a router doing NAT, if at all.  A node behind NAT
+that holds a relay reservation on a public member names that relay in its
+invites, so friends reach it through the relay (and go direct when their
+routers allow, docs/nat.md); without one, the advice is to open a path by hand.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 
+from ..net import private_ip
+
 __all__ = ["private_ip", "reach_note"]
-
-_PRIVATE = [
-    ipaddress.IPv4Network(n)
-    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16")
-]
-
-
-def private_ip(ip: str | None) -> bool:
-    """True unless ``ip`` is an IPv4 address outside the ranges the internet cannot dial."""
-    try:
-        addr = ipaddress.IPv4Address(ip or "")
-    except ValueError:
-        return True  # not an address we can judge: not known to be reachable
-    return any(addr in net for net in _PRIVATE)
 
 
 def _listed(ips: Sequence[str]) -> str:
@@ -46,6 +35,7 @@ def reach_note(
     seen_at: Sequence[str],
     public_peers: int,
     port: int | None,
+    relays: int = 0,
     announce: str,
     mapped: str = "",
 ) -> str:
@@ -56,6 +46,7 @@ def reach_note(
         invite_ips: The IP addresses invites name now.
         seen_at: The addresses connected peers see this node at that are not its own (its router's).
         public_peers: Connected peers this node dialled at an address outside the private ranges.
+        relays: Public members this node holds a relay reservation on (its invites name them).
         port: The TCP port this node listens on.
         announce: The command that names the address invites carry (``p2pnet announce IP``).
         mapped: The router's "IP:PORT" that forwards to this node (UPnP), which invites name first; "": none.
@@ -69,6 +60,13 @@ def reach_note(
         if reachability != "behind_nat":
             return ""
         return f"{behind}; invites name {_listed(outside)}: friends reach it only if the router forwards {tcp} here."
+    if relays:
+        start = behind if reachability == "behind_nat" else "This node's own addresses are private"
+        through = f"{relays} public member{'s' if relays > 1 else ''}"
+        return (
+            f"{start}; invites also name its address through {through} of the swarm, so friends elsewhere "
+            "reach it through a relay, and directly once their routers allow a hole punch."
+        )
     if all(ip.startswith("127.") for ip in invite_ips):  # none, or loopback: this machine alone
         named = f"only {_listed(invite_ips)}" if invite_ips else "no address"
         return (
@@ -92,8 +90,8 @@ def reach_note(
         )
     else:
         through = (
-            " No member with a public address is connected, so friends at other homes cannot reach this swarm "
-            "through this node (p2pnet has no relays yet)."
+            " No member with a public address is connected, so no relay can carry friends at other homes to this "
+            "node: they cannot reach this swarm through it."
         )
     router = f" ({_listed(seen_at)}, as peers see it)" if seen_at else ""
     fix = (

@@ -21,6 +21,7 @@ import trio
 import protocol
 
 from ..net import (
+    RELAY_DIAL_DELAY,
     RESTART_MAX,
     RESTART_MIN,
     Failures,
@@ -184,8 +185,9 @@ class Swarms:
         return invite_ips(self.settings.listen_ip, self.settings.announce_ip)
 
     def invite_addrs(self, runtime: SwarmRuntime) -> list[str]:
-        """The addresses an invite to this swarm names (see :meth:`invite_ips`)."""
-        return invite_addrs(runtime.host.listen_addrs, self.invite_ips(), mapped=runtime.mapped())
+        """The addresses an invite to this swarm names: its own (see :meth:`invite_ips`), then its relay addresses."""
+        own = invite_addrs(runtime.host.listen_addrs, self.invite_ips(), mapped=runtime.mapped())
+        return own + runtime.host.relay_addrs()
 
     def save_peers(self) -> None:
         """Remember the peers each swarm is connected to, with their dialable addresses."""
@@ -355,11 +357,11 @@ class Swarms:
             await trio.sleep(REDIAL_MIN)
 
     async def _dial_any(self, runtime: SwarmRuntime, pid: str, addrs: Sequence[str]) -> bool:
-        for addr in addrs:
-            with trio.move_on_after(self.settings.gossip.connect_timeout):
-                try:
-                    await runtime.host.connect(addr)
-                    return True
-                except (SwarmConnectError, ValueError, OSError) as exc:
-                    log.debug("redial %s via %s failed: %s", pid, addr, exc)
+        # All at once: direct addresses race relay ones (SwarmHost.connect).
+        with trio.move_on_after(self.settings.gossip.connect_timeout + RELAY_DIAL_DELAY):
+            try:
+                await runtime.host.connect(*addrs)
+                return True
+            except (SwarmConnectError, ValueError, OSError) as exc:
+                log.debug("redial %s failed: %s", pid, exc)
         return False

@@ -16,6 +16,7 @@ link), latency, and libp2p's own failures — the real-host tests cover those.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -201,7 +202,11 @@ class FakeHost:
 
     # -- connections ------------------------------------------------------------------
 
-    async def connect(self, addr: str) -> None:
+    async def connect(self, *addrs: str) -> None:
+        for addr in addrs[:-1]:
+            with contextlib.suppress(SwarmConnectError):
+                return await self.connect(addr)
+        addr = addrs[-1]
         peer = addr.rsplit("/p2p/", 1)[-1]
         other = self.net.hosts.get(peer)
         if other is None or addr not in other.listen_addrs or other.psk != self.psk:
@@ -227,6 +232,18 @@ class FakeHost:
 
     def seen_at(self) -> list[str]:
         return []
+
+    def paths(self) -> dict[str, str]:
+        return {p: "direct" for p in self.connected_peers()}  # no NAT, no relays
+
+    def relay_addrs(self) -> list[str]:
+        return []
+
+    def relaying(self) -> int:
+        return 0
+
+    async def relays_ready(self) -> None:
+        pass  # no relays here
 
     def peer_ip(self, peer_id: str) -> str | None:
         other = self.net.hosts.get(peer_id)

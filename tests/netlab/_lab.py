@@ -118,6 +118,11 @@ class Host:
         self.lab.procs.append(proc)
         return proc
 
+    def established(self, far_ip: str) -> list[str]:
+        """Established TCP connections from this host straight to ``far_ip`` (the kernel's word, not libp2p's)."""
+        out = self.run("ss", "-Htn", "state", "established", check=True).stdout
+        return [line for line in out.splitlines() if line.split()[-1].startswith(f"{far_ip}:")]
+
     def echo_server(self, proto: str, port: int) -> subprocess.Popen[str]:
         """Start the echo (tests/netlab/_echo.py) on ``port``; returns once it listens."""
         proc = self.popen(sys.executable, str(ECHO), "serve", proto, self.ip, str(port))

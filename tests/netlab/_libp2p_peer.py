@@ -30,8 +30,8 @@ from libp2p.peer.peerinfo import info_from_p2p_addr
 from libp2p.relay.circuit_v2 import PROTOCOL_ID, CircuitV2Protocol, DCUtRProtocol
 from libp2p.tools.anyio_service import background_trio_service
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for the harness
-from harness.relay import psk_once_per_connection, psk_relay_transport
+sys.path[:0] = [str(Path(__file__).resolve().parents[n]) for n in (1, 2)]  # tests/ (the harness), the tree
+from harness.relay import psk_once_per_connection, psk_relay_transport  # noqa: E402
 
 DEADLINE = 60.0
 

@@ -1,22 +1,27 @@
-"""Real daemons in the lab: who can join whose swarm from behind a home router, today.
+"""Real daemons in the lab: who can join whose swarm from behind a home router.
 
 Each daemon is ``python -m p2pnet daemon`` inside its own namespace; the test
 drives it through its control socket (a file in its home, reachable from the
-root namespace) and the real CLI.  Issue #15 adds relays and hole punching;
-until then two members who are both behind NAT, with no public member between
-them, cannot reach each other, and the test of that case is expected to fail.
+root namespace) and the real CLI.  A member behind NAT joins a public member's
+swarm by dialling out.  Two members both behind NAT reach each other through a
+public member's relay, named in the inviter's invite key, and go direct by a
+hole punch where their NATs allow it (cone); behind a symmetric NAT they stay
+relayed (docs/nat.md).  Two behind NAT with no public member cannot meet at
+all, and are told so.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from harness.daemons import DaemonProcess, join_swarm, running
+from harness.daemons import LOW_DIFFICULTY, DaemonProcess, join_swarm, running
 from harness.polling import wait_for
 
-from netlab import Lab, Nat
+import protocol
+from netlab import Host, Lab, Nat, Router
 
 pytestmark = pytest.mark.integration  # real daemon processes in real network namespaces
 
@@ -45,10 +50,7 @@ def _posts_flow_both_ways(a: DaemonProcess, b: DaemonProcess) -> None:
     """B joins A's swarm with A's invite alone; a post from each reaches the other."""
     join_swarm(a, [b])
     wait_for(lambda: a.in_mesh("friends") and b.in_mesh("friends"), what="A and B in each other's mesh")
-    from_a = a.call("post", text="hello from A")["id"]
-    from_b = b.call("post", text="hello from B")["id"]
-    wait_for(lambda: from_a in b.stored_ids(), what="A's post at B")
-    wait_for(lambda: from_b in a.stored_ids(), what="B's post at A")
+    _posts_flow(a, b, "joined")
 
 
 def _swarm(node: DaemonProcess) -> dict:
@@ -75,14 +77,77 @@ def _reachability(node: DaemonProcess) -> str:
     return swarm["reachability"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="#15: two members behind NAT with no public member between them cannot reach each other (no relay yet)",
+@dataclass
+class Member:
+    node: DaemonProcess
+    host: Host
+    router: Router | None  # None: public
+
+
+@pytest.fixture
+def homes(lab: Lab, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Member, Member, Member]]:
+    """A and B behind the NATs the parameter names, and R, a public member: R made the swarm, A joined it."""
+    members = []
+    for name, nat in (("r", None), *zip("ab", request.param, strict=True)):
+        router = None if nat is None else lab.home_router(nat)
+        host = lab.public_host() if router is None else lab.lan_host(router)
+        members.append(Member(DaemonProcess(tmp_path / name, host.ip, wrap=host.wrap([])), host, router))
+    with running(*(m.node for m in members)):
+        for m in members:
+            m.node.home.mkdir(parents=True)
+            m.node.cli("init")
+            m.node.start()
+        r, a, b = members
+        made = r.node.cli("swarm", "create", "friends", "--difficulty", LOW_DIFFICULTY)
+        a.node.cli_json("swarm", "join", made.stdout.strip().splitlines()[-1])
+        yield r, a, b
+
+
+def _path(node: DaemonProcess, peer: str) -> str | None:
+    return _swarm_status(node, "friends")["paths"].get(peer)
+
+
+@pytest.mark.parametrize(
+    "homes",
+    [(Nat.CONE, Nat.CONE), (Nat.CONE, Nat.SYMMETRIC), (Nat.SYMMETRIC, Nat.SYMMETRIC)],
+    indirect=True,
+    ids=_placed,
 )
-@pytest.mark.parametrize("two", [(Nat.CONE, Nat.CONE)], indirect=True, ids=_placed)
-def test_two_members_behind_nat_join_without_a_relay(two: tuple[DaemonProcess, DaemonProcess]) -> None:
-    a, b = two
-    _posts_flow_both_ways(a, b)
+def test_two_members_behind_nat_meet_through_a_public_members_relay(homes: tuple[Member, Member, Member]) -> None:
+    r, a, b = homes
+    # A's invite names its address through R's relay, after its own private one.
+    wait_for(lambda: _swarm_status(a.node, "friends")["relay_addrs"], what="A to hold a reservation on R")
+    invite = a.node.cli("swarm", "invite", "friends")
+    bootstrap = protocol.decode_invite(invite.stdout.strip().splitlines()[-1], now=0).bootstrap
+    r_id = _swarm(r.node)["peer_id"]
+    assert bootstrap[0].startswith(f"/ip4/{a.host.ip}/") and f"/p2p/{r_id}/p2p-circuit/p2p/" in bootstrap[-1]
+    assert "through a relay" in invite.stderr and "cannot reach" not in invite.stderr
+    # B joins with A's invite alone, and posts flow both ways.
+    b.node.cli_json("swarm", "join", invite.stdout.strip().splitlines()[-1])
+    a_id, b_id = _swarm(a.node)["peer_id"], _swarm(b.node)["peer_id"]
+    _posts_flow(a.node, b.node, "first")
+    assert b.router is not None
+    if a.router is not None and a.router.nat is Nat.CONE and b.router.nat is Nat.CONE:
+        # Cone NATs keep a port's mapping whoever is asked: the hole punch goes through.
+        wait_for(lambda: _path(a.node, b_id) == "hole_punched", what="A and B to go direct")
+        wait_for(lambda: a.host.established(b.router.ip), what="a TCP connection from A straight to B's router")
+        # R stopping does not cut them apart.
+        r.node.stop()
+        wait_for(lambda: r_id not in _swarm(a.node)["connected"], what="A to lose R")
+        assert _path(a.node, b_id) == "hole_punched" and _path(b.node, a_id) == "hole_punched"
+        _posts_flow(a.node, b.node, "after R stopped")
+    else:
+        # A symmetric NAT maps each destination to a new port: no punch, the relay carries them.
+        assert _path(a.node, b_id) == "relayed" and _path(b.node, a_id) == "relayed"
+        assert not a.host.established(b.router.ip)
+        assert _swarm_status(r.node, "friends")["relaying"] >= 1
+
+
+def _posts_flow(a: DaemonProcess, b: DaemonProcess, when: str) -> None:
+    from_a = a.call("post", text=f"{when}: hello from A")["id"]
+    from_b = b.call("post", text=f"{when}: hello from B")["id"]
+    wait_for(lambda: from_a in b.stored_ids(), what=f"A's post at B ({when})")
+    wait_for(lambda: from_b in a.stored_ids(), what=f"B's post at A ({when})")
 
 
 def _swarm_status(node: DaemonProcess, name: str) -> dict:
@@ -106,10 +171,11 @@ def test_a_member_behind_nat_is_told_so_and_what_to_do(two: tuple[DaemonProcess,
     b.cli_json("swarm", "join", created.stdout.strip().splitlines()[-1])
     wait_for(lambda: _swarm_status(b, "friends")["reachability"] == "behind_nat", what="B to know it is behind NAT")
     wait_for(lambda: _swarm_status(b, "friends")["public_peers"] == 1, what="B to count A as a public member")
+    # A, public, relays for B: B's invite names its address through A, and says so.
+    wait_for(lambda: _swarm_status(b, "friends")["relay_addrs"], what="B to hold a reservation on A")
     invite = b.cli("swarm", "invite", "friends")
     assert invite.stderr.startswith("warning: This node is behind NAT (peers see it at 203.0.113."), invite.stderr
-    assert "1 member with a public address is connected" in invite.stderr
-    assert "forward TCP port" in invite.stderr
+    assert "through 1 public member of the swarm" in invite.stderr and "reach it through a relay" in invite.stderr
     assert "friends: 1 peers connected, behind NAT, 1 public member connected" in b.cli("status").stdout
     wait_for(lambda: _swarm_status(a, "friends")["reachability"] == "public", what="A to know it is public")
     assert a.cli("swarm", "invite", "friends").stderr == ""
