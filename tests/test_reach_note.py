@@ -23,7 +23,7 @@ from tests.harness.fakenode import FakeNode, Model, fake_node
 from tests.harness.polling import pilot_until
 from tests.test_tui import _plain, run_on_feed
 from tests.test_tui_invite import open_invite
-from tui.screens.peers import render_status
+from tui.screens.peers import render_peers, render_status
 
 pytest.importorskip("textual")
 
@@ -167,6 +167,27 @@ def test_peers_screen_shows_reachability_and_the_warning() -> None:
     shown = _plain(render_status(msgspec.convert(status, api.StatusResult)))
     assert "reach home" in shown and "behind NAT" in shown and "peers see it at 203.0.113.10" in shown
     assert "reach club" in shown and "reachable from outside, 2 public members connected" in shown
+
+
+def test_peers_screen_shows_each_path_the_relays_and_the_router() -> None:
+    counts = dict.fromkeys(api.Counts.__struct_fields__, 0)
+    status = {"version": 1, "home": "/h", "pid": 1, "identity": "ready", "uptime": 9, "counts": counts}
+    status |= {"gossip": {}, "failures": {}}
+    home = {"name": "home", "peer_id": "x", "peers": 3, "sync": None, "reachability": "behind_nat"}
+    home |= {"paths": {"a": "direct", "b": "hole_punched", "c": "relayed"}, "relaying": 0}
+    home |= {"relay_addrs": ["/ip4/198.51.100.10/tcp/4001/p2p/R/p2p-circuit/p2p/x"], "upnp": "refused"}
+    mapped = {"name": "club", "peer_id": "y", "peers": 0, "sync": None, "reachability": "public", "relaying": 2}
+    mapped |= {"upnp": "mapped", "upnp_addr": "203.0.113.10:4001"}
+    status["swarms"] = [home, mapped]
+    shown = _plain(render_status(msgspec.convert(status, api.StatusResult)))
+    assert "1 direct, 1 hole-punched, 1 relayed; 1 relay address" in shown
+    assert "the router refused to forward the port" in shown
+    assert "the router forwards 203.0.113.10:4001 here" in shown and "relaying 2 circuits" in shown
+    peers = {"swarm": "home", "peer_id": "x", "mesh": [], "known": 3, "addressed": [], "stem_invalid": {}}
+    peers |= {"connected": ["peer-aaaaaaaaaaaa", "peer-bbbbbbbbbbbb"], "invalid": {"peer-bbbbbbbbbbbb": 2}}
+    peers |= {"paths": {"peer-aaaaaaaaaaaa": "relayed", "peer-bbbbbbbbbbbb": "hole_punched"}}
+    table = _plain(render_peers([msgspec.convert(peers, api.SwarmPeers)]))
+    assert "aaaaaaaaaaaa · relayed" in table and "bbbbbbbbbbbb · hole-punched ⚠ 2 invalid" in table
 
 
 def test_invite_dialog_shows_the_warning_behind_nat() -> None:

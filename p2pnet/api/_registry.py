@@ -95,6 +95,5 @@ METHODS: dict[str, tuple[type[Request[Any]], type[Result]]] = {r.method: (r, res
 
 #: event name -> data type
 EVENTS: dict[str, type[Event]] = {
-    e.event: e
-    for e in (ObjectEvent, JoinProgress, SwarmEvent, SwarmLeftEvent, Purged, StoppingEvent, Lagged, DmEvent)
+    e.event: e for e in (ObjectEvent, JoinProgress, SwarmEvent, SwarmLeftEvent, Purged, StoppingEvent, Lagged, DmEvent)
 }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._contract import FeedItem, SwarmStatus, SyncStatus, ThreadItem
+from ._contract import FeedItem, SwarmPeers, SwarmStatus, SyncStatus, ThreadItem
 from ._home import Home
 from ._local import Mutes
 
@@ -10,8 +10,10 @@ __all__ = [
     "flagged_notice",
     "locked_note",
     "mutes_text",
+    "path_text",
     "paths_text",
     "preview",
+    "reach_lines",
     "reach_text",
     "size_text",
     "sync_summary",
@@ -44,6 +46,8 @@ def upnp_text(swarm: SwarmStatus) -> str:
     if swarm.upnp == "mapped":
         return f"the router forwards {swarm.upnp_addr} here"
     return _UPNP.get(swarm.upnp, swarm.upnp)
+
+
 _PATHS = {"direct": "direct", "hole_punched": "hole-punched", "relayed": "relayed"}
 
 
@@ -56,6 +60,18 @@ def paths_text(swarm: SwarmStatus) -> str:
     if swarm.relaying:
         parts.append(f"relaying {swarm.relaying} circuit{'s' if swarm.relaying > 1 else ''}")
     return "; ".join(parts)
+
+
+def path_text(swarm: SwarmPeers, peer: str) -> str:
+    """One connected peer's path for people: ``hole-punched``; "" when the node did not say."""
+    path = swarm.paths.get(peer)
+    return _PATHS.get(path, path) if path else ""
+
+
+def reach_lines(swarm: SwarmStatus) -> list[str]:
+    """What stands under a swarm's reach line, in the CLI's status and the TUI's peers screen."""
+    lines = [swarm.reach_note] if swarm.reach_note else []
+    return [*lines, f"upnp: {upnp_text(swarm)}", f"paths: {paths_text(swarm)}"]
 
 
 def size_text(n: int) -> str:

@@ -29,12 +29,12 @@ from ..api import (
     NodeNotRunning,
     locked_note,
     mutes_text,
-    paths_text,
+    path_text,
+    reach_lines,
     reach_text,
     resolve_home,
     size_text,
     sync_summary,
-    upnp_text,
 )
 from ._dm import DM_COMMANDS, dm_command
 from ._moderation import MODERATION_COMMANDS, moderation_request
@@ -110,10 +110,7 @@ def _remote(args: argparse.Namespace, client: ControlClient) -> int:
         lines.append("stored: " + ", ".join(f"{k} {v}" for k, v in msgspec.to_builtins(st.counts).items()))
         for s in st.swarms:
             lines.append(f"swarm {s.name}: {s.peers} peers connected, {reach_text(s)}")
-            if s.reach_note:
-                lines.append(f"  {s.reach_note}")
-            lines.append(f"  upnp: {upnp_text(s)}")
-            lines.append(f"  paths: {paths_text(s)}")
+            lines += [f"  {line}" for line in reach_lines(s)]
             lines.append(f"  sync: {sync_summary(s.sync, now)}")
         for u in st.usage:
             lines.append(
@@ -134,7 +131,7 @@ def _remote(args: argparse.Namespace, client: ControlClient) -> int:
         lines = []
         for sp in peers.swarms:
             lines.append(f"{sp.swarm} (you are {sp.peer_id}): {len(sp.connected)} connected, {sp.known} known")
-            lines += [f"  {p}" + (f" ({sp.paths[p]})" if p in sp.paths else "") for p in sp.connected]
+            lines += [f"  {p}" + (f" ({path})" if (path := path_text(sp, p)) else "") for p in sp.connected]
         for ban in peers.bans:
             who = ban.peer_id or f"address {ban.ip}"
             lines.append(f"banned {who} for {age(int(now), ban.until)} more: {ban.reason}")

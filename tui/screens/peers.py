@@ -54,10 +54,19 @@ def render_status(status: api.StatusResult) -> Table:
         style = "cyan" if sync is not None and sync.state == "syncing" else ""
         table.add_row(f"sync {swarm.name}", Text(sync_summary(sync, now), style=style))
         reach = Text(api.reach_text(swarm), style="yellow" if swarm.reach_note else "")
-        if swarm.reach_note:
-            reach.append("\n" + swarm.reach_note)
+        for line in api.reach_lines(swarm):
+            reach.append("\n" + line)
         table.add_row(f"reach {swarm.name}", reach)
     return table
+
+
+def _peer_line(swarm: api.SwarmPeers, peer: str) -> str:
+    line = peer[-12:]
+    if path := api.path_text(swarm, peer):
+        line += f" · {path}"
+    if swarm.invalid.get(peer):
+        line += f" ⚠ {swarm.invalid[peer]} invalid"
+    return line
 
 
 def render_peers(swarms: list[api.SwarmPeers]) -> Table | Text:
@@ -70,7 +79,7 @@ def render_peers(swarms: list[api.SwarmPeers]) -> Table | Text:
     table.add_column("known", justify="right")
     table.add_column("peers (connected)", overflow="fold", ratio=1)
     for s in swarms:
-        peers = "\n".join(p[-12:] + (f" ⚠ {s.invalid[p]} invalid" if s.invalid.get(p) else "") for p in s.connected)
+        peers = "\n".join(_peer_line(s, p) for p in s.connected)
         table.add_row(s.swarm, str(len(s.connected)), str(len(s.mesh)), str(s.known), peers or "—")
     return table
 
