@@ -9,6 +9,7 @@ Addresses: 127.0.17.x.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -134,6 +135,21 @@ async def test_a_malformed_request_is_told_so_and_the_stream_ends(frame: bytes) 
         assert not s.failures
 
 
+async def test_a_request_that_never_comes_gets_no_answer_and_the_server_carries_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="p2pnet.net._host")
+    async with asker_and_server() as (a, s):
+        s.dialback._params = GossipParams(target_peers=0, connect_timeout=0.5)  # how long S waits for the request
+        with trio.fail_after(DEADLINE):
+            raw = await a._host.new_stream(ID.from_base58(s.peer_id), [TProtocol(DIALBACK_PROTOCOL)])
+            stream = Stream(raw)
+            with pytest.raises(StreamError):
+                await stream.receive(2)  # closed unanswered
+            await stream.aclose()
+        assert not [r for r in caplog.records if "handler for" in r.getMessage()]  # served to the end, no error
+
+
 async def test_an_askers_rate_is_limited() -> None:
     async with asker_and_server() as (a, s):
         with trio.fail_after(DEADLINE):
@@ -156,6 +172,10 @@ async def test_the_verdict_and_the_relays_follow_the_dial_backs() -> None:
             await a.dialback.check()
         assert a.reachability() == "behind_nat"
         assert a.relays.wanted() and not a.relays.serving()
+        a.dialback.own_addrs = lambda: [(OTHER_IP, 4001)]  # S now refuses: its last word no longer counts
+        with trio.fail_after(DEADLINE):
+            await a.dialback.check()
+        assert a.dialback.results == {} and a.reachability() == "unknown"
 
 
 async def test_a_member_on_the_lan_is_not_asked() -> None:

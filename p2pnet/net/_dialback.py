@@ -106,6 +106,7 @@ class DialBack:
 
     async def serve(self, stream: Stream) -> None:
         """Answer one request (the stream is closed by the caller)."""
+        frame = None
         with trio.move_on_after(self._params.connect_timeout):
             try:
                 frame = await stream.receive(protocol.MAX_DIALBACK_REQUEST)
@@ -113,6 +114,8 @@ class DialBack:
                 if malformed(exc):
                     await stream.send(protocol.encode_dialback_response(DialBackStatus.MALFORMED))
                 return
+        if frame is None:
+            return  # no request in time
         status = await self.answer(stream.peer_id, stream.remote_ip(), frame)
         await stream.send(protocol.encode_dialback_response(status))
 
@@ -198,6 +201,8 @@ class DialBack:
 
     async def check(self) -> None:
         """Ask up to :data:`ASK_PEERS` connected members at public IPs; keep each one's OK or FAILED."""
+        connected = set(self._candidates())
+        self.results = {peer: status for peer, status in self.results.items() if peer in connected}
         addrs = self.own_addrs()
         if not addrs:
             return
@@ -215,6 +220,8 @@ class DialBack:
                 continue
             if status in (DialBackStatus.OK, DialBackStatus.FAILED):
                 self.results[peer] = status
+            elif status is DialBackStatus.REFUSED:
+                self.results.pop(peer, None)  # nothing of ours at the IP it sees now: its last word is stale
             logger.debug("dial-back by %s: %s", peer, status.name)
 
     def connected(self, peer: str) -> None:
