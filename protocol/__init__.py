@@ -7,6 +7,16 @@ here touches a socket, a file or a clock.  It imports no trio, libp2p or
 textual (tests/test_exports.py checks that).
 """
 
+from ._dialback import (
+    DIALBACK_VERSION,
+    MAX_DIALBACK_ADDRS,
+    MAX_DIALBACK_REQUEST,
+    DialBackStatus,
+    decode_dialback_request,
+    decode_dialback_response,
+    encode_dialback_request,
+    encode_dialback_response,
+)
 from ._dm import (
     MAX_MESSAGE_TEXT_BYTES,
     MESSAGE_JITTER_STEPS,
@@ -141,6 +151,14 @@ from ._sync import (
 )
 
 __all__ = [
+    "DIALBACK_VERSION",
+    "MAX_DIALBACK_ADDRS",
+    "MAX_DIALBACK_REQUEST",
+    "DialBackStatus",
+    "decode_dialback_request",
+    "decode_dialback_response",
+    "encode_dialback_request",
+    "encode_dialback_response",
     "BEACON_BYTES",
     "BEACON_STEP",
     "BEACON_VERSION",

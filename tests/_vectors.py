@@ -539,6 +539,41 @@ def lan() -> dict[str, Any]:
     }
 
 
+def dialback() -> dict[str, Any]:
+    """Dial-back frames (protocol.md, section 16): requests, every answer, and frames that must be refused."""
+    addrs = [("198.51.100.10", 4001), ("203.0.113.7", 61000)]
+    request = protocol.encode_dialback_request(addrs)
+    return {
+        "version": protocol.DIALBACK_VERSION,
+        "max_addrs": protocol.MAX_DIALBACK_ADDRS,
+        "requests": [
+            {"addrs": [[ip, port] for ip, port in addrs], "frame": request.hex()},
+            {"addrs": [["127.0.0.1", 65535]], "frame": protocol.encode_dialback_request([("127.0.0.1", 65535)]).hex()},
+        ],
+        "responses": [
+            {
+                "status": status.name.lower(),
+                "code": int(status),
+                "frame": protocol.encode_dialback_response(status).hex(),
+            }
+            for status in protocol.DialBackStatus
+        ],
+        "invalid_requests": [
+            {"name": "empty", "frame": ""},
+            {"name": "version 2", "frame": (b"\x02" + request[1:]).hex()},
+            {"name": "no address", "frame": "0100"},
+            {"name": "five addresses", "frame": (b"\x01\x05" + request[2:8] * 5).hex()},
+            {"name": "one byte short", "frame": request[:-1].hex()},
+            {"name": "port 0", "frame": (request[:6] + bytes(2) + request[8:]).hex()},
+        ],
+        "invalid_responses": [
+            {"name": "version 2", "frame": "0200"},
+            {"name": "unknown status", "frame": "0105"},
+            {"name": "three bytes", "frame": "010000"},
+        ],
+    }
+
+
 def build() -> dict[str, dict[str, Any]]:
     return {
         "objects.json": objects(),
@@ -549,6 +584,7 @@ def build() -> dict[str, dict[str, Any]]:
         "sync.json": sync(),
         "messages.json": messages(),
         "lan.json": lan(),
+        "dialback.json": dialback(),
     }
 
 

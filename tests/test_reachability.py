@@ -20,3 +20,10 @@ ME = {"198.51.100.10"}
 )
 def test_verdict(observed: set[str], verdict: str) -> None:
     assert judge(ME, observed) == verdict
+
+
+@pytest.mark.parametrize("observed", [set(), {"198.51.100.10"}, {"203.0.113.10"}])
+def test_a_dial_back_overrides_what_peers_see(observed: set[str]) -> None:
+    """Dialled back on a new connection: public, NAT or not (a forwarded port); never dialled back: not dialable."""
+    assert judge(ME, observed, dialled_back=True) == "public"
+    assert judge(ME, observed, dialled_back=False) == "behind_nat"

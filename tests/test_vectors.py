@@ -30,6 +30,7 @@ VECTOR_FILES = [
     "sync.json",
     "messages.json",
     "lan.json",
+    "dialback.json",
 ]
 
 
@@ -268,3 +269,38 @@ def test_lan_beacon_vectors() -> None:
     for bad in doc["invalid"]:
         with pytest.raises(protocol.DecodeError):
             protocol.open_beacon(key, bytes.fromhex(bad["datagram"]), now=now)
+
+
+def test_dialback_vectors() -> None:
+    """Requests are version, count, then IPv4 and big-endian port; answers version and status; bad ones raise."""
+    import ipaddress
+    import struct
+
+    doc = _load("dialback.json")
+    for case in doc["requests"]:
+        frame = bytes.fromhex(case["frame"])
+        by_hand = bytes([doc["version"], len(case["addrs"])]) + b"".join(
+            ipaddress.IPv4Address(ip).packed + struct.pack(">H", port) for ip, port in case["addrs"]
+        )
+        assert frame == by_hand
+        assert protocol.decode_dialback_request(frame) == [tuple(a) for a in case["addrs"]]
+    assert {r["status"] for r in doc["responses"]} == {"ok", "failed", "refused", "busy", "malformed"}
+    for r in doc["responses"]:
+        assert bytes.fromhex(r["frame"]) == bytes([doc["version"], r["code"]])
+        assert protocol.decode_dialback_response(bytes.fromhex(r["frame"])).name.lower() == r["status"]
+    for bad in doc["invalid_requests"]:
+        with pytest.raises(protocol.DecodeError):
+            protocol.decode_dialback_request(bytes.fromhex(bad["frame"]))
+    for bad in doc["invalid_responses"]:
+        with pytest.raises(protocol.DecodeError):
+            protocol.decode_dialback_response(bytes.fromhex(bad["frame"]))
+
+
+@pytest.mark.parametrize(
+    "addrs",
+    [[], [("127.0.0.1", 1)] * 5, [("127.0.0.1", 0)], [("::1", 4001)], [("not an ip", 4001)]],
+    ids=["none", "five", "port-0", "ipv6", "garbage"],
+)
+def test_dialback_requests_we_would_not_send(addrs: list[tuple[str, int]]) -> None:
+    with pytest.raises(ValueError):
+        protocol.encode_dialback_request(addrs)

@@ -21,18 +21,11 @@ from libp2p.peer.id import ID
 from libp2p.rcmgr import Direction
 
 from ._guard import Ban, Guard
+from ._stream import remote_ip
 
 __all__ = ["ConnectionEvents", "Connections"]
 
 logger = logging.getLogger(__name__)
-
-
-def _remote_ip(conn: INetConn) -> str | None:
-    with contextlib.suppress(Exception):
-        remote = conn.muxed_conn.get_remote_address()  # type: ignore[attr-defined]
-        if remote is not None:
-            return str(remote[0])
-    return None
 
 
 class ConnectionEvents(INotifee):
@@ -95,7 +88,7 @@ class Connections(ConnectionEvents):
 
     async def connected(self, network: INetwork, conn: INetConn) -> None:
         peer = str(conn.muxed_conn.peer_id)
-        ip = _remote_ip(conn)
+        ip = remote_ip(conn.muxed_conn)
         if ip is not None:
             self._ips[peer] = ip
         self._since.setdefault(peer, trio.current_time())

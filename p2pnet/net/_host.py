@@ -28,6 +28,7 @@ from libp2p.pubsub.gossipsub import GossipSub
 from . import libp2p_patches
 from ._addrs import with_p2p
 from ._conns import Connections
+from ._dialback import DialBack
 from ._guard import Guard
 from ._params import GossipParams
 from ._peer_exchange import PeerExchange
@@ -71,6 +72,10 @@ class SwarmHost:
         self.guard = guard
         self._conns = Connections(host, guard, self._spawn)
         self.relays = Relays(host, psk, params, self.reachability, self._conns.outbound, self._conns.ip_of)
+        self.dialback = DialBack(
+            host, psk, params, self._dialback_candidates, lambda ip: self.relays.reachable(ip), self._conns.ip_of
+        )
+        self._conns.callbacks.append(self.dialback.connected)
         self._peer_exchange = PeerExchange(
             host, self._topic, params, failures, self._conns.outbound, via_relay=self.relays.dial
         )
@@ -189,8 +194,9 @@ class SwarmHost:
         return self._conns.ip_of(peer_id)
 
     def reachability(self) -> Reachability:
-        """Public, behind NAT or unknown, from the addresses connected peers see us at (``_reach``)."""
-        return reachability(self._host)
+        """Public, behind NAT or unknown: from members' dial-backs, else where peers see us (``_reach``)."""
+        said = self.dialback.said()
+        return reachability(self._host, None if said is None else said == "reachable")
 
     def seen_at(self) -> list[str]:
         """The IPs connected peers see us at that are not our own (our NAT's outside addresses)."""
@@ -306,6 +312,11 @@ class SwarmHost:
             logger.debug("host closing: %s not started", task)
             return
         self._nursery.start_soon(task)
+
+    def _dialback_candidates(self) -> list[str]:
+        # Members we dialled first (as the stem's relays), then the rest.
+        outbound = self._conns.outbound()
+        return outbound + sorted(set(self.connected_peers()) - set(outbound))
 
     def _penalised(self, peer: ID, why: str) -> None:
         # py-libp2p wipes a peer's score when it disconnects, so a sunk score

@@ -8,7 +8,8 @@ What it adds on top of stock py-libp2p (see ``docs/gossip-notes.md``):
   one peer's streams, in py-libp2p's resource manager;
 * anonymous gossip, validation, scoring and no silent drops (``_pubsub``),
   peer exchange (``_peer_exchange``), broken gossip promises judged every heartbeat;
-* circuit relay v2 inside the swarm and hole punching (``_relay``);
+* circuit relay v2 inside the swarm and hole punching (``_relay``), and dial-backs
+  that tell whether members can dial us from outside (``_dialback``);
 * py-libp2p's own defects fixed process-wide (``libp2p_patches``).
 """
 
@@ -35,6 +36,7 @@ from libp2p.tools.anyio_service import background_trio_service
 from . import libp2p_patches
 from ._addrs import advertised_addrs, check_can_listen, dial_from
 from ._admission import Admission
+from ._dialback import DIALBACK_PROTOCOL
 from ._guard import Guard
 from ._host import SwarmHost
 from ._params import GossipParams
@@ -175,6 +177,8 @@ async def open_swarm_host(
                     swarms.append(swarm)
                     forget_bans = guard.on_ban(swarm._conns.banned)
                     host.set_stream_handler(PEERS_PROTOCOL, swarm._peer_exchange.serve)
+                    swarm.serve(DIALBACK_PROTOCOL, swarm.dialback.serve)
+                    swarm.start_soon(swarm.dialback.check_loop, restart=True)
                     if on_message is not None:
                         nursery.start_soon(deliver_loop, receive, on_message)
                     swarm.start_soon(swarm._peer_exchange.peer_exchange_loop, restart=True)

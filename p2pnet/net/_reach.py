@@ -10,9 +10,11 @@ peer on the same LAN sees our private address too, and says the same).  No
 observation yet: unknown.  Loopback observations are dropped by py-libp2p, so
 nodes on 127.0.0.N stay unknown.
 
-py-libp2p's AutoNAT would settle "public" by a dial-back, but its server
-dials back with ``host.connect``, which returns the connection the request
-came over, so it reports every asker reachable (docs/nat.md).
+Observed addresses cannot tell a public IP behind a firewall that drops
+inbound from one that takes it, so a dial-back by members at public IPs
+(``_dialback``) overrides them: any member that dialled us back on a new
+connection makes us ``public``; if every one that tried failed, we are not
+dialable from outside, which the relays treat as ``behind_nat``.
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ __all__ = ["Reachability", "judge", "reachability", "seen_at"]
 Reachability = Literal["public", "behind_nat", "unknown"]
 
 
-def judge(own_ips: set[str], observed_ips: set[str]) -> Reachability:
-    """The verdict from our own IPs and the IPs peers see us at."""
+def judge(own_ips: set[str], observed_ips: set[str], dialled_back: bool | None = None) -> Reachability:
+    """The verdict from our own IPs, the IPs peers see us at, and whether members could dial us back (None: untried)."""
+    if dialled_back is not None:
+        return "public" if dialled_back else "behind_nat"
     if not observed_ips:
         return "unknown"
     if observed_ips - own_ips:
@@ -37,9 +41,9 @@ def judge(own_ips: set[str], observed_ips: set[str]) -> Reachability:
     return "public"
 
 
-def reachability(host: IHost) -> Reachability:
-    """What the peers connected to ``host`` now see of it (see the module's docstring)."""
-    return judge(_own(host), _observed(host))
+def reachability(host: IHost, dialled_back: bool | None = None) -> Reachability:
+    """What the peers connected to ``host`` now see of it, and dial-backs say (see the module's docstring)."""
+    return judge(_own(host), _observed(host), dialled_back)
 
 
 def seen_at(host: IHost) -> list[str]:

@@ -6,6 +6,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
+from typing import Any
 
 import multiaddr
 import trio
@@ -17,7 +18,16 @@ from libp2p.utils.varint import encode_varint_prefixed, read_varint_prefixed_byt
 
 from ._params import GossipParams
 
-__all__ = ["RELAY_DIAL_DELAY", "Stream", "StreamError", "SwarmConnectError", "close_quietly", "dial", "malformed"]
+__all__ = [
+    "RELAY_DIAL_DELAY",
+    "Stream",
+    "StreamError",
+    "SwarmConnectError",
+    "close_quietly",
+    "dial",
+    "malformed",
+    "remote_ip",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +70,21 @@ class Stream:
         except Exception as exc:
             raise StreamError(f"reading from {self.peer_id} failed: {exc}") from exc
 
+    def remote_ip(self) -> str | None:
+        """The IP the peer's connection comes from; None over a relay (the socket is the relay's)."""
+        return remote_ip(self._raw.muxed_conn)
+
     async def aclose(self) -> None:
         await close_quietly(self._raw)
+
+
+def remote_ip(muxed: Any) -> str | None:
+    """The IP a peer's (muxed) connection comes from; None if unknown or relayed."""
+    with contextlib.suppress(Exception):
+        remote = muxed.get_remote_address()
+        if remote is not None:
+            return str(remote[0])
+    return None
 
 
 async def close_quietly(stream: INetStream | IRawConnection) -> None:
