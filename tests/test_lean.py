@@ -1,4 +1,4 @@
-"""Tests for the cheap per-message bookkeeping of gossip: seen filter, cached scores, message ids."""
+"""Tests for the cheap per-message work of gossip: seen filter, cached scores, message ids, coalescing."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import os
 
 from libp2p.peer.id import ID
 from libp2p.pubsub.pb import rpc_pb2
+from libp2p.pubsub.rpc_queue import RpcQueue
 from libp2p.pubsub.score import PeerScorer, ScoreParams, TopicScoreParams
 
 from p2pnet.net import GossipParams, message_id
 from p2pnet.net._lean import CachedScorer, MessageIdMemo, SeenCache
-from p2pnet.net._pubsub import _score_params
+from p2pnet.net._pubsub import _drain, _score_params
 
 TOPIC = "t"
 
@@ -124,3 +125,50 @@ def test_message_id_memo_hashes_each_message_object_once() -> None:
     assert memo(two) == message_id(b"two")
     assert memo(one) == message_id(b"one")  # another object came between: hashed again
     assert hashed == [b"one", b"two", b"one"]
+
+
+def _rpc(*, data: bytes = b"", graft: str = "", prune: str = "") -> rpc_pb2.RPC:
+    rpc = rpc_pb2.RPC(senderRecord=b"record")
+    if data:
+        rpc.publish.append(rpc_pb2.Message(data=data, topicIDs=[TOPIC]))
+    if graft:
+        rpc.control.graft.append(rpc_pb2.ControlGraft(topicID=graft))
+    if prune:
+        rpc.control.prune.append(rpc_pb2.ControlPrune(topicID=prune))
+    return rpc
+
+
+def test_a_drain_merges_what_waits_but_never_two_mesh_changes() -> None:
+    queue = RpcQueue()
+    for rpc, control in [
+        (_rpc(data=b"1"), False),
+        (_rpc(prune=TOPIC), True),
+        (_rpc(graft=TOPIC), True),  # must reach the peer after the PRUNE, not with it
+        (_rpc(data=b"2"), False),
+        (_rpc(data=b"3"), False),
+    ]:
+        queue.push(rpc, priority=control)
+    first = queue._queue.pop()  # control goes first
+    assert first is not None
+    sent = _drain(first, queue, 64 * 1024)
+    assert list(sent.control.prune) == [rpc_pb2.ControlPrune(topicID=TOPIC)]
+    assert not sent.control.graft and not sent.publish
+    second = queue._queue.pop()
+    assert second is not None
+    sent = _drain(second, queue, 64 * 1024)
+    assert list(sent.control.graft) == [rpc_pb2.ControlGraft(topicID=TOPIC)]
+    assert [m.data for m in sent.publish] == [b"1", b"2", b"3"] and sent.senderRecord == b"record"
+    assert len(queue) == 0
+
+
+def test_a_drain_stops_at_the_size_limit_and_leaves_the_queued_rpcs_as_they_were() -> None:
+    queue = RpcQueue()
+    queued = [_rpc(data=bytes([i]) * 100) for i in range(10)]
+    for rpc in queued:
+        queue.push(rpc)
+    first = queue._queue.pop()
+    assert first is not None
+    sent = _drain(first, queue, 350)
+    assert len(sent.publish) == 4 and len(queue) == 6  # 3 x ~110 bytes < 350, the 4th passes it
+    assert all(len(rpc.publish) == 1 for rpc in queued)  # merged into a copy: shared RPCs untouched
+    assert _drain(queued[9], RpcQueue(), 0) is queued[9]  # nothing to add: the RPC itself

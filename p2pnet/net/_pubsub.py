@@ -386,13 +386,21 @@ class AnonPubsub(Pubsub):
 
 
 def _drain(rpc: rpc_pb2.RPC, queue: RpcQueue, limit: int) -> rpc_pb2.RPC:
-    """``rpc`` with whatever else ``queue`` holds merged in, until the result reaches ``limit`` bytes."""
+    """``rpc`` with what else ``queue`` holds merged in, until the result reaches ``limit`` bytes.
+
+    Mesh changes are not merged into an RPC that already has some: a
+    receiver handles all GRAFTs of an RPC before its PRUNEs, so a PRUNE
+    then a GRAFT merged would leave it pruned while we count it grafted.
+    """
     size = rpc.ByteSize()
     merged: rpc_pb2.RPC | None = None
+    changes_mesh = _changes_mesh(rpc)
     while size < limit:
-        more = queue._queue.pop()  # does not wait
-        if more is None:
+        more = _peek(queue)
+        if more is None or (changes_mesh and _changes_mesh(more)):
             break
+        queue._queue.pop()
+        changes_mesh = changes_mesh or _changes_mesh(more)
         if merged is None:
             # One RPC object is queued to every mesh peer: merge into a copy.
             merged = rpc_pb2.RPC()
@@ -400,6 +408,18 @@ def _drain(rpc: rpc_pb2.RPC, queue: RpcQueue, limit: int) -> rpc_pb2.RPC:
         merged.MergeFrom(more)  # senderRecord: the same bytes, kept once
         size += more.ByteSize()
     return merged or rpc
+
+
+def _peek(queue: RpcQueue) -> rpc_pb2.RPC | None:
+    """The RPC ``queue`` would pop next (control first, as its pop), without taking it."""
+    tiers = queue._queue
+    if tiers._priority:
+        return tiers._priority[0]
+    return tiers._non_priority[0] if tiers._non_priority else None
+
+
+def _changes_mesh(rpc: rpc_pb2.RPC) -> bool:
+    return rpc.HasField("control") and bool(rpc.control.graft or rpc.control.prune)
 
 
 async def deliver_loop(
