@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import os
 
+import trio
+import trio.lowlevel
 from libp2p.peer.id import ID
 from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.rpc_queue import RpcQueue
@@ -11,7 +14,7 @@ from libp2p.pubsub.score import PeerScorer, ScoreParams, TopicScoreParams
 
 from p2pnet.net import GossipParams, message_id
 from p2pnet.net._lean import CachedScorer, MessageIdMemo, SeenCache
-from p2pnet.net._pubsub import _drain, _score_params
+from p2pnet.net._pubsub import _drain, _score_params, deliver_loop
 
 TOPIC = "t"
 
@@ -172,3 +175,31 @@ def test_a_drain_stops_at_the_size_limit_and_leaves_the_queued_rpcs_as_they_were
     assert len(sent.publish) == 4 and len(queue) == 6  # 3 x ~110 bytes < 350, the 4th passes it
     assert all(len(rpc.publish) == 1 for rpc in queued)  # merged into a copy: shared RPCs untouched
     assert _drain(queued[9], RpcQueue(), 0) is queued[9]  # nothing to add: the RPC itself
+
+
+async def test_delivery_takes_everything_waiting_in_one_turn_and_survives_a_failing_handler() -> None:
+    send, receive = trio.open_memory_channel[bytes](math.inf)
+    for i in range(100):
+        send.send_nowait(b"%d" % i)
+    got: list[bytes] = []
+    turns = [0]
+
+    async def on_message(data: bytes) -> None:
+        if data == b"13":
+            raise ValueError("a bad payload")
+        got.append(data)
+
+    async def count_turns() -> None:
+        while True:
+            turns[0] += 1
+            await trio.lowlevel.checkpoint()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(count_turns)
+        nursery.start_soon(deliver_loop, receive, on_message)
+        while len(got) < 99:
+            await trio.lowlevel.checkpoint()
+        assert turns[0] <= 5  # one payload per turn would take 100
+        send.close()
+        nursery.cancel_scope.cancel()
+    assert got == [b"%d" % i for i in range(100) if i != 13]

@@ -428,6 +428,10 @@ async def deliver_loop(
 ) -> None:
     """Await ``on_message`` with each payload from ``receive``, one at a time, in order.
 
+    Each time it runs it takes everything waiting, not one payload per turn
+    of the scheduler: the readers hand over a whole RPC of messages per turn,
+    and one at a time the store would starve behind them in a burst.
+
     Args:
         receive: Payloads as pubsub delivered them.
         on_message: The host owner's handler; an exception in it is logged and
@@ -435,8 +439,13 @@ async def deliver_loop(
     """
     async with receive:
         async for data in receive:
-            try:
-                await on_message(data)
-            except Exception:
-                # One bad payload must not stop delivery of the rest.
-                logger.exception("on_message failed")
+            while True:
+                try:
+                    await on_message(data)
+                except Exception:
+                    # One bad payload must not stop delivery of the rest.
+                    logger.exception("on_message failed")
+                try:
+                    data = receive.receive_nowait()
+                except (trio.WouldBlock, trio.EndOfChannel):
+                    break

@@ -155,8 +155,15 @@ class Inbound:
     # -- storing ----------------------------------------------------------------------
 
     async def submit(self, item: Verified) -> None:
-        """Queue a verified object for the store; waits while the queue is full."""
-        await self._send.send(item)
+        """Queue a verified object for the store; waits while the queue is full.
+
+        With room it returns at once, without a turn of the scheduler: gossip
+        hands over a burst in one go (``deliver_loop``).
+        """
+        try:
+            self._send.send_nowait(item)
+        except trio.WouldBlock:
+            await self._send.send(item)
 
     async def run(self) -> None:
         """Drain the queue into store batches until cancelled.
