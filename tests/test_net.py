@@ -26,6 +26,7 @@ from libp2p.peer.peerinfo import info_from_p2p_addr
 from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import Pubsub
 
+import p2pnet.net._reader
 from p2pnet.net import (
     GossipParams,
     Rate,
@@ -357,6 +358,45 @@ async def test_received_messages_are_handled_in_the_reader_in_order_not_a_task_e
         assert b.received == payloads  # one reader per peer: handled in the order sent
         assert "push_msg" not in spawned  # stock spawns a task per received message
         assert checked[0] <= 4  # the sender's record is verified once, not in every RPC (libp2p_patches)
+
+
+@pytest.mark.parametrize("coalesce", [True, False])
+async def test_what_a_peer_is_forwarded_goes_out_in_few_rpcs(monkeypatch: pytest.MonkeyPatch, coalesce: bool) -> None:
+    """a -> b -> c: b forwards a's burst to c, drained into few RPCs (one each when coalescing is off)."""
+    psk = os.urandom(32)
+    roomy = dataclasses.replace(STATIC, gossip_limit=Rate(rate=20.0, burst=1000.0))
+    async with AsyncExitStack() as stack:
+        a, b, c = [await stack.enter_async_context(open_node(psk=psk, params=roomy)) for _ in range(3)]
+        if not coalesce:
+            b.host._pubsub.coalesce_bytes = 0
+        from_b: list[int] = []  # messages in each RPC b sent (c reads only b's)
+        read = p2pnet.net._reader.read_varint_prefixed_bytes_limited
+
+        async def counted(stream: Any, limit: int) -> bytes:
+            data = await read(stream, limit)
+            if str(stream.muxed_conn.peer_id) == b.peer_id:
+                rpc = rpc_pb2.RPC()
+                rpc.ParseFromString(data)
+                if rpc.publish:
+                    from_b.append(len(rpc.publish))
+            return data
+
+        # Before the readers start, so that every RPC b sends is counted.
+        monkeypatch.setattr(p2pnet.net._reader, "read_varint_prefixed_bytes_limited", counted)
+        await connect(a, b)
+        await connect(b, c)
+        payloads = [b"burst %03d" % i for i in range(300)]
+        for i, p in enumerate(payloads):
+            await a.host.publish(p)
+            if i % 10 == 0:
+                await trio.sleep(0.01)  # a sends in many RPCs too
+        await until(lambda: len(c.received) >= len(payloads), "the burst at c", within=DEADLINE)
+        assert sorted(c.received) == payloads
+        assert sum(from_b) == len(payloads)  # each forwarded once, to c alone
+        if coalesce:
+            assert len(from_b) <= len(payloads) // 5
+        else:
+            assert from_b == [1] * len(payloads)
 
 
 async def test_republishing_same_content_is_one_message() -> None:

@@ -12,12 +12,14 @@ import contextlib
 import hashlib
 import logging
 import os
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 
 import trio
 from libp2p.abc import IHost, INetStream
 from libp2p.peer.id import ID
+from libp2p.pubsub import gossipsub
 from libp2p.pubsub.gossipsub import PROTOCOL_ID_V11, GossipSub
 from libp2p.pubsub.mcache import CacheEntry, MessageCache
 from libp2p.pubsub.pb import rpc_pb2
@@ -26,6 +28,7 @@ from libp2p.pubsub.rpc_queue import DefaultMaxMessageSize, RpcQueue
 from libp2p.pubsub.score import ScoreParams, TopicScoreParams
 
 from ._bucket import Buckets
+from ._lean import CachedScorer, MessageIdMemo, SeenCache
 from ._params import GossipParams
 from ._promises import Promises
 from ._reader import read_rpcs
@@ -55,8 +58,8 @@ def message_id(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()[:_MSG_ID_LEN]
 
 
-def _pb_message_id(msg: rpc_pb2.Message) -> bytes:
-    return message_id(msg.data)
+# Every step of handling a message asks for its id: hash each message object once.
+_pb_message_id = MessageIdMemo(message_id)
 
 
 def new_router(params: GossipParams) -> _PromisedGossipSub:
@@ -87,6 +90,8 @@ def new_router(params: GossipParams) -> _PromisedGossipSub:
         eclipse_protection_enabled=False,
     )
     router.mcache = _ContentIdMessageCache(params.gossip_window, params.gossip_history)
+    assert router.scorer is not None
+    router.scorer = CachedScorer(router.scorer.params)
     return router
 
 
@@ -120,6 +125,76 @@ class _PromisedGossipSub(GossipSub):
     async def emit_iwant(self, msg_ids: Sequence[bytes], to_peer: ID) -> None:
         self.promises.expect(msg_ids, to_peer, trio.current_time())
         await super().emit_iwant(msg_ids, to_peer)
+
+    async def publish(self, msg_forwarder: ID, pubsub_msg: rpc_pb2.Message) -> None:
+        # Stock's forward path, for our anonymous envelopes in a topic we are
+        # subscribed to, without what costs per message and does nothing here
+        # (docs/gossip-notes.md, "Ingest in a mesh"): it would copy and split
+        # the RPC for each peer, hash the message for its id again, check it
+        # for "equivocation" (a seqno reused with other data: an anonymous
+        # seqno names nobody, so a copy that reuses a genuine post's seqno
+        # would stop its forwarding; and that table keeps every message
+        # forever), look for IDONTWANT and topic-observation peers (1.2 and
+        # 1.3; we speak 1.1) and, with adaptive gossip off, log every delivery
+        # time in a list nothing reads.
+        pubsub = self.pubsub
+        topics = list(pubsub_msg.topicIDs)
+        if (
+            pubsub is None
+            or pubsub_msg.from_id
+            or self.spam_protection_enabled
+            or len(topics) != 1
+            or topics[0] not in self.mesh
+        ):
+            await super().publish(msg_forwarder, pubsub_msg)
+            return
+        (topic,) = topics
+        self.mcache.put(pubsub_msg)
+        mid = _pb_message_id(pubsub_msg)
+        # The module's binding, which libp2p_patches replaces with one that caches the record.
+        record, _ = gossipsub.env_to_send_in_RPC(pubsub.host)  # type: ignore[attr-defined]
+        rpc = rpc_pb2.RPC(publish=[pubsub_msg], senderRecord=record)
+        size = rpc.ByteSize()
+        for peer in self._forward_to(topic, msg_forwarder, mid):
+            queue = pubsub.peer_queues.get(peer)
+            if queue is None:
+                continue
+            if peer in self._pending_control or size > queue.max_message_size:
+                self.send_rpc(peer, rpc)  # stock's way: piggybacked control, or split / dropped
+            elif not queue.push(rpc):  # the same RPC to every peer: nobody changes a queued one
+                self._handle_dropped_rpc(peer, rpc, "queue_full")
+        # Peers whose identify or subscription has not come yet get it when it does (as stock).
+        topic_peers = pubsub.peer_topics.get(topic, set())
+        waiting = {p for p in topic_peers if p not in self.peer_protocol}
+        waiting.update(p for p in pubsub.peers if p not in topic_peers)
+        waiting.difference_update(self.direct_peers)
+        waiting.discard(msg_forwarder)
+        for peer in waiting:
+            self._prune_pending_messages(peer)
+            self._pending_messages[peer].append((time.time(), rpc))
+        self.time_since_last_publish[topic] = int(time.time())
+        if self.adaptive_gossip_enabled:
+            self.recent_message_deliveries[topic].append(time.time())
+
+    def _forward_to(self, topic: str, msg_forwarder: ID, mid: bytes) -> set[ID]:
+        """Stock's choice of peers for a message in a topic of our mesh, each gated by its (cached) score."""
+        assert self.pubsub is not None
+        if topic not in self.pubsub.peer_topics:
+            return set()
+        scorer = self.scorer
+        assert scorer is not None
+        topic_list = [topic]
+        peers = set(self.direct_peers)
+        for p in self.mesh[topic]:
+            if scorer.allow_gossip(p, topic_list) and not scorer.is_graylisted(p, topic_list):
+                peers.add(p)
+        peers.discard(msg_forwarder)
+        dont = self.dont_send_message_ids
+        return {
+            p
+            for p in peers
+            if p in self.pubsub.peers and (p not in dont or mid not in dont[p]) and scorer.allow_publish(p, topic_list)
+        }
 
 
 class _RoomyQueues(dict[ID, RpcQueue]):
@@ -177,6 +252,11 @@ class AnonPubsub(Pubsub):
             msg_id_constructor=_pb_message_id,
         )
         self.peer_queues = _RoomyQueues(params.outbound_queue_size)
+        # Stock's seen cache sweeps in a thread that holds the loop up while it scans every id.
+        self.seen_messages.stop()
+        self.seen_messages = SeenCache(params.seen_ttl)  # type: ignore[assignment]
+        # Queued RPCs to one peer are coalesced into one up to this many bytes (0: each goes alone).
+        self.coalesce_bytes = _MERGE_BYTES
         self.topic = topic
         self._validator = validator
         self._deliver = deliver
@@ -276,25 +356,17 @@ class AnonPubsub(Pubsub):
         # Stock: one RPC frame per queued RPC. In a burst that is one yamux
         # frame, Noise and pnet encryption, socket write, senderRecord and
         # protobuf parse per message on both ends. RPC fields are repeated, so
-        # whatever is already queued when the sender wakes goes out as one RPC.
+        # what a peer is sent (forwards and our own posts) is coalesced: once
+        # woken, the sender lets every other ready task run first (the readers
+        # whose RPCs are forwarded here), then drains the queue into one RPC.
         try:
             while True:
                 rpc = await queue.pop()
                 if rpc is None:
                     return
-                size = rpc.ByteSize()
-                merged: rpc_pb2.RPC | None = None
-                while size < _MERGE_BYTES:
-                    more = queue._queue.pop()  # does not wait
-                    if more is None:
-                        break
-                    if merged is None:
-                        # One RPC object is queued to every mesh peer: merge into a copy.
-                        merged = rpc_pb2.RPC()
-                        merged.CopyFrom(rpc)
-                    merged.MergeFrom(more)  # senderRecord: the same bytes, kept once
-                    size += more.ByteSize()
-                if not await self.write_msg(stream, merged or rpc):
+                if self.coalesce_bytes:
+                    await trio.lowlevel.cancel_shielded_checkpoint()
+                if not await self.write_msg(stream, _drain(rpc, queue, self.coalesce_bytes)):
                     return
         except Exception:
             logger.debug("sending loop for %s ended with an error", peer_id, exc_info=True)
@@ -313,11 +385,52 @@ class AnonPubsub(Pubsub):
         return mid
 
 
+def _drain(rpc: rpc_pb2.RPC, queue: RpcQueue, limit: int) -> rpc_pb2.RPC:
+    """``rpc`` with what else ``queue`` holds merged in, until the result reaches ``limit`` bytes.
+
+    Mesh changes are not merged into an RPC that already has some: a
+    receiver handles all GRAFTs of an RPC before its PRUNEs, so a PRUNE
+    then a GRAFT merged would leave it pruned while we count it grafted.
+    """
+    size = rpc.ByteSize()
+    merged: rpc_pb2.RPC | None = None
+    changes_mesh = _changes_mesh(rpc)
+    while size < limit:
+        more = _peek(queue)
+        if more is None or (changes_mesh and _changes_mesh(more)):
+            break
+        queue._queue.pop()
+        changes_mesh = changes_mesh or _changes_mesh(more)
+        if merged is None:
+            # One RPC object is queued to every mesh peer: merge into a copy.
+            merged = rpc_pb2.RPC()
+            merged.CopyFrom(rpc)
+        merged.MergeFrom(more)  # senderRecord: the same bytes, kept once
+        size += more.ByteSize()
+    return merged or rpc
+
+
+def _peek(queue: RpcQueue) -> rpc_pb2.RPC | None:
+    """The RPC ``queue`` would pop next (control first, as its pop), without taking it."""
+    tiers = queue._queue
+    if tiers._priority:
+        return tiers._priority[0]
+    return tiers._non_priority[0] if tiers._non_priority else None
+
+
+def _changes_mesh(rpc: rpc_pb2.RPC) -> bool:
+    return rpc.HasField("control") and bool(rpc.control.graft or rpc.control.prune)
+
+
 async def deliver_loop(
     receive: trio.MemoryReceiveChannel[bytes],
     on_message: Callable[[bytes], Awaitable[None]],
 ) -> None:
     """Await ``on_message`` with each payload from ``receive``, one at a time, in order.
+
+    Each time it runs it takes everything waiting, not one payload per turn
+    of the scheduler: the readers hand over a whole RPC of messages per turn,
+    and one at a time the store would starve behind them in a burst.
 
     Args:
         receive: Payloads as pubsub delivered them.
@@ -326,8 +439,13 @@ async def deliver_loop(
     """
     async with receive:
         async for data in receive:
-            try:
-                await on_message(data)
-            except Exception:
-                # One bad payload must not stop delivery of the rest.
-                logger.exception("on_message failed")
+            while True:
+                try:
+                    await on_message(data)
+                except Exception:
+                    # One bad payload must not stop delivery of the rest.
+                    logger.exception("on_message failed")
+                try:
+                    data = receive.receive_nowait()
+                except (trio.WouldBlock, trio.EndOfChannel):
+                    break

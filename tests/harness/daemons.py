@@ -24,7 +24,7 @@ from p2pnet.api import ControlClient, NodeNotRunning
 from .polling import DEADLINE, wait_for
 
 if TYPE_CHECKING:
-    from p2pnet.net import SwarmHost
+    from p2pnet.net import GossipParams, SwarmHost
 
 T = TypeVar("T")
 # The stamp difficulty of swarms in daemon tests that are not about stamps: at
@@ -198,11 +198,14 @@ def daemons(base: Path, count: int, *, first_ip: int = 2, ip_prefix: str = "127.
 
 
 @asynccontextmanager
-async def hostile_peer(invite: protocol.Invite, ip: str, *, dial: int = 1) -> AsyncIterator[SwarmHost]:
+async def hostile_peer(
+    invite: protocol.Invite, ip: str, *, dial: int = 1, params: GossipParams | None = None
+) -> AsyncIterator[SwarmHost]:
     """A raw libp2p host in the invite's swarm that checks nothing it sends or forwards.
 
     It dials the first ``dial`` bootstrap peers of the invite and is yielded
     once it has a gossip mesh peer, so what it publishes reaches the swarm.
+    ``params``: its gossip settings (the defaults if None).
     """
     import trio
 
@@ -214,6 +217,7 @@ async def hostile_peer(invite: protocol.Invite, ip: str, *, dial: int = 1) -> As
         topic="p2pnet/v1/" + protocol.swarm_id(invite.psk).hex(),
         validator=lambda data: True,  # the attacker forwards anything
         listen_ip=ip,
+        params=params,
     ) as host:
         with trio.fail_after(DEADLINE):
             for addr in invite.bootstrap[:dial]:
