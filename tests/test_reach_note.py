@@ -108,6 +108,15 @@ def test_an_announced_router_address_still_needs_the_port_forwarded() -> None:
     assert "only if the router forwards TCP port 4001 here" in said
 
 
+def test_a_public_address_nobody_could_dial_back_is_named_for_what_it_is() -> None:
+    # Peers see the node's own address, yet their dial-back failed: a firewall, not a NAT.
+    said = note(reachability="behind_nat", invite_ips=["198.51.100.11"])
+    assert said.startswith("Members could not dial this node back at its own address (a firewall")
+    assert "TCP port 4001 is let in from outside" in said and "none" not in said
+    relayed = note(reachability="behind_nat", invite_ips=["198.51.100.11"], relays=1)
+    assert "invites also name its address through 1 public member" in relayed and "through a relay" in relayed
+
+
 def test_loopback_only_names_the_announce_command() -> None:
     said = note(invite_ips=["127.0.0.3"])
     assert said == (

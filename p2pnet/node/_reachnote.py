@@ -9,8 +9,10 @@ itself, so it proves nothing and is not counted.
 
 An address in a private range (RFC 1918, carrier-grade NAT, loopback,
 link-local) cannot be dialled from the internet: a machine with only such
-addresses reaches it through a router doing NAT, if at all.  A node behind NAT
-that holds a relay reservation on a public member names that relay in its
+addresses reaches it through a router doing NAT, if at all.  A node whose peers
+see its own address but could not dial it back (``p2pnet.net._dialback``) sits
+behind a firewall or an unforwarded port, and is told so in those words.  A
+node behind NAT that holds a relay reservation on a public member names that relay in its
 invites, so friends reach it through the relay (and go direct when their
 routers allow, docs/nat.md); without one, the advice is to open a path by hand.
 """
@@ -55,18 +57,22 @@ def reach_note(
         return ""  # the router forwards the port on request: friends anywhere dial it
     outside = [ip for ip in invite_ips if not private_ip(ip)]
     tcp = f"TCP port {port}" if port else "this node's TCP port"
-    behind = f"This node is behind NAT (peers see it at {_listed(seen_at)})"
-    if outside:
-        if reachability != "behind_nat":
-            return ""
-        return f"{behind}; invites name {_listed(outside)}: friends reach it only if the router forwards {tcp} here."
-    if relays:
+    if seen_at:
+        behind = f"This node is behind NAT (peers see it at {_listed(seen_at)})"
+    else:  # peers see its own address, yet their dial-back failed: a firewall, or a port not forwarded
+        behind = "Members could not dial this node back at its own address (a firewall, or a port not forwarded)"
+    if relays and (outside == [] or reachability == "behind_nat"):
         start = behind if reachability == "behind_nat" else "This node's own addresses are private"
         through = f"{relays} public member{'s' if relays > 1 else ''}"
         return (
             f"{start}; invites also name its address through {through} of the swarm, so friends elsewhere "
             "reach it through a relay, and directly once their routers allow a hole punch."
         )
+    if outside:
+        if reachability != "behind_nat":
+            return ""
+        opened = f"the router forwards {tcp} here" if seen_at else f"{tcp} is let in from outside"
+        return f"{behind}; invites name {_listed(outside)}: friends reach it only if {opened}."
     if all(ip.startswith("127.") for ip in invite_ips):  # none, or loopback: this machine alone
         named = f"only {_listed(invite_ips)}" if invite_ips else "no address"
         return (

@@ -104,8 +104,10 @@ class Host:
         """``args`` as a command that runs inside this host's namespace."""
         return ["ip", "netns", "exec", self.ns, *args]
 
-    def run(self, *args: str, check: bool = False, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        out = subprocess.run(self.wrap(args), capture_output=True, text=True, timeout=timeout)
+    def run(
+        self, *args: str, check: bool = False, timeout: float = 60, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        out = subprocess.run(self.wrap(args), capture_output=True, text=True, timeout=timeout, input=input)
         if check and out.returncode != 0:
             raise RuntimeError(f"netlab: {' '.join(args)} in {self.ns} failed: {out.stderr.strip()}")
         return out
@@ -122,6 +124,11 @@ class Host:
         """Established TCP connections from this host straight to ``far_ip`` (the kernel's word, not libp2p's)."""
         out = self.run("ss", "-Htn", "state", "established", check=True).stdout
         return [line for line in out.splitlines() if line.split()[-1].startswith(f"{far_ip}:")]
+
+    def drop_inbound(self) -> None:
+        """A firewall on this host: new TCP connections from outside are dropped; what it dials out still works."""
+        chain = "chain input { type filter hook input priority 0; ct state new meta l4proto tcp drop; }"
+        self.run("nft", "-f", "-", check=True, input=f"table inet inbound {{\n{chain}\n}}\n")
 
     def echo_server(self, proto: str, port: int) -> subprocess.Popen[str]:
         """Start the echo (tests/netlab/_echo.py) on ``port``; returns once it listens."""

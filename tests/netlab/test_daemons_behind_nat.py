@@ -182,3 +182,25 @@ def test_a_member_behind_nat_is_told_so_and_what_to_do(two: tuple[DaemonProcess,
     said = a.cli("status").stdout
     assert "swarm friends: 1 peers connected, reachable from outside" in said and "NAT" not in said
     assert _swarm_status(a, "friends")["reach_note"] == ""
+
+
+def test_a_public_address_behind_a_firewall_is_not_taken_for_reachable(lab: Lab, tmp_path: Path) -> None:
+    """F has a public address but drops every connection from outside: every peer sees its own address, so
+    only a dial-back shows friends cannot reach it; then it holds a relay on R, and B joins through it."""
+    hosts = {"r": lab.public_host(), "f": lab.public_host(), "b": lab.lan_host(lab.home_router(Nat.CONE))}
+    hosts["f"].drop_inbound()
+    r, f, b = (DaemonProcess(tmp_path / name, host.ip, wrap=host.wrap([])) for name, host in hosts.items())
+    with running(r, f, b):
+        for node in (r, f, b):
+            node.home.mkdir(parents=True)
+            node.cli("init")
+            node.start()
+        made = r.cli("swarm", "create", "friends", "--difficulty", LOW_DIFFICULTY)
+        f.cli_json("swarm", "join", made.stdout.strip().splitlines()[-1])
+        wait_for(lambda: _swarm_status(f, "friends")["reachability"] == "behind_nat", what="F's dial-back to fail")
+        wait_for(lambda: _swarm_status(f, "friends")["relay_addrs"], what="F to hold a reservation on R")
+        wait_for(lambda: _swarm_status(r, "friends")["reachability"] == "public", what="R's dial-back to succeed")
+        invite = f.cli("swarm", "invite", "friends")
+        assert "reach it through a relay" in invite.stderr, invite.stderr
+        b.cli_json("swarm", "join", invite.stdout.strip().splitlines()[-1])
+        _posts_flow(f, b, "through R")
