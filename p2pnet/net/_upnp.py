@@ -55,7 +55,7 @@ class Gateway(Protocol):
 
 
 def _miniupnpc() -> Gateway:
-    import miniupnpc  # installed with libp2p; imported here so a node without UPnP never loads it
+    import miniupnpc  # imported here so a node without UPnP never loads it
 
     gateway = miniupnpc.UPnP()
     gateway.discoverdelay = DISCOVER_MS
