@@ -67,7 +67,9 @@ async def inline(fn: Callable[..., Any], *args: Any) -> Any:
 async def mapping(gateway: FakeGateway) -> AsyncIterator[tuple[PortMapper, Failures, list[str | None]]]:
     """A mapper of port 4001 running against ``gateway`` for the block; what it counts; what it advertised."""
     failures, seen = Failures(), []
-    m = PortMapper(4001, failures, private_ip, seen.append, gateway=lambda: gateway, offload=inline)
+    m = PortMapper(
+        4001, failures, private_ip, seen.append, gateway=lambda: gateway, offload=inline, natpmp_gateway=lambda: None
+    )
     async with trio.open_nursery() as nursery:
         nursery.start_soon(m.run)
         await trio.sleep(1)
