@@ -43,6 +43,7 @@ DESCRIPTION = "p2pnet"
 REMOVE_TIMEOUT = 5.0  # seconds shutdown waits for the router to drop the mapping
 
 UpnpState = Literal["off", "searching", "mapped", "no_gateway", "refused", "double_nat"]
+Via = Literal["", "UPnP-IGD", "NAT-PMP"]  # the protocol a mapping was made over
 _Outcome = tuple[UpnpState, str, str]  # state, external "IP:PORT", detail
 
 
@@ -112,7 +113,7 @@ class PortMapper:
         self.state: UpnpState = "searching"
         self.external = ""  # "IP:PORT" while mapped
         self.detail = ""  # why not mapped, in the router's words when it gave any
-        self.via = ""  # while mapped: "UPnP-IGD" or "NAT-PMP"
+        self.via: Via = ""  # while mapped: "UPnP-IGD" or "NAT-PMP"
 
     async def run(self) -> None:
         """Map, renew at half the lease, ask again after failures; remove the mapping when cancelled."""
@@ -129,7 +130,8 @@ class PortMapper:
     async def _map(self) -> None:
         # A mapping made over NAT-PMP is renewed there; otherwise UPnP first, and NAT-PMP when it finds
         # no gateway or is refused (a router may speak only NAT-PMP, or have UPnP turned off).
-        outcome, via = None, ""
+        outcome: _Outcome | None = None
+        via: Via = ""
         if self.via != "NAT-PMP":
             outcome, via = await self._map_upnp(), "UPnP-IGD"
         if outcome is None or outcome[0] in ("no_gateway", "refused"):
@@ -188,7 +190,7 @@ class PortMapper:
             log.debug("UPnP discovery failed: %s", exc)
         return gateway if found else None
 
-    def _set(self, state: UpnpState, external: str, detail: str, *, via: str) -> None:
+    def _set(self, state: UpnpState, external: str, detail: str, *, via: Via) -> None:
         was, had = self.state, self.external
         self.state, self.external, self.detail = state, external, detail
         self.via = via if state == "mapped" else ""
