@@ -67,7 +67,9 @@ async def inline(fn: Callable[..., Any], *args: Any) -> Any:
 async def mapping(gateway: FakeGateway) -> AsyncIterator[tuple[PortMapper, Failures, list[str | None]]]:
     """A mapper of port 4001 running against ``gateway`` for the block; what it counts; what it advertised."""
     failures, seen = Failures(), []
-    m = PortMapper(4001, failures, private_ip, seen.append, gateway=lambda: gateway, offload=inline)
+    m = PortMapper(
+        4001, failures, private_ip, seen.append, gateway=lambda: gateway, offload=inline, natpmp_gateway=lambda: None
+    )
     async with trio.open_nursery() as nursery:
         nursery.start_soon(m.run)
         await trio.sleep(1)
@@ -167,6 +169,8 @@ def test_status_words_and_the_daemon_switch() -> None:
     assert upnp_text(swarm()) == "off"
     mapped = swarm(upnp="mapped", upnp_addr="203.0.113.10:4001")
     assert upnp_text(mapped) == "the router forwards 203.0.113.10:4001 here"
+    natpmp = swarm(upnp="mapped", upnp_addr="203.0.113.10:4002", upnp_via="NAT-PMP")
+    assert upnp_text(natpmp) == "the router forwards 203.0.113.10:4002 here (NAT-PMP)"
     assert upnp_text(swarm(upnp="no_gateway")) == "no router answers"
     parser = _parser()
     assert parser.parse_args(["daemon", "--no-upnp"]).no_upnp is True

@@ -178,9 +178,10 @@ class SwarmStatus(Result):
     reachability: Literal["public", "behind_nat", "unknown"] = "unknown"
     public_peers: int = 0  # connected peers we dialled at an address outside the private ranges
     reach_note: str = ""  # why friends elsewhere may not reach this node, and what to do; "": nothing known
-    # The port mapping asked of the home router over UPnP-IGD (docs/nat.md); "off" with --no-upnp.
+    # The port mapping asked of the home router over UPnP-IGD or NAT-PMP (docs/nat.md); "off" with --no-upnp.
     upnp: Literal["off", "searching", "mapped", "no_gateway", "refused", "double_nat"] = "off"
     upnp_addr: str = ""  # when mapped: the router's "IP:PORT" that forwards here, which invites name first
+    upnp_via: Literal["", "UPnP-IGD", "NAT-PMP"] = ""  # when mapped: which protocol the router mapped it over
     # Each connected peer's path: "direct", "hole_punched" (direct after a relayed start) or "relayed".
     paths: dict[str, PeerPath] = msgspec.field(default_factory=dict)
     relay_addrs: list[str] = msgspec.field(default_factory=list)  # our addresses through members' relays

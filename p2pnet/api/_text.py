@@ -44,7 +44,7 @@ _UPNP = {
 def upnp_text(swarm: SwarmStatus) -> str:
     """The port mapping asked of the router: ``the router forwards 203.0.113.10:4001 here``."""
     if swarm.upnp == "mapped":
-        return f"the router forwards {swarm.upnp_addr} here"
+        return f"the router forwards {swarm.upnp_addr} here" + (f" ({swarm.upnp_via})" if swarm.upnp_via else "")
     return _UPNP.get(swarm.upnp, swarm.upnp)
 
 

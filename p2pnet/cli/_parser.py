@@ -77,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--no-upnp",
         action="store_true",
-        help="do not ask the router to forward your swarms' ports (UPnP-IGD; docs/nat.md)",
+        help="no port mapping asked of the router for your swarms' ports (UPnP-IGD, NAT-PMP; docs/nat.md)",
     )
 
     sp = cmd("announce", "show or set the address invite keys name, the one friends on other machines dial")

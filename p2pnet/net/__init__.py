@@ -10,7 +10,7 @@
 * :class:`SwarmSync`: catch-up sync between two peers (``/p2pnet/sync/1``);
 * :class:`Guard`: the node's ban list, shared by its hosts; :class:`TokenBucket`,
   the rate limit every per-peer defence uses;
-* :class:`PortMapper`: the swarm's port forwarded by the home router (UPnP-IGD);
+* :class:`PortMapper`: the swarm's port forwarded by the home router (UPnP-IGD, else NAT-PMP);
 * :func:`supervised`: how every long-running task runs, so none can end the daemon.
 
 Nothing here knows the store or the node.

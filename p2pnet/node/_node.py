@@ -258,6 +258,7 @@ class Node:
                     reach_note=self.reach_note(r),
                     upnp=r.upnp.state if r.upnp is not None else "off",
                     upnp_addr=r.mapped(),
+                    upnp_via=r.upnp.via if r.upnp is not None else "",
                     paths=r.host.paths(),
                     relay_addrs=r.host.relay_addrs(),
                     relaying=r.host.relaying(),

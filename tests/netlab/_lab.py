@@ -151,8 +151,13 @@ class Router(Host):
     lan: str = ""
     hosts: int = 0
 
-    def miniupnpd(self, stun: Host, stun_alt_ip: str, workdir: Path) -> subprocess.Popen[str]:
-        """Run miniupnpd (UPnP-IGD) here, learning its external address from the lab STUN server ``stun``.
+    def miniupnpd(
+        self, stun: Host, stun_alt_ip: str, workdir: Path, *, upnp: bool = True, natpmp: bool = False
+    ) -> subprocess.Popen[str]:
+        """Run miniupnpd here, learning its external address from the lab STUN server ``stun``.
+
+        It serves UPnP-IGD, NAT-PMP (RFC 6886, with PCP on the same port), or
+        both, as ``upnp`` and ``natpmp`` say.
 
         miniupnpd refuses to map anything while its WAN address is in a reserved
         range, which the lab's documentation addresses are; asked to use STUN,
@@ -171,8 +176,8 @@ class Router(Host):
             "ext_ifname=wan\n"
             "listening_ip=lan\n"
             "port=0\n"
-            "enable_natpmp=no\n"
-            "enable_upnp=yes\n"
+            f"enable_natpmp={'yes' if natpmp else 'no'}\n"
+            f"enable_upnp={'yes' if upnp else 'no'}\n"
             "ext_perform_stun=yes\n"
             f"ext_stun_host={stun.ip}\n"
             "ext_stun_port=3478\n"

@@ -5,13 +5,15 @@ from the lab STUN server, tests/netlab/_stun.py: docs/nat.md, "UPnP-IGD"), B
 behind a plain cone NAT, and nobody in the swarm has a public address.  With
 UPnP, A's daemon has the router forward its port, its invite names the
 router's address first, and B dials A straight through the forward; with
-``--no-upnp`` A is back to a private address and the warning.
+``--no-upnp`` A is back to a private address and the warning.  A router with
+UPnP turned off and NAT-PMP on does the same over NAT-PMP.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,8 +26,7 @@ from netlab import Host, Lab, Nat, Router, miniupnpd_unavailable
 pytestmark = pytest.mark.integration  # real daemon processes and a real miniupnpd in network namespaces
 
 
-@pytest.fixture
-def upnp_router(lab: Lab, tmp_path: Path) -> Router:
+def _miniupnpd_router(lab: Lab, tmp_path: Path, *, upnp: bool = True, natpmp: bool = False) -> Router:
     """A home router running miniupnpd, with the lab STUN server on the public side."""
     reason = miniupnpd_unavailable()
     if reason:
@@ -34,8 +35,13 @@ def upnp_router(lab: Lab, tmp_path: Path) -> Router:
     router = lab.home_router(Nat.CONE)
     workdir = tmp_path / "miniupnpd"
     workdir.mkdir()
-    router.miniupnpd(stun, alt, workdir)
+    router.miniupnpd(stun, alt, workdir, upnp=upnp, natpmp=natpmp)
     return router
+
+
+@pytest.fixture
+def upnp_router(lab: Lab, tmp_path: Path) -> Router:
+    return _miniupnpd_router(lab, tmp_path)
 
 
 def _daemon(tmp_path: Path, name: str, host: Host, *args: str) -> DaemonProcess:
@@ -54,9 +60,10 @@ def _forwards(router: Router) -> str:
     return router.run("nft", "list", "chain", "inet", "filter", "prerouting_miniupnpd", check=True).stdout
 
 
-@pytest.fixture
-def a_and_b(lab: Lab, upnp_router: Router, tmp_path: Path) -> Iterator[tuple[DaemonProcess, DaemonProcess, Host]]:
-    a_host = lab.lan_host(upnp_router)
+@contextmanager
+def _a_and_b(lab: Lab, router: Router, tmp_path: Path) -> Iterator[tuple[DaemonProcess, DaemonProcess, Host]]:
+    """A's daemon behind ``router``, B's behind a plain cone NAT, both running."""
+    a_host = lab.lan_host(router)
     b_host = lab.lan_host(lab.home_router(Nat.CONE))
     a, b = _daemon(tmp_path, "a", a_host), _daemon(tmp_path, "b", b_host)
     with running(a, b):
@@ -65,18 +72,19 @@ def a_and_b(lab: Lab, upnp_router: Router, tmp_path: Path) -> Iterator[tuple[Dae
         yield a, b, a_host
 
 
-def test_a_member_behind_a_upnp_router_is_joined_directly_with_no_public_member(
-    a_and_b: tuple[DaemonProcess, DaemonProcess, Host], upnp_router: Router
-) -> None:
-    a, b, a_host = a_and_b
-    created = a.cli("swarm", "create", "friends", "--difficulty", "8")
-    assert "Invites name only the private address" in created.stderr  # before the router has answered
+@pytest.fixture
+def a_and_b(lab: Lab, upnp_router: Router, tmp_path: Path) -> Iterator[tuple[DaemonProcess, DaemonProcess, Host]]:
+    with _a_and_b(lab, upnp_router, tmp_path) as nodes:
+        yield nodes
+
+
+def _joined_through_the_forward(a: DaemonProcess, b: DaemonProcess, a_host: Host, router: Router) -> str:
+    """A mapped, B joins with A's invite alone and posts flow both ways, B arriving through the forward: its port."""
     wait_for(lambda: _swarm(a)["upnp"] == "mapped", what="A's router to forward its port")
     mapped = _swarm(a)["upnp_addr"]
     ip, port = mapped.split(":")
-    assert ip == upnp_router.ip and _swarm(a)["reach_note"] == ""
-    assert f"dport {port} dnat ip to {a_host.ip}:{port}" in _forwards(upnp_router)
-    assert f"upnp: the router forwards {mapped} here" in a.cli("status").stdout
+    assert ip == router.ip and _swarm(a)["reach_note"] == ""
+    assert f"dport {port} dnat ip to {a_host.ip}:{port}" in _forwards(router)
 
     invited = a.cli("swarm", "invite", "friends")
     assert invited.stderr == ""  # reachable: no "behind NAT" warning
@@ -94,8 +102,31 @@ def test_a_member_behind_a_upnp_router_is_joined_directly_with_no_public_member(
     # B's connection arrives at A's listen port from B's router, through the forward: no relay, no other path.
     seen = a_host.run("ss", "-Htn", "state", "established", f"( sport = :{port} )", check=True).stdout
     assert "203.0.113.11:" in seen, seen
+    return port
+
+
+def test_a_member_behind_a_upnp_router_is_joined_directly_with_no_public_member(
+    a_and_b: tuple[DaemonProcess, DaemonProcess, Host], upnp_router: Router
+) -> None:
+    a, b, a_host = a_and_b
+    created = a.cli("swarm", "create", "friends", "--difficulty", "8")
+    assert "Invites name only the private address" in created.stderr  # before the router has answered
+    port = _joined_through_the_forward(a, b, a_host, upnp_router)
+    assert f"upnp: the router forwards {_swarm(a)['upnp_addr']} here (UPnP-IGD)" in a.cli("status").stdout
     a.stop()
     assert f"dport {port}" not in _forwards(upnp_router)  # removed on shutdown
+
+
+def test_a_member_behind_a_router_with_only_natpmp_is_joined_directly_with_no_public_member(
+    lab: Lab, tmp_path: Path
+) -> None:
+    router = _miniupnpd_router(lab, tmp_path, upnp=False, natpmp=True)
+    with _a_and_b(lab, router, tmp_path) as (a, b, a_host):
+        a.cli("swarm", "create", "friends", "--difficulty", "8")
+        port = _joined_through_the_forward(a, b, a_host, router)
+        assert f"upnp: the router forwards {_swarm(a)['upnp_addr']} here (NAT-PMP)" in a.cli("status").stdout
+        a.stop()
+        assert f"dport {port}" not in _forwards(router)  # removed on shutdown: a mapping with lifetime 0
 
 
 def test_with_no_upnp_nothing_is_mapped_and_the_invite_warns(lab: Lab, upnp_router: Router, tmp_path: Path) -> None:
