@@ -40,11 +40,14 @@ from tests.harness.polling import pilot_until
 
 pytest.importorskip("textual")
 
+from textual import work
 from textual.app import App
 from textual.command import CommandList
+from textual.css.query import NoMatches
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, DataTable, Input, Label, OptionList, Select, Static, TextArea
+from textual.worker import WorkerFailed, WorkerState
 
 from tui.app import P2PApp
 from tui.format import CARD_COLOURS, age, icon_parts, posted, snippet_text
@@ -1013,6 +1016,69 @@ def test_a_reply_left_unsent_waits_in_its_thread(fake: FakeNode) -> None:
 
 
 # -- the node going away, and events missed ------------------------------------------------
+
+
+class Answer(Static):
+    """Where a worker writes what the node answered; says when it is taken off the screen."""
+
+    def __init__(self, removed: asyncio.Event) -> None:
+        super().__init__("")
+        self.removed = removed
+
+    def on_unmount(self) -> None:
+        self.removed.set()
+
+
+class AsksTheNode(Screen[None]):
+    """A screen whose worker waits for an answer, then shows it (as the feed's unread badge does)."""
+
+    def __init__(self, answered: asyncio.Event) -> None:
+        super().__init__()
+        self.answered = answered
+        self.removed = asyncio.Event()
+
+    def compose(self) -> Iterator[Static]:
+        yield Answer(self.removed)
+
+    @work
+    async def show_answer(self) -> None:
+        await self.answered.wait()
+        self.query_one(Answer).update("3 unread")
+
+
+def test_an_answer_that_comes_as_its_screen_closes_is_dropped(fake: FakeNode) -> None:
+    async def main() -> None:
+        app = P2PApp(fake.socket)
+        async with app.run_test(size=SMALL) as pilot:
+            await open_feed(pilot, app)
+            screen = AsksTheNode(answered=asyncio.Event())
+            screen.answered = screen.removed  # the answer arrives once its widgets are gone, the screen still closing
+            await app.push_screen(screen)
+            worker = screen.show_answer()
+            app.pop_screen()
+            await pilot_until(pilot, lambda: worker.is_finished, "the worker ended")
+            assert worker.state is WorkerState.ERROR and isinstance(worker.error, NoMatches), worker.state
+            await pilot_until(pilot, lambda: at(app, FeedScreen), "back on the feed, the app running")
+            await pilot.press("c")
+            await pilot_until(pilot, lambda: at(app, ComposeScreen), "keys still work")
+
+    run(main)
+
+
+def test_a_widget_missing_from_an_open_screen_still_ends_the_app(fake: FakeNode) -> None:
+    async def main() -> None:
+        app = P2PApp(fake.socket)
+        async with app.run_test(size=SMALL) as pilot:
+            await open_feed(pilot, app)
+            screen = AsksTheNode(answered=asyncio.Event())
+            await app.push_screen(screen)
+            await screen.query_one(Answer).remove()  # a bug: the screen lost the widget while open
+            screen.show_answer()
+            screen.answered.set()
+            await pilot_until(pilot, lambda: app._exception is not None, "the failure reported")
+
+    with pytest.raises(WorkerFailed, match="NoMatches"):
+        run(main)
 
 
 def test_the_tui_starts_again_the_node_it_started_and_keeps_the_draft() -> None:

@@ -12,7 +12,9 @@ from typing import ClassVar
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.worker import get_current_worker
+from textual.css.query import NoMatches
+from textual.widget import MountError
+from textual.worker import WorkerFailed, active_worker, get_current_worker
 
 from p2pnet import api
 from p2pnet.api import Home
@@ -177,6 +179,22 @@ class P2PApp(App[int]):
 
     async def on_unmount(self) -> None:
         await self.node.close()
+
+    def _handle_exception(self, error: Exception) -> None:
+        """Let a closing screen's worker find its widgets gone; anything else still ends the app.
+
+        A worker waits on the node, then touches its screen's widgets.  When the
+        screen is dismissed, or the app quits, meanwhile, Textual removes the
+        widgets before it cancels the screen's workers: the worker wakes to
+        ``NoMatches`` (or a refused mount) on a screen that is going away.
+        """
+        if isinstance(error, WorkerFailed) and isinstance(error.error, NoMatches | MountError):
+            worker = active_worker.get(None)
+            node = worker.node if worker is not None else None
+            if node is not None and not node.display:  # closing, closed or being removed
+                self.log.worker(f"dropped: {error.error!r} in {worker}")
+                return
+        super()._handle_exception(error)
 
     async def action_quit(self) -> None:
         """Quit, asking first when something written is not sent (ctrl+q, q, the palette)."""
