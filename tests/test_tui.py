@@ -1046,39 +1046,43 @@ class AsksTheNode(Screen[None]):
         self.query_one(Answer).update("3 unread")
 
 
-def test_an_answer_that_comes_as_its_screen_closes_is_dropped(fake: FakeNode) -> None:
+def run_asking(socket: Path, body: Callable[[Pilot[Any], P2PApp, AsksTheNode], Awaitable[None]]) -> None:
+    """Open the app on the feed, push an :class:`AsksTheNode` over it and run ``body``."""
+
     async def main() -> None:
-        app = P2PApp(fake.socket)
+        app = P2PApp(socket)
         async with app.run_test(size=SMALL) as pilot:
             await open_feed(pilot, app)
             screen = AsksTheNode(answered=asyncio.Event())
-            screen.answered = screen.removed  # the answer arrives once its widgets are gone, the screen still closing
             await app.push_screen(screen)
-            worker = screen.show_answer()
-            app.pop_screen()
-            await pilot_until(pilot, lambda: worker.is_finished, "the worker ended")
-            assert worker.state is WorkerState.ERROR and isinstance(worker.error, NoMatches), worker.state
-            await pilot_until(pilot, lambda: at(app, FeedScreen), "back on the feed, the app running")
-            await pilot.press("c")
-            await pilot_until(pilot, lambda: at(app, ComposeScreen), "keys still work")
+            await body(pilot, app, screen)
 
     run(main)
 
 
+def test_an_answer_that_comes_as_its_screen_closes_is_dropped(fake: FakeNode) -> None:
+    async def body(pilot: Pilot[Any], app: P2PApp, screen: AsksTheNode) -> None:
+        screen.answered = screen.removed  # the answer arrives once its widgets are gone, the screen still closing
+        worker = screen.show_answer()
+        app.pop_screen()
+        await pilot_until(pilot, lambda: worker.is_finished, "the worker ended")
+        assert worker.state is WorkerState.ERROR and isinstance(worker.error, NoMatches), worker.state
+        await pilot_until(pilot, lambda: at(app, FeedScreen), "back on the feed, the app running")
+        await pilot.press("c")
+        await pilot_until(pilot, lambda: at(app, ComposeScreen), "keys still work")
+
+    run_asking(fake.socket, body)
+
+
 def test_a_widget_missing_from_an_open_screen_still_ends_the_app(fake: FakeNode) -> None:
-    async def main() -> None:
-        app = P2PApp(fake.socket)
-        async with app.run_test(size=SMALL) as pilot:
-            await open_feed(pilot, app)
-            screen = AsksTheNode(answered=asyncio.Event())
-            await app.push_screen(screen)
-            await screen.query_one(Answer).remove()  # a bug: the screen lost the widget while open
-            screen.show_answer()
-            screen.answered.set()
-            await pilot_until(pilot, lambda: app._exception is not None, "the failure reported")
+    async def body(pilot: Pilot[Any], app: P2PApp, screen: AsksTheNode) -> None:
+        await screen.query_one(Answer).remove()  # a bug: the screen lost the widget while open
+        screen.show_answer()
+        screen.answered.set()
+        await pilot_until(pilot, lambda: app._exception is not None, "the failure reported")
 
     with pytest.raises(WorkerFailed, match="NoMatches"):
-        run(main)
+        run_asking(fake.socket, body)
 
 
 def test_the_tui_starts_again_the_node_it_started_and_keeps_the_draft() -> None:
