@@ -89,10 +89,13 @@ def test_thread_on_the_wire() -> None:
 
 def test_search_hits_and_kind_names() -> None:
     hit = SearchRow(REPLY.id, protocol.KIND_REPLY, ROOT.id, "oh hi there", NOW, 0, ((3, 5),))
-    assert msgspec.json.encode(search_hit(hit)) == (
-        f'{{"id":"{"02" * 32}","kind":"reply","root":"{"01" * 32}","text":"oh hi there",'
-        f'"created":{NOW},"hearts":0,"matches":[[3,5]]}}'
-    ).encode()
+    assert (
+        msgspec.json.encode(search_hit(hit))
+        == (
+            f'{{"id":"{"02" * 32}","kind":"reply","root":"{"01" * 32}","text":"oh hi there",'
+            f'"created":{NOW},"hearts":0,"matches":[[3,5]]}}'
+        ).encode()
+    )
     assert [KIND_NAMES[k] for k in range(protocol.KIND_POST, protocol.KIND_DELETE + 1)] == [
         "post",
         "reply",

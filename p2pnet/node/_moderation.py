@@ -88,9 +88,7 @@ def mutes_result(node: Node) -> api.Mutes:
     roots = node.store.feed_items(list(muted.threads))
     return api.Mutes(
         words=list(muted.words),
-        authors=[
-            api.MutedAuthor(key=key.hex(), thread=root.hex(), icon=_shape.icon(key)) for key, root in muted.keys
-        ],
+        authors=[api.MutedAuthor(key=key.hex(), thread=root.hex(), icon=_shape.icon(key)) for key, root in muted.keys],
         threads=[
             api.MutedThread(id=root.hex(), text=api.preview(roots[root].text) if root in roots else None)
             for root in muted.threads

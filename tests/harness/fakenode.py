@@ -394,8 +394,10 @@ class Model:
         if isinstance(obj, protocol.Delete):
             self._erase(obj.target)
         concerns = obj.root if isinstance(obj, protocol.Reply) else getattr(obj, "target", signed.id)
-        if self._muted(self.objects[signed.id]) or concerns in self.hidden or (
-            concerns in self.objects and self._muted(self.objects[concerns])
+        if (
+            self._muted(self.objects[signed.id])
+            or concerns in self.hidden
+            or (concerns in self.objects and self._muted(self.objects[concerns]))
         ):
             return  # the node announces nothing the user muted
         post = self.objects.get(concerns)
