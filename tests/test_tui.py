@@ -44,6 +44,7 @@ from textual import work
 from textual.app import App
 from textual.command import CommandList
 from textual.css.query import NoMatches
+from textual.dom import NoScreen
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, DataTable, Input, Label, OptionList, Select, Static, TextArea
@@ -1032,52 +1033,64 @@ class Answer(Static):
 class AsksTheNode(Screen[None]):
     """A screen whose worker waits for an answer, then shows it (as the feed's unread badge does)."""
 
-    def __init__(self, answered: asyncio.Event) -> None:
+    def __init__(self, answered: asyncio.Event, held: bool = False) -> None:
         super().__init__()
         self.answered = answered
         self.removed = asyncio.Event()
+        self.held = held  # the worker keeps the widget rather than looking it up
+        self.answer = Answer(self.removed)
 
     def compose(self) -> Iterator[Static]:
-        yield Answer(self.removed)
+        yield self.answer
 
     @work
     async def show_answer(self) -> None:
+        answer = self.answer if self.held else None
+        self.answer.loading = True  # as the feed's list shows while a page is asked for
         await self.answered.wait()
-        self.query_one(Answer).update("3 unread")
+        answer = answer or self.query_one(Answer)
+        answer.loading = False
+        answer.update("3 unread")
 
 
-def run_asking(socket: Path, body: Callable[[Pilot[Any], P2PApp, AsksTheNode], Awaitable[None]]) -> None:
+def run_asking(
+    socket: Path, body: Callable[[Pilot[Any], P2PApp, AsksTheNode], Awaitable[None]], held: bool = False
+) -> None:
     """Open the app on the feed, push an :class:`AsksTheNode` over it and run ``body``."""
 
     async def main() -> None:
         app = P2PApp(socket)
         async with app.run_test(size=SMALL) as pilot:
             await open_feed(pilot, app)
-            screen = AsksTheNode(answered=asyncio.Event())
+            screen = AsksTheNode(answered=asyncio.Event(), held=held)
             await app.push_screen(screen)
             await body(pilot, app, screen)
 
     run(main)
 
 
-def test_an_answer_that_comes_as_its_screen_closes_is_dropped(fake: FakeNode) -> None:
+@pytest.mark.parametrize(("held", "raised"), [(False, NoMatches), (True, NoScreen)])
+def test_an_answer_that_comes_as_its_screen_closes_is_dropped(
+    fake: FakeNode, held: bool, raised: type[Exception]
+) -> None:
     async def body(pilot: Pilot[Any], app: P2PApp, screen: AsksTheNode) -> None:
         screen.answered = screen.removed  # the answer arrives once its widgets are gone, the screen still closing
         worker = screen.show_answer()
         app.pop_screen()
         await pilot_until(pilot, lambda: worker.is_finished, "the worker ended")
-        assert worker.state is WorkerState.ERROR and isinstance(worker.error, NoMatches), worker.state
+        assert worker.state is WorkerState.ERROR and isinstance(worker.error, raised), worker.error
         await pilot_until(pilot, lambda: at(app, FeedScreen), "back on the feed, the app running")
         await pilot.press("c")
         await pilot_until(pilot, lambda: at(app, ComposeScreen), "keys still work")
 
-    run_asking(fake.socket, body)
+    run_asking(fake.socket, body, held)
 
 
 def test_a_widget_missing_from_an_open_screen_still_ends_the_app(fake: FakeNode) -> None:
     async def body(pilot: Pilot[Any], app: P2PApp, screen: AsksTheNode) -> None:
-        await screen.query_one(Answer).remove()  # a bug: the screen lost the widget while open
         screen.show_answer()
+        await pilot.pause()
+        await screen.query_one(Answer).remove()  # a bug: the screen lost the widget while open
         screen.answered.set()
         await pilot_until(pilot, lambda: app._exception is not None, "the failure reported")
 

@@ -13,6 +13,7 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
+from textual.dom import NoScreen
 from textual.widget import MountError
 from textual.worker import WorkerFailed, active_worker, get_current_worker
 
@@ -186,9 +187,10 @@ class P2PApp(App[int]):
         A worker waits on the node, then touches its screen's widgets.  When the
         screen is dismissed, or the app quits, meanwhile, Textual removes the
         widgets before it cancels the screen's workers: the worker wakes to
-        ``NoMatches`` (or a refused mount) on a screen that is going away.
+        ``NoMatches`` (a widget it looks up), ``NoScreen`` (one it holds) or a
+        refused mount, on a screen that is going away.
         """
-        if isinstance(error, WorkerFailed) and isinstance(error.error, NoMatches | MountError):
+        if isinstance(error, WorkerFailed) and isinstance(error.error, NoMatches | NoScreen | MountError):
             worker = active_worker.get(None)
             node = worker.node if worker is not None else None
             if node is not None and not node.display:  # closing, closed or being removed
