@@ -18,13 +18,18 @@ its py-libp2p logs "fail to upgrade mux" (the daemon writes a repeated line
 once an hour); nothing else happens there.  Each asker gets
 :data:`SERVE_RATE` requests, and at most :data:`MAX_DIALS_AT_ONCE` dial-backs
 run at once on a server.
+
+The addresses asked for are the ones friends are told: the announced
+address (``p2pnet announce``) at each listen port, the router's mapped one
+(UPnP, NAT-PMP), and the rest of the host's advertised addresses, public
+ones first (:func:`own_addrs`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import multiaddr
@@ -36,13 +41,21 @@ from libp2p.peer.id import ID
 import protocol
 from protocol import DialBackStatus
 
-from ._addrs import ip4_of
+from ._addrs import ip4_of, private_ip
 from ._bucket import Buckets, Rate
 from ._params import GossipParams
 from ._relay import is_circuit, protect
 from ._stream import Stream, StreamError, close_quietly, malformed
 
-__all__ = ["ASK_PEERS", "CHECK_EVERY", "DIALBACK_PROTOCOL", "MAX_DIALS_AT_ONCE", "SERVE_RATE", "DialBack"]
+__all__ = [
+    "ASK_PEERS",
+    "CHECK_EVERY",
+    "DIALBACK_PROTOCOL",
+    "MAX_DIALS_AT_ONCE",
+    "SERVE_RATE",
+    "DialBack",
+    "own_addrs",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +102,7 @@ class DialBack:
         self._buckets = Buckets(SERVE_RATE)
         self._dialling = 0
         self._wake = trio.Event()
+        self.announced: list[str] = []  # IPs friends are told to dial us at (``p2pnet announce``)
         # Our addresses to be dialled back at; tests name others.
         self.own_addrs: Callable[[], list[tuple[str, int]]] = self._own_addrs
 
@@ -226,6 +240,10 @@ class DialBack:
 
     def connected(self, peer: str) -> None:
         """A member connected: check again (after :data:`MIN_GAP` since the last check)."""
+        self.recheck()
+
+    def recheck(self) -> None:
+        """Check again (after :data:`MIN_GAP` since the last check): a member connected, or our addresses changed."""
         self._wake.set()
 
     async def check_loop(self) -> None:
@@ -238,13 +256,37 @@ class DialBack:
             await trio.sleep(MIN_GAP)
 
     def _own_addrs(self) -> list[tuple[str, int]]:
-        out: list[tuple[str, int]] = []
-        for addr in self._host.get_addrs():
-            if is_circuit(addr):
-                continue
-            ip = ip4_of(addr)
-            with contextlib.suppress(Exception):
-                port = int(addr.value_for_protocol("tcp"))
-                if ip is not None and (ip, port) not in out:
-                    out.append((ip, port))
-        return out[: protocol.MAX_DIALBACK_ADDRS]
+        return own_addrs(self._host.get_addrs(), self._host.get_transport_addrs(), self.announced)
+
+
+def own_addrs(
+    advertised: Sequence[multiaddr.Multiaddr], listen: Sequence[multiaddr.Multiaddr], announced: Sequence[str]
+) -> list[tuple[str, int]]:
+    """The TCP addresses to be dialled back at: what friends are told, public ones first.
+
+    Args:
+        advertised: The host's advertised addresses (its signed record: a mapped address first,
+            listen and confirmed observed ones; circuit addresses are left out).
+        listen: Its listen addresses, whose ports the announced IPs go with (as invites pair them).
+        announced: IPs named with ``p2pnet announce``: a router's that forwards our port, typically.
+
+    Returns:
+        Up to :data:`protocol.MAX_DIALBACK_ADDRS` (ip, port), without repeats. A server dials
+        only those at the IP it sees us at, and the members asked see us at a public one:
+        private ones go last.
+    """
+    out: list[tuple[str, int]] = []
+    ports = [port for a in listen if (port := _tcp_port(a)) is not None]
+    pairs: list[tuple[str | None, int | None]] = [(ip, port) for ip in announced for port in ports]
+    pairs += [(ip4_of(a), _tcp_port(a)) for a in advertised if not is_circuit(a)]
+    for ip, port in pairs:
+        if ip is not None and port is not None and (ip, port) not in out:
+            out.append((ip, port))
+    out.sort(key=lambda addr: private_ip(addr[0]))  # stable: in the order above within each kind
+    return out[: protocol.MAX_DIALBACK_ADDRS]
+
+
+def _tcp_port(addr: multiaddr.Multiaddr) -> int | None:
+    with contextlib.suppress(Exception):
+        return int(addr.value_for_protocol("tcp"))
+    return None
