@@ -33,7 +33,7 @@ pytestmark = pytest.mark.trio
 
 TOPIC = "p2pnet/test/dialback"
 STATIC = GossipParams(target_peers=0)
-S_IP, A_IP, OTHER_IP = "127.0.17.1", "127.0.17.2", "127.0.17.9"
+S_IP, A_IP, OTHER_IP, LIAR_IP = "127.0.17.1", "127.0.17.2", "127.0.17.9", "127.0.17.3"
 
 
 @asynccontextmanager
@@ -223,3 +223,51 @@ async def test_an_announced_address_is_asked_for_first_and_asked_again() -> None
         assert a.dialback._wake.is_set()  # the check loop asks members again
         a.announce(None)
         assert a.dialback.own_addrs() == [(A_IP, _port(a))]
+
+
+@asynccontextmanager
+async def with_liar() -> AsyncIterator[tuple[SwarmHost, SwarmHost, list[str]]]:
+    """A connected to S (honest) and to L, a member whose dial-back server says ok without dialling.
+
+    Yields A, S, and the askers L told ok.
+    """
+    told: list[str] = []
+
+    async def say_ok(stream: Stream) -> None:
+        await stream.receive(protocol.MAX_DIALBACK_REQUEST)
+        await stream.send(protocol.encode_dialback_response(DialBackStatus.OK))
+        told.append(stream.peer_id)
+
+    async with asker_and_server() as (a, s), hosts(LIAR_IP, psk=bytes.fromhex(s._host.get_network().psk)) as (liar,):
+        liar.serve(DIALBACK_PROTOCOL, say_ok)
+        a.relays.reachable = lambda ip: True  # loopback stands for public addresses here
+        with trio.fail_after(DEADLINE):
+            await a.connect(liar.listen_addrs[0])
+        yield a, s, told
+
+
+async def test_a_lying_member_cannot_make_an_undialable_member_reachable() -> None:
+    """L's ok comes with no connection from L: it counts for nothing, and S's failed stands."""
+    async with with_liar() as (a, s, told):
+        dead = dead_port(A_IP)
+        a.dialback.own_addrs = lambda: [(A_IP, dead)]  # nothing of A's there: undialable
+        with trio.fail_after(DEADLINE):
+            await a.dialback.check()
+        assert told == [a.peer_id]  # L was asked, and said ok
+        assert a.dialback.results == {s.peer_id: DialBackStatus.FAILED}
+        assert a.reachability() == "behind_nat" and a.relays.wanted() and not a.relays.serving()
+        # L alone: no word at all, so the observed addresses decide (none on loopback).
+        await s._host.disconnect(a._host.get_id())
+        with trio.fail_after(DEADLINE):
+            await a.dialback.check()
+        assert told == [a.peer_id] * 2
+        assert a.dialback.results == {} and a.reachability() == "unknown"
+
+
+async def test_an_honest_member_still_makes_a_dialable_member_reachable_next_to_a_liar() -> None:
+    async with with_liar() as (a, s, told):
+        with trio.fail_after(DEADLINE):
+            await a.dialback.check()
+        assert told == [a.peer_id]
+        assert a.dialback.results == {s.peer_id: DialBackStatus.OK}  # S's dial-back came in; L's ok did not count
+        assert a.reachability() == "public" and a.relays.serving() and not a.relays.wanted()

@@ -15,7 +15,10 @@ connection the request came over, and says yes to every asker.
 The new connection never joins the server's swarm: the handshake alone is
 the proof.  The asker sees an inbound connection end before its muxer, and
 its py-libp2p logs "fail to upgrade mux" (the daemon writes a repeated line
-once an hour); nothing else happens there.  Each asker gets
+once an hour).  The asker does not take an ``ok`` on trust: it counts only
+if, while it asked, its own listener accepted a connection from a public IP
+whose Noise handshake authenticated that member (``libp2p_patches.watch_inbound``);
+a member that says ``ok`` without dialling says nothing.  Each asker gets
 :data:`SERVE_RATE` requests, and at most :data:`MAX_DIALS_AT_ONCE` dial-backs
 run at once on a server.
 
@@ -29,7 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Literal
 
 import multiaddr
@@ -53,6 +56,7 @@ __all__ = [
     "DIALBACK_PROTOCOL",
     "MAX_DIALS_AT_ONCE",
     "SERVE_RATE",
+    "VERIFY_GRACE",
     "DialBack",
     "own_addrs",
 ]
@@ -65,6 +69,9 @@ CHECK_EVERY = 600.0  # seconds between checks when nobody new connects
 MIN_GAP = 60.0  # seconds between two checks, however many members connect
 SERVE_RATE = Rate(rate=1 / 60, burst=4)  # requests one asker gets answered
 MAX_DIALS_AT_ONCE = 4  # dial-backs one server runs at a time
+# Seconds an ``ok`` waits for our listener to have seen the member's handshake: the answer
+# and the dial-back's last handshake message travel on two connections, in either order.
+VERIFY_GRACE = 5.0
 
 Said = Literal["reachable", "unreachable"]
 
@@ -105,11 +112,15 @@ class DialBack:
         self.announced: list[str] = []  # IPs friends are told to dial us at (``p2pnet announce``)
         # Our addresses to be dialled back at; tests name others.
         self.own_addrs: Callable[[], list[tuple[str, int]]] = self._own_addrs
+        self._watching: dict[str, trio.Event] = {}  # member asked now -> set once it dialled us
 
     # -- what the answers say ---------------------------------------------------------------
 
     def said(self) -> Said | None:
-        """``reachable`` if a connected member dialled us back, ``unreachable`` if all that tried failed, else None."""
+        """``reachable`` if a connected member dialled us back, ``unreachable`` if all that tried failed, else None.
+
+        A member's ``ok`` is in :attr:`results` only if we saw its dial-back come in (:meth:`check`).
+        """
         connected = {str(p) for p in self._host.get_connected_peers()}
         said = [status for peer, status in self.results.items() if peer in connected]
         if DialBackStatus.OK in said:
@@ -227,16 +238,43 @@ class DialBack:
             if not self._reachable(self._ip_of(peer)):
                 continue  # a member on our LAN dials our private address: no word on the internet
             asked += 1
-            try:
-                status = await self.ask(peer, addrs)
-            except (StreamError, protocol.DecodeError) as exc:
-                logger.debug("dial-back check by %s failed: %s", peer, exc)
-                continue
+            with self._watch(peer) as dialled:
+                try:
+                    status = await self.ask(peer, addrs)
+                except (StreamError, protocol.DecodeError) as exc:
+                    logger.debug("dial-back check by %s failed: %s", peer, exc)
+                    continue
+                if status is DialBackStatus.OK:
+                    with trio.move_on_after(VERIFY_GRACE):
+                        await dialled.wait()
+                    if not dialled.is_set():
+                        # Said ok, yet no connection of its reached our listener: its word counts for nothing.
+                        logger.info("%s said it dialled us back, but no connection of its came in", peer)
+                        self.results.pop(peer, None)
+                        continue
             if status in (DialBackStatus.OK, DialBackStatus.FAILED):
                 self.results[peer] = status
             elif status is DialBackStatus.REFUSED:
                 self.results.pop(peer, None)  # nothing of ours at the IP it sees now: its last word is stale
             logger.debug("dial-back by %s: %s", peer, status.name)
+
+    @contextlib.contextmanager
+    def _watch(self, peer: str) -> Iterator[trio.Event]:
+        dialled = self._watching[peer] = trio.Event()
+        try:
+            yield dialled
+        finally:
+            self._watching.pop(peer, None)
+
+    def dialled_in(self, peer: str, ip: str | None) -> None:
+        """Our listener accepted a connection that authenticated as ``peer``, from ``ip`` (``watch_inbound``).
+
+        Only a dial from a public IP counts: one from our LAN reaches our
+        private address, which says nothing of friends elsewhere.
+        """
+        dialled = self._watching.get(peer)
+        if dialled is not None and self._reachable(ip):
+            dialled.set()
 
     def connected(self, peer: str) -> None:
         """A member connected: check again (after :data:`MIN_GAP` since the last check)."""

@@ -84,6 +84,7 @@ class SwarmHost:
             host, psk, params, self._dialback_candidates, lambda ip: self.relays.reachable(ip), self._conns.ip_of
         )
         self._conns.callbacks.append(self.dialback.connected)
+        libp2p_patches.watch_inbound(host, self.dialback.dialled_in)  # an ok counts once its dial is seen
         self._peer_exchange = PeerExchange(
             host, self._topic, params, failures, self._conns.outbound, via_relay=self.relays.dial
         )
