@@ -69,13 +69,17 @@ async def test_no_invite_without_an_address_and_announce_names_one(
             created = await node.request(api.SwarmCreate(name="friends", difficulty=8))
             invite = protocol.decode_invite(created.invite, now=node.now())
             assert [a.split("/")[2] for a in invite.bootstrap] == ["203.0.113.7"]
+            # The swarm's host asks members to dial it back there (p2pnet.net._dialback).
+            assert [r.host.announced for r in node.swarms.running.values()] == ["203.0.113.7"]
         # Kept for the next start.
         assert json.loads(Home(tmp_path / "a").settings.read_text()) == {"announce_ip": "203.0.113.7"}
         again = make_fake_node(net, tmp_path / "a", 1, listen_ip="0.0.0.0")
         async with running_nodes(again):
             assert (await again.request(api.Announce())).ip == "203.0.113.7"
+            assert [r.host.announced for r in again.swarms.running.values()] == ["203.0.113.7"]
             monkeypatch.setattr(_addrs, "local_ips", lambda: ["192.0.2.2"])
             assert (await again.request(api.Announce(clear=True))).ips == ["192.0.2.2"]
+            assert [r.host.announced for r in again.swarms.running.values()] == [None]  # the running host too
             invite_key = (await again.request(api.SwarmInvite(name="friends"))).invite
             assert [a.split("/")[2] for a in protocol.decode_invite(invite_key, now=again.now()).bootstrap] == [
                 "192.0.2.2"

@@ -14,6 +14,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
+import multiaddr
 import pytest
 import trio
 from harness.polling import DEADLINE
@@ -24,7 +25,7 @@ from libp2p.utils.varint import encode_varint_prefixed
 
 import protocol
 from p2pnet.net import GossipParams, SwarmHost, open_swarm_host
-from p2pnet.net._dialback import DIALBACK_PROTOCOL, SERVE_RATE
+from p2pnet.net._dialback import DIALBACK_PROTOCOL, SERVE_RATE, own_addrs
 from p2pnet.net._stream import Stream, StreamError
 from protocol import DialBackStatus
 
@@ -32,7 +33,7 @@ pytestmark = pytest.mark.trio
 
 TOPIC = "p2pnet/test/dialback"
 STATIC = GossipParams(target_peers=0)
-S_IP, A_IP, OTHER_IP = "127.0.17.1", "127.0.17.2", "127.0.17.9"
+S_IP, A_IP, OTHER_IP, LIAR_IP = "127.0.17.1", "127.0.17.2", "127.0.17.9", "127.0.17.3"
 
 
 @asynccontextmanager
@@ -165,7 +166,8 @@ async def test_the_verdict_and_the_relays_follow_the_dial_backs() -> None:
         with trio.fail_after(DEADLINE):
             await a.dialback.check()
         assert a.dialback.results == {s.peer_id: DialBackStatus.OK}
-        assert a.reachability() == "public" and a.relays.serving()
+        # Public, though its own address is private: a forwarded port. It relays and reserves nothing.
+        assert a.reachability() == "public" and a.relays.serving() and not a.relays.wanted()
         dead = dead_port(A_IP)
         a.dialback.own_addrs = lambda: [(A_IP, dead)]  # as if a firewall dropped what comes in
         with trio.fail_after(DEADLINE):
@@ -184,3 +186,88 @@ async def test_a_member_on_the_lan_is_not_asked() -> None:
         with trio.fail_after(DEADLINE):
             await a.dialback.check()
         assert a.dialback.results == {} and a.reachability() == "unknown"
+
+
+async def test_the_addresses_asked_for_are_those_friends_are_told() -> None:
+    """The announced IP at each listen port and a mapped address, before the private listen one; never a circuit."""
+    me = "12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo"
+    listen = [multiaddr.Multiaddr("/ip4/192.168.1.10/tcp/4001")]
+    advertised = [
+        multiaddr.Multiaddr(f"/ip4/203.0.113.10/tcp/5001/p2p/{me}"),  # mapped over NAT-PMP, another port
+        multiaddr.Multiaddr(f"/ip4/192.168.1.10/tcp/4001/p2p/{me}"),
+        multiaddr.Multiaddr(f"/ip4/198.51.100.1/tcp/4001/p2p/{me}/p2p-circuit/p2p/{me}"),  # a relay's
+    ]
+    assert own_addrs(advertised, listen, ["203.0.113.10"]) == [
+        ("203.0.113.10", 4001),
+        ("203.0.113.10", 5001),
+        ("192.168.1.10", 4001),
+    ]
+    assert own_addrs(advertised, listen, []) == [("203.0.113.10", 5001), ("192.168.1.10", 4001)]
+    # Each once, and no more than a request carries; public ones are the ones kept.
+    many = [multiaddr.Multiaddr(f"/ip4/10.0.0.{n}/tcp/4001") for n in range(1, 6)]
+    assert own_addrs([*many, *advertised], listen, ["203.0.113.10", "203.0.113.10"]) == [
+        ("203.0.113.10", 4001),
+        ("203.0.113.10", 5001),
+        ("10.0.0.1", 4001),
+        ("10.0.0.2", 4001),
+    ]
+    assert len(own_addrs(many, many, [])) == protocol.MAX_DIALBACK_ADDRS
+
+
+async def test_an_announced_address_is_asked_for_first_and_asked_again() -> None:
+    async with hosts(A_IP) as (a,):
+        assert a.dialback.own_addrs() == [(A_IP, _port(a))]
+        a.dialback._wake = trio.Event()
+        a.announce("203.0.113.7")
+        assert a.dialback.own_addrs() == [("203.0.113.7", _port(a)), (A_IP, _port(a))]
+        assert a.dialback._wake.is_set()  # the check loop asks members again
+        a.announce(None)
+        assert a.dialback.own_addrs() == [(A_IP, _port(a))]
+
+
+@asynccontextmanager
+async def with_liar() -> AsyncIterator[tuple[SwarmHost, SwarmHost, list[str]]]:
+    """A connected to S (honest) and to L, a member whose dial-back server says ok without dialling.
+
+    Yields A, S, and the askers L told ok.
+    """
+    told: list[str] = []
+
+    async def say_ok(stream: Stream) -> None:
+        await stream.receive(protocol.MAX_DIALBACK_REQUEST)
+        await stream.send(protocol.encode_dialback_response(DialBackStatus.OK))
+        told.append(stream.peer_id)
+
+    async with asker_and_server() as (a, s), hosts(LIAR_IP, psk=bytes.fromhex(s._host.get_network().psk)) as (liar,):
+        liar.serve(DIALBACK_PROTOCOL, say_ok)
+        a.relays.reachable = lambda ip: True  # loopback stands for public addresses here
+        with trio.fail_after(DEADLINE):
+            await a.connect(liar.listen_addrs[0])
+        yield a, s, told
+
+
+async def test_a_lying_member_cannot_make_an_undialable_member_reachable() -> None:
+    """L's ok comes with no connection from L: it counts for nothing, and S's failed stands."""
+    async with with_liar() as (a, s, told):
+        dead = dead_port(A_IP)
+        a.dialback.own_addrs = lambda: [(A_IP, dead)]  # nothing of A's there: undialable
+        with trio.fail_after(DEADLINE):
+            await a.dialback.check()
+        assert told == [a.peer_id]  # L was asked, and said ok
+        assert a.dialback.results == {s.peer_id: DialBackStatus.FAILED}
+        assert a.reachability() == "behind_nat" and a.relays.wanted() and not a.relays.serving()
+        # L alone: no word at all, so the observed addresses decide (none on loopback).
+        await s._host.disconnect(a._host.get_id())
+        with trio.fail_after(DEADLINE):
+            await a.dialback.check()
+        assert told == [a.peer_id] * 2
+        assert a.dialback.results == {} and a.reachability() == "unknown"
+
+
+async def test_an_honest_member_still_makes_a_dialable_member_reachable_next_to_a_liar() -> None:
+    async with with_liar() as (a, s, told):
+        with trio.fail_after(DEADLINE):
+            await a.dialback.check()
+        assert told == [a.peer_id]
+        assert a.dialback.results == {s.peer_id: DialBackStatus.OK}  # S's dial-back came in; L's ok did not count
+        assert a.reachability() == "public" and a.relays.serving() and not a.relays.wanted()

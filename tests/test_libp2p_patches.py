@@ -17,6 +17,8 @@ record in ``tests/hostile/test_undialable_member.py``.
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from types import SimpleNamespace
 from typing import Any
 
@@ -27,6 +29,7 @@ import trio
 import trio.testing
 from harness.stock_peer import move_peerstore_clock
 from libp2p import new_host
+from libp2p.connection_types import ConnectionType
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.host.basic_host import BasicHost
 from libp2p.io.abc import ReadWriteCloser
@@ -34,6 +37,7 @@ from libp2p.network.connection.raw_connection import RawConnection
 from libp2p.peer.envelope import seal_record
 from libp2p.peer.id import ID
 from libp2p.peer.peer_record import PeerRecord
+from libp2p.peer.peerinfo import PeerInfo
 from libp2p.peer.peerstore import PeerStore, PeerStoreError
 from libp2p.pubsub.pb import rpc_pb2
 from libp2p.security.pnet.psk_conn import PskConn
@@ -43,6 +47,8 @@ from libp2p.tools.anyio_service import trio_manager as trio_manager_module
 from libp2p.tools.anyio_service.trio_manager import TrioManager
 
 from p2pnet.net import Failures, libp2p_patches
+from p2pnet.net._addrs import dial_from
+from p2pnet.net._relay import protect
 
 DEADLINE = 30
 
@@ -334,3 +340,65 @@ async def test_an_exception_in_a_stream_handler_stays_in_that_stream(monkeypatch
     await host._swarm_stream_handler(stream)  # type: ignore[arg-type]
     assert stream.was_reset
     assert failures == {"inbound_stream": 1}
+
+
+# -- inbound handshakes: who dialled us (one host's upgrader, not a global patch) ----------------
+
+WATCH_IP = "127.0.18.1"
+
+
+@asynccontextmanager
+async def _listening(psk: bytes, ip: str) -> AsyncIterator[Any]:
+    host = new_host(key_pair=create_new_key_pair(os.urandom(32)), psk=psk.hex())
+    dial_from(host, ip)  # else every loopback dial comes from 127.0.0.1
+    async with host.run([multiaddr.Multiaddr(f"/ip4/{ip}/tcp/0")]):
+        try:
+            yield host
+        finally:
+            with trio.CancelScope(shield=True):
+                await host.close()  # host.run() alone leaves the dialled sockets open
+
+
+async def _handshake_then_close(dialler: Any, target: Any, psk: bytes) -> None:
+    """What a dial-back does (``p2pnet.net._dialback``): a new TCP connection, the PSK and Noise, then closed."""
+    network = dialler.get_network()
+    addr = target.get_transport_addrs()[0]
+    raw = await network.transport_manager.transport_for_dialing(addr).dial(addr)
+    try:
+        secured = await network.upgrader.upgrade_security(protect(raw, psk.hex()), True, target.get_id())
+        await secured.close()
+    finally:
+        await raw.close()
+
+
+async def test_a_handshake_that_came_to_our_listener_is_seen_and_nothing_else_is() -> None:
+    psk = os.urandom(32)
+    seen: list[tuple[str, str | None]] = []
+    async with _listening(psk, WATCH_IP) as a, _listening(psk, "127.0.18.2") as b, _listening(psk, "127.0.18.3") as c:
+        libp2p_patches.watch_inbound(a, lambda peer, ip: seen.append((peer, ip)))
+        with trio.fail_after(DEADLINE):
+            await _handshake_then_close(b, a, psk)
+            while not seen:
+                await trio.sleep(0.01)
+            # The peer id Noise proved, and where it came from; the connection never joined A's (its muxer failed).
+            assert seen == [(str(b.get_id()), "127.0.18.2")]
+            assert b.get_id() not in a.get_connected_peers()
+            # A connection A dials is not reported (its handshake is done once connect returns) ...
+            await a.connect(PeerInfo(b.get_id(), b.get_transport_addrs()))
+            assert seen == [(str(b.get_id()), "127.0.18.2")]
+            # ... one dialled to A is.
+            await c.connect(PeerInfo(a.get_id(), a.get_transport_addrs()))
+            while len(seen) < 2:
+                await trio.sleep(0.01)
+        assert seen == [(str(b.get_id()), "127.0.18.2"), (str(c.get_id()), "127.0.18.3")]
+
+
+async def test_only_a_socket_our_listener_accepted_counts() -> None:
+    """Not one we dialled (a hole punch's responder side), nor a relayed one (the relay's STOP)."""
+    left, _ = trio.testing.memory_stream_pair()
+    stream: Any = left
+    psk = os.urandom(32).hex()
+    assert libp2p_patches._accepted(RawConnection(stream, False))
+    assert libp2p_patches._accepted(protect(RawConnection(stream, False), psk))
+    assert not libp2p_patches._accepted(protect(RawConnection(stream, True), psk))
+    assert not libp2p_patches._accepted(protect(RawConnection(stream, False, ConnectionType.RELAYED), psk))

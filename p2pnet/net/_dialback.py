@@ -15,16 +15,24 @@ connection the request came over, and says yes to every asker.
 The new connection never joins the server's swarm: the handshake alone is
 the proof.  The asker sees an inbound connection end before its muxer, and
 its py-libp2p logs "fail to upgrade mux" (the daemon writes a repeated line
-once an hour); nothing else happens there.  Each asker gets
+once an hour).  The asker does not take an ``ok`` on trust: it counts only
+if, while it asked, its own listener accepted a connection from a public IP
+whose Noise handshake authenticated that member (``libp2p_patches.watch_inbound``);
+a member that says ``ok`` without dialling says nothing.  Each asker gets
 :data:`SERVE_RATE` requests, and at most :data:`MAX_DIALS_AT_ONCE` dial-backs
 run at once on a server.
+
+The addresses asked for are the ones friends are told: the announced
+address (``p2pnet announce``) at each listen port, the router's mapped one
+(UPnP, NAT-PMP), and the rest of the host's advertised addresses, public
+ones first (:func:`own_addrs`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from typing import Literal
 
 import multiaddr
@@ -36,13 +44,22 @@ from libp2p.peer.id import ID
 import protocol
 from protocol import DialBackStatus
 
-from ._addrs import ip4_of
+from ._addrs import ip4_of, private_ip
 from ._bucket import Buckets, Rate
 from ._params import GossipParams
 from ._relay import is_circuit, protect
 from ._stream import Stream, StreamError, close_quietly, malformed
 
-__all__ = ["ASK_PEERS", "CHECK_EVERY", "DIALBACK_PROTOCOL", "MAX_DIALS_AT_ONCE", "SERVE_RATE", "DialBack"]
+__all__ = [
+    "ASK_PEERS",
+    "CHECK_EVERY",
+    "DIALBACK_PROTOCOL",
+    "MAX_DIALS_AT_ONCE",
+    "SERVE_RATE",
+    "VERIFY_GRACE",
+    "DialBack",
+    "own_addrs",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +69,9 @@ CHECK_EVERY = 600.0  # seconds between checks when nobody new connects
 MIN_GAP = 60.0  # seconds between two checks, however many members connect
 SERVE_RATE = Rate(rate=1 / 60, burst=4)  # requests one asker gets answered
 MAX_DIALS_AT_ONCE = 4  # dial-backs one server runs at a time
+# Seconds an ``ok`` waits for our listener to have seen the member's handshake: the answer
+# and the dial-back's last handshake message travel on two connections, in either order.
+VERIFY_GRACE = 5.0
 
 Said = Literal["reachable", "unreachable"]
 
@@ -89,13 +109,18 @@ class DialBack:
         self._buckets = Buckets(SERVE_RATE)
         self._dialling = 0
         self._wake = trio.Event()
+        self.announced: list[str] = []  # IPs friends are told to dial us at (``p2pnet announce``)
         # Our addresses to be dialled back at; tests name others.
         self.own_addrs: Callable[[], list[tuple[str, int]]] = self._own_addrs
+        self._watching: dict[str, trio.Event] = {}  # member asked now -> set once it dialled us
 
     # -- what the answers say ---------------------------------------------------------------
 
     def said(self) -> Said | None:
-        """``reachable`` if a connected member dialled us back, ``unreachable`` if all that tried failed, else None."""
+        """``reachable`` if a connected member dialled us back, ``unreachable`` if all that tried failed, else None.
+
+        A member's ``ok`` is in :attr:`results` only if we saw its dial-back come in (:meth:`check`).
+        """
         connected = {str(p) for p in self._host.get_connected_peers()}
         said = [status for peer, status in self.results.items() if peer in connected]
         if DialBackStatus.OK in said:
@@ -213,19 +238,50 @@ class DialBack:
             if not self._reachable(self._ip_of(peer)):
                 continue  # a member on our LAN dials our private address: no word on the internet
             asked += 1
-            try:
-                status = await self.ask(peer, addrs)
-            except (StreamError, protocol.DecodeError) as exc:
-                logger.debug("dial-back check by %s failed: %s", peer, exc)
-                continue
+            with self._watch(peer) as dialled:
+                try:
+                    status = await self.ask(peer, addrs)
+                except (StreamError, protocol.DecodeError) as exc:
+                    logger.debug("dial-back check by %s failed: %s", peer, exc)
+                    continue
+                if status is DialBackStatus.OK:
+                    with trio.move_on_after(VERIFY_GRACE):
+                        await dialled.wait()
+                    if not dialled.is_set():
+                        # Said ok, yet no connection of its reached our listener: its word counts for nothing.
+                        logger.info("%s said it dialled us back, but no connection of its came in", peer)
+                        self.results.pop(peer, None)
+                        continue
             if status in (DialBackStatus.OK, DialBackStatus.FAILED):
                 self.results[peer] = status
             elif status is DialBackStatus.REFUSED:
                 self.results.pop(peer, None)  # nothing of ours at the IP it sees now: its last word is stale
             logger.debug("dial-back by %s: %s", peer, status.name)
 
+    @contextlib.contextmanager
+    def _watch(self, peer: str) -> Iterator[trio.Event]:
+        dialled = self._watching[peer] = trio.Event()
+        try:
+            yield dialled
+        finally:
+            self._watching.pop(peer, None)
+
+    def dialled_in(self, peer: str, ip: str | None) -> None:
+        """Our listener accepted a connection that authenticated as ``peer``, from ``ip`` (``watch_inbound``).
+
+        Only a dial from a public IP counts: one from our LAN reaches our
+        private address, which says nothing of friends elsewhere.
+        """
+        dialled = self._watching.get(peer)
+        if dialled is not None and self._reachable(ip):
+            dialled.set()
+
     def connected(self, peer: str) -> None:
         """A member connected: check again (after :data:`MIN_GAP` since the last check)."""
+        self.recheck()
+
+    def recheck(self) -> None:
+        """Check again (after :data:`MIN_GAP` since the last check): a member connected, or our addresses changed."""
         self._wake.set()
 
     async def check_loop(self) -> None:
@@ -238,13 +294,37 @@ class DialBack:
             await trio.sleep(MIN_GAP)
 
     def _own_addrs(self) -> list[tuple[str, int]]:
-        out: list[tuple[str, int]] = []
-        for addr in self._host.get_addrs():
-            if is_circuit(addr):
-                continue
-            ip = ip4_of(addr)
-            with contextlib.suppress(Exception):
-                port = int(addr.value_for_protocol("tcp"))
-                if ip is not None and (ip, port) not in out:
-                    out.append((ip, port))
-        return out[: protocol.MAX_DIALBACK_ADDRS]
+        return own_addrs(self._host.get_addrs(), self._host.get_transport_addrs(), self.announced)
+
+
+def own_addrs(
+    advertised: Sequence[multiaddr.Multiaddr], listen: Sequence[multiaddr.Multiaddr], announced: Sequence[str]
+) -> list[tuple[str, int]]:
+    """The TCP addresses to be dialled back at: what friends are told, public ones first.
+
+    Args:
+        advertised: The host's advertised addresses (its signed record: a mapped address first,
+            listen and confirmed observed ones; circuit addresses are left out).
+        listen: Its listen addresses, whose ports the announced IPs go with (as invites pair them).
+        announced: IPs named with ``p2pnet announce``: a router's that forwards our port, typically.
+
+    Returns:
+        Up to :data:`protocol.MAX_DIALBACK_ADDRS` (ip, port), without repeats. A server dials
+        only those at the IP it sees us at, and the members asked see us at a public one:
+        private ones go last.
+    """
+    out: list[tuple[str, int]] = []
+    ports = [port for a in listen if (port := _tcp_port(a)) is not None]
+    pairs: list[tuple[str | None, int | None]] = [(ip, port) for ip in announced for port in ports]
+    pairs += [(ip4_of(a), _tcp_port(a)) for a in advertised if not is_circuit(a)]
+    for ip, port in pairs:
+        if ip is not None and port is not None and (ip, port) not in out:
+            out.append((ip, port))
+    out.sort(key=lambda addr: private_ip(addr[0]))  # stable: in the order above within each kind
+    return out[: protocol.MAX_DIALBACK_ADDRS]
+
+
+def _tcp_port(addr: multiaddr.Multiaddr) -> int | None:
+    with contextlib.suppress(Exception):
+        return int(addr.value_for_protocol("tcp"))
+    return None

@@ -71,11 +71,20 @@ class SwarmHost:
         self.failures = failures
         self.guard = guard
         self._conns = Connections(host, guard, self._spawn)
-        self.relays = Relays(host, psk, params, self.reachability, self._conns.outbound, self._conns.ip_of)
+        self.relays = Relays(
+            host,
+            psk,
+            params,
+            self.reachability,
+            self._conns.outbound,
+            self._conns.ip_of,
+            dialled_back=lambda: self.dialback.said() == "reachable",
+        )
         self.dialback = DialBack(
             host, psk, params, self._dialback_candidates, lambda ip: self.relays.reachable(ip), self._conns.ip_of
         )
         self._conns.callbacks.append(self.dialback.connected)
+        libp2p_patches.watch_inbound(host, self.dialback.dialled_in)  # an ok counts once its dial is seen
         self._peer_exchange = PeerExchange(
             host, self._topic, params, failures, self._conns.outbound, via_relay=self.relays.dial
         )
@@ -100,6 +109,19 @@ class SwarmHost:
         """Advertise ``addr`` (a router's address that forwards to us) before the listen addresses; None: stop."""
         self._external[:] = [multiaddr.Multiaddr(addr)] if addr else []
         libp2p_patches.addrs_changed(self._host)
+        self.dialback.recheck()  # members are asked to dial that address
+
+    def announce(self, ip: str | None) -> None:
+        """The IP friends are told to dial us at (``p2pnet announce``), at our listen port; None: none.
+
+        Members are asked to dial us back there too (``_dialback``): a port
+        forwarded on the router proves itself, and the host then relays
+        rather than reserving relays.
+        """
+        announced = [ip] if ip else []
+        if announced != self.dialback.announced:
+            self.dialback.announced = announced
+            self.dialback.recheck()
 
     async def connect(self, *addrs: str) -> None:
         """Connect to a peer of this swarm at any of its addresses.

@@ -5,7 +5,8 @@ connections), DCUtR (upgrade a relayed connection to a direct one by a TCP
 simultaneous open) and, while no peer sees it behind NAT, the relay's HOP
 side: it relays for members of its own swarm, since only holders of the
 swarm's PSK can connect to it at all.  A host that is behind NAT, or whose
-own addresses are all private, keeps reservations on up to
+own addresses are all private and that no member dialled back (a forwarded
+port, ``_dialback``), keeps reservations on up to
 :data:`MAX_RESERVATIONS_HELD` members it dialled at a public address, and
 advertises ``/ip4/R/tcp/P/p2p/R/p2p-circuit`` for each (its signed peer
 record, so peer exchange and invites carry them).
@@ -158,6 +159,8 @@ class Relays:
         reachability: The host's verdict (``_reach``): behind NAT, it reserves and does not relay.
         outbound: The connected peers the host dialled (candidates for relays).
         ip_of: The IP a connected peer talks to us from.
+        dialled_back: Whether a member at a public IP dialled us back (``_dialback``): our own
+            addresses may be private (a forwarded port), yet friends elsewhere can dial us.
     """
 
     def __init__(
@@ -168,11 +171,13 @@ class Relays:
         reachability: Callable[[], str],
         outbound: Callable[[], list[str]],
         ip_of: Callable[[str], str | None],
+        dialled_back: Callable[[], bool] = lambda: False,
     ) -> None:
         self._host = host
         self._psk = psk
         self._params = params
         self._reachability = reachability
+        self._dialled_back = dialled_back
         self._outbound = outbound
         self._ip_of = ip_of
         self.protocol = CircuitV2Protocol(host, limits=RELAY_LIMITS, allow_hop=False)
@@ -229,9 +234,11 @@ class Relays:
     # -- the client -----------------------------------------------------------------------
 
     def wanted(self) -> bool:
-        """Whether we need relays: peers see us behind NAT, or every address of ours is private."""
+        """Whether we need relays: behind NAT, or our addresses are all private and nobody dialled us back."""
         if self._reachability() == "behind_nat":
             return True
+        if self._dialled_back():
+            return False  # a forwarded or mapped port: friends dial the router's address
         own = [ip4_of(a) for a in self._host.get_transport_addrs()]
         return all(private_ip(ip) for ip in own)
 

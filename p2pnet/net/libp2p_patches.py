@@ -1,4 +1,4 @@
-"""Every process-wide change p2pnet makes to py-libp2p 0.8.1, installed by :func:`install`.
+"""Every process-wide change p2pnet makes to py-libp2p 0.8.1, installed by :func:`install`, and what it wraps per host.
 
 py-libp2p is pinned to exactly 0.8.1 because these replace its internals. Each
 replacement keeps the stock meaning and changes only what is broken or
@@ -6,6 +6,8 @@ wasteful; its docstring says what stock does and why that is replaced, and
 ``docs/gossip-notes.md`` gives the py-libp2p line numbers. They apply to every
 libp2p host in the process once installed, including stock hosts that tests
 run next to ours. The stock functions are kept here as ``_stock_*``.
+Two more wrap one host's own objects and nothing else: :func:`count_stream_failures`
+and :func:`watch_inbound`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 import time
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import libp2p.network.swarm
@@ -23,9 +26,11 @@ import libp2p.pubsub.gossipsub
 import libp2p.pubsub.pubsub
 import trio
 from Crypto.Cipher import Salsa20
-from libp2p.abc import IHost, INetStream
+from libp2p.abc import IHost, INetStream, IRawConnection, ISecureConn
+from libp2p.connection_types import ConnectionType
 from libp2p.host.basic_host import BasicHost
 from libp2p.network.connection.exceptions import RawConnError
+from libp2p.network.connection.raw_connection import RawConnection
 from libp2p.peer.id import ID
 from libp2p.peer.peerstore import PeerStore, PeerStoreError, env_to_send_in_RPC
 from libp2p.pubsub.pb import rpc_pb2
@@ -37,7 +42,7 @@ from libp2p.tools.anyio_service.trio_manager import TrioManager
 from ._relay import protect
 from ._tasks import Failures
 
-__all__ = ["addrs_changed", "consume_sender_record", "count_stream_failures", "install"]
+__all__ = ["addrs_changed", "consume_sender_record", "count_stream_failures", "install", "watch_inbound"]
 
 logger = logging.getLogger(__name__)
 
@@ -260,3 +265,46 @@ async def _contained_stream_handler(self: BasicHost, net_stream: INetStream) -> 
         )
         with contextlib.suppress(Exception):
             await net_stream.reset()
+
+
+# -- inbound handshakes: who dialled us ----------------------------------------------
+
+
+def watch_inbound(host: IHost, seen: Callable[[str, str | None], None]) -> None:
+    """Call ``seen(peer id, ip)`` each time a connection that dialled ``host``'s listener completes its handshake.
+
+    The peer id is the one the security handshake (Noise) authenticated, so
+    it names who dialled; ``ip`` is where the connection came from. Called
+    before the muxer upgrade, so a connection closed right after its
+    handshake (a dial-back, ``_dialback``) counts too. Not called for
+    connections this host dialled, for relayed ones (the relay's STOP), nor
+    for the responder side of a hole punch (``Swarm.dial_addr_as_responder``,
+    a socket this host dialled): only for what arrived at its listen socket.
+
+    Only this host's upgrader is wrapped (an attribute of the instance);
+    py-libp2p's ``TransportUpgrader`` class is left as it is.
+    """
+    upgrader = host.get_network().upgrader  # type: ignore[attr-defined]
+    stock = upgrader.upgrade_security
+
+    async def upgrade_security(raw_conn: IRawConnection, is_initiator: bool, peer_id: ID | None = None) -> ISecureConn:
+        secured: ISecureConn = await stock(raw_conn, is_initiator, peer_id)
+        if not is_initiator and _accepted(raw_conn):
+            remote = raw_conn.get_remote_address()
+            try:
+                seen(str(secured.get_remote_peer()), remote[0] if remote else None)
+            except Exception:
+                logger.exception("inbound watcher failed")
+        return secured
+
+    upgrader.upgrade_security = upgrade_security
+
+
+def _accepted(conn: IRawConnection) -> bool:
+    """Whether ``conn`` (in the PSK or not) is a socket our TCP listener accepted."""
+    inner = conn._conn if isinstance(conn, PskConn) else conn
+    return (
+        isinstance(inner, RawConnection)
+        and not inner.is_initiator
+        and inner.get_connection_type() is not ConnectionType.RELAYED
+    )

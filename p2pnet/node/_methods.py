@@ -248,7 +248,7 @@ async def announce(node: Node, p: api.Announce) -> api.Announced:
     if p.ip is not None or p.clear:
         ip = None if p.clear else check_announce_ip(p.ip or "")
         save_announce_ip(node.home, ip)
-        node.swarms.settings.announce_ip = ip
+        node.swarms.announce(ip)
     return api.Announced(ip=node.swarms.settings.announce_ip, ips=node.swarms.invite_ips())
 
 

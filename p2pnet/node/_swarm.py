@@ -180,6 +180,12 @@ class Swarms:
             scope.cancel()
             await gone.wait()
 
+    def announce(self, ip: str | None) -> None:
+        """Name ``ip`` (None: none) as the address invites carry; running hosts ask members to dial it back."""
+        self.settings.announce_ip = ip
+        for runtime in self.running.values():
+            runtime.host.announce(ip)
+
     def invite_ips(self) -> list[str]:
         """The IP addresses invites name; empty when none is one a friend on another machine could dial."""
         return invite_ips(self.settings.listen_ip, self.settings.announce_ip)
@@ -250,6 +256,7 @@ class Swarms:
                     opened = True
                     actual = port_of(host.listen_addrs) or try_port
                     runtime = self._runtime(rec, host, actual)
+                    host.announce(self.settings.announce_ip)
                     if actual != rec.port:
                         self._store.set_swarm_port(swarm_id, actual)
                     self.running[swarm_id] = runtime

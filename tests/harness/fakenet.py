@@ -167,6 +167,7 @@ class FakeHost:
         self._validator = validator
         self._on_message = on_message
         self._seen: set[bytes] = set()
+        self.announced: str | None = None  # the IP the node announces (SwarmHost.announce)
 
     # -- gossip -----------------------------------------------------------------------
 
@@ -226,6 +227,9 @@ class FakeHost:
             if who == self.peer_id
         ]
         return [p for _, p in sorted(mine)]
+
+    def announce(self, ip: str | None) -> None:
+        self.announced = ip  # no dial-backs here
 
     def reachability(self) -> str:
         return "unknown"  # the fake network has no NAT and no identify

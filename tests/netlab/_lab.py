@@ -204,6 +204,15 @@ class Router(Host):
             time.sleep(0.1)
         return proc
 
+    def forward_port(self, host: Host, port: int) -> None:
+        """Forward TCP ``port`` of this router's outside address to ``host`` on its LAN, as a user sets one up."""
+        rules = f"""
+add chain ip {PREFIX} prerouting {{ type nat hook prerouting priority dstnat; policy accept; }}
+add rule ip {PREFIX} prerouting iifname "wan" tcp dport {port} dnat to {host.ip}:{port}
+add rule ip {PREFIX} forward ct status dnat accept
+"""
+        _run(["ip", "netns", "exec", self.ns, "nft", "-f", "-"], input=rules)
+
 
 @dataclass
 class Lab:

@@ -204,3 +204,45 @@ def test_a_public_address_behind_a_firewall_is_not_taken_for_reachable(lab: Lab,
         assert "reach it through a relay" in invite.stderr, invite.stderr
         b.cli_json("swarm", "join", invite.stdout.strip().splitlines()[-1])
         _posts_flow(f, b, "through R")
+
+
+def test_a_forwarded_port_with_the_routers_address_announced_is_reachable(lab: Lab, tmp_path: Path) -> None:
+    """N, behind a cone NAT, announces its router's address; once the router forwards N's port, R's dial-back
+    through it makes N public, and N relays (B, behind another NAT, holds a reservation on it) instead of
+    holding a reservation itself."""
+    router = lab.home_router(Nat.CONE)
+    hosts = {"r": lab.public_host(), "n": lab.lan_host(router), "b": lab.lan_host(lab.home_router(Nat.CONE))}
+    r, n, b = (DaemonProcess(tmp_path / name, host.ip, wrap=host.wrap([])) for name, host in hosts.items())
+    n.args = ["--announce-ip", router.ip]
+    with running(r, n, b):
+        for node in (r, n, b):
+            node.home.mkdir(parents=True)
+            node.cli("init")
+        r.start()
+        n.start()
+        made = r.cli("swarm", "create", "friends", "--difficulty", LOW_DIFFICULTY)
+        n.cli_json("swarm", "join", made.stdout.strip().splitlines()[-1])
+        # Nothing forwarded yet: behind NAT, N holds a reservation on R.
+        wait_for(lambda: _swarm_status(n, "friends")["relay_addrs"], what="N to hold a reservation on R")
+        assert _swarm_status(n, "friends")["reachability"] == "behind_nat"
+        invite = n.cli("swarm", "invite", "friends").stdout.strip().splitlines()[-1]
+        named = protocol.decode_invite(invite, now=0).bootstrap[0]
+        assert named.startswith(f"/ip4/{router.ip}/tcp/"), named
+        port = int(named.split("/")[4])
+        # The user forwards the port on the router and starts the node again.
+        n.stop()
+        router.forward_port(hosts["n"], port)
+        n.start()
+        wait_for(lambda: _swarm_status(n, "friends")["reachability"] == "public", what="R to dial N back")
+        wait_for(lambda: not _swarm_status(n, "friends")["relay_addrs"], what="N to hold no reservation")
+        assert _swarm_status(n, "friends")["reach_note"] == ""
+        # N relays: B, behind NAT, joins with N's invite (the forwarded address) and holds a reservation on N.
+        b.start()
+        b.cli_json("swarm", "join", n.cli("swarm", "invite", "friends").stdout.strip().splitlines()[-1])
+        n_id = _swarm(n)["peer_id"]
+        wait_for(
+            lambda: any(f"/p2p/{n_id}/p2p-circuit" in a for a in _swarm_status(b, "friends")["relay_addrs"]),
+            what="B to hold a reservation on N",
+        )
+        assert _swarm_status(n, "friends")["reachability"] == "public"
+        assert not _swarm_status(n, "friends")["relay_addrs"]

@@ -63,6 +63,20 @@ def test_a_public_host_cannot_dial_a_lan_host(lab: Lab, nat: Nat) -> None:
         assert out.returncode != 0, f"the public host reached {target}: {out.stdout}"
 
 
+def test_a_forwarded_port_reaches_the_lan_host_and_no_other_port_does(lab: Lab) -> None:
+    public = lab.public_host()
+    router = lab.home_router(Nat.CONE)
+    home = lab.lan_host(router)
+    home.echo_server("tcp", ECHO_PORT)
+    home.echo_server("tcp", ECHO_PORT + 1)
+    router.forward_port(home, ECHO_PORT)
+    # The router's address at that port is the LAN host's: it sees the dialler as itself.
+    [(ip, _)] = _observed(public.ask("tcp", f"{router.ip}:{ECHO_PORT}"))
+    assert ip == public.ip
+    out = public.ask("tcp", f"{router.ip}:{ECHO_PORT + 1}")
+    assert out.returncode != 0, f"a port not forwarded reached the LAN host: {out.stdout}"
+
+
 @pytest.mark.parametrize("proto", ["tcp", "udp"])
 def test_cone_nat_keeps_the_source_port_for_every_destination(lab: Lab, proto: str) -> None:
     dests = _four_destinations(lab, proto)
