@@ -25,6 +25,7 @@ from libp2p.utils.varint import encode_varint_prefixed
 
 import protocol
 from p2pnet.net import GossipParams, SwarmHost, open_swarm_host
+from p2pnet.net._addrs import announced_addrs
 from p2pnet.net._dialback import DIALBACK_PROTOCOL, SERVE_RATE, own_addrs
 from p2pnet.net._stream import Stream, StreamError
 from protocol import DialBackStatus
@@ -192,26 +193,30 @@ async def test_the_addresses_asked_for_are_those_friends_are_told() -> None:
     """The announced IP at each listen port and a mapped address, before the private listen one; never a circuit."""
     me = "12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo"
     listen = [multiaddr.Multiaddr("/ip4/192.168.1.10/tcp/4001")]
+    assert announced_addrs(["203.0.113.10", "203.0.113.10"], [*listen, *listen]) == [
+        multiaddr.Multiaddr("/ip4/203.0.113.10/tcp/4001")
+    ]
     advertised = [
         multiaddr.Multiaddr(f"/ip4/203.0.113.10/tcp/5001/p2p/{me}"),  # mapped over NAT-PMP, another port
         multiaddr.Multiaddr(f"/ip4/192.168.1.10/tcp/4001/p2p/{me}"),
         multiaddr.Multiaddr(f"/ip4/198.51.100.1/tcp/4001/p2p/{me}/p2p-circuit/p2p/{me}"),  # a relay's
     ]
-    assert own_addrs(advertised, listen, ["203.0.113.10"]) == [
-        ("203.0.113.10", 4001),
+    announced = announced_addrs(["203.0.113.10"], listen)
+    assert own_addrs([*advertised[:1], *announced, *advertised[1:]]) == [
         ("203.0.113.10", 5001),
+        ("203.0.113.10", 4001),
         ("192.168.1.10", 4001),
     ]
-    assert own_addrs(advertised, listen, []) == [("203.0.113.10", 5001), ("192.168.1.10", 4001)]
+    assert own_addrs(advertised) == [("203.0.113.10", 5001), ("192.168.1.10", 4001)]
     # Each once, and no more than a request carries; public ones are the ones kept.
     many = [multiaddr.Multiaddr(f"/ip4/10.0.0.{n}/tcp/4001") for n in range(1, 6)]
-    assert own_addrs([*many, *advertised], listen, ["203.0.113.10", "203.0.113.10"]) == [
+    assert own_addrs([*many, *announced, *announced, *advertised]) == [
         ("203.0.113.10", 4001),
         ("203.0.113.10", 5001),
         ("10.0.0.1", 4001),
         ("10.0.0.2", 4001),
     ]
-    assert len(own_addrs(many, many, [])) == protocol.MAX_DIALBACK_ADDRS
+    assert len(own_addrs(many)) == protocol.MAX_DIALBACK_ADDRS
 
 
 async def test_an_announced_address_is_asked_for_first_and_asked_again() -> None:
@@ -220,6 +225,8 @@ async def test_an_announced_address_is_asked_for_first_and_asked_again() -> None
         a.dialback._wake = trio.Event()
         a.announce("203.0.113.7")
         assert a.dialback.own_addrs() == [("203.0.113.7", _port(a)), (A_IP, _port(a))]
+        # In the signed record too, before the listen address: members told of us by peer exchange dial it.
+        assert [str(x) for x in a._host.get_addrs()][:1] == [f"/ip4/203.0.113.7/tcp/{_port(a)}/p2p/{a.peer_id}"]
         assert a.dialback._wake.is_set()  # the check loop asks members again
         a.announce(None)
         assert a.dialback.own_addrs() == [(A_IP, _port(a))]

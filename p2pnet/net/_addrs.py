@@ -69,6 +69,20 @@ def advertised_addrs(addrs: list[multiaddr.Multiaddr]) -> list[multiaddr.Multiad
     return out
 
 
+def announced_addrs(ips: Iterable[str], listen: Iterable[multiaddr.Multiaddr]) -> list[multiaddr.Multiaddr]:
+    """Each announced IP (``p2pnet announce``: a router's that forwards our port) at each TCP listen port.
+
+    As invites pair them; these go into the host's signed record too, so
+    members that learn of us by peer exchange dial what friends are told.
+    """
+    ports: list[str] = []
+    for addr in listen:
+        with contextlib.suppress(Exception):
+            if (port := addr.value_for_protocol("tcp")) not in ports:
+                ports.append(port)
+    return [multiaddr.Multiaddr(f"/ip4/{ip}/tcp/{port}") for ip in dict.fromkeys(ips) for port in ports]
+
+
 def check_can_listen(ip: str, port: int) -> None:
     """Raise OSError if ip:port cannot be listened on by us alone.
 

@@ -22,10 +22,10 @@ a member that says ``ok`` without dialling says nothing.  Each asker gets
 :data:`SERVE_RATE` requests, and at most :data:`MAX_DIALS_AT_ONCE` dial-backs
 run at once on a server.
 
-The addresses asked for are the ones friends are told: the announced
-address (``p2pnet announce``) at each listen port, the router's mapped one
-(UPnP, NAT-PMP), and the rest of the host's advertised addresses, public
-ones first (:func:`own_addrs`).
+The addresses asked for are the host's advertised ones (its signed record):
+the router's mapped one (UPnP, NAT-PMP), the announced address (``p2pnet
+announce``) at each listen port, and the rest, public ones first
+(:func:`own_addrs`).
 """
 
 from __future__ import annotations
@@ -109,7 +109,6 @@ class DialBack:
         self._buckets = Buckets(SERVE_RATE)
         self._dialling = 0
         self._wake = trio.Event()
-        self.announced: list[str] = []  # IPs friends are told to dial us at (``p2pnet announce``)
         # Our addresses to be dialled back at; tests name others.
         self.own_addrs: Callable[[], list[tuple[str, int]]] = self._own_addrs
         self._watching: dict[str, trio.Event] = {}  # member asked now -> set once it dialled us
@@ -294,19 +293,15 @@ class DialBack:
             await trio.sleep(MIN_GAP)
 
     def _own_addrs(self) -> list[tuple[str, int]]:
-        return own_addrs(self._host.get_addrs(), self._host.get_transport_addrs(), self.announced)
+        return own_addrs(self._host.get_addrs())
 
 
-def own_addrs(
-    advertised: Sequence[multiaddr.Multiaddr], listen: Sequence[multiaddr.Multiaddr], announced: Sequence[str]
-) -> list[tuple[str, int]]:
+def own_addrs(advertised: Sequence[multiaddr.Multiaddr]) -> list[tuple[str, int]]:
     """The TCP addresses to be dialled back at: what friends are told, public ones first.
 
     Args:
-        advertised: The host's advertised addresses (its signed record: a mapped address first,
-            listen and confirmed observed ones; circuit addresses are left out).
-        listen: Its listen addresses, whose ports the announced IPs go with (as invites pair them).
-        announced: IPs named with ``p2pnet announce``: a router's that forwards our port, typically.
+        advertised: The host's advertised addresses (its signed record: a mapped address, the
+            announced ones, listen and confirmed observed ones; circuit addresses are left out).
 
     Returns:
         Up to :data:`protocol.MAX_DIALBACK_ADDRS` (ip, port), without repeats. A server dials
@@ -314,10 +309,7 @@ def own_addrs(
         private ones go last.
     """
     out: list[tuple[str, int]] = []
-    ports = [port for a in listen if (port := _tcp_port(a)) is not None]
-    pairs: list[tuple[str | None, int | None]] = [(ip, port) for ip in announced for port in ports]
-    pairs += [(ip4_of(a), _tcp_port(a)) for a in advertised if not is_circuit(a)]
-    for ip, port in pairs:
+    for ip, port in [(ip4_of(a), _tcp_port(a)) for a in advertised if not is_circuit(a)]:
         if ip is not None and port is not None and (ip, port) not in out:
             out.append((ip, port))
     out.sort(key=lambda addr: private_ip(addr[0]))  # stable: in the order above within each kind

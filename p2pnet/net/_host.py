@@ -60,6 +60,7 @@ class SwarmHost:
     ) -> None:
         self._host = host
         self._external = external if external is not None else []  # advertised first (the host's addrs_factory)
+        self.announced: list[str] = []  # IPs friends are told to dial us at (``p2pnet announce``), advertised next
         self._pubsub = pubsub
         self._router = router
         self._params = params
@@ -114,13 +115,16 @@ class SwarmHost:
     def announce(self, ip: str | None) -> None:
         """The IP friends are told to dial us at (``p2pnet announce``), at our listen port; None: none.
 
-        Members are asked to dial us back there too (``_dialback``): a port
+        It goes into our signed record, after a mapped address, so members
+        that learn of us by peer exchange dial it as friends with an invite
+        do; and members are asked to dial us back there (``_dialback``): a port
         forwarded on the router proves itself, and the host then relays
         rather than reserving relays.
         """
         announced = [ip] if ip else []
-        if announced != self.dialback.announced:
-            self.dialback.announced = announced
+        if announced != self.announced:
+            self.announced = announced
+            libp2p_patches.addrs_changed(self._host)  # into our signed record (the host's addrs_factory)
             self.dialback.recheck()
 
     async def connect(self, *addrs: str) -> None:
