@@ -10,13 +10,13 @@ Addresses: 127.0.17.x.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import multiaddr
 import pytest
 import trio
+from harness.inproc import swarm_hosts
 from harness.polling import DEADLINE
 from harness.stock_peer import dead_port
 from libp2p.custom_types import TProtocol
@@ -24,7 +24,7 @@ from libp2p.peer.id import ID
 from libp2p.utils.varint import encode_varint_prefixed
 
 import protocol
-from p2pnet.net import GossipParams, SwarmHost, open_swarm_host
+from p2pnet.net import GossipParams, SwarmHost
 from p2pnet.net._addrs import announced_addrs
 from p2pnet.net._dialback import DIALBACK_PROTOCOL, SERVE_RATE, own_addrs
 from p2pnet.net._stream import Stream, StreamError
@@ -37,25 +37,8 @@ STATIC = GossipParams(target_peers=0)
 S_IP, A_IP, OTHER_IP, LIAR_IP = "127.0.17.1", "127.0.17.2", "127.0.17.9", "127.0.17.3"
 
 
-@asynccontextmanager
-async def hosts(*ips: str, psk: bytes | None = None) -> AsyncIterator[list[SwarmHost]]:
-    psk = psk or os.urandom(32)
-    async with AsyncExitStack() as stack:
-        out = []
-        for ip in ips:
-            out.append(
-                await stack.enter_async_context(
-                    open_swarm_host(
-                        host_key_seed=os.urandom(32),
-                        psk=psk,
-                        topic=TOPIC,
-                        validator=lambda data: True,
-                        listen_ip=ip,
-                        params=STATIC,
-                    )
-                )
-            )
-        yield out
+def hosts(*ips: str, psk: bytes | None = None) -> AbstractAsyncContextManager[list[SwarmHost]]:
+    return swarm_hosts(*ips, topic=TOPIC, params=STATIC, psk=psk)
 
 
 @asynccontextmanager

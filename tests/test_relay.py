@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import trio
+from harness.inproc import swarm_hosts
 from harness.polling import DEADLINE, until
 from libp2p.peer.id import ID
 from libp2p.relay.circuit_v2 import DCUtRProtocol
@@ -40,22 +41,8 @@ async def trio_of_hosts(params: GossipParams = STATIC) -> AsyncIterator[tuple[Sw
     async def on_message(data: bytes) -> None:
         got.append(data)
 
-    async with AsyncExitStack() as stack:
-        hosts = []
-        for n in (11, 12, 13):
-            hosts.append(
-                await stack.enter_async_context(
-                    open_swarm_host(
-                        host_key_seed=os.urandom(32),
-                        psk=psk,
-                        topic=TOPIC,
-                        validator=lambda data: True,
-                        on_message=on_message if n == 13 else None,
-                        listen_ip=f"127.0.16.{n}",
-                        params=params,
-                    )
-                )
-            )
+    ips = [f"127.0.16.{n}" for n in (11, 12, 13)]
+    async with swarm_hosts(*ips, topic=TOPIC, params=params, psk=psk, on_message={ips[2]: on_message}) as hosts:
         r, a, b = hosts
         with trio.fail_after(DEADLINE):
             await b.connect(r.listen_addrs[0])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ import trio
 import protocol
 from p2pnet import api
 from p2pnet.api import Home
-from p2pnet.net import GossipParams
+from p2pnet.net import GossipParams, SwarmHost, open_swarm_host
 from p2pnet.node import Node, NodeConfig
 
 from .fakenet import FakeNet
@@ -38,6 +38,35 @@ def make_node(root: Path, ip: str, **config: Any) -> Node:
     config.setdefault("lan", False)  # no beacons from a test onto the machine's own network
     config.setdefault("upnp", False)  # nor port mapping requests to the machine's router
     return Node.open(NodeConfig(home, listen_ip=ip, **config))
+
+
+@asynccontextmanager
+async def swarm_hosts(
+    *ips: str,
+    topic: str,
+    params: GossipParams,
+    psk: bytes | None = None,
+    on_message: Mapping[str, Callable[[bytes], Awaitable[None]]] | None = None,
+) -> AsyncIterator[list[SwarmHost]]:
+    """A swarm host listening on each of ``ips`` (fresh keys, one PSK), taking every payload; closed after.
+
+    ``on_message`` names the hosts, by IP, that pass on what they receive.
+    """
+    psk = psk or os.urandom(32)
+    async with AsyncExitStack() as stack:
+        hosts = []
+        for ip in ips:
+            host = open_swarm_host(
+                host_key_seed=os.urandom(32),
+                psk=psk,
+                topic=topic,
+                validator=lambda data: True,
+                on_message=(on_message or {}).get(ip),
+                listen_ip=ip,
+                params=params,
+            )
+            hosts.append(await stack.enter_async_context(host))
+        yield hosts
 
 
 @asynccontextmanager
