@@ -54,9 +54,9 @@ _ips = itertools.count(2)
 
 
 def next_ip() -> str:
-    """Return a fresh 127.0.0.N (N in 2..50) so nodes never share an address."""
+    """Return a fresh 127.0.0.N (N in 2..59; test_tui's daemons start at 61) so nodes never share an address."""
     n = next(_ips)
-    if n > 50:
+    if n > 59:
         raise RuntimeError("ran out of loopback addresses")
     return f"127.0.0.{n}"
 
@@ -414,6 +414,93 @@ async def test_republishing_same_content_is_one_message() -> None:
         await until(lambda: b"marker" in b.received, "the hosts", within=DEADLINE)
         assert b.received.count(b"same") <= 1
         assert a.received.count(b"same") <= 1
+
+
+# -- 5b. mesh upkeep (docs/gossip-notes.md, pitfall 35) ----------------------------
+
+# Small enough degrees that four leaves overfill one hub: over D_high (3), it prunes back to D (2).
+SMALL_MESH = dataclasses.replace(STATIC, d=2, d_low=1, d_high=3)
+
+
+def count_heartbeats(node: Node) -> list[int]:
+    """A counter of ``node``'s gossipsub heartbeats (each shifts the message cache once)."""
+    router = node.host._router
+    ticks = [0]
+    shift = router.mcache.shift
+
+    def counted() -> None:
+        ticks[0] += 1
+        shift()
+
+    router.mcache.shift = counted  # type: ignore[method-assign]
+    return ticks
+
+
+async def heartbeats_pass(ticks: list[int], n: int) -> None:
+    start = ticks[0]
+    await until(lambda: ticks[0] >= start + n, f"{n} heartbeats", within=DEADLINE)
+
+
+async def test_leaves_a_hub_pruned_are_not_grafted_again_and_still_get_every_post() -> None:
+    """The bench at 50 nodes: a leaf whose hubs all pruned it got nothing for the 60 s backoff.
+
+    Stock grafted the pruned leaves again a heartbeat later, which they took
+    for a GRAFT flood (penalty, PRUNE back), and then left them out of gossip
+    (IHAVE) while in backoff: no mesh, no gossip.
+    """
+    psk = os.urandom(32)
+    async with AsyncExitStack() as stack:
+        hub = await stack.enter_async_context(open_node(psk=psk, params=SMALL_MESH))
+        hub_id = ID.from_base58(hub.peer_id)
+        heartbeats = count_heartbeats(hub)
+        leaves = [await stack.enter_async_context(open_node(psk=psk, params=SMALL_MESH)) for _ in range(4)]
+        for leaf in leaves:
+            await leaf.host.connect(hub.host.listen_addrs[0])
+
+        def pruned_leaves() -> list[Node]:
+            return [leaf for leaf in leaves if hub_id in leaf.host._router.back_off.get(TOPIC, {})]
+
+        # Each leaf grafts its only peer; the hub's heartbeat prunes two of the four.
+        await until(lambda: len(pruned_leaves()) >= 2, "the hub to prune", within=DEADLINE)
+        await heartbeats_pass(heartbeats, 3)
+        pruned = pruned_leaves()
+        assert all(not leaf.host.mesh_peers() for leaf in pruned)  # cut off from the mesh until the backoff ends
+        await hub.host.publish(b"to every leaf")
+        await until(lambda: all(b"to every leaf" in leaf.received for leaf in leaves), "the post", within=DEADLINE)
+        # The leaves it kept go: below D_low, the hub still does not graft those it pruned.
+        kept = [leaf for leaf in leaves if leaf not in pruned]
+        for leaf in kept:
+            await leaf.host._host.disconnect(hub_id)
+        await until(lambda: not hub.host.mesh_peers(), "the kept leaves to go", within=DEADLINE)
+        await heartbeats_pass(heartbeats, 3)
+        for leaf in pruned:
+            assert leaf.peer_id not in hub.host.mesh_peers()
+            assert leaf.host._router.scorer.graft_flood_penalties.get(hub_id, 0) == 0  # no GRAFT within the backoff
+
+
+async def test_a_mesh_within_its_bounds_is_not_grafted_onto_every_heartbeat() -> None:
+    """Stock's opportunistic grafting took two more peers each heartbeat when scores are equal.
+
+    So every mesh grew past D_high and was pruned, over and over; go's runs
+    once a minute and only takes peers that score above the mesh's median.
+    """
+    psk = os.urandom(32)
+    async with AsyncExitStack() as stack:
+        a, b, p, q = [await stack.enter_async_context(open_node(psk=psk, params=SMALL_MESH)) for _ in range(4)]
+        await connect(a, b)
+        await connect(p, q)
+        a_ticks, p_ticks = count_heartbeats(a), count_heartbeats(p)
+        # A and P each hold D_low peers already: neither grafts the other when it subscribes.
+        await p.host.connect(a.host.listen_addrs[0])
+
+        def subscribed(x: Node, y: Node) -> bool:
+            return ID.from_base58(y.peer_id) in x.host._pubsub.peer_topics.get(TOPIC, ())
+
+        await until(lambda: subscribed(a, p) and subscribed(p, a), "the subscriptions", within=DEADLINE)
+        await heartbeats_pass(a_ticks, 5)
+        await heartbeats_pass(p_ticks, 5)
+        assert a.host.mesh_peers() == [b.peer_id]
+        assert p.host.mesh_peers() == [q.peer_id]
 
 
 # -- 6. peer exchange -----------------------------------------------------------

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import random
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
@@ -43,6 +44,13 @@ _MSG_ID_LEN = 20
 MAX_DATA_LEN = DefaultMaxMessageSize - 4096
 # Queued RPCs to one peer are merged up to this size (well under the 1 MiB frame).
 _MERGE_BYTES = 64 * 1024
+# Mesh upkeep as go-libp2p-pubsub does it (docs/gossip-notes.md, pitfall 35): IHAVE goes to at
+# least D_lazy peers outside the mesh, or this fraction of them; opportunistic grafting runs
+# every this many heartbeats and grafts at most this many peers.
+_D_LAZY = 6
+_GOSSIP_FACTOR = 0.25
+_OPPORTUNISTIC_GRAFT_TICKS = 60
+_OPPORTUNISTIC_GRAFT_PEERS = 2
 
 
 def message_id(data: bytes) -> bytes:
@@ -116,11 +124,83 @@ def _score_params(p: GossipParams) -> ScoreParams:
 
 
 class _PromisedGossipSub(GossipSub):
-    """GossipSub that remembers what it asked for by IWANT (:mod:`._promises`)."""
+    """GossipSub that remembers what it asked for by IWANT (:mod:`._promises`) and keeps its mesh as go does."""
 
     def __init__(self, promises: Promises, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.promises = promises
+        self.heartbeat_ticks = 0
+
+    # -- mesh upkeep: stock's three departures from go that cut a node off (pitfall 35) --
+
+    def mesh_heartbeat(self) -> tuple[defaultdict[ID, list[str]], defaultdict[ID, list[str]]]:
+        # Stock prunes a mesh over D_high without backing off from the peers it
+        # pruned, so it grafts them again a heartbeat or two later; they take
+        # that for a GRAFT flood (within 10 s of a PRUNE), penalise us and
+        # PRUNE back, and then both sides hold each other in backoff. Go backs
+        # off from every peer its heartbeat prunes.
+        self.heartbeat_ticks += 1
+        to_graft, to_prune = super().mesh_heartbeat()
+        for peer, topics in to_prune.items():
+            for topic in topics:
+                self._add_back_off(peer, topic, False)
+        return to_graft, to_prune
+
+    def _perform_opportunistic_grafting(self, topic: str, peers_to_graft: defaultdict[ID, list[str]]) -> int:
+        # Stock runs this every heartbeat and grafts 2 peers scoring at least
+        # half the median (all of them, when every score is 0), so each mesh
+        # grows past D_high and is pruned back over and over. Go's: every 60
+        # heartbeats, up to 2 peers scoring above the median of the mesh; with
+        # our scores (penalties only) that is when the mesh holds penalised peers.
+        assert self.pubsub is not None and self.scorer is not None
+        mesh = self.mesh[topic]
+        if self.heartbeat_ticks % _OPPORTUNISTIC_GRAFT_TICKS or len(mesh) < 2:
+            return 0
+        scorer, topics = self.scorer, [topic]
+        median = sorted(scorer.score(p, topics) for p in mesh)[len(mesh) // 2]
+        pool = [
+            p
+            for p in self.pubsub.peer_topics.get(topic, ())
+            if p not in mesh
+            and p not in self.direct_peers
+            and self._is_gossipsub_peer(p)
+            and not self._check_back_off(p, topic)
+            and scorer.score(p, topics) > median
+        ]
+        chosen = random.sample(pool, min(_OPPORTUNISTIC_GRAFT_PEERS, len(pool)))
+        for peer in chosen:
+            mesh.add(peer)
+            self._notify_mesh_peer_added(peer, topic)
+            scorer.on_join_mesh(peer, topic)
+            peers_to_graft[peer].append(topic)
+        return len(chosen)
+
+    def gossip_heartbeat(self) -> defaultdict[ID, dict[str, list[bytes]]]:
+        # Stock leaves peers in backoff out of IHAVE, so a node whose peers all
+        # pruned it (or it them) gets neither forwards nor gossip until the
+        # 60 s backoff ends. Go gossips to any peer outside the mesh that is
+        # above the gossip threshold; backoff is about grafting only.
+        assert self.pubsub is not None and self.scorer is not None
+        to_gossip: defaultdict[ID, dict[str, list[bytes]]] = defaultdict(dict)
+        for topic, mesh in self.mesh.items():
+            msg_ids = self.mcache.window(topic)
+            if not msg_ids:
+                continue
+            pool = [
+                p
+                for p in self.pubsub.peer_topics.get(topic, ())
+                if p not in mesh
+                and p not in self.direct_peers
+                and self._is_gossipsub_peer(p)
+                and self.scorer.allow_gossip(p, [topic])
+            ]
+            count = max(_D_LAZY, int(len(pool) * _GOSSIP_FACTOR))
+            for peer in self.select_from_minus(count, pool, ()):
+                to_gossip[peer][topic] = list(msg_ids)
+        for topic, peers in self.fanout.items():  # stock's, for topics we publish to unsubscribed
+            if topic not in self.mesh:
+                self._handle_topic_heartbeat(topic, peers, peers_to_gossip=to_gossip)
+        return to_gossip
 
     async def emit_iwant(self, msg_ids: Sequence[bytes], to_peer: ID) -> None:
         self.promises.expect(msg_ids, to_peer, trio.current_time())
