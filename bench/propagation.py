@@ -666,9 +666,10 @@ def print_table(topo: Topology, ours: RunResult, bare: RunResult, other_warnings
             not math.isnan(rt) and rt <= TARGET_RATIO,
             f"{rt:.2f}x ({fmt(fo[key], 'x')} vs {fmt(fb[key], 'x')})",
         )
+    # Ours only: stock py-libp2p (bare) can cut a late node off for a minute (gossip-notes, pitfall 35).
     check(
-        "everything delivered",
-        fo["delivered"] >= 100 and fb["delivered"] >= 100,
+        "ours delivers everything",
+        fo["delivered"] >= 100,
         f"ours {fo['delivered']:.1f}%, bare {fb['delivered']:.1f}%",
     )
     return verdicts
