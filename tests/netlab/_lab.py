@@ -204,6 +204,29 @@ class Router(Host):
             time.sleep(0.1)
         return proc
 
+    def flaky(self, loss: int, rate: str) -> None:
+        """A poor line: ``loss`` percent of packets through the router dropped at random, both ways, and the
+        uplink held to ``rate`` (a ``tc`` rate such as ``2mbit``) with a queue of up to 200 ms."""
+        drop = f"numgen random mod 100 < {loss} counter drop"
+        chain = f"chain forward {{ type filter hook forward priority -10; {drop}; }}"
+        self.run("nft", "-f", "-", check=True, input=f"table inet {PREFIX}-flaky {{\n{chain}\n}}\n")
+        tbf = ["tbf", "rate", rate, "burst", "32kbit", "latency", "200ms"]
+        self.run("tc", "qdisc", "add", "dev", "wan", "root", *tbf, check=True)
+
+    def dropped(self) -> int:
+        """Packets :meth:`flaky` dropped so far."""
+        listed = self.run("nft", "list", "chain", "inet", f"{PREFIX}-flaky", "forward", check=True).stdout
+        return int(listed.split("packets ")[1].split()[0])
+
+    def cut(self) -> None:
+        """The line goes down: nothing passes the router either way until :meth:`mend`."""
+        chain = "chain forward { type filter hook forward priority -20; policy drop; }"
+        self.run("nft", "-f", "-", check=True, input=f"table inet {PREFIX}-cut {{\n{chain}\n}}\n")
+
+    def mend(self) -> None:
+        """The line is back; connections the NAT tracked go on as they were."""
+        self.run("nft", "delete", "table", "inet", f"{PREFIX}-cut", check=True)
+
     def forward_port(self, host: Host, port: int) -> None:
         """Forward TCP ``port`` of this router's outside address to ``host`` on its LAN, as a user sets one up."""
         rules = f"""

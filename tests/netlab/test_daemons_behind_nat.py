@@ -12,13 +12,14 @@ all, and are told so.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from harness.daemons import LOW_DIFFICULTY, DaemonProcess, join_swarm, running
-from harness.polling import wait_for
+from harness.polling import DEADLINE, wait_for
 
 import protocol
 from netlab import Host, Lab, Nat, Router
@@ -141,6 +142,27 @@ def test_two_members_behind_nat_meet_through_a_public_members_relay(homes: tuple
         assert _path(a.node, b_id) == "relayed" and _path(b.node, a_id) == "relayed"
         assert not a.host.established(b.router.ip)
         assert _swarm_status(r.node, "friends")["relaying"] >= 1
+
+
+@pytest.mark.parametrize("homes", [(Nat.CONE, Nat.CONE)], indirect=True, ids=_placed)
+def test_friends_on_poor_lines_meet_and_catch_up_after_a_cut(homes: tuple[Member, Member, Member]) -> None:
+    """Both homes lose 5 % of packets at random and have a 2 Mbit/s uplink; B joins A with A's invite alone
+    and posts flow. Then B's line is down for 30 s while A posts: once it is back, B has every post."""
+    _, a, b = homes
+    assert a.router is not None and b.router is not None
+    for home in (a.router, b.router):
+        home.flaky(loss=5, rate="2mbit")
+    wait_for(lambda: _swarm_status(a.node, "friends")["relay_addrs"], what="A to hold a reservation on R")
+    b.node.cli_json("swarm", "join", a.node.cli("swarm", "invite", "friends").stdout.strip().splitlines()[-1])
+    _posts_flow(a.node, b.node, "over poor lines")
+    b.router.cut()
+    missed = [a.node.call("post", text=f"while B's line was down: {n}")["id"] for n in range(5)]
+    time.sleep(30)  # the outage itself, not a wait for anything
+    assert not set(missed) & b.node.stored_ids(), "the line was down: nothing could have reached B"
+    b.router.mend()
+    wait_for(lambda: set(missed) <= b.node.stored_ids(), timeout=2 * DEADLINE, what="every post B missed, at B")
+    _posts_flow(a.node, b.node, "after the cut")
+    assert a.router.dropped() > 0 and b.router.dropped() > 0  # the lines were poor all along
 
 
 def _posts_flow(a: DaemonProcess, b: DaemonProcess, when: str) -> None:

@@ -77,6 +77,21 @@ def test_a_forwarded_port_reaches_the_lan_host_and_no_other_port_does(lab: Lab) 
     assert out.returncode != 0, f"a port not forwarded reached the LAN host: {out.stdout}"
 
 
+def test_a_cut_line_passes_nothing_until_mended_and_a_poor_one_drops_some(lab: Lab) -> None:
+    public = lab.public_host()
+    router = lab.home_router(Nat.CONE)
+    home = lab.lan_host(router)
+    public.echo_server("udp", ECHO_PORT)
+    router.cut()
+    assert home.ask("udp", f"{public.ip}:{ECHO_PORT}").returncode != 0, "a cut line passed a datagram"
+    router.mend()
+    [(ip, _)] = _observed(home.ask("udp", f"{public.ip}:{ECHO_PORT}"))
+    assert ip == router.ip
+    router.flaky(loss=99, rate="1mbit")  # a datagram and its echo both through: 1 in 10,000
+    assert home.ask("udp", f"{public.ip}:{ECHO_PORT}").returncode != 0
+    assert router.dropped() > 0
+
+
 @pytest.mark.parametrize("proto", ["tcp", "udp"])
 def test_cone_nat_keeps_the_source_port_for_every_destination(lab: Lab, proto: str) -> None:
     dests = _four_destinations(lab, proto)
