@@ -209,7 +209,12 @@ async def test_an_announced_address_is_asked_for_first_and_asked_again() -> None
         a.announce("203.0.113.7")
         assert a.dialback.own_addrs() == [("203.0.113.7", _port(a)), (A_IP, _port(a))]
         # In the signed record too, before the listen address: members told of us by peer exchange dial it.
-        assert [str(x) for x in a._host.get_addrs()][:1] == [f"/ip4/203.0.113.7/tcp/{_port(a)}/p2p/{a.peer_id}"]
+        announced = f"/ip4/203.0.113.7/tcp/{_port(a)}/p2p/{a.peer_id}"
+        assert [str(x) for x in a._host.get_addrs()][:1] == [announced]
+        assert announced not in a.listen_addrs  # invites name it from the announced IP, once
+        a.announce(A_IP)  # our own listen IP, announced: listened on, so it stays a listen address
+        assert a.listen_addrs == [f"/ip4/{A_IP}/tcp/{_port(a)}/p2p/{a.peer_id}"]
+        assert a.dialback.own_addrs() == [(A_IP, _port(a))]
         assert a.dialback._wake.is_set()  # the check loop asks members again
         a.announce(None)
         assert a.dialback.own_addrs() == [(A_IP, _port(a))]

@@ -26,7 +26,7 @@ from libp2p.peer.peerstore import PeerStoreError
 from libp2p.pubsub.gossipsub import GossipSub
 
 from . import libp2p_patches
-from ._addrs import with_p2p
+from ._addrs import advertised_addrs, announced_addrs, with_p2p
 from ._conns import Connections
 from ._dialback import DialBack
 from ._guard import Guard
@@ -96,10 +96,11 @@ class SwarmHost:
     def listen_addrs(self) -> list[str]:
         """Full multiaddrs we listen on, each ending in ``/p2p/<peer id>``.
 
-        Not the mapped address (UPnP) nor the circuit addresses: both are
-        advertised too, but invites name them apart (``mapped``, :meth:`relay_addrs`).
+        Not the mapped address (UPnP), the announced ones nor the circuit
+        addresses: all are advertised too, but invites name them apart
+        (``mapped``, the announced IP, :meth:`relay_addrs`).
         """
-        outside = {str(a) for a in self._external}
+        outside = {str(a) for a in [*self._external, *self.announced_addrs()]}
         return [
             str(a)
             for a in self._host.get_addrs()
@@ -126,6 +127,12 @@ class SwarmHost:
             self.announced = announced
             libp2p_patches.addrs_changed(self._host)  # into our signed record (the host's addrs_factory)
             self.dialback.recheck()
+
+    def announced_addrs(self) -> list[multiaddr.Multiaddr]:
+        """The announced IP at each of our listen ports, where that is not an address we listen on."""
+        listen = self._host.get_transport_addrs()
+        own = {str(a) for a in advertised_addrs(listen)}
+        return [a for a in announced_addrs(self.announced, listen) if str(a) not in own]
 
     async def connect(self, *addrs: str) -> None:
         """Connect to a peer of this swarm at any of its addresses.

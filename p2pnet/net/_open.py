@@ -34,7 +34,7 @@ from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.tools.anyio_service import background_trio_service
 
 from . import libp2p_patches
-from ._addrs import advertised_addrs, announced_addrs, check_can_listen, dial_from
+from ._addrs import advertised_addrs, check_can_listen, dial_from
 from ._admission import Admission
 from ._dialback import DIALBACK_PROTOCOL
 from ._guard import Guard
@@ -119,7 +119,7 @@ async def open_swarm_host(
     def addrs_factory(listen: list[multiaddr.Multiaddr]) -> list[multiaddr.Multiaddr]:
         # A mapped address first, then announced ones; our relay addresses go into our signed
         # record too, so peer exchange and invites carry them.
-        announced = [a for swarm in swarms for a in announced_addrs(swarm.announced, listen)]
+        announced = [a for swarm in swarms for a in swarm.announced_addrs()]
         addrs = external + announced + advertised_addrs(listen) + [a for s in swarms for a in s.relays.addrs()]
         return list({str(a): a for a in addrs}.values())
 
